@@ -1,0 +1,113 @@
+"""The network a spec describes, as a plain list of layers, without TensorFlow.
+
+Pages show the layer table and the parameter count while the sliders move, long
+before (and without) importing TensorFlow. The Keras builder in ``lab.model``
+walks this same list, so the table and the real model cannot disagree; a test
+checks the counts against Keras' own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lab.spec import ExperimentSpec
+
+IMAGE_SIDE = 28
+NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer of the network.
+
+    Attributes
+    ----------
+    name : str
+        The Keras layer name (``hidden_1``, ``bn_1``, ``output`` ...).
+    kind : str
+        One of ``reshape, augment, conv, pool, flatten, dense, batchnorm,
+        activation, dropout, output``.
+    output_shape : tuple[int, ...]
+        Shape of one example after this layer.
+    params : int
+        All weights, trainable or not.
+    trainable : int
+        Weights that gradient descent updates.
+    detail : str
+        A short description for the layer table.
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    params: int = 0
+    trainable: int = 0
+    detail: str = ""
+
+
+def needs_image(spec: ExperimentSpec) -> bool:
+    """Whether the flat 784-pixel input must be reshaped to 28x28x1 first."""
+    return bool(spec.conv) or spec.augmentation.active
+
+
+def layer_infos(spec: ExperimentSpec) -> list[LayerInfo]:
+    """List the layers of ``spec``'s network in order, input excluded."""
+    infos: list[LayerInfo] = []
+    shape: tuple[int, ...] = (NUM_PIXELS,)
+    if needs_image(spec):
+        shape = (IMAGE_SIDE, IMAGE_SIDE, 1)
+        infos.append(LayerInfo("image", "reshape", shape, detail="784 pixels -> 28x28x1"))
+    if spec.augmentation.active:
+        infos.append(LayerInfo("augment", "augment", shape, detail="random changes, training only"))
+    for i, block in enumerate(spec.conv, start=1):
+        side, channels = shape[0], shape[2]
+        if block.padding == "same":
+            side = math.ceil(side / block.strides)
+        else:
+            side = (side - block.kernel_size) // block.strides + 1
+        if side < 1:
+            raise ValueError(f"Conv block {i} shrinks the image to nothing: use padding 'same' or a smaller kernel.")
+        params = block.kernel_size * block.kernel_size * channels * block.filters + block.filters
+        shape = (side, side, block.filters)
+        detail = f"{block.filters} x {block.kernel_size}x{block.kernel_size}, stride {block.strides}, {spec.activation}"
+        infos.append(LayerInfo(f"conv_{i}", "conv", shape, params, params, detail))
+        if block.pool:
+            side = side // block.pool
+            if side < 1:
+                raise ValueError(f"Conv block {i}: pooling shrinks the image to nothing.")
+            shape = (side, side, block.filters)
+            infos.append(LayerInfo(f"pool_{i}", "pool", shape, detail=f"max {block.pool}x{block.pool}"))
+        if block.dropout:
+            infos.append(LayerInfo(f"conv_dropout_{i}", "dropout", shape, detail=f"rate {block.dropout:g}"))
+    if len(shape) == 3:
+        shape = (shape[0] * shape[1] * shape[2],)
+        infos.append(LayerInfo("flatten", "flatten", shape))
+    for i, width in enumerate(spec.hidden, start=1):
+        params = shape[0] * width + width
+        fused = spec.batchnorm != "before"
+        act = spec.activation if fused else "none"
+        infos.append(LayerInfo(f"hidden_{i}", "dense", (width,), params, params, f"{width} units, {act}"))
+        if spec.batchnorm == "before":
+            infos.append(LayerInfo(f"bn_{i}", "batchnorm", (width,), 4 * width, 2 * width, "before activation"))
+            infos.append(LayerInfo(f"act_{i}", "activation", (width,), detail=spec.activation))
+        elif spec.batchnorm == "after":
+            infos.append(LayerInfo(f"bn_{i}", "batchnorm", (width,), 4 * width, 2 * width, "after activation"))
+        if spec.dropout:
+            infos.append(LayerInfo(f"dropout_{i}", "dropout", (width,), detail=f"rate {spec.dropout:g}"))
+        shape = (width,)
+    params = shape[0] * NUM_CLASSES + NUM_CLASSES
+    out_act = "softmax" if spec.output == "softmax_ce" else "sigmoid"
+    infos.append(LayerInfo("output", "output", (NUM_CLASSES,), params, params, f"10 units, {out_act}"))
+    return infos
+
+
+def count_params(spec: ExperimentSpec) -> int:
+    """Total number of weights (trainable and not) of ``spec``'s network."""
+    return sum(info.params for info in layer_infos(spec))
+
+
+def count_trainable(spec: ExperimentSpec) -> int:
+    """Number of weights that training updates."""
+    return sum(info.trainable for info in layer_infos(spec))

@@ -1,0 +1,116 @@
+"""The result of one training run, as the trainer returns it and the store keeps it.
+
+No TensorFlow here: a stored run's numbers load in milliseconds, and its Keras
+model is read from disk only when something asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from lab.spec import ExperimentSpec
+
+
+@dataclass
+class RunResult:
+    """One finished (or stopped, or diverged) training run.
+
+    Attributes
+    ----------
+    spec : ExperimentSpec
+        What was trained.
+    history : dict[str, list[float]]
+        Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``.
+    test_loss, test_accuracy : float
+        On the test set, after training (best weights when early stopping restored them).
+    confusion : np.ndarray
+        (10, 10) counts, rows = true digit, columns = predicted digit.
+    test_probs : np.ndarray
+        (n_test, 10) float32 class probabilities on the test set (ensembles, McNemar).
+    epochs_run : int
+        Epochs actually trained.
+    best_epoch : int | None
+        1-based epoch whose weights were kept, when early stopping restored them.
+    train_seconds : float
+        Wall time of ``fit``.
+    diverged : bool
+        The loss became NaN or infinite (exploding gradients).
+    stopped : bool
+        Stopped by the user before its last epoch.
+    params : int
+        Number of weights.
+    mean : np.ndarray | None
+        Per-pixel training mean subtracted from inputs (centered data), else None.
+    health : dict | None
+        Gradient and activation statistics per layer and epoch (``lab.health``).
+    from_store : bool
+        True when this result was read from the run store rather than trained now.
+    """
+
+    spec: ExperimentSpec
+    history: dict[str, list[float]]
+    test_loss: float
+    test_accuracy: float
+    confusion: np.ndarray
+    test_probs: np.ndarray
+    epochs_run: int
+    best_epoch: int | None
+    train_seconds: float
+    diverged: bool
+    stopped: bool
+    params: int
+    mean: np.ndarray | None = None
+    health: dict[str, Any] | None = None
+    from_store: bool = False
+    created: float = 0.0
+    path: Path | None = None
+    _model: Any = field(default=None, repr=False)
+    _model_loader: Callable[[], Any] | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str:
+        """The spec's short hash, which names the run."""
+        return self.spec.run_id
+
+    @property
+    def model(self) -> Any:
+        """The trained Keras model (loaded from disk on first access for stored runs)."""
+        if self._model is None and self._model_loader is not None:
+            self._model = self._model_loader()
+        return self._model
+
+    @property
+    def test_predictions(self) -> np.ndarray:
+        """Predicted digit for each test image."""
+        return np.argmax(self.test_probs, axis=1)
+
+    @property
+    def final_train_accuracy(self) -> float:
+        """Training accuracy of the last epoch (NaN if none)."""
+        acc = self.history.get("accuracy", [])
+        return float(acc[-1]) if acc else math.nan
+
+    def metrics(self) -> dict[str, Any]:
+        """The JSON-ready summary the store and the CLI write."""
+        return {
+            "run_id": self.run_id,
+            "test_accuracy": _num(self.test_accuracy),
+            "test_loss": _num(self.test_loss),
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "train_seconds": round(self.train_seconds, 3),
+            "diverged": self.diverged,
+            "stopped": self.stopped,
+            "params": self.params,
+            "created": self.created,
+        }
+
+
+def _num(value: float) -> float | None:
+    """JSON has no NaN: a diverged run's loss is written as null."""
+    return None if value is None or not math.isfinite(value) else float(value)

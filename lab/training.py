@@ -1,0 +1,239 @@
+"""Train a spec: the fast, deterministic, observable trainer.
+
+Pages observe training through ``on_epoch`` (a plain function that receives an
+``EpochReport``) and stop it through ``should_stop``; both are checked between
+epochs. A loss that becomes NaN or infinite ends the run as *diverged*, keeping
+the history so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lab.architecture import count_params
+from lab.data import Prepared, prepare
+from lab.model import build_model, compile_model
+from lab.run import RunResult
+from lab.spec import ExperimentSpec
+from lab.training_queue import TRAINING_QUEUE
+
+# Several batches per call into TensorFlow: the course's small MLPs are
+# dominated by per-batch Python overhead (see `python -m lab bench`).
+STEPS_PER_EXECUTION = 32
+EVAL_BATCH = 2048  # evaluation has no gradients: big batches, same numbers
+# A loss this far above chance (cross-entropy 2.3, MSE 0.1) only comes from
+# weights that blew up; Keras' clipped cross-entropy may never reach NaN itself.
+EXPLODED_LOSS = 1e4
+
+tf.config.experimental.enable_op_determinism()
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What the trainer tells its observer after each epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch just finished.
+    epochs : int
+        Epochs planned.
+    logs : dict[str, float]
+        Keras' logs: loss, accuracy, val_loss, val_accuracy.
+    history : dict[str, list[float]]
+        All epochs so far, for live curves.
+    elapsed : float
+        Seconds since training started.
+    eta : float
+        Estimated seconds left (epochs left times mean epoch time).
+    """
+
+    epoch: int
+    epochs: int
+    logs: dict[str, float]
+    history: dict[str, list[float]]
+    elapsed: float
+    eta: float
+
+
+class _Observer(keras.callbacks.Callback):
+    """Collects the history, reports each epoch, stops on request or on NaN."""
+
+    def __init__(self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None):
+        super().__init__()
+        self.epochs = epochs
+        self.on_epoch = on_epoch
+        self.should_stop = should_stop
+        self.history: dict[str, list[float]] = {}
+        self.diverged = False
+        self.stopped = False
+        self.start = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        # Called every STEPS_PER_EXECUTION batches: cheap, and stops a blow-up mid-epoch.
+        if logs and exploded(float(logs.get("loss", 0.0))):
+            self.diverged = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        if exploded(logs.get("loss", 0.0)):
+            self.diverged = True
+        elapsed = time.perf_counter() - self.start
+        done = epoch + 1
+        if self.on_epoch is not None:
+            eta = elapsed / done * (self.epochs - done)
+            self.on_epoch(EpochReport(done, self.epochs, logs, self.history, elapsed, eta))
+        if self.diverged:
+            self.model.stop_training = True
+        elif self.should_stop is not None and done < self.epochs and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+
+
+def exploded(loss: float) -> bool:
+    """Whether a loss value means training diverged (NaN, infinite or huge)."""
+    return not math.isfinite(loss) or loss > EXPLODED_LOSS
+
+
+def train(
+    spec: ExperimentSpec,
+    *,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[int, str], None] | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    steps_per_execution: int = STEPS_PER_EXECUTION,
+) -> RunResult:
+    """Train ``spec`` from scratch and return its result (nothing is stored).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train; validated first.
+    on_epoch : callable, optional
+        Receives an ``EpochReport`` after every epoch (live curves, progress bar).
+    should_stop : callable, optional
+        Asked between epochs; returning True ends training, keeping what was learned.
+    on_wait : callable, optional
+        ``on_wait(place, running)`` while another training holds the slot.
+    extra_callbacks : sequence of keras.callbacks.Callback
+        More observers (gradient health ...).
+    steps_per_execution : int
+        Batches per TensorFlow call; 1 reproduces plain ``model.fit``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid spec or data that cannot be loaded.
+    """
+    spec.validate()
+    data = prepare(spec)
+    with TRAINING_QUEUE.slot(spec.summary(), on_wait):
+        return _train_locked(spec, data, on_epoch, should_stop, extra_callbacks, steps_per_execution)
+
+
+def _train_locked(
+    spec: ExperimentSpec,
+    data: Prepared,
+    on_epoch: Callable[[EpochReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+    extra_callbacks: Sequence[keras.callbacks.Callback],
+    steps_per_execution: int,
+) -> RunResult:
+    keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
+    keras.backend.clear_session()
+    model = compile_model(build_model(spec), spec, steps_per_execution)
+    observer = _Observer(spec.epochs, on_epoch, should_stop)
+    callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
+    early = _early_stopping(spec)
+    if early is not None:
+        callbacks.append(early)
+    start = time.perf_counter()
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        validation_data=(data.x_val, data.y_val),
+        validation_batch_size=EVAL_BATCH,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    history = observer.history
+    epochs_run = len(history.get("loss", []))
+    best_epoch = _best_epoch(spec, history) if early is not None and spec.es_restore_best else None
+    if best_epoch is not None and epochs_run == spec.epochs and early is not None and early.stopped_epoch == 0:
+        # Keras restores best weights only when it stopped early; keep what it kept.
+        best_epoch = None
+    test_loss, test_acc, probs = evaluate(model, data)
+    return RunResult(
+        spec=spec,
+        history=history,
+        test_loss=test_loss,
+        test_accuracy=test_acc,
+        confusion=confusion_matrix(data.labels_test, probs),
+        test_probs=probs,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        train_seconds=seconds,
+        diverged=observer.diverged,
+        stopped=observer.stopped,
+        params=count_params(spec),
+        mean=data.mean,
+        created=time.time(),
+        _model=model,
+    )
+
+
+def _early_stopping(spec: ExperimentSpec) -> keras.callbacks.EarlyStopping | None:
+    if not spec.early_stopping:
+        return None
+    return keras.callbacks.EarlyStopping(
+        monitor=spec.es_monitor,
+        patience=spec.early_stopping,
+        min_delta=spec.es_min_delta,
+        restore_best_weights=spec.es_restore_best,
+        mode="max" if "accuracy" in spec.es_monitor else "min",
+    )
+
+
+def _best_epoch(spec: ExperimentSpec, history: dict[str, list[float]]) -> int | None:
+    values = history.get(spec.es_monitor)
+    if not values:
+        return None
+    arr = np.nan_to_num(np.asarray(values, dtype=float), nan=-np.inf if "accuracy" in spec.es_monitor else np.inf)
+    return int(np.argmax(arr) if "accuracy" in spec.es_monitor else np.argmin(arr)) + 1
+
+
+def predict_probs(model: Any, x: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Class probabilities for ``x`` (n, 784), calling the model directly (no ``predict`` overhead)."""
+    out = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 10), np.float32)
+
+
+def evaluate(model: Any, data: Prepared) -> tuple[float, float, np.ndarray]:
+    """Test loss (with regularization, as Keras reports it), accuracy and probabilities."""
+    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=EVAL_BATCH, verbose=0)
+    probs = predict_probs(model, data.x_test)
+    return float(loss), float(accuracy), probs
+
+
+def confusion_matrix(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """(10, 10) counts: rows are true digits, columns predicted digits."""
+    predicted = np.argmax(np.nan_to_num(probs), axis=1)
+    return np.bincount(np.asarray(labels) * 10 + predicted, minlength=100).reshape(10, 10)

@@ -1,0 +1,58 @@
+"""One training at a time per process, first come first served, with visible places.
+
+Keras seeds are process-wide: two trainings in two threads (two browser
+sessions) would no longer be reproducible. Whoever waits is told their place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+class TrainingQueue:
+    """A FIFO lock whose waiters can see their place in line."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: list[tuple[object, str]] = []  # (ticket, label); the first one holds the slot
+
+    @contextmanager
+    def slot(
+        self, label: str = "", on_wait: Callable[[int, str], None] | None = None, poll_seconds: float = 0.5
+    ) -> Iterator[None]:
+        """Hold the training slot for the ``with`` body.
+
+        Parameters
+        ----------
+        label : str
+            What this training is, shown to those waiting behind it.
+        on_wait : callable, optional
+            Called as ``on_wait(place, running_label)`` while waiting, ``place``
+            being 1 for "next"; called again whenever the place may have changed.
+        poll_seconds : float
+            How often ``on_wait`` is refreshed.
+        """
+        ticket = object()
+        with self._cond:
+            self._line.append((ticket, label))
+            while self._line[0][0] is not ticket:
+                if on_wait is not None:
+                    place = [t for t, _ in self._line].index(ticket)
+                    on_wait(place, self._line[0][1])
+                self._cond.wait(poll_seconds)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._line = [entry for entry in self._line if entry[0] is not ticket]
+                self._cond.notify_all()
+
+    def snapshot(self) -> list[str]:
+        """Labels in line, the running one first."""
+        with self._cond:
+            return [label for _, label in self._line]
+
+
+TRAINING_QUEUE = TrainingQueue()
