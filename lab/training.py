@@ -115,6 +115,7 @@ def train(
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_wait: Callable[[int, str], None] | None = None,
+    start: Callable[[], None] | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
 ) -> RunResult:
@@ -130,6 +131,8 @@ def train(
         Asked between epochs; returning True ends training, keeping what was learned.
     on_wait : callable, optional
         ``on_wait(place, running)`` while another training holds the slot.
+    start : callable, optional
+        Called once this training holds the slot and begins.
     extra_callbacks : sequence of keras.callbacks.Callback
         More observers (gradient health ...).
     steps_per_execution : int
@@ -143,6 +146,8 @@ def train(
     spec.validate()
     data = prepare(spec)
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
+        if start is not None:
+            start()
         return _train_locked(spec, data, on_epoch, should_stop, extra_callbacks, steps_per_execution)
 
 

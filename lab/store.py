@@ -1,0 +1,230 @@
+"""The run store: every finished run on disk, named by its spec's hash.
+
+Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
+metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean)
+and ``model.keras``. A run is written into a temporary folder and renamed into
+place, so a reader never sees half a run. A folder that cannot be read is
+skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab.run import RunResult, _num
+from lab.spec import ExperimentSpec
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+def default_home() -> Path:
+    """``$MLP_LAB_HOME`` if set, else ``./runs``."""
+    return Path(os.environ.get("MLP_LAB_HOME", "runs"))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A stored run's summary, read without loading arrays or the model."""
+
+    run_id: str
+    spec: ExperimentSpec
+    metrics: dict[str, Any]
+
+    @property
+    def test_accuracy(self) -> float:
+        """Test accuracy, NaN for a diverged run."""
+        value = self.metrics.get("test_accuracy")
+        return float("nan") if value is None else float(value)
+
+    def label(self) -> str:
+        """``run_id  summary  (acc)`` for a selectbox."""
+        acc = self.test_accuracy
+        acc_text = "diverged" if self.metrics.get("diverged") else f"{acc:.2%}"
+        return f"{self.spec.summary()} · {acc_text} · {self.run_id}"
+
+
+class RunStore:
+    """Runs on disk under ``home`` (``$MLP_LAB_HOME`` or ``./runs``).
+
+    Parameters
+    ----------
+    home : str or Path, optional
+        The store's folder; created on first write.
+    """
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+
+    # ------------------------------------------------------------- reading
+    def path(self, run_id: str) -> Path:
+        """Folder of one run."""
+        return self.home / run_id
+
+    def __contains__(self, spec: ExperimentSpec) -> bool:
+        return (self.path(spec.run_id) / "result.json").is_file()
+
+    def get(self, spec_or_id: ExperimentSpec | str) -> RunResult | None:
+        """The stored run for a spec (or run id), or None; the model loads lazily."""
+        run_id = spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id
+        folder = self.path(run_id)
+        if not folder.is_dir():
+            return None
+        try:
+            return _read_run(folder)
+        except Exception as exc:  # noqa: BLE001 - any unreadable run is skipped, never a crash
+            log.warning("Skipping unreadable run %s: %s", folder, exc)
+            return None
+
+    def list(self) -> list[RunInfo]:
+        """Every readable run, newest first; unreadable ones are skipped with a warning."""
+        if not self.home.is_dir():
+            return []
+        infos = []
+        for folder in self.home.iterdir():
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            try:
+                spec = ExperimentSpec.from_json((folder / "spec.json").read_text())
+                metrics = json.loads((folder / "result.json").read_text())["metrics"]
+                infos.append(RunInfo(folder.name, spec, metrics))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("Skipping unreadable run %s: %s", folder, exc)
+        return sorted(infos, key=lambda info: info.metrics.get("created") or 0, reverse=True)
+
+    # ------------------------------------------------------------- writing
+    def save(self, result: RunResult) -> Path:
+        """Write a run atomically (temporary folder, then rename); returns its folder."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        target = self.path(result.run_id)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{result.run_id}-", dir=self.home))
+        try:
+            (tmp / "spec.json").write_text(result.spec.to_json())
+            np.savez(
+                tmp / "arrays.npz",
+                confusion=result.confusion,
+                test_probs=result.test_probs.astype(np.float32),
+                **({"mean": result.mean} if result.mean is not None else {}),
+            )
+            if result.model is not None:
+                result.model.save(tmp / "model.keras")
+            if result.health is not None:
+                (tmp / "health.json").write_text(json.dumps(result.health, default=_num))
+            payload = {
+                "format": FORMAT_VERSION,
+                "metrics": result.metrics(),
+                "history": {k: [_num(v) for v in vals] for k, vals in result.history.items()},
+            }
+            # result.json last: its presence marks a complete run.
+            (tmp / "result.json").write_text(json.dumps(payload))
+            if target.exists():
+                trash = self.home / f".trash-{result.run_id}-{time.time_ns()}"
+                os.replace(target, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        result.path = target
+        return target
+
+    def delete(self, run_id: str) -> bool:
+        """Remove a run; returns whether it existed."""
+        folder = self.path(run_id)
+        if not folder.is_dir():
+            return False
+        shutil.rmtree(folder)
+        return True
+
+    def best(self) -> RunInfo | None:
+        """The stored run with the highest test accuracy, if any."""
+        finished = [i for i in self.list() if not i.metrics.get("diverged")]
+        return max(finished, key=lambda i: i.test_accuracy, default=None)
+
+
+def _read_run(folder: Path) -> RunResult:
+    spec = ExperimentSpec.from_json((folder / "spec.json").read_text())
+    payload = json.loads((folder / "result.json").read_text())
+    if spec.run_id != folder.name:
+        raise ValueError(f"spec hash {spec.run_id} does not match the folder name")
+    metrics = payload["metrics"]
+    with np.load(folder / "arrays.npz") as arrays:
+        confusion = arrays["confusion"]
+        probs = arrays["test_probs"]
+        mean = arrays["mean"] if "mean" in arrays.files else None
+    health_file = folder / "health.json"
+    model_file = folder / "model.keras"
+    return RunResult(
+        spec=spec,
+        history={k: [float("nan") if v is None else v for v in vals] for k, vals in payload["history"].items()},
+        test_loss=_float(metrics["test_loss"]),
+        test_accuracy=_float(metrics["test_accuracy"]),
+        confusion=confusion,
+        test_probs=probs,
+        epochs_run=metrics["epochs_run"],
+        best_epoch=metrics["best_epoch"],
+        train_seconds=metrics["train_seconds"],
+        diverged=metrics["diverged"],
+        stopped=metrics["stopped"],
+        params=metrics["params"],
+        mean=mean,
+        health=json.loads(health_file.read_text()) if health_file.is_file() else None,
+        from_store=True,
+        created=metrics.get("created") or 0.0,
+        path=folder,
+        _model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
+    )
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def load_model(path: Path) -> Any:
+    """Load a stored ``.keras`` model (imports Keras on first use)."""
+    import keras
+
+    return keras.models.load_model(path, compile=False)
+
+
+def get_or_train(
+    spec: ExperimentSpec,
+    store: RunStore | None = None,
+    *,
+    retrain_stopped: bool = True,
+    **train_kwargs: Callable[..., Any] | Any,
+) -> RunResult:
+    """The stored run for ``spec``, or train it now and store it.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train.
+    store : RunStore, optional
+        Where runs live (default: ``RunStore()``).
+    retrain_stopped : bool
+        Train again when the stored run was stopped by the user part-way.
+    **train_kwargs
+        Passed to ``lab.training.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
+    """
+    store = store if store is not None else RunStore()
+    stored = store.get(spec)
+    if stored is not None and not (retrain_stopped and stored.stopped):
+        return stored
+    from lab.training import train
+
+    result = train(spec, **train_kwargs)
+    store.save(result)
+    return result

@@ -1,0 +1,143 @@
+"""What every page shares: the run store, the training jobs, and following a training live.
+
+Thin on purpose: widgets and layout only; all computing happens in ``lab``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+from lab.jobs import Job, JobManager
+from lab.run import RunResult
+from lab.spec import ExperimentSpec
+from lab.store import RunStore
+from lab.training import EpochReport
+
+POLL_SECONDS = 0.25
+DIVERGED_TEXT = (
+    "Training diverged: the loss became NaN or exploded. These are **exploding gradients**: "
+    "each update was so large that the weights overshot and grew without bound. "
+    "Lower the learning rate (try 10x smaller), or add batch normalization."
+)
+
+
+@st.cache_resource
+def get_store() -> RunStore:
+    """The process-wide run store (``$MLP_LAB_HOME`` or ``./runs``)."""
+    return RunStore()
+
+
+@st.cache_resource
+def get_jobs() -> JobManager:
+    """The process-wide training jobs: one training at a time per server."""
+    return JobManager(get_store())
+
+
+def fmt_seconds(seconds: float) -> str:
+    """``42 s`` or ``3 min 05 s``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> RunResult | None:
+    """Show a job's queue place, progress and live curves until it finishes.
+
+    A Stop button ends training after the current epoch. Clicking it reruns the
+    page, which calls ``follow`` again on the same job (kept in the job
+    manager), so nothing is lost. Returns the result, or None when it failed
+    (the error is shown).
+    """
+    if st.button("Stop after this epoch", key=f"stop-{key}", help="Ends training after the current epoch and keeps what was learned."):
+        job.request_stop()
+    status = st.empty()
+    bar = st.progress(0.0)
+    live = st.empty()
+    shown_epoch = -1
+    try:
+        while not job.finished:
+            report = job.report
+            if job.state == "queued" and job.place > 0:
+                status.info(
+                    f"Waiting in line: place {job.place}. Training now: {job.running_label or 'another run'}. "
+                    "Trainings run one at a time on this server so that results are reproducible."
+                )
+            elif report is None:
+                status.info("Preparing data and building the model ...")
+            elif report.epoch != shown_epoch:
+                shown_epoch = report.epoch
+                status.info(_progress_text(report, job.stop_requested))
+                bar.progress(report.epoch / report.epochs)
+                if render is not None:
+                    with live.container():
+                        render(report)
+            time.sleep(POLL_SECONDS)
+    finally:
+        bar.empty()
+        status.empty()
+    if job.state == "failed":
+        st.error(f"Training failed: {job.error}")
+        return None
+    return job.result
+
+
+def _progress_text(report: EpochReport, stopping: bool) -> str:
+    logs = report.logs
+    acc = logs.get("val_accuracy", logs.get("accuracy", float("nan")))
+    text = (
+        f"Epoch {report.epoch}/{report.epochs} · loss {logs.get('loss', float('nan')):.4f} · "
+        f"validation accuracy {acc:.2%} · elapsed {fmt_seconds(report.elapsed)} · "
+        f"about {fmt_seconds(report.eta)} left"
+    )
+    return text + (" · stopping after this epoch" if stopping else "")
+
+
+def run_spec(
+    spec: ExperimentSpec, key: str, *, start: bool, render: Callable[[EpochReport], None] | None = None
+) -> RunResult | None:
+    """The result for ``spec``: from the store at once, from a running job, or trained now if ``start``.
+
+    Invalid specs show ``st.error`` and return None.
+    """
+    try:
+        spec.validate()
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    stored = get_store().get(spec)
+    job = get_jobs().get(spec.run_id)
+    if job is not None and not job.finished:
+        return follow(job, key, render)
+    if stored is not None and not (start and stored.stopped):
+        return stored
+    if not start:
+        return None
+    try:
+        job = get_jobs().submit(spec)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    return follow(job, key, render)
+
+
+def show_run_warnings(result: RunResult) -> None:
+    """Diverged and stopped runs say so in plain words."""
+    if result.diverged:
+        st.error(DIVERGED_TEXT)
+    elif result.stopped:
+        st.warning(
+            f"Stopped by you after {result.epochs_run} of {result.spec.epochs} epochs: "
+            "these are the results so far. Press Train again to train it fully."
+        )
+
+
+def queue_sidebar() -> None:
+    """Trainings running or waiting on this server, in the sidebar."""
+    active = get_jobs().active()
+    if active:
+        lines = [f"{'▶' if j.state == 'running' else '⏳'} {j.spec.summary()}" for j in active]
+        st.sidebar.caption("Training on this server:\n\n" + "\n\n".join(lines))
