@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,9 +179,7 @@ def _load_fashion() -> Dataset:
                 if not (folder / f).is_file():
                     _download(_KERAS_URL + "fashion-mnist/" + f, folder / f, "Fashion-MNIST")
     x_train, y_train, x_test, y_test = load_idx_dir(folder)
-    return Dataset(
-        "fashion", x_train.reshape(-1, NUM_PIXELS), y_train, x_test.reshape(-1, NUM_PIXELS), y_test
-    )
+    return Dataset("fashion", x_train.reshape(-1, NUM_PIXELS), y_train, x_test.reshape(-1, NUM_PIXELS), y_test)
 
 
 def _load_idx(directory: str) -> Dataset:
@@ -192,9 +189,7 @@ def _load_idx(directory: str) -> Dataset:
     if not folder.is_dir():
         raise DataUnavailable(f"IDX folder '{directory}' does not exist: give a folder holding the four IDX files.")
     x_train, y_train, x_test, y_test = load_idx_dir(folder)
-    return Dataset(
-        f"idx:{directory}", x_train.reshape(-1, NUM_PIXELS), y_train, x_test.reshape(-1, NUM_PIXELS), y_test
-    )
+    return Dataset(f"idx:{directory}", x_train.reshape(-1, NUM_PIXELS), y_train, x_test.reshape(-1, NUM_PIXELS), y_test)
 
 
 def _download(url: str, path: Path, label: str, timeout: float = 15.0) -> None:
@@ -206,7 +201,7 @@ def _download(url: str, path: Path, label: str, timeout: float = 15.0) -> None:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
         os.replace(partial, path)
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise DataUnavailable(
             f"{label} is not downloaded yet and the download failed (offline?): "

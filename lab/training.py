@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from lab.architecture import count_params
 from lab.data import Prepared, prepare
+from lab.health import make_recorder
 from lab.model import build_model, compile_model
 from lab.run import RunResult
 from lab.spec import ExperimentSpec
@@ -29,9 +30,12 @@ from lab.training_queue import TRAINING_QUEUE
 # dominated by per-batch Python overhead (see `python -m lab bench`).
 STEPS_PER_EXECUTION = 32
 EVAL_BATCH = 2048  # evaluation has no gradients: big batches, same numbers
-# A loss this far above chance (cross-entropy 2.3, MSE 0.1) only comes from
-# weights that blew up; Keras' clipped cross-entropy may never reach NaN itself.
-EXPLODED_LOSS = 1e4
+# A data loss this far above chance (cross-entropy 2.3, MSE 0.09) means the
+# model is confidently wrong everywhere: only weights that blew up do that.
+# Keras computes cross-entropy from the softmax's logits, so such a loss need
+# never reach NaN. Regularization is added to the loss, so its starting size
+# raises the limit (see _Observer.on_train_begin).
+EXPLODED_LOSS = {"softmax_ce": 20.0, "sigmoid_mse": 2.0}
 
 tf.config.experimental.enable_op_determinism()
 
@@ -67,8 +71,11 @@ class EpochReport:
 class _Observer(keras.callbacks.Callback):
     """Collects the history, reports each epoch, stops on request or on NaN."""
 
-    def __init__(self, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None):
+    def __init__(
+        self, limit: float, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None
+    ):
         super().__init__()
+        self.limit = limit
         self.epochs = epochs
         self.on_epoch = on_epoch
         self.should_stop = should_stop
@@ -79,10 +86,15 @@ class _Observer(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
+        penalty = float(sum(float(loss) for loss in self.model.losses))
+        self.limit += 10 * penalty
+
+    def exploded(self, loss: float) -> bool:
+        return exploded(loss, self.limit)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Called every STEPS_PER_EXECUTION batches: cheap, and stops a blow-up mid-epoch.
-        if logs and exploded(float(logs.get("loss", 0.0))):
+        if logs and self.exploded(float(logs.get("loss", 0.0))):
             self.diverged = True
             self.model.stop_training = True
 
@@ -90,7 +102,7 @@ class _Observer(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
-        if exploded(logs.get("loss", 0.0)):
+        if self.exploded(logs.get("loss", 0.0)):
             self.diverged = True
         elapsed = time.perf_counter() - self.start
         done = epoch + 1
@@ -104,9 +116,9 @@ class _Observer(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def exploded(loss: float) -> bool:
-    """Whether a loss value means training diverged (NaN, infinite or huge)."""
-    return not math.isfinite(loss) or loss > EXPLODED_LOSS
+def exploded(loss: float, limit: float) -> bool:
+    """Whether a loss value means training diverged (NaN, infinite or above ``limit``)."""
+    return not math.isfinite(loss) or loss > limit
 
 
 def train(
@@ -118,6 +130,7 @@ def train(
     start: Callable[[], None] | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
+    record_health: bool = True,
 ) -> RunResult:
     """Train ``spec`` from scratch and return its result (nothing is stored).
 
@@ -137,6 +150,9 @@ def train(
         More observers (gradient health ...).
     steps_per_execution : int
         Batches per TensorFlow call; 1 reproduces plain ``model.fit``.
+    record_health : bool
+        Record gradient and activation health (``lab.health``) into ``result.health``;
+        off only to measure what recording costs.
 
     Raises
     ------
@@ -148,7 +164,7 @@ def train(
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
         if start is not None:
             start()
-        return _train_locked(spec, data, on_epoch, should_stop, extra_callbacks, steps_per_execution)
+        return _train_locked(spec, data, on_epoch, should_stop, extra_callbacks, steps_per_execution, record_health)
 
 
 def _train_locked(
@@ -158,15 +174,19 @@ def _train_locked(
     should_stop: Callable[[], bool] | None,
     extra_callbacks: Sequence[keras.callbacks.Callback],
     steps_per_execution: int,
+    record_health: bool = True,
 ) -> RunResult:
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
     keras.backend.clear_session()
     model = compile_model(build_model(spec), spec, steps_per_execution)
-    observer = _Observer(spec.epochs, on_epoch, should_stop)
+    observer = _Observer(EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop)
     callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
     early = _early_stopping(spec)
     if early is not None:
         callbacks.append(early)
+    recorder = make_recorder(spec, data) if record_health else None
+    if recorder is not None:
+        callbacks.append(recorder.callback())
     start = time.perf_counter()
     model.fit(
         data.x_train,
@@ -200,6 +220,7 @@ def _train_locked(
         stopped=observer.stopped,
         params=count_params(spec),
         mean=data.mean,
+        health=recorder.summary() if recorder is not None else None,
         created=time.time(),
         _model=model,
     )

@@ -52,7 +52,11 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
     manager), so nothing is lost. Returns the result, or None when it failed
     (the error is shown).
     """
-    if st.button("Stop after this epoch", key=f"stop-{key}", help="Ends training after the current epoch and keeps what was learned."):
+    if st.button(
+        "Stop after this epoch",
+        key=f"stop-{key}",
+        help="Ends training after the current epoch and keeps what was learned.",
+    ):
         job.request_stop()
     status = st.empty()
     bar = st.progress(0.0)

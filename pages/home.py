@@ -8,7 +8,9 @@ st.markdown(
     "weight initialization, activation functions, optimizers, batch normalization, dropout, L2, "
     "early stopping, ensembles, augmentation, and MLP versus CNN."
 )
-st.page_link("pages/train.py", label="Train a network: sliders for every technique, live curves, learned filters", icon="🏋️")
+st.page_link(
+    "pages/train.py", label="Train a network: sliders for every technique, live curves, learned filters", icon="🏋️"
+)
 st.page_link("pages/draw.py", label="Draw a digit and see what every model predicts", icon="✏️")
 st.page_link("pages/techniques.py", label="Every experiment of the course as a one-click preset", icon="🧪")
 st.page_link("pages/cnn.py", label="Convolutional networks and data augmentation", icon="🔲")

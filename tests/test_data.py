@@ -1,0 +1,126 @@
+"""Data sources and their preparation."""
+
+import numpy as np
+import pytest
+
+from lab import data
+from lab.data import DataUnavailable, load_source, prepare, subset_indices, validation_indices
+from lab.spec import ExperimentSpec
+
+
+def test_sample_is_real_mnist_split_stratified_4000_1000():
+    ds = load_source("sample")
+    assert ds.sizes == (4000, 1000)
+    assert ds.x_train.shape == (4000, 784) and ds.x_train.dtype == np.uint8
+    assert np.bincount(ds.y_train).tolist() == [400] * 10  # stratified: the source is sorted by label
+    assert np.bincount(ds.y_test).tolist() == [100] * 10
+    assert ds.x_train.max() == 255 and ds.x_train.min() == 0
+
+
+def test_sources_load_once_per_process():
+    assert load_source("sample") is load_source("sample")
+
+
+def test_prepare_scales_one_hots_and_validates_on_all_digits():
+    p = prepare(ExperimentSpec(val_split=0.25))
+    assert p.x_train.dtype == np.float32 and p.x_train.max() <= 1.0 and p.x_train.min() >= 0.0
+    assert p.y_train.shape == (3000, 10) and p.y_train.sum(axis=1).tolist() == [1.0] * 3000
+    assert len(p.labels_val) == 1000
+    # A seeded stratified split: every digit is in validation, unlike Keras'
+    # validation_split on the label-sorted sample (nines only).
+    assert np.bincount(p.labels_val).tolist() == [100] * 10
+    assert p.mean is None
+
+
+def test_centering_subtracts_the_training_mean():
+    p = prepare(ExperimentSpec(center=True))
+    assert p.mean is not None and p.mean.shape == (784,)
+    np.testing.assert_allclose(p.x_train.mean(axis=0), 0.0, atol=1e-5)
+    raw = load_source("sample").x_test[:3] / 255.0
+    np.testing.assert_allclose(p.transform(raw), p.x_test[:3], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "subset, mode, expected",
+    [(0.33, "random", 1320), (0.1, "every", 400), (500, "first", 500), (1.0, "random", 4000)],
+)
+def test_training_subsets_express_the_course_settings(subset, mode, expected):
+    labels = load_source("sample").y_train
+    idx = subset_indices(labels, subset, mode, seed=7)
+    assert len(idx) == expected and len(set(idx.tolist())) == expected
+    if mode == "first":
+        assert idx.tolist() == list(range(500))
+    if mode == "every":
+        assert idx[:3].tolist() == [0, 10, 20]
+
+
+def test_random_subset_is_seeded_and_stratified():
+    labels = load_source("sample").y_train
+    a = subset_indices(labels, 0.5, "random", seed=7)
+    assert np.array_equal(a, subset_indices(labels, 0.5, "random", seed=7))
+    assert not np.array_equal(a, subset_indices(labels, 0.5, "random", seed=8))
+    assert np.bincount(labels[a]).tolist() == [200] * 10
+
+
+def test_last_validation_mode_is_keras_validation_split():
+    tr, va = validation_indices(np.zeros(100), 0.3, "last", 0)
+    assert tr.tolist() == list(range(70)) and va.tolist() == list(range(70, 100))
+
+
+def test_val_mode_test_validates_on_the_test_set():
+    p = prepare(ExperimentSpec(val_mode="test", test_subset=100))
+    assert len(p.labels_train) == 4000 and np.array_equal(p.x_val, p.x_test) and len(p.x_test) == 100
+
+
+def test_mnist_offline_says_so_clearly(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(data, "_KERAS_URL", "http://127.0.0.1:9/")  # nothing listens: fails at once
+    load_source.cache_clear()
+    try:
+        assert not data.is_cached("mnist")
+        assert data.default_source() == "sample"
+        with pytest.raises(DataUnavailable, match="use the offline sample data"):
+            load_source("mnist")
+        assert not (tmp_path / "datasets" / "mnist.npz").exists()  # no half-written file left behind
+    finally:
+        load_source.cache_clear()
+
+
+def test_mnist_is_read_from_the_keras_cache_without_tensorflow(monkeypatch, tmp_path):
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "mnist.npz",
+        x_train=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        y_train=np.arange(50, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.arange(20, dtype=np.uint8) % 10,
+    )
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    load_source.cache_clear()
+    try:
+        assert data.is_cached("mnist") and data.default_source() == "mnist"
+        ds = load_source("mnist")
+        assert ds.sizes == (50, 20) and ds.x_train.shape == (50, 784)
+    finally:
+        load_source.cache_clear()
+
+
+def test_idx_source_reads_a_folder(tmp_path):
+    from lab.idx import write_idx
+
+    rng = np.random.default_rng(1)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", (np.arange(30) % 10).astype(np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", (np.arange(10) % 10).astype(np.uint8))
+    ds = load_source(f"idx:{tmp_path}")
+    assert ds.sizes == (30, 10) and ds.x_train.shape == (30, 784)
+    p = prepare(ExperimentSpec(data=f"idx:{tmp_path}", val_split=0.2))
+    assert len(p.labels_train) + len(p.labels_val) == 30
+
+
+def test_missing_idx_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataUnavailable, match="does not exist"):
+        load_source(f"idx:{tmp_path / 'nope'}")

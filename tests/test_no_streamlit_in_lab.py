@@ -1,0 +1,32 @@
+"""lab/ is the core: it never imports Streamlit, and importing it does not import TensorFlow."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+LAB = Path(__file__).resolve().parents[1] / "lab"
+
+
+def test_lab_never_imports_streamlit():
+    offenders = []
+    for path in LAB.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "streamlit" or n.startswith(("streamlit.", "streamlit_")) for n in names):
+                offenders.append(path.name)
+    assert offenders == []
+
+
+def test_spec_store_and_data_import_without_tensorflow():
+    code = (
+        "import sys, lab, lab.spec, lab.architecture, lab.data, lab.store, lab.run, lab.canvas;"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

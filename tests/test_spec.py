@@ -1,0 +1,118 @@
+"""The experiment spec: validation, JSON round trip, stable names, parameter counts without TF."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from lab.architecture import count_params, count_trainable, layer_infos
+from lab.spec import Augmentation, ConvBlock, ExperimentSpec
+
+COURSE_MODELS = {
+    # name: (spec changes, total params, trainable params) from the course's model summaries
+    "B1": (dict(hidden=()), 7_850, 7_850),
+    "B2": (dict(hidden=(50,)), 39_760, 39_760),
+    "B5": (dict(hidden=(500, 500)), 648_010, 648_010),
+    "C2": (dict(hidden=(556, 156)), 524_922, 524_922),
+    "C3": (dict(hidden=(580, 325, 125), batchnorm="after", dropout=0.5), 690_255, 688_195),
+    "C4": (dict(hidden=(658, 525, 410, 350, 150), batchnorm="after", dropout=0.5), 1_284_547, None),
+    "D0": (dict(hidden=(30,), output="sigmoid_mse"), 23_860, 23_860),
+}
+
+
+@pytest.mark.parametrize("name", COURSE_MODELS)
+def test_parameter_counts_match_the_course(name):
+    changes, total, trainable = COURSE_MODELS[name]
+    spec = ExperimentSpec(**changes)
+    assert count_params(spec) == total
+    if trainable is not None:
+        assert count_trainable(spec) == trainable
+
+
+def test_json_round_trip_keeps_every_field():
+    spec = ExperimentSpec(
+        hidden=(30, 20),
+        conv=(ConvBlock(10, 5, 2), ConvBlock(40, 5, 2, pool=2, dropout=0.5, l2=1e-4)),
+        augmentation=Augmentation(rotation=10, shift=0.2),
+        activation="elu",
+        batchnorm="before",
+        dropout=0.2,
+        l2=1e-4,
+        optimizer="sgd",
+        momentum=0.9,
+        nesterov=True,
+        early_stopping=5,
+        data="idx:/tmp/x",
+    )
+    again = ExperimentSpec.from_json(spec.to_json())
+    assert again == spec
+    assert hash(again) == hash(spec)
+    assert again.run_id == spec.run_id
+
+
+def test_run_id_is_stable_and_distinguishes_specs():
+    a = ExperimentSpec(hidden=(50,))
+    assert a.run_id == ExperimentSpec(hidden=[50]).run_id  # list or tuple: same run
+    assert ExperimentSpec(learning_rate=1).run_id == ExperimentSpec(learning_rate=1.0).run_id
+    assert a.run_id != a.replace(seed=1).run_id
+    assert len(a.run_id) == 12
+
+
+def test_run_id_is_stable_across_processes():
+    code = "from lab.spec import ExperimentSpec; print(ExperimentSpec(hidden=(50,), seed=3).run_id)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ExperimentSpec(hidden=(50,), seed=3).run_id
+
+
+def test_default_fields_do_not_enter_the_hash():
+    # A field added later with a default must not rename stored runs: the hash
+    # covers only the fields that differ from their defaults.
+    spec = ExperimentSpec(hidden=(50,), epochs=3)
+    assert set(spec.to_dict(omit_defaults=True)) == {"hidden", "epochs"}
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(activation="relu6"), "Unknown activation 'relu6'"),
+        (dict(optimizer="adamw"), "Unknown optimizer"),
+        (dict(initializer="zeros"), "Unknown initializer"),
+        (dict(hidden=(50, 0)), "Hidden layer 2 has width 0"),
+        (dict(dropout=1.0), "dropout is 1.0"),
+        (dict(dropout=-0.1), "dropout"),
+        (dict(learning_rate=0), "learning rate is 0.0"),
+        (dict(learning_rate=-1), "learning rate"),
+        (dict(hidden=(4000, 4000)), "parameters, more than the budget of 5,000,000"),
+        (dict(data="cifar"), "Unknown data source"),
+        (dict(batchnorm="middle"), "Unknown batchnorm"),
+        (dict(conv=(ConvBlock(filters=0),)), "Conv block 1"),
+        (dict(augmentation=Augmentation(shift=1.5)), "fractions below 1"),
+    ],
+)
+def test_invalid_specs_raise_a_readable_value_error(changes, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        ExperimentSpec(**changes).validate()
+
+
+def test_param_budget_is_configurable():
+    spec = ExperimentSpec(hidden=(1000,))
+    spec.validate()
+    with pytest.raises(ValueError, match="budget of 100,000"):
+        spec.validate(param_budget=100_000)
+
+
+def test_spec_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ExperimentSpec().epochs = 3
+
+
+def test_layer_table_names_batchnorm_positions():
+    before = [i.kind for i in layer_infos(ExperimentSpec(hidden=(8,), batchnorm="before", dropout=0.1))]
+    after = [i.kind for i in layer_infos(ExperimentSpec(hidden=(8,), batchnorm="after"))]
+    assert before == ["dense", "batchnorm", "activation", "dropout", "output"]
+    assert after == ["dense", "batchnorm", "output"]
+
+
+def test_summary_reads_like_the_network():
+    assert ExperimentSpec(hidden=(50, 50), epochs=5).summary().startswith("784-50-50-10 relu adam")

@@ -1,0 +1,111 @@
+"""The trainer: determinism, progress reports, stopping, divergence, early stopping."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from lab.spec import ExperimentSpec
+
+pytest.importorskip("tensorflow")
+from lab.training import train  # noqa: E402
+from lab.training_queue import TrainingQueue  # noqa: E402
+
+TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
+
+
+def test_same_spec_and_seed_give_the_same_history():
+    a, b = train(TINY), train(TINY)
+    assert a.history == b.history
+    assert a.test_accuracy == b.test_accuracy
+    c = train(TINY.replace(seed=1))
+    assert c.history != a.history
+
+
+def test_result_holds_what_pages_need():
+    result = train(TINY)
+    assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert result.epochs_run == 2 and len(result.history["loss"]) == 2
+    assert result.confusion.shape == (10, 10) and result.confusion.sum() == 1000
+    assert np.trace(result.confusion) / 1000 == pytest.approx(result.test_accuracy, abs=1e-6)
+    assert result.test_probs.shape == (1000, 10)
+    assert result.params == 32 * 784 + 32 + 330
+    assert result.train_seconds > 0 and not result.diverged and not result.stopped
+    assert result.model is not None
+    assert result.test_accuracy > 0.5  # a 32-unit ReLU net learns something in 2 epochs
+
+
+def test_progress_reports_every_epoch_with_time_left():
+    reports = []
+    train(TINY.replace(epochs=3), on_epoch=reports.append)
+    assert [r.epoch for r in reports] == [1, 2, 3]
+    assert all(r.epochs == 3 for r in reports)
+    assert reports[-1].eta == 0 and reports[0].eta > 0
+    assert reports[-1].elapsed >= reports[0].elapsed
+    assert len(reports[-1].history["val_accuracy"]) == 3
+
+
+def test_stop_between_epochs_keeps_what_was_learned():
+    result = train(TINY.replace(epochs=10), should_stop=lambda: True)
+    assert result.stopped and result.epochs_run == 1
+    assert result.test_accuracy > 0.3
+
+
+def test_a_learning_rate_of_100_diverges_and_keeps_the_history():
+    result = train(TINY.replace(optimizer="sgd", learning_rate=100.0, epochs=5, activation="sigmoid"))
+    assert result.diverged
+    assert 1 <= result.epochs_run < 5
+    assert len(result.history["loss"]) == result.epochs_run
+    loss = result.history["loss"][-1]
+    assert not math.isfinite(loss) or loss > 20  # cross-entropy at chance is 2.3
+
+
+def test_early_stopping_restores_the_best_epoch():
+    spec = TINY.replace(epochs=30, early_stopping=1, es_monitor="val_loss", learning_rate=0.05)
+    result = train(spec)
+    assert result.epochs_run < 30
+    val = result.history["val_loss"]
+    assert result.best_epoch == int(np.argmin(val)) + 1
+    assert result.best_epoch < result.epochs_run
+
+
+def test_a_healthy_run_is_not_called_diverged():
+    result = train(TINY.replace(optimizer="sgd", learning_rate=0.1, activation="sigmoid"))
+    assert not result.diverged
+
+
+def test_invalid_spec_is_rejected_before_training():
+    with pytest.raises(ValueError, match="dropout"):
+        train(TINY.replace(dropout=1.5))
+
+
+def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
+    queue = TrainingQueue()
+    places, order = [], []
+    first_in = threading.Event()
+    release = threading.Event()
+
+    def first():
+        with queue.slot("first"):
+            first_in.set()
+            release.wait(5)
+            order.append("first")
+
+    def second():
+        with queue.slot("second", on_wait=lambda place, running: places.append((place, running)), poll_seconds=0.01):
+            order.append("second")
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    first_in.wait(5)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    while not places:
+        threading.Event().wait(0.01)
+    assert queue.snapshot() == ["first", "second"]
+    release.set()
+    t1.join(5)
+    t2.join(5)
+    assert order == ["first", "second"]
+    assert places[0] == (1, "first")
