@@ -267,7 +267,9 @@ class ExperimentSpec:
 
     def summary(self) -> str:
         """A one-line human description, e.g. ``784-50-50-10 relu adam lr=0.001``."""
-        convs = "".join(f"C{b.filters}k{b.kernel_size}s{b.strides}{'p' + str(b.pool) if b.pool else ''}-" for b in self.conv)
+        convs = "".join(
+            f"C{b.filters}k{b.kernel_size}s{b.strides}{'p' + str(b.pool) if b.pool else ''}-" for b in self.conv
+        )
         layers = "-".join(str(w) for w in (784, *self.hidden, 10))
         parts = [convs + layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
         if self.initializer != "glorot_uniform":
