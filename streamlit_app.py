@@ -5,15 +5,15 @@ Run with ``streamlit run streamlit_app.py``.
 
 import streamlit as st
 
-st.set_page_config(page_title="MLP Lab", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="MLP Lab", page_icon=":material/neurology:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
-    st.Page("pages/techniques.py", title="Techniques", icon="🧪", url_path="techniques"),
-    st.Page("pages/cnn.py", title="CNN", icon="🔲", url_path="cnn"),
-    st.Page("pages/gradients.py", title="Gradients", icon="📉", url_path="gradients"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/techniques.py", title="Techniques", icon=":material/science:", url_path="techniques"),
+    st.Page("pages/cnn.py", title="CNN", icon=":material/grid_on:", url_path="cnn"),
+    st.Page("pages/gradients.py", title="Gradients", icon=":material/monitoring:", url_path="gradients"),
 ]
 
 st.navigation(PAGES).run()
