@@ -117,7 +117,7 @@ def _default_steps() -> int:
     return STEPS_PER_EXECUTION
 
 
-def run_all(epochs: int = 3, repeats: int = 1, only: str | None = None) -> list[Comparison]:
+def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
     """Print the trainer comparisons (and the other features' benchmarks when present)."""
     results = []
     for name in [only] if only else list(WORKLOADS):

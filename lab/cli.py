@@ -156,7 +156,7 @@ def run_runs(args: argparse.Namespace) -> int:
 
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure the trainer against the course's plain model.fit")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--only", choices=["A1", "C2"], help="one workload only")
 
