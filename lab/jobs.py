@@ -13,10 +13,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from lab.run import RunResult
+from lab.run import EpochReport, RunResult
 from lab.spec import ExperimentSpec
 from lab.store import RunStore
-from lab.training import EpochReport
 
 
 @dataclass

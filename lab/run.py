@@ -17,6 +17,34 @@ import numpy as np
 from lab.spec import ExperimentSpec
 
 
+@dataclass(frozen=True)
+class EpochReport:
+    """What the trainer tells its observer after each epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch just finished.
+    epochs : int
+        Epochs planned.
+    logs : dict[str, float]
+        Keras' logs: loss, accuracy, val_loss, val_accuracy.
+    history : dict[str, list[float]]
+        All epochs so far, for live curves.
+    elapsed : float
+        Seconds since training started.
+    eta : float
+        Estimated seconds left (epochs left times mean epoch time).
+    """
+
+    epoch: int
+    epochs: int
+    logs: dict[str, float]
+    history: dict[str, list[float]]
+    elapsed: float
+    eta: float
+
+
 @dataclass
 class RunResult:
     """One finished (or stopped, or diverged) training run.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -22,7 +21,7 @@ from lab.architecture import count_params
 from lab.data import Prepared, prepare
 from lab.health import make_recorder
 from lab.model import build_model, compile_model
-from lab.run import RunResult
+from lab.run import EpochReport, RunResult
 from lab.spec import ExperimentSpec
 from lab.training_queue import TRAINING_QUEUE
 
@@ -38,34 +37,6 @@ EVAL_BATCH = 2048  # evaluation has no gradients: big batches, same numbers
 EXPLODED_LOSS = {"softmax_ce": 20.0, "sigmoid_mse": 2.0}
 
 tf.config.experimental.enable_op_determinism()
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """What the trainer tells its observer after each epoch.
-
-    Attributes
-    ----------
-    epoch : int
-        1-based epoch just finished.
-    epochs : int
-        Epochs planned.
-    logs : dict[str, float]
-        Keras' logs: loss, accuracy, val_loss, val_accuracy.
-    history : dict[str, list[float]]
-        All epochs so far, for live curves.
-    elapsed : float
-        Seconds since training started.
-    eta : float
-        Estimated seconds left (epochs left times mean epoch time).
-    """
-
-    epoch: int
-    epochs: int
-    logs: dict[str, float]
-    history: dict[str, list[float]]
-    elapsed: float
-    eta: float
 
 
 class _Observer(keras.callbacks.Callback):

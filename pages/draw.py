@@ -1,6 +1,271 @@
-"""Placeholder until this page is built."""
+"""Draw: draw a digit (or upload a photo), see the 28x28 image the model receives, and every model's answer."""
 
+from __future__ import annotations
+
+import time
+
+import altair as alt
+import numpy as np
+import pandas as pd
 import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import st_canvas
 
-st.title("draw")
-st.info("This page is being built.")
+from lab.canvas import image_to_mnist, load_image_file
+from lab.predict import (
+    STARTER_SPEC,
+    Prediction,
+    Predictor,
+    UnitView,
+    compare_runs,
+    digit_runs,
+    enlarge,
+    has_ink,
+    preprocess_canvas,
+    signed_to_rgb,
+)
+from lab.store import RunInfo, RunStore
+from pages.common import ensure_app_navigation, get_store, run_spec
+
+ensure_app_navigation()
+
+CANVAS_KEY = "draw_canvas"
+CANVAS_SIDE = 280
+MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
+PROMPT = "✏️ **Draw a digit** in the black square: the network answers as soon as you lift the mouse."
+UPLOAD_PROMPT = "📷 Upload a photo of one digit written on paper (PNG or JPEG), or a saved drawing."
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+ACCENT = "#4C6EF5"
+
+
+@st.cache_resource(max_entries=64, show_spinner="Loading the model ...")
+def load_predictor(home: str, run_id: str, created: float) -> Predictor:
+    """A stored run's model, loaded once per server (``created`` tells a retrained run apart)."""
+    return Predictor.load(run_id, RunStore(home)).warm_up()
+
+
+def predictor_for(info: RunInfo) -> Predictor:
+    """The cached predictor of a listed run."""
+    return load_predictor(str(get_store().home), info.run_id, float(info.metrics.get("created") or 0.0))
+
+
+# ---------------------------------------------------------------- empty store
+def offer_starter_model() -> None:
+    """With no model stored, one button trains a good small one on the offline sample."""
+    st.info(
+        "There is no trained model yet. Train a small one now: one hidden layer of 128 ReLU units, Adam, "
+        f"{STARTER_SPEC.epochs} epochs on the 4,000-digit offline sample (about 93% test accuracy, "
+        "a few seconds of training). Or train any network on the **Train** page and come back."
+    )
+    clicked = st.button("Train a starter model", type="primary", key="draw_train_starter")
+    run_spec(STARTER_SPEC, key="draw-starter", start=clicked)
+
+
+# ---------------------------------------------------------------------- input
+def drawn_canvas() -> np.ndarray | None:
+    """The canvas with its stroke width control: its RGBA pixels, or None while nothing is drawn."""
+    stroke = st.slider("Stroke width", 6, 40, 20, key="draw_stroke", help="Brush size in canvas pixels.")
+    canvas = st_canvas(
+        stroke_width=stroke,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_SIDE,
+        height=CANVAS_SIDE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=CANVAS_KEY,
+    )
+    st.caption("Undo, redo and clear are in the canvas toolbar.")
+    rgba = canvas.image_data
+    return rgba if has_ink(rgba) else None
+
+
+def uploaded_picture() -> Image.Image | None:
+    """An uploaded photo, decoded; None (with st.error for a bad file) when there is none."""
+    upload = st.file_uploader(UPLOAD_PROMPT, type=UPLOAD_TYPES, key="draw_upload")
+    if upload is None:
+        return None
+    try:
+        picture = load_image_file(upload.getvalue())
+    except ValueError as exc:
+        st.error(f"{exc} Try another file: a PNG or JPEG photo of one digit.")
+        return None
+    st.image(picture, caption=upload.name, width=CANVAS_SIDE)
+    return picture
+
+
+# --------------------------------------------------------------------- answer
+def show_answer(prediction: Prediction, elapsed_ms: float) -> None:
+    """The predicted digit, large, its probability, and the ten probabilities as bars."""
+    st.markdown(
+        f"<div style='font-size:6.5rem;font-weight:700;line-height:1;color:{ACCENT}'>{prediction.digit}</div>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"**{prediction.probability:.1%}** sure it is a **{prediction.digit}**")
+    probs = pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(10)],
+            "probability": prediction.probs.astype(float),
+            "answer": [d == prediction.digit for d in range(10)],
+        }
+    )
+    chart = (
+        alt.Chart(probs, title="Probability of each digit")
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+            color=alt.condition(alt.datum.answer, alt.value(ACCENT), alt.value("#C5CCE0")),
+            tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
+        )
+        .properties(height=200)
+    )
+    st.altair_chart(chart, width="stretch")
+    st.caption(f"Preprocessing + prediction: {elapsed_ms:.1f} ms on the server.")
+
+
+def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) -> None:
+    """What every stored model predicts for this drawing."""
+    st.subheader("What every stored model says")
+    shown = runs[:MAX_TABLE_MODELS]
+    with st.spinner("Loading the stored models ..."):
+        rows = compare_runs([(info, predictor_for(info)) for info in shown], image)
+    table = pd.DataFrame(rows)
+    table.insert(0, "chosen", table["run"] == chosen.run_id)
+    votes = table["predicts"].value_counts()
+    top_digit, top_count = int(votes.index[0]), int(votes.iloc[0])
+    st.markdown(
+        f"**{top_count} of {len(table)}** models say **{top_digit}**."
+        + ("" if top_count == len(table) else " Where they disagree, the drawing is ambiguous to some of them.")
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_order=["chosen", "predicts", "probability", "kind", "model", "test accuracy", "run"],
+        column_config={
+            "chosen": st.column_config.CheckboxColumn("chosen", width="small"),
+            "predicts": st.column_config.NumberColumn("predicts", width="small"),
+            "probability": st.column_config.ProgressColumn(
+                "probability", min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "test accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+        },
+    )
+    if len(runs) > len(shown):
+        st.caption(f"The {len(shown)} most accurate of {len(runs)} stored digit models.")
+
+
+def show_units(view: UnitView | None) -> None:
+    """The first-layer units that fire most for this drawing, with their input weights."""
+    st.subheader("Which first-layer units fire")
+    if view is None:
+        st.caption("This model's first layer cannot be shown.")
+        return
+    captions = [f"#{u} · {a:.2f}" for u, a in zip(view.units, view.activations, strict=True)]
+    if view.kind == "conv":
+        st.markdown(
+            f"{view.active} of {view.total} first-layer filters (`{view.layer}`) respond. The strongest, by mean "
+            "activation: each filter's 3x3 weights (red +, blue −), then where in the image it fires (its feature map)."
+        )
+        side = view.filters.shape[1]
+        image_row([signed_to_rgb(f, max(1, 84 // side)) for f in view.filters], captions)
+        image_row([enlarge(_unit_scale(m), 3) for m in view.maps], [f"map of #{u}" for u in view.units])
+        return
+    if view.layer == "output":
+        st.markdown(
+            "This model has no hidden layer: its only units are the ten output units, one template per digit. "
+            "Red pixels speak for that digit, blue ones against it."
+        )
+    else:
+        st.markdown(
+            f"{view.active} of {view.total} units of `{view.layer}` fire for this drawing. These fire most; "
+            "each picture is the unit's 784 input weights: red where ink makes it fire, blue where ink holds it back. "
+            "The number is its activation."
+        )
+    image_row([signed_to_rgb(f, 4) for f in view.filters], captions)
+
+
+def image_row(images: list[np.ndarray], captions: list[str]) -> None:
+    """Small images side by side in one row, each scaled to its column."""
+    for column, image, caption in zip(st.columns(len(images)), images, captions, strict=True):
+        column.image(image, caption=caption, width="stretch")
+
+
+def _unit_scale(values: np.ndarray) -> np.ndarray:
+    peak = float(np.max(values))
+    return np.clip(values / peak, 0, 1) if peak > 0 else np.zeros_like(values)
+
+
+# ------------------------------------------------------------------ the page
+@st.fragment
+def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
+    """Canvas and answer; a fragment, so drawing reruns only this part of the page."""
+    source = st.radio(
+        "Input", ["Draw", "Upload a photo"], horizontal=True, key="draw_source", label_visibility="collapsed"
+    )
+    left, middle, right = st.columns([1.15, 0.8, 1.05], gap="medium")
+    with middle:
+        center = st.toggle(
+            "Center like MNIST",
+            value=True,
+            key="draw_center",
+            help="MNIST's digits were cropped, scaled to fit 20x20 pixels and centered by their center of mass. "
+            "Turn this off to feed the model the whole canvas, only shrunk: see how its answers change.",
+        )
+    drawing = source == "Draw"
+    with left:
+        raw = drawn_canvas() if drawing else uploaded_picture()
+    if raw is None:
+        if drawing:
+            with middle:
+                st.info(PROMPT)
+        return
+    predictor = predictor_for(chosen)
+    start = time.perf_counter()
+    image = preprocess_canvas(raw, center=center) if drawing else image_to_mnist(raw, center=center)
+    if image is None:
+        with middle:
+            st.warning(
+                "That is too small to be a digit: draw it bigger."
+                if drawing
+                else "No digit stands out in this picture: photograph one dark digit on light paper, filling the frame."
+            )
+        return
+    st.session_state["drawn_digit"] = image  # 28x28 in [0, 1]: the CNN page shows its feature maps too
+    prediction, units = predictor.predict_with_units(image)
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    with middle:
+        st.image(enlarge(image), caption="What the model receives: 28 x 28 pixels", width="stretch")
+        if not center:
+            st.caption("Not centered: the digit stays where and as large as you drew it.")
+        if predictor.mean is not None:
+            st.caption("This model was trained on centered data: its training images' mean is subtracted too.")
+    with right:
+        show_answer(prediction, elapsed_ms)
+    show_model_table(runs, chosen, image)
+    show_units(units)
+
+
+def main() -> None:
+    st.title("✏️ Draw a digit")
+    st.markdown(
+        "Draw a digit and a trained network answers. Next to your drawing is the **28 x 28 image the "
+        "network actually receives**, prepared the way MNIST's digits were; below, what every stored model "
+        "says and which of the first layer's units fire."
+    )
+    store = get_store()
+    runs = digit_runs(store)
+    if not runs:
+        offer_starter_model()
+        runs = digit_runs(store)
+        if not runs:
+            return
+    labels = {info.run_id: info.label() for info in runs}
+    run_id = st.selectbox(
+        "Model (best test accuracy first)", list(labels), format_func=labels.__getitem__, key="draw_model"
+    )
+    chosen = next(info for info in runs if info.run_id == run_id)
+    play(chosen, runs)
+
+
+main()

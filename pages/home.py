@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from pages.common import ensure_app_navigation
+
+ensure_app_navigation()
+
 st.title(":material/neurology: MLP Lab")
 st.markdown(
     "Train real Keras networks on handwritten digits (MNIST) and **see** what each technique does: "

@@ -1,0 +1,168 @@
+"""Shared fixtures for real-browser tests: the running app, a Chromium page, a seeded store.
+
+``app_url``
+    Starts ``streamlit run streamlit_app.py`` once per test session on a free
+    loopback port, in its own process group, with ``MLP_LAB_HOME`` pointing at
+    a temporary run store (``lab_home``); yields ``http://127.0.0.1:PORT``.
+``browser_page``
+    A fresh Playwright page (1280x1000) in Debian's Chromium (``/usr/bin/chromium``;
+    never ``playwright install``, which downloads a browser).
+``seeded_store``
+    A tiny trained run in ``lab_home``. The store is read from disk on every
+    page run, so a run seeded after the server started is seen on the next page
+    load too; request ``seeded_store`` before ``app_url`` all the same.
+``artifacts``
+    ``test-artifacts/`` in the repository, for screenshots CI keeps.
+
+Tests skip with a clear reason when Playwright or Chromium is missing here;
+CI installs both, so there they run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("MLP_LAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT = 90.0  # seconds until /_stcore/health answers (slow, shared CI machines)
+ARTIFACTS = ROOT / "test-artifacts"
+
+# A tiny run: 2 epochs of a 32-unit MLP on the offline sample, a few seconds.
+TINY_SPEC_FIELDS = {"data": "sample", "hidden": (32,), "epochs": 2, "batch_size": 64}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/browser is a browser test."""
+    for item in items:
+        if "tests/browser" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and everything it started, by its process group id."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def lab_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run store the browser tests' server reads (``MLP_LAB_HOME``)."""
+    return tmp_path_factory.mktemp("browser-runs")
+
+
+@pytest.fixture(scope="session")
+def seeded_store(lab_home: Path) -> Any:
+    """A tiny trained run (``RunResult``) in ``lab_home``, trained once per session."""
+    from lab.spec import ExperimentSpec
+    from lab.store import RunStore, get_or_train
+
+    return get_or_train(ExperimentSpec(**TINY_SPEC_FIELDS), RunStore(lab_home))
+
+
+@pytest.fixture(scope="session")
+def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Run the whole app (``streamlit_app.py``) for the session and yield its base URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("streamlit-log") / "server.log"
+    env = {**os.environ, "MLP_LAB_HOME": str(lab_home), "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        # start_new_session: the server gets its own process group, stopped as a whole.
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _healthy(url):
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with code {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def _browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -r requirements-test.txt)")
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(_browser: Any) -> Iterator[Any]:
+    """A new Chromium page (own context, 1280x1000), closed after the test."""
+    context = _browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """``test-artifacts/`` (git-ignored), where screenshots are kept for CI to upload."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
