@@ -20,6 +20,7 @@ CI installs both, so there they run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -103,12 +104,12 @@ def seeded_store(lab_home: Path) -> Any:
     return get_or_train(ExperimentSpec(**TINY_SPEC_FIELDS), RunStore(lab_home))
 
 
-@pytest.fixture(scope="session")
-def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Run the whole app (``streamlit_app.py``) for the session and yield its base URL."""
+@contextlib.contextmanager
+def serve_app(lab_home: Path, log_dir: Path) -> Iterator[str]:
+    """Start ``streamlit run streamlit_app.py`` on a free loopback port; yield its base URL; stop it."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("streamlit-log") / "server.log"
+    log_path = log_dir / "server.log"
     env = {**os.environ, "MLP_LAB_HOME": str(lab_home), "PYTHONUNBUFFERED": "1"}
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -131,6 +132,13 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield url
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Run the whole app (``streamlit_app.py``) for the session and yield its base URL."""
+    with serve_app(lab_home, tmp_path_factory.mktemp("streamlit-log")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
