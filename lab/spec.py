@@ -34,6 +34,7 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
 DEFAULT_PARAM_BUDGET = 5_000_000
+_DEFAULT_STDDEV = 0.05
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,14 @@ class Augmentation:
     shift : float
         Largest shift as a fraction of the image side (B10: 0.2).
     shear : float
-        Largest shear as a fraction (B10: 0.1).
+        Largest horizontal shear as a fraction (B10: 0.1; ImageDataGenerator read it in degrees).
     zoom : float
         Largest zoom in or out as a fraction (B10: 0.1).
     noise : float
         Standard deviation of Gaussian pixel noise (B11: 0.05).
     elastic : float
-        Strength of elastic distortion (Simard et al. 2003), 0 for none.
+        Elastic distortion strength alpha in pixels (Simard et al. 2003 used 34, with a
+        field smoothed over 4 pixels: pixels move about 1.4 px), 0 for none.
     """
 
     rotation: float = 0.0
@@ -123,7 +125,7 @@ class ExperimentSpec:
     hidden: tuple[int, ...] = (128,)  # widths of the hidden Dense layers; () = logistic regression
     activation: str = "relu"
     initializer: str = "glorot_uniform"
-    init_stddev: float = 0.05  # only for initializer="random_normal"
+    init_stddev: float = _DEFAULT_STDDEV  # only for initializer="random_normal"
     batchnorm: str = "none"
     dropout: float = 0.0  # after each hidden activation
     l2: float = 0.0  # on the Dense kernels
@@ -154,6 +156,17 @@ class ExperimentSpec:
                 object.__setattr__(self, f.name, int(value))
         object.__setattr__(self, "hidden", tuple(self.hidden))
         object.__setattr__(self, "conv", tuple(self.conv))
+        # Settings that do not apply go back to their defaults, so that equal
+        # trainings share one name (momentum under Adam changes nothing).
+        if self.optimizer != "sgd":
+            object.__setattr__(self, "momentum", 0.0)
+            object.__setattr__(self, "nesterov", False)
+        if self.initializer != "random_normal":
+            object.__setattr__(self, "init_stddev", _DEFAULT_STDDEV)
+        if not self.early_stopping:
+            object.__setattr__(self, "es_monitor", "val_loss")
+            object.__setattr__(self, "es_min_delta", 0.0)
+            object.__setattr__(self, "es_restore_best", True)
 
     # ------------------------------------------------------------------ checks
     def validate(self, param_budget: int = DEFAULT_PARAM_BUDGET) -> ExperimentSpec:

@@ -116,3 +116,12 @@ def test_layer_table_names_batchnorm_positions():
 
 def test_summary_reads_like_the_network():
     assert ExperimentSpec(hidden=(50, 50), epochs=5).summary().startswith("784-50-50-10 relu adam")
+
+
+def test_settings_that_do_not_apply_do_not_rename_the_run():
+    adam = ExperimentSpec(optimizer="adam")
+    assert ExperimentSpec(optimizer="adam", momentum=0.9, nesterov=True).run_id == adam.run_id
+    assert ExperimentSpec(init_stddev=0.3).run_id == ExperimentSpec().run_id
+    assert ExperimentSpec(es_monitor="val_accuracy").run_id == ExperimentSpec().run_id
+    sgd = ExperimentSpec(optimizer="sgd", momentum=0.9)
+    assert sgd.momentum == 0.9 and sgd.run_id != ExperimentSpec(optimizer="sgd").run_id

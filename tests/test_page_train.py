@@ -1,0 +1,291 @@
+"""The Train page under AppTest: controls, URL, training, stored runs, diverged and invalid setups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lab.architecture import count_params
+from lab.spec import ExperimentSpec
+from lab.store import RunStore, get_or_train
+from pages.controls import spec_from_query, spec_to_query
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
+TINY = {"hidden": "16", "epochs": "2", "batch_size": "64"}  # a few seconds on the offline sample
+
+
+@pytest.fixture
+def open_page(store_home):
+    """Open the page with URL query parameters, on an empty run store of its own."""
+    st.cache_resource.clear()  # the store and the jobs are cached per process: point them at store_home
+
+    def make(params: dict[str, str] | None = None) -> AppTest:
+        at = AppTest.from_file(PAGE, default_timeout=240)
+        for key, value in (params or {}).items():
+            at.query_params[key] = value
+        return at.run()
+
+    yield make
+    st.cache_resource.clear()
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec).get("title")
+        titles.append(title if isinstance(title, str) else (title or {}).get("text", ""))
+    return titles
+
+
+def metric(at: AppTest, label: str):
+    found = [m for m in at.metric if m.label == label]
+    return found[0] if found else None
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.error, *at.warning, *at.info, *at.caption, *at.markdown)]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+# ------------------------------------------------------------- before training
+def test_controls_show_the_network_before_any_training(open_page, store_home):
+    at = open_page()
+    assert_clean(at)
+    spec = ExperimentSpec()
+    assert metric(at, "Parameters").value == f"{count_params(spec):,}"
+    assert at.button(key="train_button").label == "Train"
+    assert metric(at, "Test accuracy") is None, "nothing is trained before Train is pressed"
+    assert not RunStore(store_home).list()
+    # Moving the sliders updates the count at once, and still trains nothing.
+    at.slider(key="n_hidden").set_value(3).run()
+    at.select_slider(key="width").set_value(50).run()
+    assert_clean(at)
+    assert metric(at, "Parameters").value == f"{count_params(ExperimentSpec(hidden=(50, 50, 50))):,}"
+    assert metric(at, "Test accuracy") is None and not RunStore(store_home).list()
+    # ... and the URL follows the controls.
+    assert at.query_params["hidden"] == "50,50,50"
+
+
+def test_every_control_has_a_stable_key_and_help_text(open_page):
+    at = open_page({"optimizer": "sgd", "early_stopping": "3", "initializer": "random_normal"})
+    keys = ["data_source", "train_subset", "subset_mode", "val_mode", "val_split", "center", "test_subset",
+            "data_seed", "n_hidden", "width", "per_layer", "activation", "initializer", "init_stddev",
+            "batchnorm", "dropout", "l2", "l2_output", "output", "optimizer", "learning_rate", "momentum",
+            "nesterov", "batch_size", "epochs", "early_stopping", "es_monitor", "es_min_delta",
+            "es_restore_best", "seed"]  # fmt: skip
+    widgets = {w.key: w for kind in ("selectbox", "select_slider", "slider", "checkbox", "toggle", "number_input")
+               for w in getattr(at, kind)}  # fmt: skip
+    for key in keys:
+        assert key in widgets, key
+        assert widgets[key].help, f"{key} has no help text"
+
+
+def test_a_link_opens_the_same_controls(open_page):
+    spec = ExperimentSpec(
+        hidden=(580, 325, 125),
+        activation="elu",
+        batchnorm="after",
+        dropout=0.5,
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.9,
+        nesterov=True,
+        l2=1e-4,
+        batch_size=128,
+        epochs=20,
+        early_stopping=5,
+        es_monitor="val_accuracy",
+        center=True,
+        val_split=0.3,
+        seed=7,
+    )
+    at = open_page(spec_to_query(spec))
+    assert_clean(at)
+    assert at.slider(key="n_hidden").value == 3
+    assert at.toggle(key="per_layer").value is True
+    assert [at.number_input(key=f"width_{i}").value for i in (1, 2, 3)] == [580, 325, 125]
+    assert at.selectbox(key="activation").value == "elu"
+    assert at.selectbox(key="batchnorm").value == "after"
+    assert at.slider(key="dropout").value == pytest.approx(0.5)
+    assert at.selectbox(key="optimizer").value == "sgd"
+    assert at.select_slider(key="learning_rate").value == 0.05
+    assert at.select_slider(key="momentum").value == 0.9
+    assert at.checkbox(key="nesterov").value is True
+    assert at.select_slider(key="l2").value == 1e-4
+    assert at.select_slider(key="batch_size").value == 128
+    assert at.slider(key="epochs").value == 20
+    assert at.slider(key="early_stopping").value == 5
+    assert at.selectbox(key="es_monitor").value == "val_accuracy"
+    assert at.checkbox(key="center").value is True
+    assert at.select_slider(key="val_split").value == 0.3
+    assert at.number_input(key="seed").value == 7
+    assert metric(at, "Parameters").value == f"{count_params(spec):,}"
+    # The page writes back the same link.
+    assert spec_from_query(dict(at.query_params)) == spec
+
+
+def test_a_bad_link_is_reported_not_raised(open_page):
+    at = open_page({"activation": "banana", "epochs": "3"})
+    assert_clean(at)
+    assert "banana" in texts(at)
+    assert at.selectbox(key="activation").value == "relu"
+
+
+def test_query_round_trip_of_every_kind_of_field():
+    from lab.spec import Augmentation, ConvBlock
+
+    spec = ExperimentSpec(
+        data="idx:/tmp/some folder",
+        train_subset=500,
+        hidden=(),
+        conv=(ConvBlock(10, 5, strides=2), ConvBlock(40, 3, padding="valid", pool=2, dropout=0.25, l2=1e-4)),
+        augmentation=Augmentation(rotation=10, shift=0.2),
+        learning_rate=3e-4,
+        center=True,
+    )
+    query = spec_to_query(spec)
+    assert query["hidden"] == "none" and query["conv"] == "10x5s2,40x3s1vp2d0.25l0.0001"
+    assert spec_from_query(query) == spec
+    assert spec_to_query(ExperimentSpec()) == {}
+    with pytest.raises(ValueError, match="epochs"):
+        spec_from_query({"epochs": "many"})
+
+
+def test_preset_link_loads_the_course_experiment(open_page):
+    presets = pytest.importorskip("lab.presets")
+    preset = presets.get_preset("B2")
+    at = open_page({"preset": "B2"})
+    assert_clean(at)
+    assert at.slider(key="n_hidden").value == len(preset.spec.hidden)
+    assert at.select_slider(key="width").value == preset.spec.hidden[0]
+    assert at.selectbox(key="optimizer").value == preset.spec.optimizer
+    assert at.select_slider(key="momentum").value == preset.spec.momentum
+    assert at.slider(key="early_stopping").value == preset.spec.early_stopping
+    assert "preset" not in at.query_params  # replaced by the explicit settings: the link still reproduces the run
+
+
+def test_too_many_parameters_is_a_clear_error(open_page, store_home):
+    at = open_page({"hidden": "3000,3000"})
+    assert_clean(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "parameters" in errors and "budget" in errors
+    assert at.button(key="train_button").disabled
+    assert not RunStore(store_home).list()
+
+
+# ------------------------------------------------------------------ training
+@pytest.mark.slow
+def test_train_a_tiny_network_and_see_everything(open_page, store_home):
+    at = open_page(TINY)
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    accuracy = metric(at, "Test accuracy")
+    assert accuracy is not None and accuracy.value.endswith("%")
+    assert float(accuracy.value.rstrip("%")) > 50, "two epochs on 3,600 digits learn something"
+    assert metric(at, "Test loss") is not None
+    assert metric(at, "Epochs trained").value == "2 / 2"
+    titles = chart_titles(at)
+    for title in ("Loss", "Accuracy", "Output weights for digit 5", "Confusion matrix (test set)"):
+        assert title in titles, titles
+    captions = [c for image in at.image for c in image.captions]
+    assert any("Units numbered from 0" in c for c in captions), "the first-layer filter grid"
+    assert any("→" in c for c in captions), "misclassified digits with true → predicted"
+    assert any("Keras" in block.value or "Sequential()" in block.value for block in at.code)
+    assert at.get("download_button"), "the trained model can be downloaded"
+    assert len(RunStore(store_home).list()) == 1
+    assert not [b for b in at.button if b.key == "stop-train"], "the Stop button goes when training is done"
+
+    # The output-weight chart follows the digit and the threshold.
+    at.button_group(key="digit").set_value(3).run()
+    at.slider(key="threshold").set_value(0.0).run()
+    assert_clean(at)
+    assert "Output weights for digit 3" in chart_titles(at)
+    assert "16 units above 0" in texts(at) or "units above 0 (green)" in texts(at)
+
+    # A second run shows the change from the first one.
+    at.number_input(key="seed").set_value(1).run()
+    assert metric(at, "Test accuracy") is None, "a new setup shows nothing until it is trained"
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    assert metric(at, "Test accuracy").delta, "the change from the previous run"
+    assert len(at.dataframe) >= 1  # this session's runs
+    others = at.multiselect(key="overlay").options
+    assert len(others) == 1
+    at.multiselect(key="overlay").set_value([at.multiselect(key="overlay").options[0]]).run()
+    assert_clean(at)
+
+
+@pytest.mark.slow
+def test_a_stored_run_appears_without_training(open_page, store_home):
+    spec = spec_from_query(TINY)
+    get_or_train(spec, RunStore(store_home))
+    at = open_page(TINY)
+    assert_clean(at)
+    assert metric(at, "Test accuracy") is not None, "no Train click needed"
+    assert "Read from the run store" in texts(at)
+    from pages.common import get_jobs
+
+    assert get_jobs().get(spec.run_id) is None, "nothing was trained"
+    assert "Confusion matrix (test set)" in chart_titles(at)
+
+
+@pytest.mark.slow
+def test_logistic_regression_shows_class_templates(open_page, store_home):
+    at = open_page({"hidden": "none", "epochs": "1", "batch_size": "128"})
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    assert "Class templates" in texts(at)
+    assert any(image.captions and "Red pixels raise" in image.captions[0] for image in at.image)
+
+
+@pytest.mark.slow
+def test_deep_network_shows_what_last_layer_units_respond_to(open_page, store_home):
+    at = open_page({"hidden": "16,8", "epochs": "1", "batch_size": "128"})
+    at.button(key="train_button").click().run()
+    at.slider(key="threshold").set_value(0.0).run()
+    assert_clean(at)
+    assert "What the highlighted last-layer units respond to" in texts(at)
+    assert any(image.captions and "mean of the 20 training images" in image.captions[0] for image in at.image)
+
+
+@pytest.mark.slow
+def test_a_diverging_run_is_shown_as_such(open_page, store_home):
+    params = {"hidden": "16", "optimizer": "sgd", "learning_rate": "100", "epochs": "2", "batch_size": "64"}
+    at = open_page(params)
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    stored = RunStore(store_home).get(spec_from_query(params))
+    assert stored is not None and stored.diverged, "the lab marks the run diverged"
+    assert any("exploding gradients" in e.value for e in at.error)
+
+
+def test_mnist_offline_offers_the_download_then_the_sample(open_page, monkeypatch, tmp_path):
+    import lab.data
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # MNIST is not cached here
+
+    def offline(url, path, label, timeout=15.0):
+        raise lab.data.DataUnavailable(f"{label} is not downloaded yet and the download failed (offline?).")
+
+    monkeypatch.setattr(lab.data, "_download", offline)
+    lab.data.load_source.cache_clear()
+    at = open_page({"data": "mnist", **TINY})
+    assert_clean(at)
+    assert at.button(key="train_button").disabled, "nothing to train on yet"
+    at.button(key="download_data").click().run()
+    assert_clean(at)
+    assert any("offline" in e.value for e in at.error)
+    at.button(key="use_sample").click().run()
+    assert_clean(at)
+    assert at.selectbox(key="data_source").value == "sample"
+    assert not at.button(key="train_button").disabled
+    lab.data.load_source.cache_clear()
