@@ -196,6 +196,8 @@ def load_model(path: Path) -> Any:
     """Load a stored ``.keras`` model (imports Keras on first use)."""
     import keras
 
+    import lab.model  # noqa: F401 - registers the lab's own layers (augmentation) for loading
+
     return keras.models.load_model(path, compile=False)
 
 
