@@ -1,0 +1,613 @@
+"""Gradient health: vanishing and exploding gradients, recorded as a network trains.
+
+A ``HealthRecorder`` looks at the network once before training (epoch 0: the
+initializer alone) and once at the end of every epoch, always on the same
+*probe batch* of training images. Per layer it records:
+
+grad_norm
+    L2 norm of the gradient of the data loss (cross-entropy or MSE, averaged
+    over the probe batch; the L2 penalty's own pull is left out) with respect
+    to the layer's kernel. Gradients are taken in **training mode**, as the
+    optimizer sees them: batch normalization normalizes with the probe batch's
+    own statistics and dropout drops units. They are computed with Keras'
+    ``stateless_call``, so neither the moving averages of batch normalization
+    nor the dropout random generators move: training goes on exactly as if
+    nothing had looked.
+update_ratio
+    ``||W_epoch - W_previous|| / ||W_previous||``: how much the epoch really
+    changed the kernel, measured, not estimated (so it is right for Adam
+    too). None at epoch 0. Healthy training is often quoted near 1e-3 per
+    step; per epoch it is larger.
+act_mean, act_std, saturated, dead, hist
+    Statistics of the layer's activation output in **inference mode**
+    (``training=False``: batch normalization uses its moving averages, dropout
+    is off), through a Keras sub-model built once at the start of training.
+    ``saturated`` is the share of outputs stuck near an asymptote (sigmoid
+    below 0.05 or above 0.95, tanh beyond +-0.95), ``dead`` the share of ReLU
+    units (a convolution's filters) that output 0 for every probe image, and
+    ``hist`` the share of outputs in each of ``HIST_BINS`` fixed bins.
+
+A network without batch norm, dropout or augmentation computes the same in
+both modes, so one pass gives gradients and activations. Statistics are then
+taken with numpy. Cost (``bench_health_overhead``): a few tenths of a second
+once, then 5-30 ms an epoch; about 5% of a 5-epoch A1 run and under 1% of C2.
+
+Numbers that are NaN or infinite (a diverged run) are stored as None, so the
+summary is plain JSON. Everything except the recorder itself is free of
+TensorFlow: a page reads a stored run's health without importing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lab.architecture import layer_infos
+from lab.spec import ExperimentSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from lab.data import Prepared
+
+PROBE_SIZE = 256
+HIST_BINS = 20
+SIGMOID_SATURATION = (0.05, 0.95)
+TANH_SATURATION = 0.95
+FORMAT_VERSION = 1
+# From this many planned epochs on, the probe is compiled by TensorFlow (0.1-0.2 s
+# once, then 1-5 ms a call); shorter runs call it eagerly (about 10 ms a call on A1).
+COMPILE_FROM_EPOCHS = 20
+# Fixed histogram ranges for bounded activations; unbounded ones get theirs at epoch 0.
+BOUNDED_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+NONNEGATIVE = ("relu",)
+
+
+@dataclass(frozen=True)
+class ProbedLayer:
+    """One layer the recorder watches.
+
+    Attributes
+    ----------
+    name : str
+        The layer holding the kernel (``hidden_1``, ``conv_2``, ``output``).
+    kind : str
+        ``dense``, ``conv`` or ``output``.
+    activation : str
+        Its nonlinearity (``softmax`` or ``sigmoid`` for the output layer).
+    activation_layer : str | None
+        The layer whose output is the activation (``act_1`` when batch
+        normalization comes before it), None for the output layer.
+    """
+
+    name: str
+    kind: str
+    activation: str
+    activation_layer: str | None
+
+
+def probed_layers(spec: ExperimentSpec) -> list[ProbedLayer]:
+    """The layers with a kernel, in order, and where their activations come out."""
+    out = []
+    for info in layer_infos(spec):
+        if info.kind == "conv":
+            out.append(ProbedLayer(info.name, "conv", spec.activation, info.name))
+        elif info.kind == "dense":
+            act_layer = "act_" + info.name.split("_")[1] if spec.batchnorm == "before" else info.name
+            out.append(ProbedLayer(info.name, "dense", spec.activation, act_layer))
+        elif info.kind == "output":
+            out.append(ProbedLayer(info.name, "output", "softmax" if spec.output == "softmax_ce" else "sigmoid", None))
+    return out
+
+
+def probe_indices(n_train: int, seed: int, size: int = PROBE_SIZE) -> np.ndarray:
+    """Which training images form the probe batch: ``size`` of them, drawn with ``seed``.
+
+    A private generator: Keras' global seed, which shuffles the batches, is not touched.
+    """
+    rng = np.random.default_rng([seed, 7_919])
+    return np.sort(rng.choice(n_train, size=min(size, n_train), replace=False))
+
+
+# ---------------------------------------------------------------- recording
+def histogram_edges(activation: str, first_values: np.ndarray | None) -> np.ndarray:
+    """``HIST_BINS + 1`` edges, fixed for the whole run so that epochs compare.
+
+    Bounded activations use their range; unbounded ones a round range that
+    holds twice the 99th percentile of the first (epoch 0) outputs. Later
+    outputs beyond the range are counted in the end bins.
+    """
+    if activation in BOUNDED_RANGES:
+        low, high = BOUNDED_RANGES[activation]
+        return np.linspace(low, high, HIST_BINS + 1)
+    values = np.abs(np.asarray(first_values if first_values is not None else [1.0], dtype=np.float64)).ravel()
+    values = values[np.isfinite(values)]
+    spread = float(np.percentile(values, 99)) * 2 if values.size else 1.0
+    high = _nice_ceiling(max(spread, 1e-3))
+    low = 0.0 if activation in NONNEGATIVE else -high
+    return np.linspace(low, high, HIST_BINS + 1)
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``value``."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def _clean(value: Any, digits: int = 5) -> Any:
+    """JSON-ready: NaN and infinities become None, floats keep ``digits`` significant digits."""
+    if isinstance(value, dict):
+        return {k: _clean(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, digits) for v in value]
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+class HealthRecorder:
+    """Records gradient and activation health on a fixed probe batch.
+
+    Construct it with the probe batch, hand ``callback()`` to ``model.fit``,
+    and read ``summary()`` afterwards. It records at the start of training
+    (epoch 0) and after every epoch, the last one included when the loss
+    became NaN.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The run's spec: names the layers and their activation.
+    x_probe, y_probe : np.ndarray
+        Probe images (n, 784) as the model takes them, and one-hot labels (n, 10).
+    """
+
+    def __init__(self, spec: ExperimentSpec, x_probe: np.ndarray, y_probe: np.ndarray) -> None:
+        self.spec = spec
+        self.x_probe = np.asarray(x_probe, dtype=np.float32)
+        self.y_probe = np.asarray(y_probe, dtype=np.float32)
+        self.layers = probed_layers(spec)
+        self.epochs: list[int] = []
+        self.loss: list[float] = []
+        self.rows: dict[str, dict[str, list[Any]]] = {layer.name: {} for layer in self.layers}
+        self.seconds = 0.0  # all time spent recording
+        self.setup_seconds = 0.0  # building the probe and recording epoch 0
+        self._probe: _Probe | None = None
+
+    def callback(self) -> Any:
+        """A ``keras.callbacks.Callback`` that drives this recorder during ``fit``."""
+        return _callback_class()(self)
+
+    def begin(self, model: Any, epochs: int = 0) -> None:
+        """Build the probe for ``model`` (a compiled Keras model) and record epoch 0.
+
+        ``epochs`` planned decides whether compiling the probe pays for itself.
+        """
+        start = time.perf_counter()
+        compiled = epochs >= COMPILE_FROM_EPOCHS
+        self._probe = _Probe(model, self.layers, self.x_probe, self.y_probe, compiled)
+        self.seconds += time.perf_counter() - start
+        self.record(0)
+        self.setup_seconds = self.seconds
+
+    def record(self, epoch: int) -> None:
+        """Measure the model as it is now and file it under ``epoch``."""
+        if self._probe is None:
+            raise RuntimeError("HealthRecorder.begin(model) must run before record().")
+        start = time.perf_counter()
+        loss, per_layer = self._probe()
+        self.epochs.append(epoch)
+        self.loss.append(loss)
+        for layer in self.layers:
+            for key, value in per_layer[layer.name].items():
+                self.rows[layer.name].setdefault(key, []).append(value)
+        self.seconds += time.perf_counter() - start
+
+    def summary(self) -> dict[str, Any]:
+        """Everything recorded, as a JSON-ready dict (see the module docstring for the fields)."""
+        layers = []
+        for layer in self.layers:
+            entry: dict[str, Any] = {
+                "name": layer.name,
+                "kind": layer.kind,
+                "activation": layer.activation,
+                "activation_layer": layer.activation_layer,
+                **self.rows[layer.name],
+            }
+            if self._probe is not None and layer.name in self._probe.edges:
+                entry["hist_edges"] = self._probe.edges[layer.name].tolist()
+            layers.append(entry)
+        return _clean(
+            {
+                "format": FORMAT_VERSION,
+                "probe_size": int(len(self.x_probe)),
+                "gradient_mode": "training",
+                "activation_mode": "inference",
+                "update_ratio": "epoch",
+                "epochs": list(self.epochs),
+                "loss": list(self.loss),
+                "record_seconds": self.seconds,
+                "setup_seconds": self.setup_seconds,
+                "layers": layers,
+            }
+        )
+
+
+def make_recorder(spec: ExperimentSpec, data: Prepared) -> HealthRecorder:
+    """A recorder on ``PROBE_SIZE`` training images of ``data`` chosen with the spec's seed."""
+    idx = probe_indices(len(data.x_train), spec.seed)
+    return HealthRecorder(spec, data.x_train[idx], data.y_train[idx])
+
+
+class _Probe:
+    """The TensorFlow side: one function returns the probe loss, kernel gradients and activations.
+
+    Statistics are then computed with numpy on these small arrays: cheaper than
+    TensorFlow ops run one by one, and nothing more to compile.
+    """
+
+    def __init__(
+        self, model: Any, layers: Sequence[ProbedLayer], x: np.ndarray, y: np.ndarray, compiled: bool = True
+    ) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.model = model
+        self.layers = list(layers)
+        self.acts = [layer for layer in self.layers if layer.activation_layer is not None]
+        act_outputs = [model.get_layer(layer.activation_layer).output for layer in self.acts]
+        # Without batch norm, dropout or augmentation the network computes the same in
+        # training and inference mode: one pass gives gradients and activations.
+        one_pass = not any(_mode_dependent(layer) for layer in model.layers)
+        outputs = [model.output, *act_outputs] if one_pass else [model.output]
+        graph = keras.Model(model.inputs, outputs)
+        inference = keras.Model(model.inputs, act_outputs) if act_outputs and not one_pass else None
+        kernel_ids = [id(model.get_layer(layer.name).kernel) for layer in self.layers]
+        positions = {id(v): i for i, v in enumerate(graph.trainable_variables)}
+        kernel_pos = [positions[i] for i in kernel_ids]
+        loss_fn = keras.losses.get(model.loss)
+        x_t, y_t = tf.constant(x), tf.constant(y)
+
+        def measure() -> tuple[Any, list[Any], list[Any]]:
+            values = [tf.convert_to_tensor(v) for v in graph.trainable_variables]
+            fixed = [tf.convert_to_tensor(v) for v in graph.non_trainable_variables]
+            with tf.GradientTape() as tape:
+                tape.watch(values)
+                # stateless: batch-norm averages and dropout generators stay where they are
+                outs, _ = graph.stateless_call(values, fixed, x_t, training=True)
+                outs = _as_list(outs)
+                loss = tf.reduce_mean(loss_fn(y_t, outs[0]))
+            grads = tape.gradient(loss, [values[i] for i in kernel_pos])
+            acts = outs[1:] if inference is None else _as_list(inference(x_t, training=False))
+            return loss, grads, acts
+
+        # Compiling costs about 0.1-0.2 s once, then saves about 8 ms a call: worth it for
+        # long runs only. autograph=False: there is no Python control flow to convert.
+        self._measure = tf.function(measure, autograph=False) if compiled else measure
+        self._previous: dict[str, np.ndarray] = {}
+        self.edges: dict[str, np.ndarray] = {}
+
+    def __call__(self) -> tuple[float, dict[str, dict[str, Any]]]:
+        loss, grads, acts = self._measure()
+        out: dict[str, dict[str, Any]] = {}
+        for layer, grad in zip(self.layers, grads, strict=True):
+            kernel = np.asarray(self.model.get_layer(layer.name).kernel)
+            previous = self._previous.get(layer.name)
+            ratio = _norm(kernel - previous) / _norm(previous) if previous is not None else math.nan
+            self._previous[layer.name] = kernel
+            out[layer.name] = {
+                "grad_norm": _norm(np.asarray(grad)),
+                "weight_norm": _norm(kernel),
+                "update_ratio": ratio,
+            }
+        for layer, values in zip(self.acts, acts, strict=True):
+            values = np.asarray(values)
+            if layer.name not in self.edges:
+                self.edges[layer.name] = histogram_edges(layer.activation, values)
+            out[layer.name].update(activation_stats(values, layer.activation, self.edges[layer.name]))
+        return float(loss), out
+
+
+def _mode_dependent(layer: Any) -> bool:
+    """Whether a Keras layer computes differently in training (batch norm, dropout, noise, augmentation)."""
+    import keras
+
+    if isinstance(layer, keras.Sequential):  # the augmentation block
+        return bool(layer.layers)
+    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout, keras.layers.GaussianNoise))
+
+
+def _as_list(outputs: Any) -> list[Any]:
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _norm(array: np.ndarray) -> float:
+    """L2 norm in float64, without BLAS (whose threads would fight TensorFlow's for the cores)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.sqrt(float(np.sum(np.square(array, dtype=np.float64))))
+
+
+def activation_stats(values: np.ndarray, activation: str, edges: np.ndarray) -> dict[str, Any]:
+    """Mean, standard deviation, saturated and dead shares and histogram of one layer's outputs.
+
+    Parameters
+    ----------
+    values : np.ndarray
+        The layer's outputs on the probe batch, (n, units) or (n, height, width, channels).
+    activation : str
+        The layer's nonlinearity: saturation is measured for sigmoid and tanh,
+        dead units for ReLU; the others get None.
+    edges : np.ndarray
+        ``HIST_BINS + 1`` evenly spaced edges; values outside fall into the end bins.
+
+    Returns
+    -------
+    dict
+        ``act_mean``, ``act_std``, ``saturated``, ``dead`` (shares in [0, 1] or None)
+        and ``hist`` (shares per bin, or None when no value is finite).
+    """
+    values = np.asarray(values, dtype=np.float32)
+    flat = values.ravel()
+    finite = np.isfinite(flat)
+    if not finite.all():  # a diverged layer: describe what is left
+        flat = flat[finite]
+    stats: dict[str, Any] = {"act_mean": None, "act_std": None, "saturated": None, "dead": None, "hist": None}
+    if flat.size == 0:
+        return stats
+    stats["act_mean"] = float(flat.mean(dtype=np.float64))
+    stats["act_std"] = float(flat.std(dtype=np.float64))
+    if activation == "sigmoid":
+        low, high = SIGMOID_SATURATION
+        stats["saturated"] = float(np.count_nonzero((flat < low) | (flat > high)) / flat.size)
+    elif activation == "tanh":
+        stats["saturated"] = float(np.count_nonzero(np.abs(flat) > TANH_SATURATION) / flat.size)
+    if activation == "relu":
+        # A unit is a neuron, or a convolution's filter at every position.
+        units = values.reshape(-1, values.shape[-1])
+        stats["dead"] = float(np.mean(~np.any(units != 0, axis=0)))
+    low, high = float(edges[0]), float(edges[-1])
+    counts, _ = np.histogram(np.clip(flat, low, high), bins=len(edges) - 1, range=(low, high))
+    stats["hist"] = (counts / flat.size).tolist()
+    return stats
+
+
+@functools.cache
+def _callback_class() -> type:
+    """The Keras callback class, defined on first use so that reading health never imports Keras."""
+    import keras
+
+    class HealthCallback(keras.callbacks.Callback):
+        """Calls the recorder before training and after each epoch."""
+
+        def __init__(self, recorder: HealthRecorder) -> None:
+            super().__init__()
+            self.recorder = recorder
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.recorder.begin(self.model, int(self.params.get("epochs") or 0))
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.recorder.record(epoch + 1)
+
+    return HealthCallback
+
+
+# ---------------------------------------------------------------- reading
+# Pairs a class can train in a minute on the offline sample: (first preset, second
+# preset or a change to the first, what it shows).
+COMPARISON_EPOCHS = 5
+COMPARISONS: dict[str, tuple[str, str]] = {
+    "A1 naive sigmoid vs A3 ReLU": ("A1", "A3"),
+    "A1 naive sigmoid vs A5 batch norm": ("A1", "A5"),
+    "A3 ReLU vs A3 with a far too large step": ("A3", "A3-exploding"),
+}
+# A3 with SGD lr 0.3, momentum 0.9 and batch 256: on the sample its norms grow for
+# three epochs, then the loss explodes and most ReLU units die.
+EXPLODING_CHANGES = {"initializer": "he_normal", "learning_rate": 0.3, "momentum": 0.9, "batch_size": 256}
+
+
+def comparison_spec(name: str, epochs: int = COMPARISON_EPOCHS) -> ExperimentSpec:
+    """A course preset (``A1``, ``A3``, ``A5``, or ``A3-exploding``) on the sample data, at most ``epochs`` long."""
+    from lab.presets import get_preset
+
+    base, _, variant = name.partition("-")
+    spec = get_preset(base, data="sample").capped(epochs).spec
+    return spec.replace(**EXPLODING_CHANGES) if variant == "exploding" else spec
+
+
+def comparison_pair(label: str, epochs: int = COMPARISON_EPOCHS) -> tuple[ExperimentSpec, ExperimentSpec]:
+    """The two specs of one of ``COMPARISONS``."""
+    first, second = COMPARISONS[label]
+    return comparison_spec(first, epochs), comparison_spec(second, epochs)
+
+
+def layer_names(health: dict[str, Any]) -> list[str]:
+    """Layers with a kernel, input side first."""
+    return [layer["name"] for layer in health.get("layers", [])]
+
+
+def layer_frame(health: dict[str, Any]) -> pd.DataFrame:
+    """One row per layer and epoch: ``layer, position, epoch`` and every recorded number (NaN where None)."""
+    import pandas as pd
+
+    rows = []
+    epochs = health.get("epochs", [])
+    for position, layer in enumerate(health.get("layers", [])):
+        for i, epoch in enumerate(epochs):
+            row = {"layer": layer["name"], "position": position, "epoch": epoch}
+            for key in ("grad_norm", "weight_norm", "update_ratio", "act_mean", "act_std", "saturated", "dead"):
+                values = layer.get(key) or []
+                value = values[i] if i < len(values) else None
+                row[key] = math.nan if value is None else float(value)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def histogram_frame(health: dict[str, Any], epoch: int) -> pd.DataFrame:
+    """Activation histograms at ``epoch`` (the nearest recorded one before it): ``layer, bin_start, bin_end, share``."""
+    import pandas as pd
+
+    index = recorded_index(health, epoch)
+    rows = []
+    for layer in health.get("layers", []):
+        edges, hists = layer.get("hist_edges"), layer.get("hist") or []
+        if not edges or index is None or index >= len(hists) or hists[index] is None:
+            continue
+        for start, end, share in zip(edges[:-1], edges[1:], hists[index], strict=True):
+            rows.append({"layer": layer["name"], "bin_start": start, "bin_end": end, "share": share})
+    return pd.DataFrame(rows, columns=["layer", "bin_start", "bin_end", "share"])
+
+
+def recorded_index(health: dict[str, Any], epoch: int) -> int | None:
+    """Position of ``epoch`` in the record, or of the last epoch before it (a run that stopped early)."""
+    epochs = health.get("epochs", [])
+    before = [i for i, e in enumerate(epochs) if e <= epoch]
+    return before[-1] if before else None
+
+
+def gradient_spread(health: dict[str, Any], epoch: int = 0) -> float | None:
+    """How many times larger the output layer's gradient norm is than the first layer's at ``epoch``.
+
+    Far above 1: vanishing gradients (the first layers barely learn); far below
+    1: the gradient grows on its way back (exploding). None when either is
+    missing, zero or not finite.
+    """
+    index = recorded_index(health, epoch)
+    layers = health.get("layers", [])
+    if index is None or len(layers) < 2:
+        return None
+    first, last = layers[0]["grad_norm"][index], layers[-1]["grad_norm"][index]
+    if first is None or last is None or first <= 0 or last <= 0:
+        return None
+    return float(last) / float(first)
+
+
+def layer_value(health: dict[str, Any], layer: str, key: str, epoch: int) -> float | None:
+    """One recorded number (None when missing or not finite)."""
+    index = recorded_index(health, epoch)
+    for entry in health.get("layers", []):
+        if entry["name"] == layer and index is not None:
+            values = entry.get(key) or []
+            return values[index] if index < len(values) else None
+    return None
+
+
+def finite_range(healths: Sequence[dict[str, Any]], key: str = "grad_norm") -> tuple[float, float] | None:
+    """Smallest and largest positive finite ``key`` over several runs: one color scale for all."""
+    values = [
+        float(v)
+        for health in healths
+        for layer in health.get("layers", [])
+        for v in (layer.get(key) or [])
+        if v is not None and v > 0 and math.isfinite(v)
+    ]
+    return (min(values), max(values)) if values else None
+
+
+def recording_overhead(health: dict[str, Any], train_seconds: float) -> float | None:
+    """Recording time as a share of the training time without it (0.05 = 5% slower)."""
+    seconds = health.get("record_seconds")
+    if seconds is None or train_seconds <= seconds:
+        return None
+    return float(seconds) / (train_seconds - float(seconds))
+
+
+# ---------------------------------------------------------------- benchmark
+# The issue's workloads: A1 as course 000 runs it (19,800 images, validation_split
+# 0.3, batch 256: few steps an epoch, so the worst case for a per-epoch probe) and
+# C2 as course 003 (60,000 images, 784-556-156-10 ReLU, Adam, batch 128).
+HEALTH_WORKLOADS = {
+    "A1": (
+        ExperimentSpec(hidden=(50, 50, 50, 50), activation="sigmoid", optimizer="sgd", learning_rate=0.001,
+                       batch_size=256, val_split=0.3, val_mode="last"),
+        19_800,
+        0,
+    ),
+    "C2": (
+        ExperimentSpec(hidden=(556, 156), activation="relu", optimizer="adam", initializer="random_normal",
+                       init_stddev=0.1, batch_size=128, val_mode="test"),
+        60_000,
+        10_000,
+    ),
+}  # fmt: skip
+
+
+def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = None) -> dict[str, dict[str, float]]:
+    """Time the trainer with and without health recording, side by side, on A1- and C2-sized data.
+
+    Both ways train the same arrays with the same seed; the order alternates
+    between repeats and the fastest of each way counts, so that warm-up and a
+    busy machine do not favour either.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs per training (recording has a one-off cost, so short runs pay more).
+    repeats : int
+        Trainings per way and workload.
+    only : str, optional
+        ``"A1"`` or ``"C2"`` alone.
+
+    Returns
+    -------
+    dict
+        Per workload: ``ratio`` (recorded / plain training seconds, fastest of
+        each), ``plain_s``, ``recorded_s``, ``record_s`` (seconds spent inside the
+        recorder) and ``record_share`` (``record_s`` over the rest of that
+        training: the overhead measured inside one run, which a busy machine
+        disturbs less than the ratio of two runs).
+    """
+    from lab.bench import workload_arrays
+    from lab.data import Prepared, one_hot
+    from lab.training import STEPS_PER_EXECUTION, _train_locked
+
+    out = {}
+    for name in [only] if only else list(HEALTH_WORKLOADS):
+        spec, n_train, n_test = HEALTH_WORKLOADS[name]
+        spec = spec.replace(epochs=epochs)
+        x, labels = workload_arrays(n_train, n_test)
+        y = one_hot(labels)
+        if n_test:
+            x_fit, y_fit, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+        else:
+            cut = n_train - int(round(n_train * spec.val_split))
+            x_fit, y_fit, x_val, y_val = x[:cut], y[:cut], x[cut:n_train], y[cut:n_train]
+        data = Prepared(
+            x_fit,
+            y_fit,
+            y_fit.argmax(1),
+            x_val,
+            y_val,
+            y_val.argmax(1),
+            x_val[:10],
+            y_val[:10],
+            y_val[:10].argmax(1),
+            None,
+        )
+        times: dict[bool, list[float]] = {False: [], True: []}
+        record_s, shares = [], []
+        for repeat in range(repeats):
+            for record in (False, True) if repeat % 2 == 0 else (True, False):
+                result = _train_locked(spec, data, None, None, (), STEPS_PER_EXECUTION, record_health=record)
+                times[record].append(result.train_seconds)
+                if record:
+                    inside = result.health["record_seconds"]
+                    record_s.append(inside)
+                    shares.append(inside / (result.train_seconds - inside))
+        plain, recorded = min(times[False]), min(times[True])
+        out[name] = {
+            "ratio": round(recorded / plain, 3),
+            "plain_s": round(plain, 2),
+            "recorded_s": round(recorded, 2),
+            "record_s": round(min(record_s), 3),
+            "record_share": round(min(shares), 3),
+        }
+    return out
