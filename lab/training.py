@@ -43,7 +43,11 @@ class _Observer(keras.callbacks.Callback):
     """Collects the history, reports each epoch, stops on request or on NaN."""
 
     def __init__(
-        self, limit: float, epochs: int, on_epoch: Callable[[EpochReport], None] | None, should_stop: Callable[[], bool] | None
+        self,
+        limit: float,
+        epochs: int,
+        on_epoch: Callable[[EpochReport], None] | None,
+        should_stop: Callable[[], bool] | None,
     ):
         super().__init__()
         self.limit = limit

@@ -13,9 +13,15 @@ st.markdown(
     "early stopping, ensembles, augmentation, and MLP versus CNN."
 )
 st.page_link(
-    "pages/train.py", label="Train a network: sliders for every technique, live curves, learned filters", icon=":material/model_training:"
+    "pages/train.py",
+    label="Train a network: sliders for every technique, live curves, learned filters",
+    icon=":material/model_training:",
 )
 st.page_link("pages/draw.py", label="Draw a digit and see what every model predicts", icon=":material/draw:")
-st.page_link("pages/techniques.py", label="Every experiment of the course as a one-click preset", icon=":material/science:")
+st.page_link(
+    "pages/techniques.py", label="Every experiment of the course as a one-click preset", icon=":material/science:"
+)
 st.page_link("pages/cnn.py", label="Convolutional networks and data augmentation", icon=":material/grid_on:")
-st.page_link("pages/gradients.py", label="Vanishing and exploding gradients, as they happen", icon=":material/monitoring:")
+st.page_link(
+    "pages/gradients.py", label="Vanishing and exploding gradients, as they happen", icon=":material/monitoring:"
+)

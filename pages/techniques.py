@@ -1,6 +1,432 @@
-"""Placeholder until this page is built."""
+"""Techniques: every experiment of the course as a preset, run side by side with the course's own figures."""
 
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("techniques")
-st.info("This page is being built.")
+from lab.data import SOURCES, default_source, is_cached
+from lab.ensemble import combine, evaluation_key, format_interval, mcnemar_test, seed_specs
+from lab.presets import SERIES, Preset, list_presets
+from lab.run import RunResult
+from lab.spec import ExperimentSpec
+from pages.common import (
+    ensure_app_navigation,
+    fmt_seconds,
+    get_jobs,
+    get_store,
+    queue_sidebar,
+    run_spec,
+    show_run_warnings,
+)
+from pages.controls import data_available
+
+ensure_app_navigation()
+
+RUN_KEY = "techniques_run"  # the series run in progress: (series, data, cap)
+ENSEMBLE_KEY = "techniques_ensemble"  # the seed ensemble being trained: (preset, data, cap, members)
+METRICS = {
+    "val_accuracy": "Validation accuracy",
+    "accuracy": "Training accuracy",
+    "val_loss": "Validation loss",
+    "loss": "Training loss",
+}
+DATA_CHOICES = ["sample", "mnist", "fashion"]
+# Narrow text columns (the full text shows on hover) so that the figures fit on screen.
+TABLE_COLUMNS = {
+    "Preset": st.column_config.TextColumn(width="medium"),
+    "What changed": st.column_config.TextColumn(width="medium"),
+    "Epochs": st.column_config.TextColumn(width="small"),
+}
+
+
+# ------------------------------------------------------------------ helpers
+def stored(spec: ExperimentSpec) -> RunResult | None:
+    """The finished run for a spec, if the store has it."""
+    return get_store().get(spec)
+
+
+def preset_results(preset: Preset) -> list[RunResult]:
+    """The stored runs of a preset (several for an ensemble), in member order; missing ones left out."""
+    return [r for r in (stored(s) for s in preset.member_specs()) if r is not None]
+
+
+def preset_accuracy(preset: Preset, results: list[RunResult]) -> float | None:
+    """Our test accuracy: the run's, or the soft-voting ensemble's once every member is trained."""
+    if len(results) < len(preset.member_specs()):
+        return None
+    if preset.ensemble:
+        return combine(results).soft_accuracy
+    return results[0].test_accuracy
+
+
+def epochs_text(preset: Preset, course: Preset, results: list[RunResult]) -> str:
+    """``100`` (as the course), ``5 of 100 (quick)`` or ``17 of 100 (early stopping)``."""
+    planned, full = preset.spec.epochs, course.spec.epochs
+    if not results:
+        return f"{planned} of {full}" + (" (quick)" if planned < full else "")
+    ran = max(r.epochs_run for r in results)
+    text = f"{ran} of {full}" if ran < full else str(full)
+    if planned < full:
+        text += " (quick: fewer than the course)"
+    elif any(r.stopped for r in results):
+        text += " (stopped by you)"
+    elif ran < planned:
+        text += " (early stopping)"
+    return text
+
+
+def comparison_text(preset: Preset, accuracies: dict[str, float | None]) -> str:
+    """For an "everything together" preset: how far above (or below) the best single technique."""
+    if not preset.together:
+        return ""
+    mine = accuracies.get(preset.name)
+    rivals = {n: accuracies.get(n) for n in preset.together if accuracies.get(n) is not None}
+    if mine is None or not rivals:
+        return "run the series to compare"
+    best = max(rivals, key=lambda n: rivals[n])
+    diff = (mine - rivals[best]) * 100
+    return f"{diff:+.1f} points vs the best single technique ({best}, {rivals[best]:.1%})"
+
+
+def course_column(data: str) -> str:
+    """The course column's header: its figures are from full MNIST, whatever ours are from."""
+    return "Course (full MNIST)" if data == "mnist" else f"Course (full MNIST; ours: {data})"
+
+
+def results_table(presets: list[Preset], course: dict[str, Preset]) -> tuple[pd.DataFrame, dict[str, list[RunResult]]]:
+    """One row per preset: ours beside the course's, and the runs behind it."""
+    runs = {p.name: preset_results(p) for p in presets}
+    accuracies = {p.name: preset_accuracy(p, runs[p.name]) for p in presets}
+    rows = []
+    for p in presets:
+        results, acc = runs[p.name], accuracies[p.name]
+        n_test = len(results[0].test_probs) if results else 0
+        ours = "not run yet" if acc is None else format_interval(acc, n_test)
+        if p.ensemble and results:
+            members = " / ".join(f"{r.test_accuracy:.1%}" for r in results)
+            ours += f" · members {members}" if acc is not None else f" · {len(results)} of {p.ensemble} members"
+        rows.append(
+            {
+                "Preset": p.label,
+                "What changed": p.change,
+                "Parameters": f"{results[0].params:,}" if results else "",
+                "Epochs": epochs_text(p, course[p.name], results),
+                "Our test accuracy (95% interval)": ours,
+                course_column(p.spec.data): p.course_figure_text(),
+                "Together vs single": comparison_text(p, accuracies),
+                "Training time": fmt_seconds(sum(r.train_seconds for r in results)) if results else "",
+            }
+        )
+    return pd.DataFrame(rows), runs
+
+
+def curves_frame(runs: dict[str, list[RunResult]], metric: str) -> pd.DataFrame:
+    """Long table (preset, epoch, value) of one metric for every stored run."""
+    rows = []
+    for name, results in runs.items():
+        for result in results:
+            label = name if len(results) == 1 else f"{name} (seed {result.spec.seed})"
+            for epoch, value in enumerate(result.history.get(metric, []), start=1):
+                if value is not None and math.isfinite(value):
+                    rows.append((label, epoch, float(value)))
+    return pd.DataFrame(rows, columns=["preset", "epoch", "value"])
+
+
+def overlay_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """Every preset's curve on one chart, one colour each."""
+    is_acc = "accuracy" in metric
+    return (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=METRICS[metric], scale=alt.Scale(zero=False),
+                    axis=alt.Axis(format=".0%" if is_acc else "")),
+            color=alt.Color("preset:N", title="Preset", legend=alt.Legend(orient="right")),
+            tooltip=["preset:N", "epoch:Q",
+                     alt.Tooltip("value:Q", title=METRICS[metric], format=".2%" if is_acc else ".4f")],
+        )
+        .properties(height=340, title=f"{METRICS[metric]}, every run of the series")
+    )  # fmt: skip
+
+
+def train_in_turn(specs: list[ExperimentSpec], names: list[str], state_key: str, progress) -> None:
+    """Train the specs that are not stored yet, one after another, with a progress line for each.
+
+    Runs are submitted one at a time (the next only when the previous is stored), so
+    the queue order is the course's order. A rerun (a click anywhere) picks the
+    current training up again from the job manager.
+    """
+    pending = [(s, n) for s, n in zip(specs, names, strict=True) if stored(s) is None]
+    with progress.container():
+        for i, (spec, name) in enumerate(pending, start=1):
+            st.markdown(f"**Training {name}** ({i} of {len(pending)} still to train)")
+            result = run_spec(spec, key=f"tech-{spec.run_id}", start=True)
+            if result is None:  # failed: the error is shown; go on with the next
+                continue
+            show_run_warnings(result)
+    st.session_state.pop(state_key, None)
+
+
+def page_for(preset: Preset) -> str:
+    """The page that can load this preset into its controls (``?preset=NAME``)."""
+    return "cnn" if preset.spec.conv or preset.spec.augmentation.active else "train"
+
+
+def run_labels() -> dict[str, str]:
+    """Stored run id -> label, newest first."""
+    return {info.run_id: info.label() for info in get_store().list()}
+
+
+# ---------------------------------------------------------------- sections
+def series_controls() -> tuple[str, str, int]:
+    """Series, data source and epochs cap chosen by the user."""
+    left, middle, right = st.columns([2, 2, 2])
+    series = left.selectbox("Series", list(SERIES), format_func=lambda k: f"{k} · {SERIES[k].title}", key="tech_series")
+    default = default_source()
+    data = middle.selectbox(
+        "Data",
+        DATA_CHOICES,
+        index=DATA_CHOICES.index(default),
+        format_func=lambda s: SOURCES.get(s, s) + ("" if is_cached(s) else " (download needed)"),
+        key="tech_data_source",
+        help="The course used full MNIST. The offline sample has 4,000 training and 1,000 test digits.",
+    )
+    # Quick by default, unless a teacher pretrained this series at the course's length (python -m lab pretrain).
+    pretrained = any(s in get_store() for p in list_presets(series, data) for s in p.member_specs())
+    quick = right.toggle(
+        "Quick mode (cap the epochs)", value=not pretrained, key="tech_quick",
+        help="Train each preset for at most this many epochs, so a class can run a series in minutes.",
+    )  # fmt: skip
+    cap = 0
+    if quick:
+        cap = int(right.number_input("Epochs at most", 1, 1000, 10, key="tech_cap"))
+    return series, data, cap
+
+
+def data_ready(data: str) -> bool:
+    """MNIST or Fashion-MNIST download once, on a click; offline, a button switches to the sample."""
+    return data_available(ExperimentSpec(data=data), key_prefix="tech_")
+
+
+def series_section(series: str, data: str, cap: int) -> dict[str, list[RunResult]]:
+    """Run button, progress, results table, overlaid curves and the lessons of one series."""
+    info = SERIES[series]
+    st.markdown(f"**Course file {info.source}.** {info.setup}")
+    course = {p.name: p for p in list_presets(series, data)}
+    presets = [p.capped(cap) for p in course.values()]
+    settings = (series, data, cap)
+    running = st.session_state.get(RUN_KEY) == settings
+    if st.button(
+        f"Run series {series}" + (f" (at most {cap} epochs each)" if cap else " (course length)"),
+        type="primary", disabled=running, key="tech_run_series",
+    ):  # fmt: skip
+        st.session_state[RUN_KEY] = settings
+        running = True
+    if running and st.button("Cancel the rest of the series", key="tech_cancel"):
+        st.session_state.pop(RUN_KEY, None)
+        for job in get_jobs().active():
+            job.request_stop()
+        running = False
+    table_slot, progress = st.empty(), st.empty()
+    table, runs = results_table(presets, course)
+    table_slot.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    if running:
+        specs = [s for p in presets for s in p.member_specs()]
+        names = [p.label + (f" (seed {s.seed})" if p.ensemble else "") for p in presets for s in p.member_specs()]
+        train_in_turn(specs, names, RUN_KEY, progress)
+        table, runs = results_table(presets, course)
+        table_slot.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    notes(data, cap, presets, course)
+    curves_section(runs)
+    with st.expander("The lessons, experiment by experiment", expanded=True):
+        st.markdown(info.lesson)
+        st.markdown("\n".join(f"- **{p.label}** ([open]({page_for(p)}?preset={p.name})): {p.lesson}" for p in presets))
+        st.caption("Open a preset on the Train page (CNNs on the CNN page) to change its settings and train it there.")
+    return runs
+
+
+def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset]) -> None:
+    """What to keep in mind when comparing our numbers with the course's."""
+    lines = []
+    if data != "mnist":
+        lines.append(
+            f"The course's figures are from **full MNIST** (60,000 training / 10,000 test images); ours are from "
+            f"**{SOURCES.get(data, data)}**, so expect lower accuracies, and intervals of about ±2 points on "
+            "1,000 test images."
+        )
+    shortened = [p.name for p in presets if p.spec.epochs < course[p.name].spec.epochs]
+    if cap and shortened:
+        lines.append(
+            f"Quick mode: {', '.join(shortened)} trained for at most {cap} epochs, fewer than the course "
+            "(see the Epochs column); untick it for the full length."
+        )
+    lines.extend(p.note for p in presets[:1] if p.note)  # the series-wide difference, once
+    if lines:
+        st.caption("\n\n".join(lines))
+
+
+def curves_section(runs: dict[str, list[RunResult]]) -> None:
+    """All curves of the series on one chart."""
+    metric = st.radio(
+        "Curves", list(METRICS), format_func=METRICS.get, horizontal=True, key="tech_metric",
+    )  # fmt: skip
+    frame = curves_frame(runs, metric)
+    if frame.empty:
+        st.info("Run the series to see its curves here.")
+        return
+    st.altair_chart(overlay_chart(frame, metric), width="stretch")
+    if metric.startswith("val_"):
+        st.caption("Where a series validates on the test set (C, D, A7), the validation curve is the test curve.")
+
+
+def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
+    """Soft and hard voting: N seeds of one preset, or any runs the user picks."""
+    st.subheader("Ensembles: let several networks vote")
+    st.markdown(
+        "Train the same network several times with different random seeds and average their predicted "
+        "probabilities (**soft voting**, course A7) or count their votes (**hard voting**). The ensemble is "
+        "usually better than its average member."
+    )
+    seeds_tab, pick_tab = st.tabs(["Seeds of one preset", "Any stored runs"])
+    with seeds_tab:
+        left, right = st.columns([3, 1])
+        choices = [p for p in series_presets if not p.ensemble]
+        preset = left.selectbox("Preset", choices, format_func=lambda p: p.label, key="tech_ens_preset")
+        members = int(right.number_input("Members", 2, 10, 3, key="tech_ens_members"))
+        spec = preset.capped(cap).spec
+        specs = seed_specs(spec, members)
+        settings = (preset.name, data, cap, members)
+        if st.button(f"Train and combine {members} seeds of {preset.name}", key="tech_ens_run"):
+            st.session_state[ENSEMBLE_KEY] = settings
+        if st.session_state.get(ENSEMBLE_KEY) == settings:
+            train_in_turn(specs, [f"{preset.name} seed {s.seed}" for s in specs], ENSEMBLE_KEY, st.empty())
+        results = [r for r in (stored(s) for s in specs) if r is not None]
+        if len(results) < members:
+            st.caption(f"{len(results)} of {members} members stored: press the button to train the rest.")
+        if len(results) >= 2:
+            ensemble_view(results, [f"{preset.name} seed {r.spec.seed}" for r in results])
+    with pick_tab:
+        labels = run_labels()
+        picked = st.multiselect(
+            "Runs to combine (they must be tested on the same images)", list(labels), format_func=labels.get,
+            key="tech_ens_pick",
+        )  # fmt: skip
+        if len(picked) >= 2:
+            found = [(get_store().get(run_id), labels[run_id]) for run_id in picked]
+            found = [(r, name) for r, name in found if r is not None]
+            ensemble_view([r for r, _ in found], [name for _, name in found])
+        else:
+            st.caption("Pick two runs or more.")
+
+
+def ensemble_view(results: list[RunResult], names: list[str]) -> None:
+    """Each member's accuracy beside the soft and hard votes."""
+    try:
+        ens = combine(results)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    n = ens.n_test
+    rows = [{"Model": name, "Test accuracy (95% interval)": format_interval(acc, n), "accuracy": acc}
+            for name, acc in zip(names, ens.member_accuracies, strict=True)]  # fmt: skip
+    rows.append({"Model": "Average member", "Test accuracy (95% interval)": f"{ens.mean_member_accuracy:.1%}",
+                 "accuracy": ens.mean_member_accuracy})  # fmt: skip
+    rows.append(
+        {
+            "Model": "Soft voting (mean probabilities)",
+            "Test accuracy (95% interval)": format_interval(ens.soft_accuracy, n),
+            "accuracy": ens.soft_accuracy,
+        }
+    )
+    rows.append(
+        {
+            "Model": "Hard voting (majority)",
+            "Test accuracy (95% interval)": format_interval(ens.hard_accuracy, n),
+            "accuracy": ens.hard_accuracy,
+        }
+    )
+    frame = pd.DataFrame(rows)
+    left, right = st.columns([3, 2])
+    left.dataframe(frame.drop(columns="accuracy"), hide_index=True, width="stretch")
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("accuracy:Q", title="Test accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")),
+            y=alt.Y("Model:N", sort=None, title=None),
+            color=alt.condition(alt.datum.Model == "Soft voting (mean probabilities)", alt.value("#2B8A3E"),
+                                alt.value("#ADB5BD")),
+            tooltip=["Model:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=32 * len(rows))
+    )  # fmt: skip
+    right.altair_chart(chart, width="stretch")
+    gain = (ens.soft_accuracy - ens.mean_member_accuracy) * 100
+    st.caption(
+        f"Soft voting: {gain:+.1f} points over the average member, "
+        f"{(ens.soft_accuracy - ens.best_member_accuracy) * 100:+.1f} over the best one; hard voting "
+        f"{(ens.hard_accuracy - ens.mean_member_accuracy) * 100:+.1f} over the average."
+    )
+
+
+def mcnemar_section() -> None:
+    """Is the difference between two runs real?"""
+    st.subheader("Is the difference real?")
+    st.markdown(
+        "Two runs rarely differ on every test image. **McNemar's test** looks only at the images exactly one of "
+        "them gets right, and asks how likely so lopsided a split would be if both were equally good."
+    )
+    infos = {info.run_id: info for info in get_store().list()}
+    if len(infos) < 2:
+        st.info("Train at least two runs (for example by running a series above) to compare them.")
+        return
+    labels = {run_id: info.label() for run_id, info in infos.items()}
+    left, right = st.columns(2)
+    a = left.selectbox("Run A", list(infos), format_func=labels.get, key="tech_mc_a")
+    # Only runs tested on the same images can be compared: offer those.
+    tested_on = evaluation_key(infos[a].spec)
+    same_test = [r for r, info in infos.items() if r != a and evaluation_key(info.spec) == tested_on]
+    if not same_test:
+        right.info("No other stored run was tested on the same images as run A: train one on the same data.")
+        return
+    b = right.selectbox("Run B (tested on the same images)", same_test, format_func=labels.get, key="tech_mc_b")
+    run_a, run_b = get_store().get(a), get_store().get(b)
+    if run_a is None or run_b is None:
+        st.error("One of these runs can no longer be read from the store: choose another.")
+        return
+    try:
+        result = mcnemar_test(run_a, run_b, names=("A", "B"))
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    table = pd.DataFrame(result.table, index=["A right", "A wrong"], columns=["B right", "B wrong"])
+    left, right = st.columns([1, 2])
+    left.dataframe(table)
+    left.caption(f"A: {result.accuracy_a:.2%} · B: {result.accuracy_b:.2%} on {int(result.table.sum()):,} test images")
+    (right.success if result.significant else right.info)(result.verdict)
+    right.caption(
+        ("Exact binomial test (fewer than 25 images where they disagree)." if result.exact
+         else f"Chi-squared {result.statistic:.2f} with continuity correction.") + " p below 0.05 counts as real."
+    )  # fmt: skip
+
+
+# -------------------------------------------------------------------- page
+st.title(":material/science: Techniques, side by side")
+st.markdown(
+    "Every experiment of the course is a preset. Choose a series and run it: stored runs appear at once, the "
+    "others train one after another. Then compare our test accuracy with the course's, overlay the curves, "
+    "combine runs into ensembles, and test whether a difference is real."
+)
+queue_sidebar()
+chosen_series, chosen_data, epochs_cap = series_controls()
+if data_ready(chosen_data):
+    series_section(chosen_series, chosen_data, epochs_cap)
+    st.divider()
+    ensemble_section(list_presets(chosen_series, chosen_data), chosen_data, epochs_cap)
+st.divider()
+mcnemar_section()

@@ -19,9 +19,11 @@ def lab(*args, home, check=True):
     return proc
 
 
-TRAIN = ["train", "--data", "sample", "--hidden", "16", "--activation", "relu", "--init", "he_normal",
-         "--optimizer", "adam", "--lr", "0.001", "--batch-size", "64", "--epochs", "2", "--dropout", "0.1",
-         "--l2", "0.0001", "--batchnorm", "before", "--early-stopping", "3", "--val-split", "0.2", "--seed", "3"]  # fmt: skip
+TRAIN = (
+    "train --data sample --hidden 16 --activation relu --init he_normal --optimizer adam --lr 0.001 "
+    "--batch-size 64 --epochs 2 --dropout 0.1 --l2 0.0001 --batchnorm before --early-stopping 3 "
+    "--val-split 0.2 --seed 3"
+).split()
 
 
 @pytest.mark.slow

@@ -124,3 +124,12 @@ def test_idx_source_reads_a_folder(tmp_path):
 def test_missing_idx_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataUnavailable, match="does not exist"):
         load_source(f"idx:{tmp_path / 'nope'}")
+
+
+def test_course_counts_select_the_course_subsets_and_all_of_a_smaller_source():
+    mnist_like = np.arange(60_000) % 10
+    every = subset_indices(mnist_like, 6_000, "every", seed=0)
+    assert len(every) == 6_000 and every[:3].tolist() == [0, 10, 20]  # course 002: trainX[::10]
+    assert len(subset_indices(mnist_like, 19_800, "random", seed=7)) == 19_800  # course 000: 33%
+    sample = load_source("sample").y_train
+    assert len(subset_indices(sample, 6_000, "every", seed=0)) == 4_000

@@ -20,7 +20,11 @@ COURSE = {
     ),
     "C4": (ExperimentSpec(hidden=(658, 525, 410, 350, 150), batchnorm="after", dropout=0.5), 1_284_547, None),
     "B6": (ExperimentSpec(conv=(ConvBlock(10, 5, 2),), hidden=(50,)), 98_820, 98_820),
-    "B7": (ExperimentSpec(conv=(ConvBlock(10, 5, 2), ConvBlock(40, 5, 2), ConvBlock(80, 5, 1)), hidden=(50,)), 286_940, None),
+    "B7": (
+        ExperimentSpec(conv=(ConvBlock(10, 5, 2), ConvBlock(40, 5, 2), ConvBlock(80, 5, 1)), hidden=(50,)),
+        286_940,
+        None,
+    ),
 }
 
 

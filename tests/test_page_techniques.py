@@ -1,0 +1,124 @@
+"""The Techniques page under AppTest: run a series in quick mode, table and curves, ensembles, McNemar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+pytest.importorskip("tensorflow")
+
+from lab.data import is_cached  # noqa: E402
+from lab.presets import get_preset, list_presets  # noqa: E402
+from lab.store import RunStore  # noqa: E402
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "techniques.py")
+ACCURACY = "Our test accuracy (95% interval)"
+
+
+def open_page(home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("MLP_LAB_HOME", str(home))
+    st.cache_resource.clear()  # the store of another test's home
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec).get("title")
+        titles.append(title if isinstance(title, str) else (title or {}).get("text", ""))
+    return titles
+
+
+def results(at: AppTest):
+    """The series results table (the first dataframe on the page)."""
+    return at.dataframe[0].value
+
+
+def run_series(at: AppTest, series: str, cap: int) -> AppTest:
+    at.selectbox(key="tech_data_source").set_value("sample")  # small and offline, even where MNIST is cached
+    at.selectbox(key="tech_series").set_value(series)
+    at.toggle(key="tech_quick").set_value(True)
+    at.run()
+    at.number_input(key="tech_cap").set_value(cap)
+    at.run()
+    at.button(key="tech_run_series").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_page_opens_with_the_series_and_the_courses_figures(tmp_path, monkeypatch):
+    at = open_page(tmp_path / "runs", monkeypatch)
+    assert "Techniques, side by side" in at.title[0].value
+    assert at.selectbox(key="tech_series").options == [
+        "A · The Advanced-MLP ablation: one technique at a time",
+        "B · CS4487: wider, deeper, convolutional, regularized",
+        "C · Keras MLPs on full MNIST",
+        "D · Over-fitting on 500 images, then the improved network",
+    ]
+    table = results(at)
+    assert list(table["Preset"]) == [p.label for p in list_presets("A", "sample")]
+    assert set(table[ACCURACY]) == {"not run yet"}
+    course = next(c for c in table.columns if c.startswith("Course (full MNIST"))
+    assert table.loc[table["Preset"].str.startswith("A3"), course].item() == "91.88%–92.08%"
+    if not is_cached("mnist"):
+        assert course == "Course (full MNIST; ours: sample)"  # said next to the course's figures
+        assert at.selectbox(key="tech_data_source").value == "sample"
+        assert any("full MNIST" in c.value for c in at.caption)
+    lessons = " ".join(m.value for m in at.markdown)
+    assert "vanishing gradient" in lessons
+
+
+@pytest.mark.slow
+def test_running_a_series_in_quick_mode_fills_the_table_and_the_chart(tmp_path, monkeypatch):
+    home = tmp_path / "runs"
+    at = run_series(open_page(home, monkeypatch), "D", cap=1)
+    table = results(at)
+    assert len(table) == 6
+    assert "not run yet" not in set(table[ACCURACY])
+    assert all("%" in text and "(" in text for text in table[ACCURACY])  # accuracy and its interval
+    d0 = table[table["Preset"].str.startswith("D0")].iloc[0]
+    assert d0["Epochs"] == "1 of 1000 (quick: fewer than the course)"
+    assert d0["Course (full MNIST; ours: sample)"] == "62.00%" and d0["Parameters"] == "23,860"
+    together = table[table["Preset"].str.startswith("D5")].iloc[0]
+    assert "points vs the best single technique" in together["Together vs single"]
+    assert any("Quick mode" in c.value for c in at.caption)
+    assert "Validation accuracy, every run of the series" in chart_titles(at)
+    assert len(RunStore(home).list()) == 6
+
+    # Another visit: the stored runs appear at once, without training.
+    again = open_page(home, monkeypatch)
+    again.selectbox(key="tech_data_source").set_value("sample")
+    again.selectbox(key="tech_series").set_value("D").run()
+    again.number_input(key="tech_cap").set_value(1).run()
+    assert list(results(again)[ACCURACY]) == list(table[ACCURACY])
+    assert "Validation accuracy, every run of the series" in chart_titles(again)
+
+
+@pytest.mark.slow
+def test_seed_ensemble_and_mcnemar_on_stored_runs(tmp_path, monkeypatch):
+    at = open_page(tmp_path / "runs", monkeypatch)
+    at.selectbox(key="tech_data_source").set_value("sample")
+    at.selectbox(key="tech_series").set_value("D").run()
+    at.number_input(key="tech_cap").set_value(1).run()
+    at.selectbox(key="tech_ens_preset").set_value(get_preset("D3", "sample")).run()
+    at.number_input(key="tech_ens_members").set_value(2).run()
+    at.button(key="tech_ens_run").click().run()
+    assert not at.exception, at.exception
+    ensemble = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    models = list(ensemble["Model"])
+    assert models[:2] == ["D3 seed 0", "D3 seed 1"]
+    assert models[2:] == ["Average member", "Soft voting (mean probabilities)", "Hard voting (majority)"]
+    assert any("over the average member" in c.value for c in at.caption)
+
+    # The two members are stored: McNemar compares them in plain words.
+    at.run()
+    verdicts = [m.value for m in at.success] + [m.value for m in at.info]
+    assert any("McNemar p =" in v for v in verdicts), verdicts
