@@ -524,20 +524,12 @@ def recording_overhead(health: dict[str, Any], train_seconds: float) -> float | 
 # The issue's workloads: A1 as course 000 runs it (19,800 images, validation_split
 # 0.3, batch 256: few steps an epoch, so the worst case for a per-epoch probe) and
 # C2 as course 003 (60,000 images, 784-556-156-10 ReLU, Adam, batch 128).
-HEALTH_WORKLOADS = {
-    "A1": (
-        ExperimentSpec(hidden=(50, 50, 50, 50), activation="sigmoid", optimizer="sgd", learning_rate=0.001,
-                       batch_size=256, val_split=0.3, val_mode="last"),
-        19_800,
-        0,
-    ),
-    "C2": (
-        ExperimentSpec(hidden=(556, 156), activation="relu", optimizer="adam", initializer="random_normal",
-                       init_stddev=0.1, batch_size=128, val_mode="test"),
-        60_000,
-        10_000,
-    ),
-}  # fmt: skip
+def _health_workloads() -> dict[str, tuple[ExperimentSpec, int, int]]:
+    """The trainer benchmark's workloads, A1 with course 000's batch of 256."""
+    from lab.bench import WORKLOADS
+
+    spec, n_train, n_test = WORKLOADS["A1"]
+    return {**WORKLOADS, "A1": (spec.replace(batch_size=256), n_train, n_test)}
 
 
 def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = None) -> dict[str, dict[str, float]]:
@@ -570,8 +562,9 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
     from lab.training import STEPS_PER_EXECUTION, _train_locked
 
     out = {}
-    for name in [only] if only else list(HEALTH_WORKLOADS):
-        spec, n_train, n_test = HEALTH_WORKLOADS[name]
+    workloads = _health_workloads()
+    for name in [only] if only else list(workloads):
+        spec, n_train, n_test = workloads[name]
         spec = spec.replace(epochs=epochs)
         x, labels = workload_arrays(n_train, n_test)
         y = one_hot(labels)

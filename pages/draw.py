@@ -33,7 +33,7 @@ CANVAS_KEY = "draw_canvas"
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
 PROMPT = "✏️ **Draw a digit** in the black square: the network answers as soon as you lift the mouse."
-UPLOAD_PROMPT = "📷 Upload a photo of one digit written on paper (PNG or JPEG), or a saved drawing."
+UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 ACCENT = "#4C6EF5"
 

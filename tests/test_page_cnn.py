@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
@@ -15,21 +14,13 @@ from lab.data import load_source  # noqa: E402
 from lab.presets import get_preset  # noqa: E402
 from lab.store import RunStore  # noqa: E402
 from lab.training import train  # noqa: E402
+from tests import apptest_support  # noqa: E402
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "cnn.py")
 SHIFTED = "Shifted 2-4 px"
 
 
 def open_page(home: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
-    monkeypatch.setenv("MLP_LAB_HOME", str(home))
-    st.cache_resource.clear()  # the store of another test's home
-    st.cache_data.clear()
-    at = AppTest.from_file(PAGE, default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return apptest_support.open_page("cnn", home, monkeypatch, **query)
 
 
 def metrics(at: AppTest) -> dict[str, str]:

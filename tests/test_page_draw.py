@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -26,8 +25,8 @@ from lab.data import load_source  # noqa: E402
 from lab.predict import Predictor, digit_runs, preprocess_file  # noqa: E402
 from lab.spec import ConvBlock, ExperimentSpec  # noqa: E402
 from lab.store import RunStore, get_or_train  # noqa: E402
+from tests import apptest_support  # noqa: E402
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "draw.py")
 CANVAS_KEY = "draw_canvas"
 TINY_MLP = ExperimentSpec(data="sample", hidden=(32,), epochs=2, batch_size=64)
 TINY_RUNS = (
@@ -50,12 +49,7 @@ def seeded_home(tmp_path_factory) -> Path:
 
 
 def open_page(home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("MLP_LAB_HOME", str(home))
-    st.cache_resource.clear()  # the store and the loaded models of another test's home
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return apptest_support.open_page("draw", home, monkeypatch)
 
 
 def data_url(rgba: np.ndarray) -> str:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
@@ -15,8 +14,8 @@ pytest.importorskip("tensorflow")
 from lab.health import COMPARISON_EPOCHS, comparison_spec  # noqa: E402
 from lab.spec import ExperimentSpec  # noqa: E402
 from lab.store import RunStore  # noqa: E402
+from tests import apptest_support  # noqa: E402
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "gradients.py")
 # Diverges in its first epoch on the sample: NaN weights, so NaN norms.
 NAN_SPEC = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), activation="linear", optimizer="sgd",
                           learning_rate=0.3, epochs=3)  # fmt: skip
@@ -35,12 +34,7 @@ def filled_home(tmp_path_factory) -> Path:
 
 
 def open_page(home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("MLP_LAB_HOME", str(home))
-    st.cache_resource.clear()  # the store of another test's home
-    at = AppTest.from_file(PAGE, default_timeout=240)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return apptest_support.open_page("gradients", home, monkeypatch)
 
 
 def charts(at: AppTest) -> list[dict]:

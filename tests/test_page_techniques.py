@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
@@ -14,26 +12,16 @@ pytest.importorskip("tensorflow")
 from lab.data import is_cached  # noqa: E402
 from lab.presets import get_preset, list_presets  # noqa: E402
 from lab.store import RunStore  # noqa: E402
+from tests import apptest_support  # noqa: E402
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "techniques.py")
 ACCURACY = "Our test accuracy (95% interval)"
 
 
 def open_page(home: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("MLP_LAB_HOME", str(home))
-    st.cache_resource.clear()  # the store of another test's home
-    at = AppTest.from_file(PAGE, default_timeout=240)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return apptest_support.open_page("techniques", home, monkeypatch)
 
 
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        title = json.loads(chart.proto.spec).get("title")
-        titles.append(title if isinstance(title, str) else (title or {}).get("text", ""))
-    return titles
+chart_titles = apptest_support.chart_titles
 
 
 def results(at: AppTest):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from lab.architecture import count_params
 from lab.spec import ExperimentSpec
 from lab.store import RunStore, get_or_train
 from pages.controls import spec_from_query, spec_to_query
+from tests import apptest_support  # noqa: E402
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 TINY = {"hidden": "16", "epochs": "2", "batch_size": "64"}  # a few seconds on the offline sample
@@ -33,12 +33,7 @@ def open_page(store_home):
     st.cache_resource.clear()
 
 
-def chart_titles(at: AppTest) -> list[str]:
-    titles = []
-    for chart in at.get("vega_lite_chart"):
-        title = json.loads(chart.proto.spec).get("title")
-        titles.append(title if isinstance(title, str) else (title or {}).get("text", ""))
-    return titles
+chart_titles = apptest_support.chart_titles
 
 
 def metric(at: AppTest, label: str):
