@@ -73,7 +73,7 @@ def compare(name: str, epochs: int = 3) -> Comparison:
     import keras
 
     from lab.model import build_model, compile_model
-    from lab.training import _train_locked
+    from lab.training import STEPS_PER_EXECUTION, _train_locked
 
     spec, n_train, n_test = WORKLOADS[name]
     spec = spec.replace(epochs=epochs)
@@ -106,15 +106,9 @@ def compare(name: str, epochs: int = 3) -> Comparison:
         x_fit, y_fit, y_fit.argmax(1), x_val, y_val, y_val.argmax(1),
         tiny_test[0], tiny_test[1], tiny_test[1].argmax(1), None,
     )  # fmt: skip
-    result = _train_locked(spec, data, None, None, (), _default_steps())
+    result = _train_locked(spec, data, None, None, (), STEPS_PER_EXECUTION)
     lab_final = {k: float(v[-1]) for k, v in result.history.items()}
     return Comparison(name, course_seconds, result.train_seconds, course_final, lab_final)
-
-
-def _default_steps() -> int:
-    from lab.training import STEPS_PER_EXECUTION
-
-    return STEPS_PER_EXECUTION
 
 
 def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
