@@ -27,7 +27,7 @@ class LayerInfo:
     name : str
         The Keras layer name (``hidden_1``, ``bn_1``, ``output`` ...).
     kind : str
-        One of ``reshape, augment, conv, pool, flatten, dense, batchnorm,
+        One of ``rescale, reshape, augment, conv, pool, flatten, dense, batchnorm,
         activation, dropout, output``.
     output_shape : tuple[int, ...]
         Shape of one example after this layer.
@@ -56,6 +56,9 @@ def layer_infos(spec: ExperimentSpec) -> list[LayerInfo]:
     """List the layers of ``spec``'s network in order, input excluded."""
     infos: list[LayerInfo] = []
     shape: tuple[int, ...] = (NUM_PIXELS,)
+    if spec.raw_pixels:
+        # Inside the model, so that every caller (data, canvas, photos) keeps feeding [0, 1].
+        infos.append(LayerInfo("raw_pixels", "rescale", shape, detail="x 255: the course's unscaled 0-255 pixels"))
     if needs_image(spec):
         shape = (IMAGE_SIDE, IMAGE_SIDE, 1)
         infos.append(LayerInfo("image", "reshape", shape, detail="784 pixels -> 28x28x1"))

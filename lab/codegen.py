@@ -129,12 +129,20 @@ def _prepare_data(spec: ExperimentSpec) -> str:
     lines += _subset_lines(spec)
     if spec.test_subset:
         lines += [f"X_test, y_test = X_test[:{spec.test_subset}], y_test[:{spec.test_subset}]"]
-    lines += [
-        "",
-        "# pixels 0-255 -> 0-1",
-        "X_train = X_train.astype(np.float32) / np.float32(255.0)",
-        "X_test = X_test.astype(np.float32) / np.float32(255.0)",
-    ]
+    if spec.raw_pixels:
+        lines += [
+            "",
+            "# raw pixels 0-255, unscaled (as the course's notebooks fed them)",
+            "X_train = X_train.astype(np.float32)",
+            "X_test = X_test.astype(np.float32)",
+        ]
+    else:
+        lines += [
+            "",
+            "# pixels 0-255 -> 0-1",
+            "X_train = X_train.astype(np.float32) / np.float32(255.0)",
+            "X_test = X_test.astype(np.float32) / np.float32(255.0)",
+        ]
     lines += _validation_lines(spec)
     if spec.center:
         lines += [

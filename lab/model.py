@@ -168,7 +168,9 @@ def build_model(spec: ExperimentSpec) -> keras.Model:
     regularizer = keras.regularizers.L2(spec.l2) if spec.l2 else None
     conv_blocks = iter(spec.conv)
     for info in layer_infos(spec):
-        if info.kind == "reshape":
+        if info.kind == "rescale":
+            x = layers.Rescaling(255.0, name=info.name)(x)
+        elif info.kind == "reshape":
             x = layers.Reshape((IMAGE_SIDE, IMAGE_SIDE, 1), name=info.name)(x)
         elif info.kind == "augment":
             aug = Augmenter(augmentation_layers(spec.augmentation, spec.seed), name=info.name)

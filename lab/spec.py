@@ -119,6 +119,7 @@ class ExperimentSpec:
     val_split: float = 0.1  # fraction of the training subset held out for validation
     val_mode: str = "random"  # random (stratified, seeded), last (Keras' validation_split), test
     center: bool = False  # subtract the per-pixel training mean (course series B)
+    raw_pixels: bool = False  # feed 0-255 pixels, unscaled, as course notebooks 000, 001 and 004 did
     data_seed: int = 0  # fixes subset and validation split, so runs with other seeds see the same data
     # --- model ----------------------------------------------------------------
     conv: tuple[ConvBlock, ...] = ()
@@ -285,6 +286,8 @@ class ExperimentSpec:
         )
         layers = "-".join(str(w) for w in (784, *self.hidden, 10))
         parts = [convs + layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
+        if self.raw_pixels:
+            parts.append("raw 0-255")
         if self.initializer != "glorot_uniform":
             parts.append(self.initializer)
         if self.batchnorm != "none":

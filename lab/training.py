@@ -33,8 +33,11 @@ EVAL_BATCH = 2048  # evaluation has no gradients: big batches, same numbers
 # model is confidently wrong everywhere: only weights that blew up do that.
 # Keras computes cross-entropy from the softmax's logits, so such a loss need
 # never reach NaN. Regularization is added to the loss, so its starting size
-# raises the limit (see _Observer.on_train_begin).
+# raises the limit, and so does a starting loss already near it (unscaled 0-255
+# pixels give huge first logits that training brings down): see
+# _Observer.on_train_begin.
 EXPLODED_LOSS = {"softmax_ce": 20.0, "sigmoid_mse": 2.0}
+PROBE_IMAGES = 256  # training images whose starting loss sets the divergence limit
 
 tf.config.experimental.enable_op_determinism()
 
@@ -48,9 +51,11 @@ class _Observer(keras.callbacks.Callback):
         epochs: int,
         on_epoch: Callable[[EpochReport], None] | None,
         should_stop: Callable[[], bool] | None,
+        probe: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         super().__init__()
         self.limit = limit
+        self.probe = probe
         self.epochs = epochs
         self.on_epoch = on_epoch
         self.should_stop = should_stop
@@ -62,7 +67,17 @@ class _Observer(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
         penalty = float(sum(float(loss) for loss in self.model.losses))
-        self.limit += 10 * penalty
+        self.limit = max(self.limit, 2 * self._starting_loss()) + 10 * penalty
+
+    def _starting_loss(self) -> float:
+        """The data loss of the untrained model on the probe images (0 without a probe)."""
+        if self.probe is None:
+            return 0.0
+        x, y = self.probe
+        # The compiled loss, as fit reports it: from the softmax's logits, not clipped probabilities.
+        total = float(self.model.compute_loss(x=x, y=y, y_pred=self.model(x, training=False)))
+        loss = total - float(sum(float(loss) for loss in self.model.losses))
+        return loss if math.isfinite(loss) else 0.0
 
     def exploded(self, loss: float) -> bool:
         return exploded(loss, self.limit)
@@ -154,7 +169,8 @@ def _train_locked(
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
     keras.backend.clear_session()
     model = compile_model(build_model(spec), spec, steps_per_execution)
-    observer = _Observer(EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop)
+    probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
+    observer = _Observer(EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe)
     callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
     early = _early_stopping(spec)
     if early is not None:

@@ -74,6 +74,11 @@ HELP = {
         "Subtract the average training image from every image, so that pixels vary around zero, which often "
         "speeds up learning."
     ),
+    "raw_pixels": (
+        "Feed the pixels as stored, 0 to 255, instead of scaled to 0-1: what course notebooks 000, 001 and 004 "
+        "did. Inputs 255 times larger make plain SGD take 255 times larger steps in the first layer, sigmoid "
+        "units saturate, and batch normalization has real work to do."
+    ),
     "test_subset": "Evaluate on only the first N test images (0 = all of them).",
     "data_seed": "Fixes which images are kept and which validate, so that runs with different seeds see the same data.",
     "n_hidden": "Layers of units between the pixels and the ten outputs; 0 hidden layers is logistic regression.",
@@ -285,8 +290,8 @@ def control_values(spec: ExperimentSpec) -> dict[str, Any]:
     for i, w in enumerate(widths, start=1):
         values[f"width_{i}"] = int(w)
     for name in (
-        "train_subset", "subset_mode", "val_split", "val_mode", "center", "test_subset", "data_seed",
-        "activation", "initializer", "init_stddev", "batchnorm", "dropout", "l2", "l2_output", "output",
+        "train_subset", "subset_mode", "val_split", "val_mode", "center", "raw_pixels", "test_subset",
+        "data_seed", "activation", "initializer", "init_stddev", "batchnorm", "dropout", "l2", "l2_output", "output",
         "optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs", "early_stopping",
         "es_monitor", "es_min_delta", "es_restore_best", "seed",
     ):  # fmt: skip
@@ -370,6 +375,9 @@ def _data_controls(p: str) -> dict[str, Any]:
         **_w(p, "val_split", VAL_OPTIONS),
     )
     center = st.checkbox("Center the pixels (subtract the mean image)", **_w(p, "center"))
+    raw_pixels = st.checkbox(
+        "Raw 0-255 pixels (no scaling, as the course's notebooks 000, 001, 004)", **_w(p, "raw_pixels")
+    )
     c1, c2 = st.columns(2)
     test_subset = c1.number_input("Test images (0 = all)", min_value=0, step=100, **_w(p, "test_subset"))
     data_seed = c2.number_input("Data seed", min_value=0, step=1, **_w(p, "data_seed"))
@@ -380,6 +388,7 @@ def _data_controls(p: str) -> dict[str, Any]:
         "val_split": float(val_split),
         "val_mode": val_mode,
         "center": bool(center),
+        "raw_pixels": bool(raw_pixels),
         "test_subset": int(test_subset),
         "data_seed": int(data_seed),
     }

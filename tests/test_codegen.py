@@ -143,3 +143,26 @@ def test_script_reads_an_idx_folder(tmp_path, capsys):
     namespace = run_script(spec)
     np.testing.assert_array_equal(namespace["X_train"], prepare(spec).x_train)
     np.testing.assert_array_equal(namespace["X_test"], prepare(spec).x_test)
+
+
+RAW = ExperimentSpec(data="sample", train_subset=300, hidden=(16,), raw_pixels=True, epochs=2, batch_size=50)
+
+
+@pytest.mark.slow
+def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
+    """The lab scales raw pixels inside the model; the script feeds them as the course did: same run."""
+    from lab.data import prepare
+    from lab.model import build_model
+    from lab.training import train
+
+    source = keras_script(RAW)
+    assert "/ np.float32(255.0)" not in source and "raw pixels 0-255" in source
+    namespace = run_script(RAW)
+    data = prepare(RAW)
+    np.testing.assert_array_equal(namespace["X_train"], data.x_train * np.float32(255.0))
+    assert namespace["X_train"].max() == 255.0
+    lab_layers = [sig for sig in layer_signature(build_model(RAW)) if sig[0] != "Rescaling"]
+    assert layer_signature(namespace["model"]) == lab_layers
+    result = train(RAW)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(namespace["history"].history[key], result.history[key], rtol=1e-5, err_msg=key)

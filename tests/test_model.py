@@ -60,3 +60,18 @@ def test_initializers_and_output_choices_build():
         build_model(ExperimentSpec(hidden=(8,), initializer=init))
     model = build_model(ExperimentSpec(hidden=(8,), output="sigmoid_mse"))
     assert model.get_layer("output").activation.__name__ == "sigmoid"
+
+
+def test_raw_pixels_scale_inside_the_model_and_add_no_weights():
+    import numpy as np
+
+    raw = ExperimentSpec(hidden=(8,), raw_pixels=True)
+    scaled = raw.replace(raw_pixels=False)
+    infos = layer_infos(raw)
+    assert infos[0].kind == "rescale" and count_params(raw) == count_params(scaled)
+    raw_model, scaled_model = build_model(raw), build_model(scaled)
+    scaled_model.set_weights(raw_model.get_weights())
+    pixels01 = np.random.default_rng(0).integers(0, 256, (5, 784)).astype("float32") / np.float32(255)
+    # The raw model on [0, 1] images is the plain model on 0-255 images: callers keep feeding [0, 1].
+    np.testing.assert_allclose(raw_model(pixels01), scaled_model(pixels01 * np.float32(255)), rtol=1e-5)
+    assert not np.allclose(raw_model(pixels01), scaled_model(pixels01), atol=1e-3)

@@ -71,8 +71,8 @@ def test_controls_show_the_network_before_any_training(open_page, store_home):
 
 def test_every_control_has_a_stable_key_and_help_text(open_page):
     at = open_page({"optimizer": "sgd", "early_stopping": "3", "initializer": "random_normal"})
-    keys = ["data_source", "train_subset", "subset_mode", "val_mode", "val_split", "center", "test_subset",
-            "data_seed", "n_hidden", "width", "per_layer", "activation", "initializer", "init_stddev",
+    keys = ["data_source", "train_subset", "subset_mode", "val_mode", "val_split", "center", "raw_pixels",
+            "test_subset", "data_seed", "n_hidden", "width", "per_layer", "activation", "initializer", "init_stddev",
             "batchnorm", "dropout", "l2", "l2_output", "output", "optimizer", "learning_rate", "momentum",
             "nesterov", "batch_size", "epochs", "early_stopping", "es_monitor", "es_min_delta",
             "es_restore_best", "seed"]  # fmt: skip

@@ -125,3 +125,10 @@ def test_settings_that_do_not_apply_do_not_rename_the_run():
     assert ExperimentSpec(es_monitor="val_accuracy").run_id == ExperimentSpec().run_id
     sgd = ExperimentSpec(optimizer="sgd", momentum=0.9)
     assert sgd.momentum == 0.9 and sgd.run_id != ExperimentSpec(optimizer="sgd").run_id
+
+
+def test_raw_pixels_is_its_own_run_and_shows_in_the_summary():
+    spec = ExperimentSpec(hidden=(50,))
+    raw = spec.replace(raw_pixels=True)
+    assert raw.run_id != spec.run_id and "raw 0-255" in raw.summary()
+    assert ExperimentSpec.from_dict(raw.to_dict()) == raw

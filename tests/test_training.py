@@ -109,3 +109,13 @@ def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
     t2.join(5)
     assert order == ["first", "second"]
     assert places[0] == (1, "first")
+
+
+def test_raw_pixels_start_far_above_chance_without_being_called_diverged():
+    """0-255 inputs give a first loss in the hundreds; training brings it down, so it is no blow-up."""
+    spec = TINY.replace(raw_pixels=True, activation="elu", dropout=0.2, epochs=3)
+    result = train(spec)
+    assert result.history["loss"][0] > 5 and not result.diverged
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    # A real blow-up on raw pixels is still caught.
+    assert train(spec.replace(optimizer="sgd", learning_rate=10.0, activation="relu")).diverged
