@@ -278,10 +278,22 @@ def mcnemar_test(
     ValueError
         When the runs were tested on different test sets.
     """
+    (pa, pb), labels = _probs([a, b], labels)
+    return mcnemar_predictions(pa.argmax(axis=1), pb.argmax(axis=1), labels, names=names, alpha=alpha)
+
+
+def mcnemar_predictions(
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    labels: np.ndarray,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    alpha: float = 0.05,
+) -> McNemarResult:
+    """McNemar's test on two sets of predicted digits for the same test images (a run's, or an ensemble's)."""
     from mlxtend.evaluate import mcnemar, mcnemar_table
 
-    (pa, pb), labels = _probs([a, b], labels)
-    pred_a, pred_b = pa.argmax(axis=1), pb.argmax(axis=1)
+    pred_a, pred_b, labels = np.asarray(pred_a), np.asarray(pred_b), np.asarray(labels)
     table = mcnemar_table(y_target=labels, y_model1=pred_a, y_model2=pred_b)
     only_a, only_b = int(table[0, 1]), int(table[1, 0])
     exact = only_a + only_b < EXACT_BELOW

@@ -415,11 +415,15 @@ EXPLODING_CHANGES = {"initializer": "he_normal", "learning_rate": 0.5, "momentum
 
 
 def comparison_spec(name: str, epochs: int = COMPARISON_EPOCHS) -> ExperimentSpec:
-    """A course preset (``A1``, ``A3``, ``A5``, or ``A3-exploding``) on the sample data, at most ``epochs`` long."""
+    """A course preset (``A1``, ``A3``, ``A5``, or ``A3-exploding``) on the sample data, at most ``epochs`` long.
+
+    Pixels are scaled to [0, 1] here, unlike the course's raw 0-255: raw pixels saturate the first sigmoid
+    layer on their own, and this comparison isolates what the activation function does to the gradient.
+    """
     from lab.presets import get_preset
 
     base, _, variant = name.partition("-")
-    spec = get_preset(base, data="sample").capped(epochs).spec
+    spec = get_preset(base, data="sample").capped(epochs).spec.replace(raw_pixels=False)
     return spec.replace(**EXPLODING_CHANGES) if variant == "exploding" else spec
 
 
