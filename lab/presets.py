@@ -177,8 +177,8 @@ SERIES: dict[str, Series] = {
         "A",
         "The Advanced-MLP ablation: one technique at a time",
         "000 + 001",
-        "784 → 4 × Dense(50) → 10 softmax, SGD lr 0.001, 100 epochs, 33% of the training set, "
-        "30% of it held out for validation (Keras' validation_split).",
+        "784 → 4 × Dense(50) → 10 softmax on raw 0-255 pixels, SGD lr 0.001, 100 epochs, 33% of the training "
+        "set, 30% of it held out for validation (Keras' validation_split).",
         "A deep sigmoid network trained by plain SGD with a small learning rate does not learn: the gradient "
         "vanishes on its way down through four sigmoid layers and accuracy stays near chance (about 11%). "
         "A better initialization helps a little; ReLU fixes it at once; Adam, ELU and batch normalization add "

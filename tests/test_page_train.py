@@ -165,6 +165,16 @@ def test_preset_link_loads_the_course_experiment(open_page):
     assert at.select_slider(key="momentum").value == preset.spec.momentum
     assert at.slider(key="early_stopping").value == preset.spec.early_stopping
     assert "preset" not in at.query_params  # replaced by the explicit settings: the link still reproduces the run
+    assert at.checkbox(key="raw_pixels").value is False
+
+
+def test_a_series_a_preset_feeds_raw_pixels_and_the_layer_table_says_so(open_page):
+    at = open_page({"preset": "A3"})
+    assert_clean(at)
+    assert at.checkbox(key="raw_pixels").value is True
+    assert at.query_params["raw_pixels"] == "1"  # the link reproduces the run
+    tables = [df.value for df in at.dataframe if "Kind" in getattr(df.value, "columns", [])]
+    assert tables and tables[0]["Kind"].iloc[0] == "rescale"
 
 
 def test_too_many_parameters_is_a_clear_error(open_page, store_home):

@@ -192,3 +192,19 @@ def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
     assert set(rows) == {"A1", "D3"}
     assert rows["D3"]["params"] == 23_860 and 0 <= rows["D3"]["accuracy"] <= 1
     assert main(["--presets", "Nope", *common]) == 2
+
+
+@pytest.mark.slow
+def test_reproduction_tests_an_ensemble_preset_against_the_best_single_run(tmp_path):
+    """A8 votes over three seeds; the document still gives its margin and McNemar's p on the soft vote."""
+    from lab.reproduce import main, read_rows
+
+    doc = tmp_path / "REPRODUCTION.md"
+    common = ["--data", "sample", "--epochs", "1", "--output", str(doc), "--home", str(tmp_path / "runs")]
+    assert main(["--presets", "A4,A8", *common]) == 0
+    rows = read_rows(doc)
+    assert len(rows["A8"]["run_ids"]) == 3 and len(rows["A8"]["members"]) == 3
+    line = next(line for line in doc.read_text().splitlines() if line.startswith("- **A8**"))
+    margin = (rows["A8"]["accuracy"] - rows["A4"]["accuracy"]) * 100
+    assert f"{margin:+.1f} points over the best single-technique run A4" in line
+    assert "McNemar p = " in line
