@@ -61,7 +61,7 @@ def test_page_opens_on_the_course_b6_with_every_control(tmp_path, monkeypatch):
         assert at.slider(key=f"cnn_aug_{name}").value == 0.0
     assert [b.label for b in at.button if b.label in ("New random draws", "Train")] == ["New random draws", "Train"]
     table = at.dataframe[-1].value
-    assert list(table["Preset"]) == [f"B{i}" for i in range(1, 13)]
+    assert list(table["Preset"]) == [f"B{i}" for i in range(1, 12)]
     assert set(table["Status"]) == {"not trained"}
     assert at.button(key="cnn_train_missing").label == "Train it"
 
