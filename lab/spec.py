@@ -35,6 +35,7 @@ PADDINGS = ("same", "valid")
 
 DEFAULT_PARAM_BUDGET = 5_000_000
 _DEFAULT_STDDEV = 0.05
+_DEFAULT_BATCH = 32  # ExperimentSpec.batch_size: summaries name other sizes
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class ExperimentSpec:
     learning_rate: float = 0.001
     momentum: float = 0.0  # SGD only
     nesterov: bool = False  # SGD only
-    batch_size: int = 32
+    batch_size: int = _DEFAULT_BATCH
     epochs: int = 10
     early_stopping: int = 0  # patience in epochs; 0 = off
     es_monitor: str = "val_loss"
@@ -286,6 +287,10 @@ class ExperimentSpec:
         )
         layers = "-".join(str(w) for w in (784, *self.hidden, 10))
         parts = [convs + layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
+        if self.momentum:
+            parts.append(f"momentum={self.momentum:g}" + (" nesterov" if self.nesterov else ""))
+        if self.batch_size != _DEFAULT_BATCH:
+            parts.append(f"batch={self.batch_size}")
         if self.raw_pixels:
             parts.append("raw 0-255")
         if self.initializer != "glorot_uniform":
@@ -301,6 +306,8 @@ class ExperimentSpec:
         if self.early_stopping:
             parts.append(f"es={self.early_stopping}")
         parts.append(f"{self.epochs}ep")
+        if self.seed:
+            parts.append(f"seed={self.seed}")
         return " ".join(parts)
 
 

@@ -132,3 +132,12 @@ def test_raw_pixels_is_its_own_run_and_shows_in_the_summary():
     raw = spec.replace(raw_pixels=True)
     assert raw.run_id != spec.run_id and "raw 0-255" in raw.summary()
     assert ExperimentSpec.from_dict(raw.to_dict()) == raw
+
+
+def test_summary_tells_apart_runs_that_differ_in_momentum_batch_or_seed():
+    base = ExperimentSpec(hidden=(50,), optimizer="sgd", learning_rate=0.1)
+    variants = [base, base.replace(momentum=0.9), base.replace(momentum=0.9, nesterov=True),
+                base.replace(batch_size=256), base.replace(seed=3)]  # fmt: skip
+    summaries = [v.summary() for v in variants]
+    assert len(set(summaries)) == len(variants)
+    assert "momentum=0.9 nesterov" in summaries[2] and "batch=256" in summaries[3] and "seed=3" in summaries[4]
