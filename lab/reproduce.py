@@ -316,6 +316,23 @@ def _table_row(preset: Preset, row: dict[str, Any]) -> str:
     )
 
 
+# Differences that hold on any data.
+_SHEAR_DIFFERENCE = (
+    "Keras' ImageDataGenerator read shear_range=0.1 in degrees; our RandomShear reads it as a fraction (B10, B11)."
+)
+_C_INIT_DIFFERENCE = (
+    "The course left the output layer at Keras' default initializer in C2/C3; ours draws it like the hidden "
+    "layers. The extracted text shows batch_size = 156 (OCR noise for the notebook's 128)."
+)
+_D_SCALE_DIFFERENCE = (
+    "The course fed **raw 0-255 pixels**; these presets scale to [0, 1]. With SGD at lr 0.01 and a "
+    "mean-squared-error loss on sigmoid outputs, the L2 penalty (λ = 0.001) that suits raw inputs is much too "
+    "strong for [0, 1] inputs: our D1 under-fits instead of generalizing better (it shrinks the train/test gap, "
+    "but by lowering both). With *Raw 0-255 pixels* ticked (1,000 epochs on the sample) D0 reaches 85.6% train "
+    "/ 73% test and D1 99% / 85%: L2 raises the test score, as in the course, but no longer shrinks the gap, "
+    "which is the lesson these presets keep."
+)
+
 # Where ours differ on full MNIST, the course's own data.
 _FULL_DIFFERENCES = {
     "A": [
@@ -334,19 +351,13 @@ _FULL_DIFFERENCES = {
     ],
     "B": [
         "Every 10th training image (6,000; 5,400 to train and 600 to validate), as the course did.",
-        "Keras' ImageDataGenerator read shear_range=0.1 in degrees; our RandomShear reads it as a fraction (B10, B11).",
+        _SHEAR_DIFFERENCE,
     ],
     "C": [
-        "The course left the output layer at Keras' default initializer in C2/C3; ours draws it like the hidden "
-        "layers. The extracted text shows batch_size = 156 (OCR noise for the notebook's 128).",
+        _C_INIT_DIFFERENCE,
     ],
     "D": [
-        "The course fed **raw 0-255 pixels**; these presets scale to [0, 1]. With SGD at lr 0.01 and a "
-        "mean-squared-error loss on sigmoid outputs, the L2 penalty (λ = 0.001) that suits raw inputs is much too "
-        "strong for [0, 1] inputs: our D1 under-fits instead of generalizing better (it shrinks the train/test gap, "
-        "but by lowering both). With *Raw 0-255 pixels* ticked (1,000 epochs on the sample) D0 reaches 85.6% train "
-        "/ 73% test and D1 99% / 85%: L2 raises the test score, as in the course, but no longer shrinks the gap, "
-        "which is the lesson these presets keep.",
+        _D_SCALE_DIFFERENCE,
         "D3-D4 score 2-3 points above the course (95-96% against 93%), the same [0, 1] scaling at work the other "
         "way: raw pixels push tanh units far into saturation, scaled ones keep them in their working range.",
         "Validation curves of D0-D4 show the test set (the course validated on nothing).",
@@ -368,21 +379,15 @@ _SERIES_DIFFERENCES = {
         "The sample's 4,000 images (3,600 to train, 400 to validate) instead of every 10th of MNIST's 60,000 "
         "(6,000): every 10th of the sample would leave 360 to train on, so the preset asks for 6,000 images and "
         "gets all 4,000. Early stopping watches a 400-image validation set, so it may stop a little early.",
-        "Keras' ImageDataGenerator read shear_range=0.1 in degrees; our RandomShear reads it as a fraction (B10, B11).",
+        _SHEAR_DIFFERENCE,
     ],
     "C": [
         "4,000 training images instead of 60,000: about 15 times fewer updates per epoch, so 20 epochs go less far, "
         "and the larger networks over-fit sooner.",
-        "The course left the output layer at Keras' default initializer in C2/C3; ours draws it like the hidden "
-        "layers. The extracted text shows batch_size = 156 (OCR noise for the notebook's 128).",
+        _C_INIT_DIFFERENCE,
     ],
     "D": [
-        "The course fed **raw 0-255 pixels**; these presets scale to [0, 1]. With SGD at lr 0.01 and a "
-        "mean-squared-error loss on sigmoid outputs, the L2 penalty (λ = 0.001) that suits raw inputs is much too "
-        "strong for [0, 1] inputs: our D1 under-fits instead of generalizing better (it shrinks the train/test gap, "
-        "but by lowering both). With *Raw 0-255 pixels* ticked (1,000 epochs on the sample) D0 reaches 85.6% train "
-        "/ 73% test and D1 99% / 85%: L2 raises the test score, as in the course, but no longer shrinks the gap, "
-        "which is the lesson these presets keep.",
+        _D_SCALE_DIFFERENCE,
         "D0-D2 train on the first 500 of the sample's (shuffled) 4,000 training images and test on the first 100 "
         "of its test images, not MNIST's first 500 and 100: 100 test images give intervals of about ±8 points.",
         "D3-D4 train on 4,000 images instead of 60,000. Validation curves of D0-D4 show the test set (the course "

@@ -67,16 +67,18 @@ class _Observer(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
         penalty = float(sum(float(loss) for loss in self.model.losses))
-        self.limit = max(self.limit, 2 * self._starting_loss()) + 10 * penalty
+        self.limit = max(self.limit, 2 * self._starting_loss(penalty)) + 10 * penalty
 
-    def _starting_loss(self) -> float:
-        """The data loss of the untrained model on the probe images (0 without a probe)."""
+    def _starting_loss(self, penalty: float) -> float:
+        """The data loss of the untrained model on the probe images (0 without a probe).
+
+        ``penalty`` is the regularization the compiled loss adds, taken back out here.
+        """
         if self.probe is None:
             return 0.0
         x, y = self.probe
         # The compiled loss, as fit reports it: from the softmax's logits, not clipped probabilities.
-        total = float(self.model.compute_loss(x=x, y=y, y_pred=self.model(x, training=False)))
-        loss = total - float(sum(float(loss) for loss in self.model.losses))
+        loss = float(self.model.compute_loss(x=x, y=y, y_pred=self.model(x, training=False))) - penalty
         return loss if math.isfinite(loss) else 0.0
 
     def exploded(self, loss: float) -> bool:
