@@ -35,7 +35,6 @@ PADDINGS = ("same", "valid")
 
 DEFAULT_PARAM_BUDGET = 5_000_000
 _DEFAULT_STDDEV = 0.05
-_DEFAULT_BATCH = 32  # ExperimentSpec.batch_size: summaries name other sizes
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ class ExperimentSpec:
     learning_rate: float = 0.001
     momentum: float = 0.0  # SGD only
     nesterov: bool = False  # SGD only
-    batch_size: int = _DEFAULT_BATCH
+    batch_size: int = 32
     epochs: int = 10
     early_stopping: int = 0  # patience in epochs; 0 = off
     es_monitor: str = "val_loss"
@@ -289,7 +288,7 @@ class ExperimentSpec:
         parts = [convs + layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
         if self.momentum:
             parts.append(f"momentum={self.momentum:g}" + (" nesterov" if self.nesterov else ""))
-        if self.batch_size != _DEFAULT_BATCH:
+        if self.batch_size != _DEFAULT_VALUES["batch_size"]:
             parts.append(f"batch={self.batch_size}")
         if self.raw_pixels:
             parts.append("raw 0-255")
