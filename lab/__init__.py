@@ -4,7 +4,7 @@ Pure Python with no Streamlit import, so that everything a page shows can be
 computed from a notebook or the command line (``python -m lab``).
 
 Importing ``lab`` does not import TensorFlow: the modules that need it
-(``lab.model``, ``lab.training`` ...) import it themselves.
+(``lab.nn.model``, ``lab.nn.trainer`` ...) import it themselves.
 """
 
 import os

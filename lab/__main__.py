@@ -1,7 +1,7 @@
-"""``python -m lab``: see ``lab.cli``."""
+"""``python -m lab``: see ``lab.cli.main``."""
 
 import sys
 
-from lab.cli import main
+from lab.cli.main import main
 
 sys.exit(main())

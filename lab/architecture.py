@@ -1,7 +1,7 @@
 """The network a spec describes, as a plain list of layers, without TensorFlow.
 
 Pages show the layer table and the parameter count while the sliders move, long
-before (and without) importing TensorFlow. The Keras builder in ``lab.model``
+before (and without) importing TensorFlow. The Keras builder in ``lab.nn.model``
 walks this same list, so the table and the real model cannot disagree; a test
 checks the counts against Keras' own.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lab.spec import ExperimentSpec
 
+DEFAULT_PARAM_BUDGET = 5_000_000
 IMAGE_SIDE = 28
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 NUM_CLASSES = 10
@@ -114,3 +115,28 @@ def count_params(spec: ExperimentSpec) -> int:
 def count_trainable(spec: ExperimentSpec) -> int:
     """Number of weights that training updates."""
     return sum(info.trainable for info in layer_infos(spec))
+
+
+def validate_network(spec: ExperimentSpec, param_budget: int = DEFAULT_PARAM_BUDGET) -> ExperimentSpec:
+    """Check a spec's values and that its network can be built within the budget; return the spec.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to check (``spec.validate()`` first: every field's value).
+    param_budget : int
+        The most weights a network may have.
+
+    Raises
+    ------
+    ValueError
+        With a message a student understands: the field, or the size, and what to do.
+    """
+    spec.validate()
+    params = count_params(spec)  # also raises when a conv block shrinks the image to nothing
+    if params > param_budget:
+        raise ValueError(
+            f"This model has {params:,} parameters, more than the budget of {param_budget:,}: "
+            "use fewer or narrower layers (or raise MLP_LAB_PARAM_BUDGET)."
+        )
+    return spec

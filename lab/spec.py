@@ -33,7 +33,6 @@ VAL_MODES = ("random", "last", "test")  # "last" = Keras' validation_split; "tes
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
-DEFAULT_PARAM_BUDGET = 5_000_000
 _DEFAULT_STDDEV = 0.05
 
 
@@ -170,8 +169,11 @@ class ExperimentSpec:
             object.__setattr__(self, "es_restore_best", True)
 
     # ------------------------------------------------------------------ checks
-    def validate(self, param_budget: int = DEFAULT_PARAM_BUDGET) -> ExperimentSpec:
-        """Check every field and return the spec itself.
+    def validate(self) -> ExperimentSpec:
+        """Check every field's value and return the spec itself.
+
+        The network's size is checked by ``lab.architecture.validate_network``,
+        which calls this first: the layer table lives there.
 
         Raises
         ------
@@ -222,14 +224,6 @@ class ExperimentSpec:
                 raise ValueError(f"augmentation {f.name} must be 0 (off) or positive.")
         if aug.shift >= 1 or aug.zoom >= 1 or aug.shear >= 1:
             raise ValueError("augmentation shift, zoom and shear are fractions below 1 (0.1-0.2 is usual).")
-        from lab.architecture import count_params  # local: architecture imports this module
-
-        params = count_params(self)
-        if params > param_budget:
-            raise ValueError(
-                f"This model has {params:,} parameters, more than the budget of {param_budget:,}: "
-                "use fewer or narrower layers (or raise MLP_LAB_PARAM_BUDGET)."
-            )
         return self
 
     # ------------------------------------------------------------- identity

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lab.architecture import IMAGE_SIDE
-from lab.convnet import (
+from lab.analysis.convnet import (
     SHIFT_MAX,
     SHIFT_MIN,
     augmentation_preview,
@@ -29,13 +28,15 @@ from lab.convnet import (
     shifted_accuracy,
     symmetric_limit,
 )
-from lab.data import SOURCES as SOURCE_NAMES
-from lab.presets import Preset, get_preset, list_presets
-from lab.run import EpochReport, RunResult
+from lab.architecture import IMAGE_SIDE
+from lab.catalog.presets import Preset, get_preset, list_presets
+from lab.data.sources import SOURCES as SOURCE_NAMES
+from lab.nn.result import EpochReport, RunResult
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
-from pages import charts
-from pages.common import ensure_app_navigation, fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
-from pages.controls import (
+from ui import charts
+from ui.jobs import fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
+from ui.navigation import ensure_app_navigation
+from ui.spec_widgets import (
     data_available,
     seed_controls,
     show_architecture,

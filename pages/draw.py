@@ -11,8 +11,8 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from lab.canvas import image_to_mnist, load_image_file
-from lab.predict import (
+from lab.analysis.canvas import image_to_mnist, load_image_file
+from lab.analysis.predictor import (
     STARTER_SPEC,
     Prediction,
     Predictor,
@@ -24,8 +24,9 @@ from lab.predict import (
     preprocess_canvas,
     signed_to_rgb,
 )
-from lab.store import RunInfo, RunStore
-from pages.common import ensure_app_navigation, get_store, run_spec
+from lab.runs.store import RunInfo, RunStore
+from ui.jobs import get_store, run_spec
+from ui.navigation import ensure_app_navigation
 
 ensure_app_navigation()
 

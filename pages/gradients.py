@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lab.health import (
+from lab.health.recorder import (
     COMPARISON_EPOCHS,
     COMPARISONS,
     comparison_pair,
@@ -21,9 +21,10 @@ from lab.health import (
     layer_value,
     recording_overhead,
 )
-from lab.run import RunResult
-from lab.store import RunInfo
-from pages.common import ensure_app_navigation, fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
+from lab.nn.result import RunResult
+from lab.runs.store import RunInfo
+from ui.jobs import fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
+from ui.navigation import ensure_app_navigation
 
 ensure_app_navigation()
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import ensure_app_navigation
+from ui.navigation import ensure_app_navigation
 
 ensure_app_navigation()
 

@@ -8,13 +8,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lab.data import SOURCES, default_source, is_cached
-from lab.ensemble import combine, evaluation_key, format_interval, mcnemar_test, seed_specs
-from lab.presets import SERIES, Preset, list_presets
-from lab.run import RunResult
+from lab.analysis.ensemble import combine, evaluation_key, format_interval, mcnemar_test, seed_specs
+from lab.catalog.presets import SERIES, Preset, list_presets
+from lab.data.sources import SOURCES, default_source, is_cached
+from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
-from pages.common import (
-    ensure_app_navigation,
+from ui.jobs import (
     fmt_seconds,
     get_jobs,
     get_store,
@@ -22,7 +21,8 @@ from pages.common import (
     run_spec,
     show_run_warnings,
 )
-from pages.controls import data_available
+from ui.navigation import ensure_app_navigation
+from ui.spec_widgets import data_available
 
 ensure_app_navigation()
 

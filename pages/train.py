@@ -15,13 +15,12 @@ import numpy as np
 import streamlit as st
 
 from lab.architecture import NUM_CLASSES
-from lab.codegen import keras_script
-from lab.data import is_cached, load_source
-from lab.run import EpochReport, RunResult
+from lab.data.sources import is_cached, load_source
+from lab.nn.result import EpochReport, RunResult
+from lab.reports.keras_script import keras_script
 from lab.spec import Augmentation, ExperimentSpec
-from pages import charts
-from pages.common import (
-    ensure_app_navigation,
+from ui import charts
+from ui.jobs import (
     fmt_seconds,
     get_jobs,
     get_store,
@@ -29,7 +28,8 @@ from pages.common import (
     run_spec,
     show_run_warnings,
 )
-from pages.controls import (
+from ui.navigation import ensure_app_navigation
+from ui.spec_widgets import (
     data_available,
     seed_controls,
     show_architecture,
@@ -77,7 +77,7 @@ def load_url_setup() -> ExperimentSpec:
 
 def _preset_spec(name: str) -> ExperimentSpec | None:
     try:
-        from lab.presets import get_preset  # written in parallel by the Techniques page: optional
+        from lab.catalog.presets import get_preset  # written in parallel by the Techniques page: optional
     except ImportError:
         st.warning("Presets are not available in this version of the lab: the link's other settings are used.")
         return None
@@ -117,7 +117,7 @@ def carried_settings_note(base: ExperimentSpec) -> None:
 # ----------------------------------------------------------------- the data
 def data_gallery(spec: ExperimentSpec) -> None:
     """A few training images with their labels, two of each class."""
-    from lab.inspection import gallery_indices
+    from lab.analysis.inspection import gallery_indices
 
     try:
         source = load_source(spec.data)
@@ -312,7 +312,7 @@ def _curve_hint(result: RunResult) -> None:
 @st.cache_resource(max_entries=16, show_spinner="Reading the trained weights ...")
 def _kernels(run_id: str, created: float, _result: RunResult) -> dict[str, np.ndarray] | None:
     """Dense kernels of a run, read once per run (a stored model loads from disk)."""
-    from lab.inspection import dense_kernels
+    from lab.analysis.inspection import dense_kernels
 
     model = _result.model
     return dense_kernels(model) if model is not None else None
@@ -321,8 +321,8 @@ def _kernels(run_id: str, created: float, _result: RunResult) -> dict[str, np.nd
 @st.cache_resource(max_entries=8, show_spinner="Finding the images each unit responds to ...")
 def _unit_means(run_id: str, created: float, _result: RunResult) -> tuple[np.ndarray, np.ndarray]:
     """For each last-hidden unit, the mean of the training images that activate it most."""
-    from lab.data import prepare
-    from lab.inspection import display_images, hidden_activations, top_activating_means
+    from lab.analysis.inspection import display_images, hidden_activations, top_activating_means
+    from lab.data.sources import prepare
 
     data = prepare(_result.spec)
     acts = hidden_activations(_result.model, _result.spec, data.x_train)
@@ -339,7 +339,7 @@ def learned_weights(result: RunResult) -> None:
     if not spec.hidden:
         class_templates_view(result, kernels)
         return
-    from lab.inspection import first_layer_filters, highlighted_units, output_weights
+    from lab.analysis.inspection import first_layer_filters, highlighted_units, output_weights
 
     names = class_names(spec)
     digit = st.segmented_control(
@@ -425,7 +425,7 @@ def _filter_caption(start: int, framed: bool) -> str:
 
 def class_templates_view(result: RunResult, kernels: dict[str, np.ndarray]) -> None:
     """For logistic regression, the ten output units' weights: one template per class (course B1)."""
-    from lab.inspection import class_templates
+    from lab.analysis.inspection import class_templates
 
     names = class_names(result.spec)
     templates = class_templates(kernels)
@@ -468,7 +468,7 @@ def mistakes(result: RunResult) -> None:
         if not data_ready(result.spec):
             st.info("The test images are not on this machine, so the mistakes cannot be shown.")
             return
-        from lab.inspection import misclassified
+        from lab.analysis.inspection import misclassified
 
         source = load_source(result.spec.data)
         x_test, y_test = source.x_test, source.y_test

@@ -7,10 +7,10 @@ from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
-from lab.convnet import augmentation_preview  # noqa: E402
-from lab.data import load_source, one_hot  # noqa: E402
-from lab.model import Augmenter, ElasticDistortion, augmentation_layers, build_model, compile_model  # noqa: E402
-from lab.store import load_model  # noqa: E402
+from lab.analysis.convnet import augmentation_preview  # noqa: E402
+from lab.data.sources import load_source, one_hot  # noqa: E402
+from lab.nn.model import Augmenter, ElasticDistortion, augmentation_layers, build_model, compile_model  # noqa: E402
+from lab.runs.store import load_model  # noqa: E402
 
 EVERYTHING = Augmentation(rotation=10, shift=0.2, shear=0.1, zoom=0.1, noise=0.05, elastic=34)
 ONE_AT_A_TIME = {
@@ -133,7 +133,7 @@ def test_preview_shows_the_digit_itself_without_augmentation_and_seeded_draws_wi
 
 
 def test_an_augmented_training_is_reproducible(store_home):
-    from lab.training import train
+    from lab.nn.trainer import train
 
     spec = _tiny(EVERYTHING, epochs=1, train_subset=300, batch_size=32)
     first, second = train(spec), train(spec)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from lab.canvas import (
+from lab.analysis.canvas import (
     apply_training_preprocessing,
     digit_to_canvas,
     image_to_mnist,

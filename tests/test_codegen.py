@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lab.architecture import count_params
-from lab.codegen import keras_script
+from lab.reports.keras_script import keras_script
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 # A few hundred digits, two short epochs: enough to compare, fast on two shared cores.
@@ -92,8 +92,8 @@ def test_script_is_valid_python_in_the_course_style():
 
 @pytest.mark.slow
 def test_script_prepares_the_same_data_and_builds_the_same_model_as_the_lab(capsys):
-    from lab.data import prepare
-    from lab.model import build_model
+    from lab.data.sources import prepare
+    from lab.nn.model import build_model
 
     namespace = run_script(RICH)
     data = prepare(RICH)
@@ -108,7 +108,7 @@ def test_script_prepares_the_same_data_and_builds_the_same_model_as_the_lab(caps
 @pytest.mark.slow
 def test_script_reproduces_the_lab_trainers_numbers(capsys):
     """Same seed, same data, same layers: the script's run is the lab's run, epoch for epoch."""
-    from lab.training import train
+    from lab.nn.trainer import train
 
     namespace = run_script(RICH)
     result = train(RICH)
@@ -121,7 +121,7 @@ def test_script_reproduces_the_lab_trainers_numbers(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", VARIANTS.values(), ids=VARIANTS.keys())
 def test_script_model_matches_the_lab_for_every_kind_of_spec(spec, capsys):
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     namespace = run_script(spec)
     assert namespace["model"].count_params() == count_params(spec)
@@ -131,8 +131,8 @@ def test_script_model_matches_the_lab_for_every_kind_of_spec(spec, capsys):
 
 @pytest.mark.slow
 def test_script_reads_an_idx_folder(tmp_path, capsys):
-    from lab.data import load_source, prepare
-    from lab.idx import write_idx
+    from lab.data.idx import write_idx
+    from lab.data.sources import load_source, prepare
 
     sample = load_source("sample")
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", sample.x_train[:400].reshape(-1, 28, 28))
@@ -151,9 +151,9 @@ RAW = ExperimentSpec(data="sample", train_subset=300, hidden=(16,), raw_pixels=T
 @pytest.mark.slow
 def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
     """The lab scales raw pixels inside the model; the script feeds them as the course did: same run."""
-    from lab.data import prepare
-    from lab.model import build_model
-    from lab.training import train
+    from lab.data.sources import prepare
+    from lab.nn.model import build_model
+    from lab.nn.trainer import train
 
     source = keras_script(RAW)
     assert "/ np.float32(255.0)" not in source and "raw pixels 0-255" in source

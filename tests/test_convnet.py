@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from lab.architecture import count_params, layer_infos
-from lab.presets import get_preset
+from lab.catalog.presets import get_preset
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 keras = pytest.importorskip("keras")
-from lab.convnet import (  # noqa: E402
+from lab.analysis.convnet import (  # noqa: E402
     AugmentationTiming,
     bench_augmentation,
     conv_kernels,
@@ -23,9 +23,9 @@ from lab.convnet import (  # noqa: E402
     shifted_accuracy,
     symmetric_limit,
 )
-from lab.model import build_model  # noqa: E402
-from lab.store import RunStore  # noqa: E402
-from lab.training import train  # noqa: E402
+from lab.nn.model import build_model  # noqa: E402
+from lab.nn.trainer import train  # noqa: E402
+from lab.runs.store import RunStore  # noqa: E402
 
 CNN_PARAMS = {"B6": 98_820, "B7": 286_940, "B8": 286_940, "B9": 286_940, "B10": 286_940, "B11": 286_940}
 

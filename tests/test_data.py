@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lab import data
-from lab.data import DataUnavailable, load_source, prepare, subset_indices, validation_indices
+from lab.data.sources import DataUnavailable, load_source, prepare, subset_indices, validation_indices
 from lab.spec import ExperimentSpec
 
 
@@ -108,7 +108,7 @@ def test_mnist_is_read_from_the_keras_cache_without_tensorflow(monkeypatch, tmp_
 
 
 def test_idx_source_reads_a_folder(tmp_path):
-    from lab.idx import write_idx
+    from lab.data.idx import write_idx
 
     rng = np.random.default_rng(1)
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.ensemble import (
+from lab.analysis.ensemble import (
     combine,
     format_interval,
     hard_vote,
@@ -14,7 +14,7 @@ from lab.ensemble import (
     soft_vote,
     wilson_interval,
 )
-from lab.run import RunResult
+from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
 
 SPEC = ExperimentSpec(data="sample", hidden=(8,), epochs=1)
@@ -114,7 +114,7 @@ def test_a_member_with_the_wrong_number_of_predictions_is_refused():
 
 
 def test_labels_come_from_the_data_when_not_given():
-    from lab.data import prepare
+    from lab.data.sources import prepare
 
     labels = prepare(SPEC).labels_test
     perfect = fake_run(one_hot_probs(labels))

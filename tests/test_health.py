@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lab import health
-from lab.health import (
+from lab.health.recorder import (
     COMPARISONS,
     activation_stats,
     comparison_pair,
@@ -149,7 +149,7 @@ tf = pytest.importorskip("tensorflow")
 @pytest.fixture(scope="module")
 def a1_a3():
     """The course's A1 and A3 on the sample data, as the page's comparison pair trains them."""
-    from lab.training import train
+    from lab.nn.trainer import train
 
     return {name: train(comparison_spec(name)) for name in ("A1", "A3")}
 
@@ -189,8 +189,8 @@ def test_a1_sigmoids_are_bunched_near_one_half_not_saturated(a1_a3):
 def test_saturation_is_high_when_sigmoid_weights_are_large():
     import keras
 
-    from lab.data import prepare
-    from lab.model import build_model, compile_model
+    from lab.data.sources import prepare
+    from lab.nn.model import build_model, compile_model
 
     spec = comparison_spec("A1").replace(initializer="random_normal", init_stddev=1.0)
     keras.utils.set_random_seed(spec.seed)
@@ -223,7 +223,7 @@ def test_a3_relu_records_dead_units_and_update_ratios(a1_a3):
     ids=["plain", "batchnorm-dropout"],
 )
 def test_recording_does_not_change_what_is_learned(spec):
-    from lab.training import train
+    from lab.nn.trainer import train
 
     recorded, plain = train(spec), train(spec, record_health=False)
     assert recorded.health is not None and plain.health is None
@@ -233,7 +233,7 @@ def test_recording_does_not_change_what_is_learned(spec):
 
 @pytest.mark.slow
 def test_a_diverging_run_records_growing_norms_up_to_the_blow_up():
-    from lab.training import train
+    from lab.nn.trainer import train
 
     result = train(comparison_spec("A3-exploding"))
     assert result.diverged
@@ -247,8 +247,8 @@ def test_a_diverging_run_records_growing_norms_up_to_the_blow_up():
 
 @pytest.mark.slow
 def test_nan_norms_are_stored_as_null_and_survive_the_store(store_home):
-    from lab.store import RunStore
-    from lab.training import train
+    from lab.nn.trainer import train
+    from lab.runs.store import RunStore
 
     spec = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), activation="linear", optimizer="sgd",
                           learning_rate=0.3, epochs=3)  # fmt: skip
@@ -265,7 +265,7 @@ def test_nan_norms_are_stored_as_null_and_survive_the_store(store_home):
 
 @pytest.mark.slow
 def test_recording_costs_little_and_says_so():
-    from lab.training import train
+    from lab.nn.trainer import train
 
     result = train(ExperimentSpec(data="sample", hidden=(50, 50), epochs=3))
     record = result.health

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.idx import load_idx_dir, read_idx, write_idx
+from lab.data.idx import load_idx_dir, read_idx, write_idx
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 STANDARD_NAMES = (
@@ -23,7 +23,7 @@ STANDARD_NAMES = (
 
 
 def idx_bytes(type_code: int, shape: tuple[int, ...], data: bytes) -> bytes:
-    """An IDX file built with struct, independently of lab.idx."""
+    """An IDX file built with struct, independently of lab.data.idx."""
     return struct.pack(">BBBB", 0, 0, type_code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + data
 
 

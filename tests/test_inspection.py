@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.inspection import (
+from lab.analysis.inspection import (
     class_templates,
     dense_kernels,
     display_images,
@@ -119,7 +119,7 @@ def test_display_images_undo_centering():
 @pytest.mark.parametrize("batchnorm", ["none", "before", "after"])
 def test_on_a_real_keras_model(batchnorm):
     """Kernels, filters and activations read from a model the lab builds."""
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     spec = ExperimentSpec(hidden=(6, 4), batchnorm=batchnorm, dropout=0.1)
     model = build_model(spec)

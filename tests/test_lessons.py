@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from lab.ensemble import combine, seed_specs  # noqa: E402
-from lab.presets import get_preset  # noqa: E402
-from lab.training import train  # noqa: E402
+from lab.analysis.ensemble import combine, seed_specs  # noqa: E402
+from lab.catalog.presets import get_preset  # noqa: E402
+from lab.nn.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from lab import mnist_import
-from lab.cli import main
-from lab.data import load_source
-from lab.mnist_import import MnistImportError, check_mnist, import_mnist, read_pickle
+from lab.cli.main import main
+from lab.data.mnist_import import MnistImportError, check_mnist, import_mnist, read_pickle
+from lab.data.sources import load_source
 
 
 def _write_pickle(path, train, valid, test):

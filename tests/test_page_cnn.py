@@ -10,10 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
 
-from lab.data import load_source  # noqa: E402
-from lab.presets import get_preset  # noqa: E402
-from lab.store import RunStore  # noqa: E402
-from lab.training import train  # noqa: E402
+from lab.catalog.presets import get_preset  # noqa: E402
+from lab.data.sources import load_source  # noqa: E402
+from lab.nn.trainer import train  # noqa: E402
+from lab.runs.store import RunStore  # noqa: E402
 from tests import apptest_support  # noqa: E402
 
 SHIFTED = "Shifted 2-4 px"

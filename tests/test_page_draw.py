@@ -20,11 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
 
-from lab.canvas import digit_to_canvas, to_mnist  # noqa: E402
-from lab.data import load_source  # noqa: E402
-from lab.predict import Predictor, digit_runs, preprocess_file  # noqa: E402
+from lab.analysis.canvas import digit_to_canvas, to_mnist  # noqa: E402
+from lab.analysis.predictor import Predictor, digit_runs, preprocess_file  # noqa: E402
+from lab.data.sources import load_source  # noqa: E402
+from lab.runs.store import RunStore, get_or_train  # noqa: E402
 from lab.spec import ConvBlock, ExperimentSpec  # noqa: E402
-from lab.store import RunStore, get_or_train  # noqa: E402
 from tests import apptest_support  # noqa: E402
 
 CANVAS_KEY = "draw_canvas"

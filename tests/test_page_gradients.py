@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
 
-from lab.health import COMPARISON_EPOCHS, comparison_spec  # noqa: E402
+from lab.health.recorder import COMPARISON_EPOCHS, comparison_spec  # noqa: E402
+from lab.runs.store import RunStore  # noqa: E402
 from lab.spec import ExperimentSpec  # noqa: E402
-from lab.store import RunStore  # noqa: E402
 from tests import apptest_support  # noqa: E402
 
 # Diverges in its first epoch on the sample: NaN weights, so NaN norms.
@@ -24,7 +24,7 @@ NAN_SPEC = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), acti
 @pytest.fixture(scope="module")
 def filled_home(tmp_path_factory) -> Path:
     """A store holding the A1 / A3 comparison pair, a run whose norms became NaN and one that exploded."""
-    from lab.training import train
+    from lab.nn.trainer import train
 
     home = tmp_path_factory.mktemp("gradients") / "runs"
     store = RunStore(home)

@@ -9,9 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("tensorflow")
 
-from lab.data import is_cached  # noqa: E402
-from lab.presets import get_preset, list_presets  # noqa: E402
-from lab.store import RunStore  # noqa: E402
+from lab.catalog.presets import get_preset, list_presets  # noqa: E402
+from lab.data.sources import is_cached  # noqa: E402
+from lab.runs.store import RunStore  # noqa: E402
 from tests import apptest_support  # noqa: E402
 
 ACCURACY = "Our test accuracy (95% interval)"

@@ -9,10 +9,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lab.architecture import count_params
+from lab.runs.store import RunStore, get_or_train
 from lab.spec import ExperimentSpec
-from lab.store import RunStore, get_or_train
-from pages.controls import spec_from_query, spec_to_query
 from tests import apptest_support  # noqa: E402
+from ui.spec_widgets import spec_from_query, spec_to_query
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 TINY = {"hidden": "16", "epochs": "2", "batch_size": "64"}  # a few seconds on the offline sample
@@ -155,7 +155,7 @@ def test_query_round_trip_of_every_kind_of_field():
 
 
 def test_preset_link_loads_the_course_experiment(open_page):
-    presets = pytest.importorskip("lab.presets")
+    presets = pytest.importorskip("lab.catalog.presets")
     preset = presets.get_preset("B2")
     at = open_page({"preset": "B2"})
     assert_clean(at)
@@ -237,7 +237,7 @@ def test_a_stored_run_appears_without_training(open_page, store_home):
     assert_clean(at)
     assert metric(at, "Test accuracy") is not None, "no Train click needed"
     assert "Read from the run store" in texts(at)
-    from pages.common import get_jobs
+    from ui.jobs import get_jobs
 
     assert get_jobs().get(spec.run_id) is None, "nothing was trained"
     assert "Confusion matrix (test set)" in chart_titles(at)
@@ -274,15 +274,15 @@ def test_a_diverging_run_is_shown_as_such(open_page, store_home):
 
 
 def test_mnist_offline_offers_the_download_then_the_sample(open_page, monkeypatch, tmp_path):
-    import lab.data
+    import lab.data.sources
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # MNIST is not cached here
 
     def offline(url, path, label, timeout=15.0):
-        raise lab.data.DataUnavailable(f"{label} is not downloaded yet and the download failed (offline?).")
+        raise lab.data.sources.DataUnavailable(f"{label} is not downloaded yet and the download failed (offline?).")
 
-    monkeypatch.setattr(lab.data, "_download", offline)
-    lab.data.load_source.cache_clear()
+    monkeypatch.setattr(lab.data.sources, "_download", offline)
+    lab.data.sources.load_source.cache_clear()
     at = open_page({"data": "mnist", **TINY})
     assert_clean(at)
     assert at.button(key="train_button").disabled, "nothing to train on yet"
@@ -293,4 +293,4 @@ def test_mnist_offline_offers_the_download_then_the_sample(open_page, monkeypatc
     assert_clean(at)
     assert at.selectbox(key="data_source").value == "sample"
     assert not at.button(key="train_button").disabled
-    lab.data.load_source.cache_clear()
+    lab.data.sources.load_source.cache_clear()

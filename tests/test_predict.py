@@ -22,9 +22,8 @@ from PIL import Image
 
 pytest.importorskip("tensorflow")
 
-from lab.canvas import digit_to_canvas, to_mnist  # noqa: E402
-from lab.data import prepare  # noqa: E402
-from lab.predict import (  # noqa: E402
+from lab.analysis.canvas import digit_to_canvas, to_mnist  # noqa: E402
+from lab.analysis.predictor import (  # noqa: E402
     STARTER_SPEC,
     PredictBench,
     Prediction,
@@ -38,8 +37,10 @@ from lab.predict import (  # noqa: E402
     preprocess_file,
     signed_to_rgb,
 )
+from lab.architecture import validate_network  # noqa: E402
+from lab.data.sources import prepare  # noqa: E402
+from lab.runs.store import RunStore  # noqa: E402
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec  # noqa: E402
-from lab.store import RunStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ExperimentSpec(data="sample", hidden=(64,), epochs=3, batch_size=64)
@@ -52,7 +53,7 @@ MAX_ACCURACY_LOSS = 0.04
 @pytest.fixture(scope="module")
 def trained():
     """A small MLP trained for 3 epochs on the offline sample (a few seconds)."""
-    from lab.training import train
+    from lab.nn.trainer import train
 
     return train(SMALL)
 
@@ -65,7 +66,7 @@ def predictor(trained) -> Predictor:
 @pytest.fixture(scope="module")
 def sample_test():
     """The sample's test digits as uint8 (n, 784) and their labels."""
-    from lab.data import load_source
+    from lab.data.sources import load_source
 
     source = load_source("sample")
     return source.x_test, source.y_test
@@ -166,7 +167,7 @@ def test_the_units_that_fire_are_the_first_layers_strongest(trained, predictor, 
 def test_cnn_units_are_conv_filters_with_feature_maps():
     import keras
 
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     spec = ExperimentSpec(conv=(ConvBlock(filters=6, kernel_size=3, pool=2),), hidden=(8,))
     keras.utils.set_random_seed(0)
@@ -188,7 +189,7 @@ def test_cnn_units_are_conv_filters_with_feature_maps():
 def test_units_for_other_architectures(spec, layer, total):
     import keras
 
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     keras.utils.set_random_seed(0)
     _, view = Predictor(build_model(spec), spec).predict_with_units(np.full((28, 28), 0.3, np.float32), top=5)
@@ -201,7 +202,7 @@ def test_units_for_other_architectures(spec, layer, total):
 def test_sigmoid_outputs_are_shown_as_shares():
     import keras
 
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     spec = ExperimentSpec(hidden=(8,), output="sigmoid_mse", activation="sigmoid")
     keras.utils.set_random_seed(0)
@@ -369,6 +370,6 @@ def test_bench_predict_compares_with_model_predict():
 
 
 def test_starter_spec_is_small_and_valid():
-    STARTER_SPEC.validate()
+    validate_network(STARTER_SPEC)
     assert STARTER_SPEC.data == "sample" and STARTER_SPEC.hidden == (128,) and STARTER_SPEC.epochs <= 10
     assert prepare(STARTER_SPEC).x_train.shape[1] == 784

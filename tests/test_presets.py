@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from lab.architecture import count_params, count_trainable
-from lab.presets import SERIES, course_presets, format_figure, get_preset, list_presets, resolve_presets
+from lab.architecture import count_params, count_trainable, validate_network
+from lab.catalog.presets import SERIES, course_presets, format_figure, get_preset, list_presets, resolve_presets
 
 # model.summary() totals printed in the course material (002, 003, 004).
 COURSE_PARAMS = {
@@ -28,7 +28,7 @@ def test_every_series_and_row_of_the_course_is_a_preset():
 
 @pytest.mark.parametrize("preset", course_presets(), ids=lambda p: p.name)
 def test_each_preset_is_complete_and_valid(preset):
-    preset.spec.validate()
+    validate_network(preset.spec)
     assert preset.name.startswith(preset.series)
     assert preset.title and preset.lesson
     assert preset.change and "\n" not in preset.change
@@ -58,7 +58,7 @@ def test_keras_builds_the_course_model(name):
     pytest.importorskip("keras")
     import numpy as np
 
-    from lab.model import build_model
+    from lab.nn.model import build_model
 
     model = build_model(get_preset(name, data="sample").spec)
     assert model.count_params() == COURSE_PARAMS[name]
@@ -100,9 +100,9 @@ def test_series_settings_follow_the_course():
 
 
 def test_get_preset_uses_this_machines_data(monkeypatch):
-    import lab.data
+    import lab.data.sources
 
-    monkeypatch.setattr(lab.data, "default_source", lambda: "sample")
+    monkeypatch.setattr(lab.data.sources, "default_source", lambda: "sample")
     assert get_preset("a3").spec.data == "sample"  # case-insensitive
     assert get_preset("A3", data="fashion").spec.data == "fashion"
     assert {p.spec.data for p in list_presets("D")} == {"sample"}
@@ -141,7 +141,7 @@ def test_course_figures_format():
 
 
 def test_cli_trains_a_preset_with_overrides(tmp_path, capsys):
-    from lab.cli import main
+    from lab.cli.main import main
 
     code = main(["train", "--preset", "A3", "--data", "sample", "--epochs", "1", "--json", "--home", str(tmp_path)])
     assert code == 0
@@ -152,7 +152,7 @@ def test_cli_trains_a_preset_with_overrides(tmp_path, capsys):
 
 
 def test_cli_pretrain_trains_then_skips(tmp_path, capsys):
-    from lab.cli import main
+    from lab.cli.main import main
 
     args = ["pretrain", "--presets", "A1,D3", "--data", "sample", "--epochs", "1", "--home", str(tmp_path)]
     assert main(args) == 0
@@ -164,7 +164,7 @@ def test_cli_pretrain_trains_then_skips(tmp_path, capsys):
 
 
 def test_cli_pretrain_explains_bad_requests(tmp_path, capsys):
-    from lab.cli import main
+    from lab.cli.main import main
 
     assert main(["pretrain", "--home", str(tmp_path)]) == 2
     assert "--series A" in capsys.readouterr().err
@@ -176,7 +176,7 @@ def test_cli_pretrain_explains_bad_requests(tmp_path, capsys):
 
 
 def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
-    from lab.reproduce import main, read_rows
+    from lab.reports.reproduce import main, read_rows
 
     doc = tmp_path / "REPRODUCTION.md"
     common = ["--data", "sample", "--epochs", "1", "--output", str(doc), "--home", str(tmp_path / "runs")]
@@ -197,7 +197,7 @@ def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
 @pytest.mark.slow
 def test_reproduction_tests_an_ensemble_preset_against_the_best_single_run(tmp_path):
     """A8 votes over three seeds; the document still gives its margin and McNemar's p on the soft vote."""
-    from lab.reproduce import main, read_rows
+    from lab.reports.reproduce import main, read_rows
 
     doc = tmp_path / "REPRODUCTION.md"
     common = ["--data", "sample", "--epochs", "1", "--output", str(doc), "--home", str(tmp_path / "runs")]

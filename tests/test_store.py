@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from lab.runs.store import RunStore, get_or_train
 from lab.spec import ExperimentSpec
-from lab.store import RunStore, get_or_train
 
 pytest.importorskip("tensorflow")
 
@@ -24,7 +24,7 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     first = get_or_train(TINY, store)
     assert not first.from_store
-    monkeypatch.setattr("lab.training.train", _no_training)
+    monkeypatch.setattr("lab.nn.trainer.train", _no_training)
     start = time.perf_counter()
     again = get_or_train(TINY, store)
     seconds = time.perf_counter() - start
@@ -36,8 +36,8 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
 
 
 def test_stored_model_predicts_like_the_trained_one(tmp_path):
-    from lab.data import prepare
-    from lab.training import predict_probs
+    from lab.data.sources import prepare
+    from lab.nn.trainer import predict_probs
 
     store = RunStore(tmp_path)
     first = get_or_train(TINY.replace(center=True), store)
@@ -50,7 +50,7 @@ def test_stored_model_predicts_like_the_trained_one(tmp_path):
 def test_store_survives_a_restart(tmp_path):
     get_or_train(TINY, RunStore(tmp_path))
     code = (
-        "import time; from lab.spec import ExperimentSpec; from lab.store import RunStore;"
+        "import time; from lab.spec import ExperimentSpec; from lab.runs.store import RunStore;"
         f"s = RunStore({str(tmp_path)!r}); t = time.perf_counter();"
         f"r = s.get(ExperimentSpec.from_json({TINY.to_json()!r}));"
         "print(r is not None and r.from_store, time.perf_counter() - t)"

@@ -9,8 +9,8 @@ import pytest
 from lab.spec import ExperimentSpec
 
 pytest.importorskip("tensorflow")
-from lab.training import train  # noqa: E402
-from lab.training_queue import TrainingQueue  # noqa: E402
+from lab.nn.queue import TrainingQueue  # noqa: E402
+from lab.nn.trainer import train  # noqa: E402
 
 TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
 

@@ -2,7 +2,7 @@
 
 A page submits a spec and follows the job: its place in the queue, the latest
 epoch report, and finally the stored result. The job trains in a thread of its
-own (one at a time per process, through ``lab.training_queue``) and stores the
+own (one at a time per process, through ``lab.nn.queue``) and stores the
 run when done, whatever happens to the browser session that asked for it. Two
 sessions asking for the same spec share one job.
 """
@@ -13,9 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from lab.run import EpochReport, RunResult
+from lab.architecture import validate_network
+from lab.nn.result import EpochReport, RunResult
 from lab.spec import ExperimentSpec
-from lab.store import RunStore
+from lab.runs.store import RunStore
 
 
 @dataclass
@@ -107,7 +108,7 @@ class JobManager:
         ValueError
             For an invalid spec, at once, before anything is queued.
         """
-        spec.validate()
+        validate_network(spec)
         with self._lock:
             job = self._jobs.get(spec.run_id)
             if job is not None and not job.finished:
@@ -129,7 +130,7 @@ class JobManager:
         return sorted(jobs, key=lambda j: j.submitted)
 
     def _work(self, job: Job) -> None:
-        from lab.training import train
+        from lab.nn.trainer import train
 
         try:
             result = train(

@@ -3,7 +3,7 @@
 A preset is the course's experiment written as an ``ExperimentSpec``, with what
 changed and why, the test accuracy the course reports, and the lesson it draws.
 Specs are written for full MNIST, as the course ran them; ``get_preset`` swaps in
-the data this machine has (``lab.data.default_source()``: MNIST when cached,
+the data this machine has (``lab.data.sources.default_source()``: MNIST when cached,
 else the offline 5,000-digit sample), and ``Preset.capped`` shortens a run for a
 class that has minutes, not hours.
 
@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.architecture import validate_network
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 CourseFigure = float | tuple[float, float] | None
@@ -683,7 +684,7 @@ _BY_NAME: dict[str, Preset] = {p.name: p for p in _PRESETS}
 def _source(data: str | None) -> str:
     if data:
         return data
-    from lab.data import default_source
+    from lab.data.sources import default_source
 
     return default_source()
 
@@ -696,7 +697,7 @@ def get_preset(name: str, data: str | None = None) -> Preset:
     name : str
         ``A1`` ... ``D5``.
     data : str, optional
-        Data source for its spec; default ``lab.data.default_source()``
+        Data source for its spec; default ``lab.data.sources.default_source()``
         (MNIST when cached, else the offline sample).
 
     Raises
@@ -782,7 +783,7 @@ def pretrain(
     dict
         Preset name -> list of RunResult (one per member).
     """
-    from lab.store import RunStore
+    from lab.runs.store import RunStore
 
     store = store if store is not None else RunStore()
     notify = on_event or (lambda *args: None)
@@ -794,7 +795,7 @@ def pretrain(
                 notify("skip", preset, spec, stored)
                 results.setdefault(preset.name, []).append(stored)
                 continue
-            from lab.training import train
+            from lab.nn.trainer import train
 
             notify("start", preset, spec, None)
             result = train(spec, on_epoch=lambda report, p=preset, s=spec: notify("epoch", p, s, report))
@@ -824,7 +825,7 @@ def add_pretrain_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_pretrain(args: argparse.Namespace) -> int:
     """``pretrain``: train the chosen presets into the store with progress on stderr."""
-    from lab.store import RunStore
+    from lab.runs.store import RunStore
 
     if args.list:
         for preset in course_presets():
@@ -838,7 +839,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     presets = [p.capped(args.epochs) for p in resolve_presets(args.presets, args.series, args.data)]
     for preset in presets:
         for spec in preset.member_specs():
-            spec.validate()
+            validate_network(spec)
     progress = PretrainProgress(sum(len(p.member_specs()) for p in presets))
     started = time.perf_counter()
     results = pretrain(presets, RunStore(args.home), on_event=progress)

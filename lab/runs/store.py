@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.run import RunResult, _num
+from lab.nn.result import RunResult, _num
 from lab.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ def load_model(path: Path) -> Any:
     """Load a stored ``.keras`` model (imports Keras on first use)."""
     import keras
 
-    import lab.model  # noqa: F401 - registers the lab's own layers (augmentation) for loading
+    import lab.nn.model  # noqa: F401 - registers the lab's own layers (augmentation) for loading
 
     return keras.models.load_model(path, compile=False)
 
@@ -219,13 +219,13 @@ def get_or_train(
     retrain_stopped : bool
         Train again when the stored run was stopped by the user part-way.
     **train_kwargs
-        Passed to ``lab.training.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
+        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
     """
     store = store if store is not None else RunStore()
     stored = store.get(spec)
     if stored is not None and not (retrain_stopped and stored.stopped):
         return stored
-    from lab.training import train
+    from lab.nn.trainer import train
 
     result = train(spec, **train_kwargs)
     store.save(result)

@@ -76,7 +76,7 @@ class RunResult:
     mean : np.ndarray | None
         Per-pixel training mean subtracted from inputs (centered data), else None.
     health : dict | None
-        Gradient and activation statistics per layer and epoch (``lab.health``).
+        Gradient and activation statistics per layer and epoch (``lab.health.recorder``).
     from_store : bool
         True when this result was read from the run store rather than trained now.
     """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab.data import Prepared, load_source, one_hot
+from lab.data.sources import Prepared, load_source, one_hot
 from lab.spec import ExperimentSpec
 
 # The course's workloads: A1 (000/001: 19,800 images, 4 x Dense(50) sigmoid, SGD,
@@ -72,8 +72,8 @@ def compare(name: str, epochs: int = 3) -> Comparison:
     """Run one workload both ways, same data and seed."""
     import keras
 
-    from lab.model import build_model, compile_model
-    from lab.training import STEPS_PER_EXECUTION, _train_locked
+    from lab.nn.model import build_model, compile_model
+    from lab.nn.trainer import STEPS_PER_EXECUTION, _train_locked
 
     spec, n_train, n_test = WORKLOADS[name]
     spec = spec.replace(epochs=epochs)
@@ -135,9 +135,9 @@ def _extra_benchmarks() -> None:
     import importlib
 
     for module_name, func in (
-        ("lab.predict", "bench_predict"),
-        ("lab.convnet", "bench_augmentation"),
-        ("lab.health", "bench_health_overhead"),
+        ("lab.analysis.predictor", "bench_predict"),
+        ("lab.analysis.convnet", "bench_augmentation"),
+        ("lab.health.recorder", "bench_health_overhead"),
     ):
         try:
             bench = getattr(importlib.import_module(module_name), func)

@@ -16,15 +16,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from lab.architecture import count_params, count_trainable, layer_infos
-from lab.data import SOURCES, DataUnavailable, is_cached, load_source
+from lab.architecture import count_params, count_trainable, layer_infos, validate_network
+from lab.data.sources import SOURCES, DataUnavailable, is_cached, load_source
 from lab.spec import (
     ACTIVATIONS,
     BATCHNORM,
@@ -212,7 +211,7 @@ def spec_from_query(params: Mapping[str, Any], defaults: ExperimentSpec | None =
         changes["augmentation"] = dataclasses.replace(base.augmentation, **aug)
     spec = base.replace(**changes)
     try:
-        spec.validate(param_budget=sys.maxsize)  # bad values only; the page reports an oversized model itself
+        spec.validate()  # values only: the page reports an oversized model itself
     except ValueError as exc:
         raise ValueError(f"The link's settings are not valid: {exc}") from None
     return spec
@@ -519,7 +518,7 @@ def show_architecture(spec: ExperimentSpec) -> bool:
     with st.expander("Layer table", expanded=False):
         st.dataframe(table, hide_index=True, width="stretch")
     try:
-        spec.validate()
+        validate_network(spec)
     except ValueError as exc:
         st.error(str(exc))
         return False

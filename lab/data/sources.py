@@ -172,7 +172,7 @@ def _load_mnist() -> Dataset:
 
 
 def _load_fashion() -> Dataset:
-    from lab.idx import load_idx_dir
+    from lab.data.idx import load_idx_dir
 
     folder = keras_cache_dir() / "fashion-mnist"
     if not all((folder / f).is_file() for f in _FASHION_FILES):
@@ -187,7 +187,7 @@ def _load_fashion() -> Dataset:
 
 
 def _load_idx(directory: str) -> Dataset:
-    from lab.idx import load_idx_dir
+    from lab.data.idx import load_idx_dir
 
     folder = Path(directory).expanduser()
     if not folder.is_dir():

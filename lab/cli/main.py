@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lab.architecture import validate_network
 from lab.spec import ExperimentSpec
 
 
@@ -55,7 +56,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     """Build the spec from ``--preset`` (if any) and the flags given."""
     base = ExperimentSpec()
     if getattr(args, "preset", None):
-        from lab.presets import get_preset
+        from lab.catalog.presets import get_preset
 
         base = get_preset(args.preset).spec
     changes = {}
@@ -84,9 +85,9 @@ def _add_train(sub: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """``train``: train or fetch a run, print its summary."""
-    from lab.store import RunStore, get_or_train
+    from lab.runs.store import RunStore, get_or_train
 
-    spec = spec_from_args(args).validate()
+    spec = validate_network(spec_from_args(args))
     store = RunStore(args.home)
     if args.retrain:
         store.delete(spec.run_id)
@@ -131,7 +132,7 @@ def _add_runs(sub: Any) -> None:
 
 def run_runs(args: argparse.Namespace) -> int:
     """``runs list|delete``."""
-    from lab.store import RunStore
+    from lab.runs.store import RunStore
 
     store = RunStore(args.home)
     if args.action == "delete":
@@ -163,7 +164,7 @@ def _add_bench(sub: Any) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     """``bench``: side-by-side timings and ratios."""
-    from lab.bench import run_all
+    from lab.bench.trainer import run_all
 
     run_all(epochs=args.epochs, repeats=args.repeats, only=args.only)
     return 0
@@ -177,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_runs(sub)
     _add_bench(sub)
     handlers = {"train": run_train, "runs": run_runs, "bench": run_bench}
-    for name, module in (("predict", "lab.predict"), ("pretrain", "lab.presets"), ("import-mnist", "lab.mnist_import")):
+    for name, module in (("predict", "lab.analysis.predictor"), ("pretrain", "lab.catalog.presets"), ("import-mnist", "lab.data.mnist_import")):
         extra = _optional_command(sub, name, module)
         if extra is not None:
             handlers[name] = extra

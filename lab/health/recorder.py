@@ -54,7 +54,7 @@ from lab.spec import ExperimentSpec
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from lab.data import Prepared
+    from lab.data.sources import Prepared
 
 PROBE_SIZE = 256
 HIST_BINS = 20
@@ -420,7 +420,7 @@ def comparison_spec(name: str, epochs: int = COMPARISON_EPOCHS) -> ExperimentSpe
     Pixels are scaled to [0, 1] here, unlike the course's raw 0-255: raw pixels saturate the first sigmoid
     layer on their own, and this comparison isolates what the activation function does to the gradient.
     """
-    from lab.presets import get_preset
+    from lab.catalog.presets import get_preset
 
     base, _, variant = name.partition("-")
     spec = get_preset(base, data="sample").capped(epochs).spec.replace(raw_pixels=False)
@@ -530,7 +530,7 @@ def recording_overhead(health: dict[str, Any], train_seconds: float) -> float | 
 # C2 as course 003 (60,000 images, 784-556-156-10 ReLU, Adam, batch 128).
 def _health_workloads() -> dict[str, tuple[ExperimentSpec, int, int]]:
     """The trainer benchmark's workloads, A1 with course 000's batch of 256."""
-    from lab.bench import WORKLOADS
+    from lab.bench.trainer import WORKLOADS
 
     spec, n_train, n_test = WORKLOADS["A1"]
     return {**WORKLOADS, "A1": (spec.replace(batch_size=256), n_train, n_test)}
@@ -561,9 +561,9 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
         training: the overhead measured inside one run, which a busy machine
         disturbs less than the ratio of two runs).
     """
-    from lab.bench import workload_arrays
-    from lab.data import Prepared, one_hot
-    from lab.training import STEPS_PER_EXECUTION, _train_locked
+    from lab.bench.trainer import workload_arrays
+    from lab.data.sources import Prepared, one_hot
+    from lab.nn.trainer import STEPS_PER_EXECUTION, _train_locked
 
     out = {}
     workloads = _health_workloads()

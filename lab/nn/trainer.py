@@ -17,13 +17,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lab.architecture import count_params
-from lab.data import Prepared, prepare
-from lab.health import make_recorder
-from lab.model import build_model, compile_model
-from lab.run import EpochReport, RunResult
+from lab.architecture import count_params, validate_network
+from lab.data.sources import Prepared, prepare
+from lab.health.recorder import make_recorder
+from lab.nn.model import build_model, compile_model
+from lab.nn.queue import TRAINING_QUEUE
+from lab.nn.result import EpochReport, RunResult
 from lab.spec import ExperimentSpec
-from lab.training_queue import TRAINING_QUEUE
 
 # Several batches per call into TensorFlow: the course's small MLPs are
 # dominated by per-batch Python overhead (see `python -m lab bench`).
@@ -143,7 +143,7 @@ def train(
     steps_per_execution : int
         Batches per TensorFlow call; 1 reproduces plain ``model.fit``.
     record_health : bool
-        Record gradient and activation health (``lab.health``) into ``result.health``;
+        Record gradient and activation health (``lab.health.recorder``) into ``result.health``;
         off only to measure what recording costs.
 
     Raises
@@ -151,7 +151,7 @@ def train(
     ValueError
         For an invalid spec or data that cannot be loaded.
     """
-    spec.validate()
+    validate_network(spec)
     data = prepare(spec)
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
         if start is not None:

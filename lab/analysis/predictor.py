@@ -1,6 +1,6 @@
 """Classify drawn or photographed digits with stored runs: the Draw page's and the CLI's pipeline.
 
-One path for every input: pixels -> :mod:`lab.canvas` (MNIST's crop, scale and
+One path for every input: pixels -> :mod:`lab.analysis.canvas` (MNIST's crop, scale and
 centering) -> the run's own input preparation (its training mean, when it was
 trained on centered data) -> the Keras model, called directly. ``model.predict``
 builds a dataset and a prediction loop on every call, which costs far more
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from lab.analysis.canvas import apply_training_preprocessing, image_to_mnist, load_image_file, to_mnist
 from lab.architecture import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
-from lab.canvas import apply_training_preprocessing, image_to_mnist, load_image_file, to_mnist
-from lab.run import RunResult
+from lab.nn.result import RunResult
+from lab.runs.store import RunInfo, RunStore
 from lab.spec import ExperimentSpec
-from lab.store import RunInfo, RunStore
 
 # A good small model that trains in seconds on the offline sample (about 95% test
 # accuracy): what the Draw page offers to train when the store is empty.
@@ -103,7 +103,7 @@ class Predictor:
     Parameters
     ----------
     model : keras.Model
-        A model built by :func:`lab.model.build_model` (flat 784-pixel input).
+        A model built by :func:`lab.nn.model.build_model` (flat 784-pixel input).
     spec : ExperimentSpec
         What it was trained with (layer names, output type).
     mean : np.ndarray or None
@@ -175,7 +175,7 @@ class Predictor:
         """The answer and the first-layer units that respond most, from one model call.
 
         The units are None for a model whose first layer cannot be found by name
-        (a model not built by :mod:`lab.model`).
+        (a model not built by :mod:`lab.nn.model`).
         """
         probe = self._get_probe()
         if probe is None:
@@ -272,7 +272,7 @@ def _strongest(values: np.ndarray, top: int) -> np.ndarray:
 def preprocess_canvas(rgba: np.ndarray, center: bool = True) -> np.ndarray | None:
     """A canvas drawing as the 28x28 image a model receives (None for an empty canvas).
 
-    See :func:`lab.canvas.to_mnist`; ``center=False`` skips cropping and centering.
+    See :func:`lab.analysis.canvas.to_mnist`; ``center=False`` skips cropping and centering.
     """
     return to_mnist(rgba, center=center)
 
@@ -428,15 +428,15 @@ def bench_predict(run_id: str | None = None, store: RunStore | None = None, repe
     repeats : int, default 50
         Timed calls of each way (after warm-up calls); medians are reported.
     """
-    from lab.canvas import digit_to_canvas
-    from lab.data import load_source
+    from lab.analysis.canvas import digit_to_canvas
+    from lab.data.sources import load_source
 
     if run_id is not None:
         predictor = Predictor.load(run_id, store)
     else:
         import keras
 
-        from lab.model import build_model
+        from lab.nn.model import build_model
 
         keras.utils.set_random_seed(0)
         predictor = Predictor(build_model(STARTER_SPEC), STARTER_SPEC)

@@ -12,7 +12,7 @@ Everything here returns plain numpy arrays for a page (or a notebook) to draw:
   wherever they are, and augmentation shows the network moved digits.
 
 Functions that take a Keras model import nothing themselves; ``augmentation_preview``
-and ``bench_augmentation`` build Keras layers and import ``lab.model`` lazily.
+and ``bench_augmentation`` build Keras layers and import ``lab.nn.model`` lazily.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def feature_maps(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     Parameters
     ----------
     model : keras.Model
-        A model from ``lab.model.build_model`` with at least one conv block.
+        A model from ``lab.nn.model.build_model`` with at least one conv block.
     x : np.ndarray
         One prepared input: 784 pixels (or 28x28), already centered when the
         spec centers its data (``Prepared.transform``).
@@ -143,7 +143,7 @@ def _shift_one(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def plain_test_images(spec: ExperimentSpec) -> tuple[np.ndarray, np.ndarray]:
     """The spec's test images in [0, 1] (n, 784) and their labels, before any centering."""
-    from lab.data import load_source
+    from lab.data.sources import load_source
 
     source = load_source(spec.data)
     x, y = source.x_test, source.y_test
@@ -239,7 +239,7 @@ def augmentation_preview(image01: np.ndarray, aug: Augmentation, count: int = 11
     np.ndarray
         (count, 28, 28) float32 images, clipped to [0, 1] for display.
     """
-    from lab.model import Augmenter, augmentation_layers
+    from lab.nn.model import Augmenter, augmentation_layers
 
     batch = np.repeat(np.asarray(image01, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE, 1), count, axis=0)
     if aug.active:
@@ -252,10 +252,10 @@ def augmentation_preview(image01: np.ndarray, aug: Augmentation, count: int = 11
 def b10_spec() -> ExperimentSpec:
     """Course B10 (CS4487): three conv layers, dropout, ImageDataGenerator-style augmentation.
 
-    Taken from ``lab.presets`` when it is there, so the benchmark times the preset itself.
+    Taken from ``lab.catalog.presets`` when it is there, so the benchmark times the preset itself.
     """
     try:
-        from lab.presets import get_preset
+        from lab.catalog.presets import get_preset
 
         return get_preset("B10").spec
     except (ImportError, KeyError, ValueError):
@@ -311,10 +311,10 @@ def bench_augmentation(images: int = 6_000, epochs: int = 3) -> AugmentationTimi
 def _epoch_seconds(spec: ExperimentSpec, images: int, epochs: int) -> float:
     import keras
 
-    from lab.bench import workload_arrays
-    from lab.data import one_hot
-    from lab.model import build_model, compile_model
-    from lab.training import STEPS_PER_EXECUTION
+    from lab.bench.trainer import workload_arrays
+    from lab.data.sources import one_hot
+    from lab.nn.model import build_model, compile_model
+    from lab.nn.trainer import STEPS_PER_EXECUTION
 
     x, labels = workload_arrays(images, 0)
     keras.utils.set_random_seed(spec.seed)

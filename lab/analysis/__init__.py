@@ -1,0 +1,1 @@
+"""Looking at trained networks: filters, conv views, shifted digits, ensembles, canvas preprocessing, prediction."""

@@ -1,0 +1,1 @@
+"""The command line, ``python -m lab``: one module per subcommand."""

@@ -1,0 +1,1 @@
+"""Gradient health: recording it while a network trains (TensorFlow), and reading the record (no TensorFlow)."""

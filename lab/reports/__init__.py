@@ -1,0 +1,1 @@
+"""Documents made from runs: the Keras script for a spec, and REPRODUCTION.md."""
