@@ -1,16 +1,16 @@
 """Augmentation: Keras layers inside the model that change training inputs and never evaluation inputs."""
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from lab.analysis.convnet import augmentation_preview
+from lab.data.prepare import one_hot
+from lab.data.sources import load_source
+from lab.nn.model import Augmenter, ElasticDistortion, augmentation_layers, build_model, compile_model
+from lab.runs.store import load_model
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
-
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-from lab.analysis.convnet import augmentation_preview  # noqa: E402
-from lab.data.sources import load_source, one_hot  # noqa: E402
-from lab.nn.model import Augmenter, ElasticDistortion, augmentation_layers, build_model, compile_model  # noqa: E402
-from lab.runs.store import load_model  # noqa: E402
 
 EVERYTHING = Augmentation(rotation=10, shift=0.2, shear=0.1, zoom=0.1, noise=0.05, elastic=34)
 ONE_AT_A_TIME = {

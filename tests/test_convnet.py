@@ -6,26 +6,24 @@ import json
 import numpy as np
 import pytest
 
-from lab.architecture import count_params, layer_infos
-from lab.catalog.presets import get_preset
-from lab.spec import Augmentation, ConvBlock, ExperimentSpec
-
-keras = pytest.importorskip("keras")
-from lab.analysis.convnet import (  # noqa: E402
+from lab.analysis.convnet import (
     AugmentationTiming,
     bench_augmentation,
     conv_kernels,
     feature_maps,
     find_preset_run,
-    plain_test_images,
     same_but_epochs,
     shift_images,
     shifted_accuracy,
     symmetric_limit,
 )
-from lab.nn.model import build_model  # noqa: E402
-from lab.nn.trainer import train  # noqa: E402
-from lab.runs.store import RunStore  # noqa: E402
+from lab.architecture import count_params, layer_infos
+from lab.catalog.presets import get_preset
+from lab.data.prepare import test_images
+from lab.nn.model import build_model
+from lab.nn.trainer import train
+from lab.runs.store import RunStore
+from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 CNN_PARAMS = {"B6": 98_820, "B7": 286_940, "B8": 286_940, "B9": 286_940, "B10": 286_940, "B11": 286_940}
 
@@ -130,7 +128,7 @@ def test_shifts_are_two_to_four_pixels_in_eight_directions_and_seeded():
 
 
 def test_shifting_keeps_the_ink_of_a_centered_digit():
-    images, _ = plain_test_images(ExperimentSpec(data="sample"))
+    images, _ = test_images(ExperimentSpec(data="sample"))
     shifted = shift_images(images[:50])
     assert shifted.shape == (50, 784)
     # MNIST digits fit a 20x20 box in the middle: a 4-pixel move keeps most digits whole (a wide

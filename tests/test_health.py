@@ -143,7 +143,6 @@ def test_comparison_pairs_are_course_presets_on_the_sample_and_short():
 
 
 # ---------------------------------------------------------------- with TensorFlow
-tf = pytest.importorskip("tensorflow")
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +188,7 @@ def test_a1_sigmoids_are_bunched_near_one_half_not_saturated(a1_a3):
 def test_saturation_is_high_when_sigmoid_weights_are_large():
     import keras
 
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
     from lab.nn.model import build_model, compile_model
 
     spec = comparison_spec("A1").replace(initializer="random_normal", init_stddev=1.0)

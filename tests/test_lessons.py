@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("tensorflow")
-
-from lab.analysis.ensemble import combine, seed_specs  # noqa: E402
-from lab.catalog.presets import get_preset  # noqa: E402
-from lab.nn.trainer import train  # noqa: E402
+from lab.analysis.ensemble import combine, seed_specs
+from lab.catalog.presets import get_preset
+from lab.nn.trainer import train
 
 pytestmark = pytest.mark.slow
 

@@ -3,10 +3,8 @@
 import pytest
 
 from lab.architecture import count_params, layer_infos
+from lab.nn.model import build_model
 from lab.spec import ConvBlock, ExperimentSpec
-
-keras = pytest.importorskip("keras")
-from lab.nn.model import build_model  # noqa: E402
 
 COURSE = {
     "B1": (ExperimentSpec(hidden=()), 7_850, 7_850),

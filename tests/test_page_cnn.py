@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("tensorflow")
-
-from lab.catalog.presets import get_preset  # noqa: E402
-from lab.data.sources import load_source  # noqa: E402
-from lab.nn.trainer import train  # noqa: E402
-from lab.runs.store import RunStore  # noqa: E402
-from tests import apptest_support  # noqa: E402
+from lab.catalog.presets import get_preset
+from lab.data.sources import load_source
+from lab.nn.trainer import train
+from lab.runs.store import RunStore
+from tests import apptest_support
 
 SHIFTED = "Shifted 2-4 px"
 

@@ -18,14 +18,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("tensorflow")
-
-from lab.analysis.canvas import digit_to_canvas, to_mnist  # noqa: E402
-from lab.analysis.predictor import Predictor, digit_runs, preprocess_file  # noqa: E402
-from lab.data.sources import load_source  # noqa: E402
-from lab.runs.store import RunStore, get_or_train  # noqa: E402
-from lab.spec import ConvBlock, ExperimentSpec  # noqa: E402
-from tests import apptest_support  # noqa: E402
+from lab.analysis.canvas import digit_to_canvas, to_mnist
+from lab.analysis.predictor import Predictor, digit_runs, preprocess_file
+from lab.data.sources import load_source
+from lab.runs.store import RunStore, get_or_train
+from lab.spec import ConvBlock, ExperimentSpec
+from tests import apptest_support
 
 CANVAS_KEY = "draw_canvas"
 TINY_MLP = ExperimentSpec(data="sample", hidden=(32,), epochs=2, batch_size=64)

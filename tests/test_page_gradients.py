@@ -9,12 +9,10 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("tensorflow")
-
-from lab.health.recorder import COMPARISON_EPOCHS, comparison_spec  # noqa: E402
-from lab.runs.store import RunStore  # noqa: E402
-from lab.spec import ExperimentSpec  # noqa: E402
-from tests import apptest_support  # noqa: E402
+from lab.health.recorder import COMPARISON_EPOCHS, comparison_spec
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+from tests import apptest_support
 
 # Diverges in its first epoch on the sample: NaN weights, so NaN norms.
 NAN_SPEC = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), activation="linear", optimizer="sgd",

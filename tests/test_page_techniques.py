@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-pytest.importorskip("tensorflow")
-
-from lab.catalog.presets import get_preset, list_presets  # noqa: E402
-from lab.data.sources import is_cached  # noqa: E402
-from lab.runs.store import RunStore  # noqa: E402
-from tests import apptest_support  # noqa: E402
+from lab.catalog.presets import get_preset, list_presets
+from lab.data.sources import is_cached
+from lab.runs.store import RunStore
+from tests import apptest_support
 
 ACCURACY = "Our test accuracy (95% interval)"
 

@@ -9,9 +9,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lab.architecture import count_params
+from lab.catalog.presets import get_preset
 from lab.runs.store import RunStore, get_or_train
 from lab.spec import ExperimentSpec
-from tests import apptest_support  # noqa: E402
+from tests import apptest_support
 from ui.spec_widgets import spec_from_query, spec_to_query
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
@@ -155,8 +156,7 @@ def test_query_round_trip_of_every_kind_of_field():
 
 
 def test_preset_link_loads_the_course_experiment(open_page):
-    presets = pytest.importorskip("lab.catalog.presets")
-    preset = presets.get_preset("B2")
+    preset = get_preset("B2")
     at = open_page({"preset": "B2"})
     assert_clean(at)
     assert at.slider(key="n_hidden").value == len(preset.spec.hidden)
@@ -237,7 +237,7 @@ def test_a_stored_run_appears_without_training(open_page, store_home):
     assert_clean(at)
     assert metric(at, "Test accuracy") is not None, "no Train click needed"
     assert "Read from the run store" in texts(at)
-    from ui.jobs import get_jobs
+    from ui.state import get_jobs
 
     assert get_jobs().get(spec.run_id) is None, "nothing was trained"
     assert "Confusion matrix (test set)" in chart_titles(at)

@@ -20,10 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("tensorflow")
-
-from lab.analysis.canvas import digit_to_canvas, to_mnist  # noqa: E402
-from lab.analysis.predictor import (  # noqa: E402
+from lab.analysis.canvas import digit_to_canvas, to_mnist
+from lab.analysis.predictor import (
     STARTER_SPEC,
     PredictBench,
     Prediction,
@@ -37,10 +35,10 @@ from lab.analysis.predictor import (  # noqa: E402
     preprocess_file,
     signed_to_rgb,
 )
-from lab.architecture import validate_network  # noqa: E402
-from lab.data.sources import prepare  # noqa: E402
-from lab.runs.store import RunStore  # noqa: E402
-from lab.spec import Augmentation, ConvBlock, ExperimentSpec  # noqa: E402
+from lab.architecture import validate_network
+from lab.data.prepare import prepare
+from lab.runs.store import RunStore
+from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ExperimentSpec(data="sample", hidden=(64,), epochs=3, batch_size=64)

@@ -6,12 +6,9 @@ import sys
 import time
 
 import numpy as np
-import pytest
 
 from lab.runs.store import RunStore, get_or_train
 from lab.spec import ExperimentSpec
-
-pytest.importorskip("tensorflow")
 
 TINY = ExperimentSpec(hidden=(8,), epochs=1, batch_size=64, train_subset=500)
 
@@ -36,7 +33,7 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
 
 
 def test_stored_model_predicts_like_the_trained_one(tmp_path):
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
     from lab.nn.trainer import predict_probs
 
     store = RunStore(tmp_path)

@@ -6,11 +6,9 @@ import threading
 import numpy as np
 import pytest
 
+from lab.nn.queue import TrainingQueue
+from lab.nn.trainer import train
 from lab.spec import ExperimentSpec
-
-pytest.importorskip("tensorflow")
-from lab.nn.queue import TrainingQueue  # noqa: E402
-from lab.nn.trainer import train  # noqa: E402
 
 TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
 
