@@ -23,18 +23,18 @@ from lab.analysis.convnet import (
     conv_kernels,
     feature_maps,
     find_preset_run,
-    plain_test_images,
     shift_images,
     shifted_accuracy,
     symmetric_limit,
 )
 from lab.architecture import IMAGE_SIDE
 from lab.catalog.presets import Preset, get_preset, list_presets
+from lab.data.prepare import test_images
 from lab.data.sources import SOURCES as SOURCE_NAMES
 from lab.nn.result import EpochReport, RunResult
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
-from ui import charts
-from ui.jobs import fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
+from ui import charts, images
+from ui.jobs import queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.spec_widgets import (
     data_available,
@@ -44,6 +44,8 @@ from ui.spec_widgets import (
     spec_from_query,
     spec_to_query,
 )
+from ui.state import get_store
+from ui.text import fmt_seconds
 
 ensure_app_navigation()
 
@@ -258,22 +260,22 @@ def digit_picker(spec: ExperimentSpec) -> tuple[np.ndarray, str] | None:
     if choice == "drawn" and drawn is not None:
         return np.clip(np.asarray(drawn, dtype=np.float32).reshape(IMAGE_SIDE, IMAGE_SIDE), 0, 1), "your drawing"
     try:
-        images, labels = _test_set(spec.data, spec.test_subset)
+        test_x, test_y = _test_set(spec.data, spec.test_subset)
     except ValueError as exc:
         st.error(str(exc))
         return None
     key = P + "digit_index"
-    st.session_state[key] = min(int(st.session_state.get(key, 0)), len(images) - 1)  # the test set may have shrunk
+    st.session_state[key] = min(int(st.session_state.get(key, 0)), len(test_x) - 1)  # the test set may have shrunk
     index = int(
-        st.number_input("Test digit number", 0, len(images) - 1, step=1, key=key, help="Which test image to use.")
+        st.number_input("Test digit number", 0, len(test_x) - 1, step=1, key=key, help="Which test image to use.")
     )
-    return images[index].reshape(IMAGE_SIDE, IMAGE_SIDE), f"test digit {index} (a {labels[index]})"
+    return test_x[index].reshape(IMAGE_SIDE, IMAGE_SIDE), f"test digit {index} (a {test_y[index]})"
 
 
 @st.cache_resource(max_entries=4)
 def _test_set(data: str, test_subset: int) -> tuple[np.ndarray, np.ndarray]:
     """Test images in [0, 1] and labels, read once per source."""
-    return plain_test_images(ExperimentSpec(data=data, test_subset=test_subset))
+    return test_images(ExperimentSpec(data=data, test_subset=test_subset))
 
 
 def augmentation_section(aug: Augmentation, digit: np.ndarray, caption: str) -> None:
@@ -289,7 +291,7 @@ def augmentation_section(aug: Augmentation, digit: np.ndarray, caption: str) -> 
     draws = augmentation_preview(digit, aug, PREVIEW_DRAWS, seed=int(st.session_state[seed_key]))
     tiles = np.concatenate([digit[None], draws])
     labels = ["original"] + [f"draw {i}" for i in range(1, PREVIEW_DRAWS + 1)]
-    st.image(charts.image_grid(tiles, columns=6, mode="gray", labels=labels, scale=3), caption=caption)
+    st.image(images.image_grid(tiles, columns=6, mode="gray", labels=labels, scale=3), caption=caption)
     if aug.active:
         st.caption(
             "Each epoch the network sees a new random version of every training digit, so it cannot memorize "
@@ -367,7 +369,7 @@ def inside_section(result: RunResult, digit: np.ndarray, caption: str) -> None:
     kernels = conv_kernels(model, "conv_1")
     side = kernels.shape[1]
     st.markdown(f"**First conv layer: {len(kernels)} kernels of {side}x{side}**")
-    picture = charts.image_grid(
+    picture = images.image_grid(
         kernels,
         columns=_grid_columns(len(kernels)),
         mode="diverging",
@@ -386,7 +388,7 @@ def inside_section(result: RunResult, digit: np.ndarray, caption: str) -> None:
         x = x - result.mean.reshape(1, -1)
     probs = np.asarray(model(x.astype(np.float32), training=False))[0]
     c1, c2 = st.columns([1, 4])
-    c1.image(charts.image_grid(digit[None], columns=1, mode="gray", scale=4), caption=caption)
+    c1.image(images.image_grid(digit[None], columns=1, mode="gray", scale=4), caption=caption)
     c2.markdown(f"The network reads it as a **{int(np.argmax(probs))}** ({float(np.max(probs)):.0%} sure).")
     c2.caption(
         "Below, every feature map each conv layer computes for this digit, after its activation: one small image per "
@@ -404,7 +406,7 @@ def inside_section(result: RunResult, digit: np.ndarray, caption: str) -> None:
         columns = _grid_columns(channels)
         tiles = np.transpose(maps, (2, 0, 1))
         st.image(
-            charts.image_grid(
+            images.image_grid(
                 tiles, columns=columns, mode="diverging", shared_scale=shared, scale=max(3, 84 // h), pad=1
             )
         )
@@ -442,12 +444,12 @@ def shift_section(result: RunResult) -> None:
 def shifted_examples(spec: ExperimentSpec) -> None:
     """Ten test digits and the same digits shifted, as the shifted test set has them."""
     try:
-        images, _ = _test_set(spec.data, spec.test_subset)
+        test_x, _ = _test_set(spec.data, spec.test_subset)
     except ValueError:
         return
-    tiles = np.concatenate([images[:10], shift_images(images)[:10]]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    tiles = np.concatenate([test_x[:10], shift_images(test_x)[:10]]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     st.image(
-        charts.image_grid(tiles, columns=10, mode="gray", scale=2),
+        images.image_grid(tiles, columns=10, mode="gray", scale=2),
         caption=f"Top: test digits. Bottom: the same digits moved {SHIFT_MIN}-{SHIFT_MAX} pixels in a random direction "
         "(the same moves for every model, seeded). People read both rows equally well.",
     )

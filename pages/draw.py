@@ -25,8 +25,9 @@ from lab.analysis.predictor import (
     signed_to_rgb,
 )
 from lab.runs.store import RunInfo, RunStore
-from ui.jobs import get_store, run_spec
+from ui.jobs import run_spec
 from ui.navigation import ensure_app_navigation
+from ui.state import get_store
 
 ensure_app_navigation()
 

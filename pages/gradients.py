@@ -23,8 +23,10 @@ from lab.health.recorder import (
 )
 from lab.nn.result import RunResult
 from lab.runs.store import RunInfo
-from ui.jobs import fmt_seconds, get_store, queue_sidebar, run_spec, show_run_warnings
+from ui.jobs import queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
+from ui.state import get_store
+from ui.text import fmt_seconds
 
 ensure_app_navigation()
 

@@ -13,16 +13,11 @@ from lab.catalog.presets import SERIES, Preset, list_presets
 from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
-from ui.jobs import (
-    fmt_seconds,
-    get_jobs,
-    get_store,
-    queue_sidebar,
-    run_spec,
-    show_run_warnings,
-)
+from ui.jobs import queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.spec_widgets import data_available
+from ui.state import get_jobs, get_store
+from ui.text import fmt_seconds
 
 ensure_app_navigation()
 

@@ -19,15 +19,8 @@ from lab.data.sources import is_cached, load_source
 from lab.nn.result import EpochReport, RunResult
 from lab.reports.keras_script import keras_script
 from lab.spec import Augmentation, ExperimentSpec
-from ui import charts
-from ui.jobs import (
-    fmt_seconds,
-    get_jobs,
-    get_store,
-    queue_sidebar,
-    run_spec,
-    show_run_warnings,
-)
+from ui import charts, images
+from ui.jobs import queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.spec_widgets import (
     data_available,
@@ -37,6 +30,8 @@ from ui.spec_widgets import (
     spec_from_query,
     spec_to_query,
 )
+from ui.state import get_jobs, get_store
+from ui.text import fmt_seconds
 
 ensure_app_navigation()
 
@@ -126,10 +121,10 @@ def data_gallery(spec: ExperimentSpec) -> None:
         return
     idx = gallery_indices(source.y_train, GALLERY_PER_CLASS)
     names = class_names(spec)
-    images = [charts.upscale(charts.gray_rgb(source.x_train[i].reshape(28, 28) / 255.0), 2) for i in idx]
+    pictures = [images.digit_picture(source.x_train[i]) for i in idx]
     n_train, n_test = source.sizes
     st.caption(f"{n_train:,} training and {n_test:,} test images in this source. Two of each class:")
-    st.image(images, caption=[names[source.y_train[i]] for i in idx], width=56)
+    st.image(pictures, caption=[names[source.y_train[i]] for i in idx], width=56)
 
 
 def class_names(spec: ExperimentSpec) -> list[str]:
@@ -322,7 +317,7 @@ def _kernels(run_id: str, created: float, _result: RunResult) -> dict[str, np.nd
 def _unit_means(run_id: str, created: float, _result: RunResult) -> tuple[np.ndarray, np.ndarray]:
     """For each last-hidden unit, the mean of the training images that activate it most."""
     from lab.analysis.inspection import display_images, hidden_activations, top_activating_means
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
 
     data = prepare(_result.spec)
     acts = hidden_activations(_result.model, _result.spec, data.x_train)
@@ -359,9 +354,9 @@ def learned_weights(result: RunResult) -> None:
     if spec.conv:
         st.info("This network starts with convolutions, so its Dense units have no 28x28 filter: see the CNN page.")
     else:
-        frames = {int(i): charts.POSITIVE_COLOR for i in positive} if len(spec.hidden) == 1 else {}
+        frames = {int(i): images.POSITIVE_COLOR for i in positive} if len(spec.hidden) == 1 else {}
         if len(spec.hidden) == 1:
-            frames.update({int(i): charts.NEGATIVE_COLOR for i in negative})
+            frames.update({int(i): images.NEGATIVE_COLOR for i in negative})
         filter_grid(first_layer_filters(kernels, spec), frames, len(spec.hidden) == 1)
     if len(spec.hidden) > 1 or spec.conv:
         unit_means_view(result, positive, negative, weights)
@@ -407,7 +402,7 @@ def filter_grid(filters: np.ndarray, frames: dict[int, tuple[int, int, int]], fr
     )
     page = filters[start : start + FILTERS_PER_PAGE]
     page_frames = {i - start: color for i, color in frames.items() if start <= i < start + FILTERS_PER_PAGE}
-    picture = charts.image_grid(page, columns=10, mode="diverging", shared_scale=shared, frames=page_frames)
+    picture = images.image_grid(page, columns=10, mode="diverging", shared_scale=shared, frames=page_frames)
     st.image(picture, caption=_filter_caption(start, framed))
 
 
@@ -430,7 +425,7 @@ def class_templates_view(result: RunResult, kernels: dict[str, np.ndarray]) -> N
     names = class_names(result.spec)
     templates = class_templates(kernels)
     shared = st.toggle("One color scale for all", key="shared_scale", help="Off: each template uses its own scale.")
-    picture = charts.image_grid(templates, columns=5, mode="diverging", shared_scale=shared, labels=names, scale=4)
+    picture = images.image_grid(templates, columns=5, mode="diverging", shared_scale=shared, labels=names, scale=4)
     st.markdown("**Class templates**: with no hidden layer, each output unit weighs the 784 pixels directly.")
     st.image(picture, caption="Red pixels raise the class's score, blue ones lower it: an image that matches the red "
                               "and avoids the blue gets that class.")  # fmt: skip
@@ -447,10 +442,10 @@ def unit_means_view(result: RunResult, positive: np.ndarray, negative: np.ndarra
         st.caption("No unit passes the threshold: lower it to highlight some.")
         return
     means, peaks = _unit_means(result.run_id, result.created, result)
-    frames = {i: charts.POSITIVE_COLOR for i in range(len(positive))}
-    frames.update({len(positive) + i: charts.NEGATIVE_COLOR for i in range(len(negative))})
+    frames = {i: images.POSITIVE_COLOR for i in range(len(positive))}
+    frames.update({len(positive) + i: images.NEGATIVE_COLOR for i in range(len(negative))})
     labels = [f"#{u} {weights[u]:+.2f}" + ("" if peaks[u] > 0 else " dead") for u in units]
-    picture = charts.image_grid(means[units], columns=10, mode="gray", frames=frames, labels=labels)
+    picture = images.image_grid(means[units], columns=10, mode="gray", frames=frames, labels=labels)
     st.image(
         picture,
         caption="A deep unit has no 28x28 filter: each tile is the mean of the 20 training images that activate it "
@@ -478,9 +473,9 @@ def mistakes(result: RunResult) -> None:
         total = int((result.test_predictions != y_test).sum())
         st.caption(f"{total:,} of {len(y_test):,} test images are wrong. Label: true → predicted (confidence).")
         if wrong:
-            images = [charts.upscale(charts.gray_rgb(x_test[m.index].reshape(28, 28) / 255.0), 2) for m in wrong]
+            pictures = [images.digit_picture(x_test[m.index]) for m in wrong]
             captions = [f"{names[m.true]} → {names[m.predicted]} ({m.confidence:.0%})" for m in wrong]
-            st.image(images, caption=captions, width=56)
+            st.image(pictures, caption=captions, width=56)
 
 
 def code_and_model(result: RunResult | None, spec: ExperimentSpec) -> None:

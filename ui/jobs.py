@@ -1,6 +1,6 @@
-"""What every page shares: the run store, the training jobs, and following a training live.
+"""Following a training job on a page: its place in the queue, progress, live curves, Stop.
 
-Thin on purpose: widgets and layout only; all computing happens in ``lab``.
+Thin on purpose: widgets and layout only; the jobs themselves live in ``lab.runs.jobs``.
 """
 
 from __future__ import annotations
@@ -12,36 +12,12 @@ import streamlit as st
 
 from lab.architecture import validate_network
 from lab.nn.result import EpochReport, RunResult
-from lab.runs.jobs import Job, JobManager
-from lab.runs.store import RunStore
+from lab.runs.jobs import Job
 from lab.spec import ExperimentSpec
+from ui.state import get_jobs, get_store
+from ui.text import DIVERGED_TEXT, fmt_seconds
 
 POLL_SECONDS = 0.25
-DIVERGED_TEXT = (
-    "Training diverged: the loss became NaN or exploded. These are **exploding gradients**: "
-    "each update was so large that the weights overshot and grew without bound. "
-    "Lower the learning rate (try 10x smaller), or add batch normalization."
-)
-
-
-@st.cache_resource
-def get_store() -> RunStore:
-    """The process-wide run store (``$MLP_LAB_HOME`` or ``./runs``)."""
-    return RunStore()
-
-
-@st.cache_resource
-def get_jobs() -> JobManager:
-    """The process-wide training jobs: one training at a time per server."""
-    return JobManager(get_store())
-
-
-def fmt_seconds(seconds: float) -> str:
-    """``42 s`` or ``3 min 05 s``."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> RunResult | None:
