@@ -14,8 +14,9 @@
 ``artifacts``
     ``test-artifacts/`` in the repository, for screenshots CI keeps.
 
-Tests skip with a clear reason when Playwright or Chromium is missing here;
-CI installs both, so there they run.
+Outside CI, tests skip with a clear reason when Playwright or Chromium is
+missing. With ``CI=true`` (``.ci/run`` sets it; CI installs both) a missing one
+fails the suite instead (``tests.ci_support.missing``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.ci_support import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("MLP_LAB_CHROMIUM", "/usr/bin/chromium")
@@ -143,12 +146,12 @@ def app_url(lab_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="session")
 def _browser() -> Iterator[Any]:
-    try:
+    try:  # imported here: without Playwright only the browser tests stop, not the whole suite
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install -r requirements-test.txt)")
+        missing("playwright is not installed (pip install -r requirements-test.txt)")
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+        missing(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
