@@ -1,0 +1,386 @@
+"""One spec codec: an ``ExperimentSpec`` as text, for links and for the command line.
+
+Every setting has one key and one way to be written, whichever door it comes
+through (TensorFlow Playground keeps the same thing in its ``state.ts``):
+
+- a key per field (``hidden``, ``learning_rate`` ...) and one per augmentation
+  field (``aug_rotation`` ...): ``KEYS``;
+- widths as ``50,50`` (``none`` for no hidden layer), conv blocks in the lab's
+  conv notation ``10x5s2,40x5s2p2`` (``ConvBlock.token``), booleans as ``1``/``0``
+  (``true``/``false`` read too), numbers as short as they round-trip.
+
+A link's query is ``spec_to_query`` / ``spec_from_query``; the command line takes
+the same keys as ``KEY=VALUE`` text (``apply_settings``) and as flags generated
+from them (``add_spec_flags`` / ``spec_from_flags``): ``--hidden 50,50``,
+``--conv 10x5s2``, ``--raw-pixels``, ``--set aug_rotation=10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lab.spec import (
+    ACTIVATIONS,
+    BATCHNORM,
+    INITIALIZERS,
+    MONITORS,
+    OPTIMIZERS,
+    OUTPUTS,
+    SUBSET_MODES,
+    Augmentation,
+    ConvBlock,
+    ExperimentSpec,
+)
+
+AUG_PREFIX = "aug_"
+_DEFAULTS = ExperimentSpec()
+_AUG_NAMES = tuple(a.name for a in dataclasses.fields(Augmentation))
+
+KEYS: tuple[str, ...] = tuple(
+    key
+    for f in dataclasses.fields(ExperimentSpec)
+    for key in ([AUG_PREFIX + a for a in _AUG_NAMES] if f.name == "augmentation" else [f.name])
+)
+"""Every settable key, in the spec's field order: its fields, augmentation's as ``aug_NAME``."""
+
+# The command line's historic short names; every other flag is the key with dashes.
+_FLAG_NAMES = {"initializer": "--init", "learning_rate": "--lr"}
+
+_HELP = {
+    "data": "sample, mnist, fashion or idx:DIR",
+    "train_subset": "fraction (<=1) or number of training images",
+    "subset_mode": "how the subset is picked: " + ", ".join(SUBSET_MODES),
+    "test_subset": "first N test images (0 = all)",
+    "val_split": "validation fraction",
+    "val_mode": "random, last (Keras' validation_split) or test",
+    "center": "subtract the training mean",
+    "raw_pixels": "feed 0-255 pixels unscaled, as course notebooks 000, 001 and 004",
+    "data_seed": "seed of the subset and the validation split",
+    "conv": "conv blocks before the dense layers, e.g. 10x5s2,40x5s2p2 (none: no conv)",
+    "hidden": "comma-separated hidden widths, empty or none for none",
+    "activation": ", ".join(ACTIVATIONS),
+    "initializer": "kernel initializer: " + ", ".join(INITIALIZERS),
+    "init_stddev": "standard deviation of the random_normal initializer",
+    "batchnorm": ", ".join(BATCHNORM) + " (the activation)",
+    "dropout": "dropout rate after each hidden activation",
+    "l2": "L2 penalty on the kernels",
+    "l2_output": "L2 also on the output layer's kernel",
+    "output": " or ".join(OUTPUTS),
+    "aug_rotation": "augmentation: largest rotation in degrees",
+    "aug_shift": "augmentation: largest shift, a fraction of the image side",
+    "aug_shear": "augmentation: largest shear, a fraction",
+    "aug_zoom": "augmentation: largest zoom in or out, a fraction",
+    "aug_noise": "augmentation: standard deviation of Gaussian pixel noise",
+    "aug_elastic": "augmentation: elastic distortion strength in pixels",
+    "optimizer": ", ".join(OPTIMIZERS),
+    "learning_rate": "learning rate",
+    "momentum": "SGD momentum",
+    "nesterov": "Nesterov momentum (SGD)",
+    "batch_size": "mini-batch size",
+    "epochs": "epochs",
+    "early_stopping": "patience in epochs (0 = off)",
+    "es_monitor": "what early stopping watches: " + ", ".join(MONITORS),
+    "es_min_delta": "smallest change early stopping counts as better",
+    "es_restore_best": "go back to the best epoch's weights when early stopping ends training",
+    "seed": "random seed",
+}
+
+
+def _kind(key: str) -> type:
+    """The Python type a key's value has (float for every augmentation key)."""
+    if key.startswith(AUG_PREFIX):
+        return float
+    return type(getattr(_DEFAULTS, key))
+
+
+def _value(spec: ExperimentSpec, key: str) -> Any:
+    if key.startswith(AUG_PREFIX):
+        return getattr(spec.augmentation, key[len(AUG_PREFIX) :])
+    return getattr(spec, key)
+
+
+def _check_key(key: str) -> str:
+    if key not in KEYS:
+        raise ValueError(f"Unknown setting '{key}'. Settable: {', '.join(KEYS)}.")
+    return key
+
+
+# ------------------------------------------------------------ one value
+def format_value(key: str, value: Any) -> str:
+    """One setting's value as text, the way links and the command line write it.
+
+    Parameters
+    ----------
+    key : str
+        One of ``KEYS``.
+    value : Any
+        The field's value (a tuple of widths or of ``ConvBlock`` for ``hidden`` and ``conv``).
+
+    Returns
+    -------
+    str
+        ``"50,50"``, ``"10x5s2,40x5s2p2"``, ``"none"``, ``"1"``, ``"0.001"`` ...
+    """
+    _check_key(key)
+    if key == "hidden":
+        return ",".join(str(w) for w in value) or "none"
+    if key == "conv":
+        return ",".join(block.token() for block in value) or "none"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Read one setting's value from text written by ``format_value`` (or by a person).
+
+    Parameters
+    ----------
+    key : str
+        One of ``KEYS``.
+    text : str
+        The value, e.g. ``"50,50"``, ``"10x5s2"``, ``"true"``, ``"3e-4"``.
+
+    Returns
+    -------
+    Any
+        A value of the field's type, not yet checked against the allowed range
+        (``ExperimentSpec.validate`` does that).
+
+    Raises
+    ------
+    ValueError
+        For an unknown key, or text that is not a value of the field's type; the
+        message says what was expected.
+    """
+    kind = _kind(_check_key(key))
+    if kind is str:
+        return text  # kept exactly: a folder name may hold any character
+    text = text.strip()
+    if key == "hidden":
+        if text.lower() in ("none", ""):
+            return ()
+        try:
+            return tuple(int(w) for w in text.split(","))
+        except ValueError:
+            raise ValueError("hidden takes comma-separated whole widths, e.g. 50,50 (none: no hidden layer)") from None
+    if key == "conv":
+        if text.lower() in ("none", ""):
+            return ()
+        return tuple(ConvBlock.from_token(token) for token in text.split(","))
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false (1 or 0)")
+    if kind is int:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if not number.is_integer():
+            raise ValueError("expected a whole number")
+        return int(number)
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("expected a number, e.g. 0.1 or 1e-4") from None
+    raise TypeError(f"no text form for {key} ({kind.__name__})")  # a new field of a new type: add it above
+
+
+def _build(base: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:
+    """``base`` with parsed values set; augmentation keys change ``base.augmentation``."""
+    aug = {key[len(AUG_PREFIX) :]: v for key, v in values.items() if key.startswith(AUG_PREFIX)}
+    changes = {key: v for key, v in values.items() if not key.startswith(AUG_PREFIX)}
+    if aug:
+        changes["augmentation"] = dataclasses.replace(base.augmentation, **aug)
+    return base.replace(**changes)
+
+
+def _parse_labelled(items: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
+    """Parse ``(key, text, label)`` triples; an error names the label the user typed."""
+    values: dict[str, Any] = {}
+    for key, text, label in items:
+        try:
+            values[key] = parse_value(key, text)
+        except ValueError as exc:
+            raise ValueError(f"{label} cannot be read: {exc}") from None
+    return values
+
+
+def _non_default(spec: ExperimentSpec) -> list[str]:
+    return [key for key in KEYS if _value(spec, key) != _value(_DEFAULTS, key)]
+
+
+# ------------------------------------------------------------------ links
+def spec_to_query(spec: ExperimentSpec) -> dict[str, str]:
+    """The spec's non-default settings as URL query parameters.
+
+    ``hidden`` is written ``50,50`` (``none`` for no hidden layer), ``conv``
+    as ``10x5s2,40x5s2p2`` blocks, augmentation fields as ``aug_rotation`` etc.
+    """
+    return {key: format_value(key, _value(spec, key)) for key in _non_default(spec)}
+
+
+def spec_from_query(params: Mapping[str, Any], defaults: ExperimentSpec | None = None) -> ExperimentSpec:
+    """Read a spec back from URL query parameters written by ``spec_to_query``.
+
+    Parameters
+    ----------
+    params : mapping
+        ``st.query_params`` or a dict (a list value counts by its last item);
+        keys that are not settings (``preset``, a page's own settings) are ignored.
+    defaults : ExperimentSpec, optional
+        Values for the fields the URL does not name (``ExperimentSpec()``).
+
+    Returns
+    -------
+    ExperimentSpec
+        With valid values (the network's size is the page's to check).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter whose value cannot be used.
+    """
+    base = defaults if defaults is not None else ExperimentSpec()
+    texts = {key: _last(params[key]) for key in params if key in KEYS}
+    values = _parse_labelled((key, raw, f"The link's setting {key}={raw!r}") for key, raw in texts.items())
+    spec = _build(base, values)
+    try:
+        spec.validate()  # values only: the page reports an oversized model itself
+    except ValueError as exc:
+        raise ValueError(f"The link's settings are not valid: {exc}") from None
+    return spec
+
+
+def _last(value: Any) -> str:
+    """``st.query_params`` gives the last value; a plain dict may hold a list."""
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else ""
+    return str(value)
+
+
+# ------------------------------------------------------- KEY=VALUE text
+def spec_to_settings(spec: ExperimentSpec) -> list[str]:
+    """The spec's non-default settings as ``KEY=VALUE`` texts, e.g. ``["conv=10x5s2", "aug_rotation=10"]``."""
+    return [f"{key}={value}" for key, value in spec_to_query(spec).items()]
+
+
+def parse_setting(text: str) -> tuple[str, str]:
+    """Split ``"KEY=VALUE"`` into its key and value text.
+
+    Dashes in the key count as underscores (``aug-rotation=10``).
+
+    Raises
+    ------
+    ValueError
+        Without ``=``, or for a key that is no setting (the message lists them).
+    """
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"'{text}' is not KEY=VALUE, e.g. conv=10x5s2,40x5s2p2 or aug_rotation=10.")
+    return _check_key(key.strip().replace("-", "_")), value
+
+
+def apply_settings(spec: ExperimentSpec, settings: Iterable[str]) -> ExperimentSpec:
+    """``spec`` with ``KEY=VALUE`` settings applied in order (a later one wins).
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        The starting point (defaults, a preset ...).
+    settings : iterable of str
+        E.g. ``["conv=10x5s2,40x5s2p2", "aug_rotation=10", "hidden=50,50", "raw_pixels=true"]``.
+
+    Returns
+    -------
+    ExperimentSpec
+        Not validated: call ``validate()`` or ``lab.architecture.validate_network``.
+
+    Raises
+    ------
+    ValueError
+        For text that is not ``KEY=VALUE``, an unknown key or an unreadable value.
+    """
+    pairs = [parse_setting(text) for text in settings]
+    return _build(spec, _parse_labelled((key, value, f"{key}={value!r}") for key, value in pairs))
+
+
+# ------------------------------------------------------------ command line
+def flag_name(key: str) -> str:
+    """The command-line flag of a setting: ``--hidden``, ``--aug-rotation``, ``--lr``, ``--init`` ..."""
+    return _FLAG_NAMES.get(_check_key(key), "--" + key.replace("_", "-"))
+
+
+def add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    """Add a flag for every setting, plus ``--set KEY=VALUE`` (repeatable), to ``parser``.
+
+    Every flag defaults to None, meaning "keep the starting spec's value";
+    read them back with ``spec_from_flags``. Booleans are switches with a
+    ``--no-`` form (``--center``, ``--no-l2-output``); the others take the same
+    text as links (``--hidden 50,50``, ``--conv 10x5s2,40x5s2p2``).
+    """
+    for key in KEYS:
+        if _kind(key) is bool:
+            parser.add_argument(
+                flag_name(key), dest=key, action=argparse.BooleanOptionalAction, default=None, help=_HELP[key]
+            )
+        else:
+            parser.add_argument(flag_name(key), dest=key, default=None, metavar="VALUE", help=_HELP[key])
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting by its key, e.g. --set conv=10x5s2,40x5s2p2 --set aug_rotation=10 (repeatable; "
+        "applied after the flags)",
+    )
+
+
+def spec_from_flags(args: argparse.Namespace, defaults: ExperimentSpec | None = None) -> ExperimentSpec:
+    """The spec that flags added by ``add_spec_flags`` describe.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments.
+    defaults : ExperimentSpec, optional
+        The starting point (``ExperimentSpec()``, or a preset's spec): flags not
+        given keep its values. ``--set`` settings apply after the flags.
+
+    Returns
+    -------
+    ExperimentSpec
+        Not validated.
+
+    Raises
+    ------
+    ValueError
+        Naming the flag or setting whose value cannot be read.
+    """
+    base = defaults if defaults is not None else ExperimentSpec()
+    given = {key: getattr(args, key) for key in KEYS if getattr(args, key, None) is not None}
+    texts = {key: format_value(key, v) if isinstance(v, bool) else v for key, v in given.items()}
+    values = _parse_labelled((key, text, f"{flag_name(key)} {text!r}") for key, text in texts.items())
+    return apply_settings(_build(base, values), getattr(args, "settings", None) or [])
+
+
+def spec_to_flags(spec: ExperimentSpec) -> list[str]:
+    """Command-line arguments that ``spec_from_flags`` turns back into ``spec`` (non-default settings only)."""
+    out = []
+    for key in _non_default(spec):
+        value = _value(spec, key)
+        if isinstance(value, bool):
+            out.append(flag_name(key) if value else "--no-" + flag_name(key)[2:])
+        else:
+            out.append(f"{flag_name(key)}={format_value(key, value)}")
+    return out

@@ -66,6 +66,50 @@ class ConvBlock:
     dropout: float = 0.0
     l2: float = 0.0
 
+    def token(self) -> str:
+        """The block in the lab's one conv notation, e.g. ``10x5s2`` or ``40x3s1vp2d0.25l0.0001``.
+
+        ``FILTERSxKERNELsSTRIDE``, then ``v`` for valid padding, ``pN`` for pooling,
+        ``dRATE`` for dropout and ``lPENALTY`` for L2, each only when set. Links,
+        summaries and the command line all write blocks this way.
+        """
+        token = f"{self.filters}x{self.kernel_size}s{self.strides}"
+        token += "v" if self.padding == "valid" else ""
+        token += f"p{self.pool}" if self.pool else ""
+        token += f"d{self.dropout:g}" if self.dropout else ""
+        token += f"l{self.l2!r}" if self.l2 else ""
+        return token
+
+    @classmethod
+    def from_token(cls, token: str) -> ConvBlock:
+        """Read a block written by ``token()``.
+
+        Raises
+        ------
+        ValueError
+            When the text is not in the conv notation; the message shows it.
+        """
+        match = _CONV_TOKEN.fullmatch(token.strip())
+        if not match:
+            raise ValueError(
+                f"'{token}' is not a conv block: write FILTERSxKERNELsSTRIDE, e.g. 10x5s2, "
+                "optionally followed by v, p2, d0.5, l0.0001"
+            )
+        filters, kernel, strides, valid, pool, dropout, l2 = match.groups()
+        return cls(
+            filters=int(filters),
+            kernel_size=int(kernel),
+            strides=int(strides),
+            padding="valid" if valid else "same",
+            pool=int(pool or 0),
+            dropout=float(dropout or 0.0),
+            l2=float(l2 or 0.0),
+        )
+
+
+# filters x kernel s stride, [v]alid padding, [p]ool, [d]ropout, [l]2
+_CONV_TOKEN = re.compile(r"(\d+)x(\d+)s(\d+)(v?)(?:p(\d+))?(?:d([\d.eE-]+?))?(?:l([\d.eE+-]+))?")
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -274,12 +318,14 @@ class ExperimentSpec:
         return dataclasses.replace(self, **changes)
 
     def summary(self) -> str:
-        """A one-line human description, e.g. ``784-50-50-10 relu adam lr=0.001``."""
-        convs = "".join(
-            f"C{b.filters}k{b.kernel_size}s{b.strides}{'p' + str(b.pool) if b.pool else ''}-" for b in self.conv
-        )
+        """A one-line human description, e.g. ``784-50-50-10 relu adam lr=0.001``.
+
+        Conv blocks come first in the lab's one conv notation, as links and the
+        command line write them: ``conv=10x5s2,40x5s2p2 784-50-10 relu ...``.
+        """
         layers = "-".join(str(w) for w in (784, *self.hidden, 10))
-        parts = [convs + layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
+        convs = ["conv=" + ",".join(block.token() for block in self.conv)] if self.conv else []
+        parts = [*convs, layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
         if self.momentum:
             parts.append(f"momentum={self.momentum:g}" + (" nesterov" if self.nesterov else ""))
         if self.batch_size != _DEFAULT_VALUES["batch_size"]:

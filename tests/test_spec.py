@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from lab.architecture import count_params, count_trainable, layer_infos, validate_network
+from lab.catalog.presets import get_preset
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 COURSE_MODELS = {
@@ -141,3 +142,23 @@ def test_summary_tells_apart_runs_that_differ_in_momentum_batch_or_seed():
     summaries = [v.summary() for v in variants]
     assert len(set(summaries)) == len(variants)
     assert "momentum=0.9 nesterov" in summaries[2] and "batch=256" in summaries[3] and "seed=3" in summaries[4]
+
+
+# Run ids computed before the lab was reorganised (issue 11): a stored run must keep its name.
+PINNED_RUN_IDS = {
+    ("A1", "sample"): "42347cf0ad26",
+    ("A8", "sample"): "54e231dff819",
+    ("B6", "sample"): "049031c1cf30",  # conv
+    ("B10", "sample"): "02bc5b8aea60",  # conv, dropout, augmentation, early stopping
+    ("C3", "sample"): "37f59abe6a26",
+    ("D5", "sample"): "f4eea0e1709f",
+    ("A1", "mnist"): "f3786712aec2",
+    ("B10", "mnist"): "9f90b60d177c",
+    ("D1", "mnist"): "119e0ed81015",
+}
+
+
+def test_run_ids_of_existing_runs_are_pinned():
+    assert ExperimentSpec().run_id == "44136fa355b3"
+    found = {(name, data): get_preset(name, data=data).spec.run_id for name, data in PINNED_RUN_IDS}
+    assert found == PINNED_RUN_IDS

@@ -2,8 +2,9 @@
 
 ``spec_controls`` draws the data, model and training controls and returns the
 spec they describe; any page can reuse it (with its own ``key_prefix``).
-``spec_to_query`` / ``spec_from_query`` write a spec into URL query parameters
-and read it back, as TensorFlow Playground keeps its whole setup in the link.
+``spec_to_query`` / ``spec_from_query`` (from ``lab.codec``) write a spec into URL
+query parameters and read it back, as TensorFlow Playground keeps its whole setup
+in the link.
 
 Widgets take their values from session state (seeded from a spec by
 ``seed_controls``), never from a ``value=`` argument, so that a link, a preset
@@ -14,15 +15,14 @@ state" conflict.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from lab.architecture import count_params, count_trainable, layer_infos, validate_network
+from lab.codec import spec_from_query, spec_to_query  # noqa: F401 - the pages read their links through here
 from lab.data.sources import SOURCES, DataUnavailable, is_cached, load_source
 from lab.spec import (
     ACTIVATIONS,
@@ -33,8 +33,6 @@ from lab.spec import (
     OUTPUTS,
     SUBSET_MODES,
     VAL_MODES,
-    Augmentation,
-    ConvBlock,
     ExperimentSpec,
 )
 
@@ -145,133 +143,6 @@ _BATCHNORM_NAMES = {"none": "off", "before": "before the activation", "after": "
 _OUTPUT_NAMES = {"softmax_ce": "softmax + cross-entropy", "sigmoid_mse": "sigmoid + mean squared error"}
 _VAL_MODE_NAMES = {"random": "random, stratified", "last": "last images (Keras)", "test": "the test set"}
 _SUBSET_MODE_NAMES = {"random": "random, stratified", "every": "every k-th image", "first": "the first images"}
-_DEFAULTS = ExperimentSpec()
-
-
-# ------------------------------------------------------------- URL <-> spec
-def spec_to_query(spec: ExperimentSpec) -> dict[str, str]:
-    """The spec's non-default fields as URL query parameters.
-
-    ``hidden`` is written ``50,50`` (``none`` for no hidden layer), ``conv``
-    as ``10x5s2,40x5s2p2`` blocks, augmentation fields as ``aug_rotation`` etc.
-    """
-    out: dict[str, str] = {}
-    for f in dataclasses.fields(spec):
-        value, default = getattr(spec, f.name), getattr(_DEFAULTS, f.name)
-        if value == default:
-            continue
-        if f.name == "hidden":
-            out["hidden"] = ",".join(str(w) for w in value) or "none"
-        elif f.name == "conv":
-            out["conv"] = ",".join(_conv_token(b) for b in value) or "none"
-        elif f.name == "augmentation":
-            for a in dataclasses.fields(Augmentation):
-                if getattr(value, a.name) != getattr(default, a.name):
-                    out[f"aug_{a.name}"] = _fmt(getattr(value, a.name))
-        else:
-            out[f.name] = _fmt(value)
-    return out
-
-
-def spec_from_query(params: Mapping[str, Any], defaults: ExperimentSpec | None = None) -> ExperimentSpec:
-    """Read a spec back from URL query parameters written by ``spec_to_query``.
-
-    Parameters
-    ----------
-    params : mapping
-        ``st.query_params`` or a dict; keys that are not spec fields (``preset``,
-        a page's own settings) are ignored.
-    defaults : ExperimentSpec, optional
-        Values for the fields the URL does not name (``ExperimentSpec()``).
-
-    Raises
-    ------
-    ValueError
-        Naming the parameter whose value cannot be used.
-    """
-    base = defaults if defaults is not None else ExperimentSpec()
-    changes: dict[str, Any] = {}
-    aug: dict[str, float] = {}
-    field_types = {f.name: type(getattr(_DEFAULTS, f.name)) for f in dataclasses.fields(ExperimentSpec)}
-    aug_names = {a.name for a in dataclasses.fields(Augmentation)}
-    for key in params:
-        raw = _last(params[key])
-        try:
-            if key == "hidden":
-                changes["hidden"] = () if raw in ("none", "") else tuple(int(w) for w in raw.split(","))
-            elif key == "conv":
-                changes["conv"] = () if raw in ("none", "") else tuple(_parse_conv(t) for t in raw.split(","))
-            elif key.startswith("aug_") and key[4:] in aug_names:
-                aug[key[4:]] = float(raw)
-            elif key in field_types and key != "augmentation":
-                changes[key] = _parse(raw, field_types[key])
-        except ValueError as exc:
-            raise ValueError(f"The link's setting {key}={raw!r} cannot be read: {exc}") from None
-    if aug:
-        changes["augmentation"] = dataclasses.replace(base.augmentation, **aug)
-    spec = base.replace(**changes)
-    try:
-        spec.validate()  # values only: the page reports an oversized model itself
-    except ValueError as exc:
-        raise ValueError(f"The link's settings are not valid: {exc}") from None
-    return spec
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value)
-
-
-def _parse(raw: str, kind: type) -> Any:
-    if kind is bool:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError("expected 1 or 0")
-    if kind is int:
-        return int(float(raw)) if float(raw).is_integer() else int(raw)
-    if kind is float:
-        return float(raw)
-    return raw
-
-
-def _last(value: Any) -> str:
-    """``st.query_params`` gives the last value; a plain dict may hold a list."""
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else ""
-    return str(value)
-
-
-def _conv_token(block: ConvBlock) -> str:
-    token = f"{block.filters}x{block.kernel_size}s{block.strides}"
-    token += "v" if block.padding == "valid" else ""
-    token += f"p{block.pool}" if block.pool else ""
-    token += f"d{block.dropout:g}" if block.dropout else ""
-    token += f"l{block.l2!r}" if block.l2 else ""
-    return token
-
-
-_CONV_RE = re.compile(r"(\d+)x(\d+)s(\d+)(v?)(?:p(\d+))?(?:d([\d.eE-]+?))?(?:l([\d.eE+-]+))?")
-
-
-def _parse_conv(token: str) -> ConvBlock:
-    match = _CONV_RE.fullmatch(token.strip())
-    if not match:
-        raise ValueError("a conv block is written FILTERSxKERNELsSTRIDE, e.g. 10x5s2, optionally v, p2, d0.5, l0.0001")
-    filters, kernel, strides, valid, pool, dropout, l2 = match.groups()
-    return ConvBlock(
-        filters=int(filters),
-        kernel_size=int(kernel),
-        strides=int(strides),
-        padding="valid" if valid else "same",
-        pool=int(pool or 0),
-        dropout=float(dropout or 0.0),
-        l2=float(l2 or 0.0),
-    )
 
 
 # ------------------------------------------------------- session state seeding
