@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from lab.analysis.diagnosis import diagnose_fit
 from lab.architecture import NUM_CLASSES
 from lab.data.sources import is_cached, load_source
 from lab.nn.result import EpochReport, RunResult
@@ -282,26 +283,9 @@ def curves(result: RunResult) -> None:
     c1, c2 = st.columns(2)
     c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, best_epochs=best), width="stretch")
     c2.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
-    _curve_hint(result)
-
-
-def _curve_hint(result: RunResult) -> None:
-    """One sentence on what the curves show: over-fitting, under-fitting or neither."""
-    h = result.history
-    if result.diverged or not h.get("val_loss") or not h.get("accuracy"):
-        return
-    gap = h["accuracy"][-1] - h.get("val_accuracy", [math.nan])[-1]
-    val_loss = np.asarray(h["val_loss"], dtype=float)
-    best = int(np.nanargmin(val_loss)) if np.isfinite(val_loss).any() else len(val_loss) - 1
-    if len(val_loss) >= 3 and best < len(val_loss) - 2 and gap > 0.02:
-        st.caption(
-            f"Over-fitting: the validation loss was lowest at epoch {best + 1} and rose after it, while training "
-            f"accuracy is {gap:.1%} above validation accuracy. Try dropout, L2, early stopping or more data."
-        )
-    elif h["accuracy"][-1] < 0.5:
-        st.caption(
-            "Under-fitting: even the training accuracy is low. Try ReLU, a larger learning rate, Adam or more epochs."
-        )
+    diagnosis = diagnose_fit(result.history, result.diverged)
+    if diagnosis is not None:
+        st.caption(diagnosis.text)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the trained weights ...")
