@@ -92,7 +92,7 @@ def test_script_is_valid_python_in_the_course_style():
 
 @pytest.mark.slow
 def test_script_prepares_the_same_data_and_builds_the_same_model_as_the_lab(capsys):
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
     from lab.nn.model import build_model
 
     namespace = run_script(RICH)
@@ -132,7 +132,8 @@ def test_script_model_matches_the_lab_for_every_kind_of_spec(spec, capsys):
 @pytest.mark.slow
 def test_script_reads_an_idx_folder(tmp_path, capsys):
     from lab.data.idx import write_idx
-    from lab.data.sources import load_source, prepare
+    from lab.data.prepare import prepare
+    from lab.data.sources import load_source
 
     sample = load_source("sample")
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", sample.x_train[:400].reshape(-1, 28, 28))
@@ -151,7 +152,7 @@ RAW = ExperimentSpec(data="sample", train_subset=300, hidden=(16,), raw_pixels=T
 @pytest.mark.slow
 def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
     """The lab scales raw pixels inside the model; the script feeds them as the course did: same run."""
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
     from lab.nn.model import build_model
     from lab.nn.trainer import train
 

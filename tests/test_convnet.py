@@ -19,7 +19,7 @@ from lab.analysis.convnet import (
 )
 from lab.architecture import count_params, layer_infos
 from lab.catalog.presets import get_preset
-from lab.data.prepare import test_images
+from lab.data.prepare import test_images as plain_test_images  # a test_ name would be collected by pytest
 from lab.nn.model import build_model
 from lab.nn.trainer import train
 from lab.runs.store import RunStore
@@ -128,7 +128,7 @@ def test_shifts_are_two_to_four_pixels_in_eight_directions_and_seeded():
 
 
 def test_shifting_keeps_the_ink_of_a_centered_digit():
-    images, _ = test_images(ExperimentSpec(data="sample"))
+    images, _ = plain_test_images(ExperimentSpec(data="sample"))
     shifted = shift_images(images[:50])
     assert shifted.shape == (50, 784)
     # MNIST digits fit a 20x20 box in the middle: a 4-pixel move keeps most digits whole (a wide

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from lab import data
-from lab.data.sources import DataUnavailable, load_source, prepare, subset_indices, validation_indices
+from lab.data import sources
+from lab.data.prepare import Prepared, center_images, prepare, subset_indices, validation_indices
+from lab.data.prepare import test_images as plain_test_images  # a test_ name would be collected by pytest
+from lab.data.sources import DataUnavailable, class_names, load_source
 from lab.spec import ExperimentSpec
 
 
@@ -74,11 +76,11 @@ def test_val_mode_test_validates_on_the_test_set():
 
 def test_mnist_offline_says_so_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(data, "_KERAS_URL", "http://127.0.0.1:9/")  # nothing listens: fails at once
+    monkeypatch.setattr(sources, "_KERAS_URL", "http://127.0.0.1:9/")  # nothing listens: fails at once
     load_source.cache_clear()
     try:
-        assert not data.is_cached("mnist")
-        assert data.default_source() == "sample"
+        assert not sources.is_cached("mnist")
+        assert sources.default_source() == "sample"
         with pytest.raises(DataUnavailable, match="use the offline sample data"):
             load_source("mnist")
         assert not (tmp_path / "datasets" / "mnist.npz").exists()  # no half-written file left behind
@@ -100,7 +102,7 @@ def test_mnist_is_read_from_the_keras_cache_without_tensorflow(monkeypatch, tmp_
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     load_source.cache_clear()
     try:
-        assert data.is_cached("mnist") and data.default_source() == "mnist"
+        assert sources.is_cached("mnist") and sources.default_source() == "mnist"
         ds = load_source("mnist")
         assert ds.sizes == (50, 20) and ds.x_train.shape == (50, 784)
     finally:
@@ -133,3 +135,38 @@ def test_course_counts_select_the_course_subsets_and_all_of_a_smaller_source():
     assert len(subset_indices(mnist_like, 19_800, "random", seed=7)) == 19_800  # course 000: 33%
     sample = load_source("sample").y_train
     assert len(subset_indices(sample, 6_000, "every", seed=0)) == 4_000
+
+
+def test_test_images_are_the_prepared_test_set_before_centering():
+    spec = ExperimentSpec(center=True, test_subset=50)
+    images, labels = plain_test_images(spec)
+    p = prepare(spec)
+    assert images.shape == (50, 784) and images.dtype == np.float32 and labels.dtype == np.int64
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(labels, p.labels_test)
+    np.testing.assert_allclose(center_images(images, p.mean), p.x_test, atol=1e-6)
+
+
+def test_center_images_subtracts_the_training_mean_or_nothing():
+    mean = np.full(784, 0.25, np.float32)
+    image = np.full((28, 28), 0.5, np.float32)
+    assert center_images(image, None).shape == (1, 784)
+    np.testing.assert_allclose(center_images(image, mean), 0.25)
+    assert center_images(np.stack([image] * 3), mean).shape == (3, 784)
+
+
+def test_prepared_from_arrays_computes_one_hot_labels():
+    x = np.zeros((4, 784), np.float32)
+    p = Prepared.from_arrays(
+        x_train=x, labels_train=[0, 1, 2, 3], x_val=x[:2], labels_val=[4, 5], x_test=x[:1], labels_test=[9]
+    )
+    assert p.y_train.shape == (4, 10) and p.y_train[3, 3] == 1 and p.y_train.sum() == 4
+    assert p.labels_val.tolist() == [4, 5] and p.labels_test.dtype == np.int64 and p.y_test[0, 9] == 1
+    assert p.mean is None
+    with pytest.raises(TypeError):
+        Prepared(x, x, x, x, x, x, x, x, x, None)  # by name only
+
+
+def test_class_names_name_clothes_for_fashion_and_digits_otherwise():
+    assert class_names("sample") == [str(d) for d in range(10)] == class_names("mnist")
+    assert class_names("fashion")[0] == "T-shirt" and len(class_names("fashion")) == 10

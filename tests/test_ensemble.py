@@ -114,7 +114,7 @@ def test_a_member_with_the_wrong_number_of_predictions_is_refused():
 
 
 def test_labels_come_from_the_data_when_not_given():
-    from lab.data.sources import prepare
+    from lab.data.prepare import prepare
 
     labels = prepare(SPEC).labels_test
     perfect = fake_run(one_hot_probs(labels))

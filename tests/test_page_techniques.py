@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.catalog.presets import get_preset, list_presets
-from lab.data.sources import is_cached
+from lab.data.sources import is_cached, load_source
 from lab.runs.store import RunStore
 from tests import apptest_support
 
@@ -54,12 +55,38 @@ def test_page_opens_with_the_series_and_the_courses_figures(tmp_path, monkeypatc
     assert set(table[ACCURACY]) == {"not run yet"}
     course = next(c for c in table.columns if c.startswith("Course (full MNIST"))
     assert table.loc[table["Preset"].str.startswith("A3"), course].item() == "91.88%–92.08%"
-    if not is_cached("mnist"):
-        assert course == "Course (full MNIST; ours: sample)"  # said next to the course's figures
-        assert at.selectbox(key="tech_data_source").value == "sample"
-        assert any("full MNIST" in c.value for c in at.caption)
+    assert not is_cached("mnist")  # tests/conftest.py empties the Keras cache; the cached case is tested below
+    assert course == "Course (full MNIST; ours: sample)"  # said next to the course's figures
+    assert at.selectbox(key="tech_data_source").value == "sample"
+    assert "MNIST (70,000 digits) (download needed)" in at.selectbox(key="tech_data_source").options
+    assert any("full MNIST" in c.value for c in at.caption)
     lessons = " ".join(m.value for m in at.markdown)
     assert "vanishing gradient" in lessons
+
+
+def test_with_mnist_in_the_keras_cache_the_page_starts_on_full_mnist(tmp_path, monkeypatch):
+    folder = tmp_path / "keras" / "datasets"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.savez(
+        folder / "mnist.npz",
+        x_train=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        y_train=np.arange(50, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.arange(20, dtype=np.uint8) % 10,
+    )
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    load_source.cache_clear()
+    try:
+        at = open_page(tmp_path / "runs", monkeypatch)
+        assert is_cached("mnist")
+        assert at.selectbox(key="tech_data_source").value == "mnist"
+        assert "MNIST (70,000 digits)" in at.selectbox(key="tech_data_source").options  # no download needed
+        table = results(at)
+        assert "Course (full MNIST)" in table.columns  # our figures are on the course's data too
+        assert list(table["Preset"]) == [p.label for p in list_presets("A", "mnist")]
+    finally:
+        load_source.cache_clear()
 
 
 @pytest.mark.slow

@@ -27,6 +27,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from lab.data.prepare import center_images
+
 MNIST_SIDE = 28
 BOX_SIDE = 20  # MNIST's digits fit a 20x20 box inside the 28x28 image
 MNIST_CENTER = 14.0  # (row, column) where MNIST puts the center of mass; measured, see above
@@ -219,13 +221,9 @@ def apply_training_preprocessing(image28: np.ndarray, mean: np.ndarray | None) -
     x = np.asarray(image28, dtype=np.float32)
     if x.size != NUM_PIXELS:
         raise ValueError(f"Expected a 28x28 image (784 pixels), got shape {x.shape}.")
-    x = x.reshape(1, NUM_PIXELS)
-    if mean is None:
-        return x
-    m = np.asarray(mean, dtype=np.float32)
-    if m.size != NUM_PIXELS:
-        raise ValueError(f"The training mean must have 784 values (one per pixel), got shape {m.shape}.")
-    return x - m.reshape(1, NUM_PIXELS)
+    if mean is not None and np.size(mean) != NUM_PIXELS:
+        raise ValueError(f"The training mean must have 784 values (one per pixel), got shape {np.shape(mean)}.")
+    return center_images(x, mean)
 
 
 def digit_to_canvas(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from lab.architecture import IMAGE_SIDE, NUM_PIXELS
+from lab.data.prepare import center_images, one_hot, test_images
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 SHIFT_MIN = 2  # pixels: smaller shifts barely trouble an MLP trained on centered digits
@@ -141,17 +142,6 @@ def _shift_one(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def plain_test_images(spec: ExperimentSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The spec's test images in [0, 1] (n, 784) and their labels, before any centering."""
-    from lab.data.sources import load_source
-
-    source = load_source(spec.data)
-    x, y = source.x_test, source.y_test
-    if spec.test_subset:
-        x, y = x[: spec.test_subset], y[: spec.test_subset]
-    return np.asarray(x, dtype=np.float32).reshape(-1, NUM_PIXELS) / np.float32(255.0), np.asarray(y, dtype=np.int64)
-
-
 def accuracy(model: Any, x: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of ``x`` (prepared inputs, (n, 784)) the model classifies as ``labels``."""
     predicted = [
@@ -193,10 +183,11 @@ def shifted_accuracy(
     mean : np.ndarray, optional
         The per-pixel training mean the model's inputs had subtracted (``RunResult.mean``).
     """
-    images, labels = plain_test_images(spec)
+    images, labels = test_images(spec)
     shifted = shift_images(images, min_shift, max_shift, seed)
-    offset = np.zeros(NUM_PIXELS, np.float32) if mean is None else np.asarray(mean, np.float32)
-    return ShiftResult(accuracy(model, images - offset, labels), accuracy(model, shifted - offset, labels))
+    return ShiftResult(
+        accuracy(model, center_images(images, mean), labels), accuracy(model, center_images(shifted, mean), labels)
+    )
 
 
 # ----------------------------------------------------------- stored runs
@@ -312,7 +303,6 @@ def _epoch_seconds(spec: ExperimentSpec, images: int, epochs: int) -> float:
     import keras
 
     from lab.bench.trainer import workload_arrays
-    from lab.data.sources import one_hot
     from lab.nn.model import build_model, compile_model
     from lab.nn.trainer import STEPS_PER_EXECUTION
 

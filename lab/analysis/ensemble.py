@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lab.architecture import NUM_CLASSES
+from lab.data.prepare import prepare
 from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
 
@@ -63,8 +64,6 @@ def check_same_test_set(specs: Sequence[ExperimentSpec]) -> None:
 
 def true_labels(spec: ExperimentSpec) -> np.ndarray:
     """The true digits of ``spec``'s test set (loads the data source once per process)."""
-    from lab.data.sources import prepare
-
     return prepare(spec).labels_test
 
 
@@ -162,7 +161,7 @@ def combine(results: Sequence[RunResult], labels: np.ndarray | None = None) -> E
     results : sequence of RunResult
         The members; they must share the test set.
     labels : np.ndarray, optional
-        True test digits; default ``lab.data.sources.prepare(spec).labels_test``.
+        True test digits; default ``lab.data.prepare.prepare(spec).labels_test``.
 
     Raises
     ------

@@ -27,6 +27,7 @@ import numpy as np
 
 from lab.analysis.canvas import apply_training_preprocessing, image_to_mnist, load_image_file, to_mnist
 from lab.architecture import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
+from lab.data.prepare import center_images
 from lab.nn.result import RunResult
 from lab.runs.store import RunInfo, RunStore
 from lab.spec import ExperimentSpec
@@ -156,8 +157,7 @@ class Predictor:
         x = np.asarray(images28, dtype=np.float32)
         if x.ndim == 2 and x.shape == (IMAGE_SIDE, IMAGE_SIDE):
             return apply_training_preprocessing(x, self.mean)
-        x = x.reshape(-1, NUM_PIXELS)
-        return x if self.mean is None else x - self.mean
+        return center_images(x, self.mean)
 
     def probabilities(self, images28: np.ndarray) -> np.ndarray:
         """(n, 10) class probabilities, in batches of ``CALL_BATCH``, calling the compiled model directly."""

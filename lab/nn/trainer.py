@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from lab.architecture import count_params, validate_network
-from lab.data.sources import Prepared, prepare
+from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
 from lab.nn.model import build_model, compile_model
 from lab.nn.queue import TRAINING_QUEUE

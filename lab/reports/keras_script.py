@@ -2,7 +2,7 @@
 
 The script is what a student pastes into a notebook: load the data, build a
 ``Sequential`` model with ``Dense`` layers, ``compile``, ``fit``, ``evaluate``.
-It prepares the data exactly as ``lab.data.sources.prepare`` does (same subset, same
+It prepares the data exactly as ``lab.data.prepare.prepare`` does (same subset, same
 validation split, same centering) and builds the same layers as
 ``lab.nn.model.build_model``, so its model has the lab's layers and parameter
 count; a test runs it to check.
