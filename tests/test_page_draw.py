@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 from lab.analysis.canvas import digit_to_canvas, to_mnist
 from lab.analysis.predictor import Predictor, digit_runs, preprocess_file
 from lab.data.sources import load_source
-from lab.runs.store import RunStore, get_or_train
+from lab.runs.store import RunStore
+from lab.runs.training import get_or_train
 from lab.spec import ConvBlock, ExperimentSpec
 from tests import apptest_support
 

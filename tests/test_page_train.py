@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from lab.architecture import count_params
 from lab.catalog.presets import get_preset
-from lab.runs.store import RunStore, get_or_train
+from lab.runs.store import RunStore
+from lab.runs.training import get_or_train
 from lab.spec import ExperimentSpec
 from tests import apptest_support
 from ui.spec_widgets import spec_from_query, spec_to_query

@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from lab.runs.store import RunStore, get_or_train
+from lab.runs.store import RunStore
+from lab.runs.training import get_or_train, train_and_save
 from lab.spec import ExperimentSpec
 
 TINY = ExperimentSpec(hidden=(8,), epochs=1, batch_size=64, train_subset=500)
@@ -21,7 +22,7 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     first = get_or_train(TINY, store)
     assert not first.from_store
-    monkeypatch.setattr("lab.nn.trainer.train", _no_training)
+    monkeypatch.setattr("lab.runs.training.train_and_save", _no_training)
     start = time.perf_counter()
     again = get_or_train(TINY, store)
     seconds = time.perf_counter() - start
@@ -34,7 +35,7 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
 
 def test_stored_model_predicts_like_the_trained_one(tmp_path):
     from lab.data.prepare import prepare
-    from lab.nn.trainer import predict_probs
+    from lab.nn.forward import predict_probs
 
     store = RunStore(tmp_path)
     first = get_or_train(TINY.replace(center=True), store)
@@ -113,3 +114,20 @@ def test_diverged_runs_are_stored_with_null_losses(tmp_path):
 def test_mlp_lab_home_sets_the_default_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_LAB_HOME", str(tmp_path / "elsewhere"))
     assert RunStore().home == tmp_path / "elsewhere"
+
+
+def test_the_store_only_persists_it_never_loads_the_trainer():
+    code = (
+        "import sys, lab.runs.store, lab.runs.training;"
+        "print('lab.nn.trainer' in sys.modules, 'tensorflow' in sys.modules, hasattr(lab.runs.store, 'get_or_train'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "False"]
+
+
+def test_train_and_save_trains_again_and_replaces_the_stored_run(tmp_path):
+    store = RunStore(tmp_path)
+    first = get_or_train(TINY, store)
+    again = train_and_save(TINY, store)
+    assert not again.from_store and again.path == store.path(TINY.run_id)
+    assert store.get(TINY).created == again.created != first.created

@@ -85,7 +85,8 @@ def _add_train(sub: Any) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """``train``: train or fetch a run, print its summary."""
-    from lab.runs.store import RunStore, get_or_train
+    from lab.runs.store import RunStore
+    from lab.runs.training import get_or_train
 
     spec = validate_network(spec_from_args(args))
     store = RunStore(args.home)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from lab.architecture import validate_network
 from lab.nn.result import EpochReport, RunResult
-from lab.spec import ExperimentSpec
 from lab.runs.store import RunStore
+from lab.runs.training import train_and_save
+from lab.spec import ExperimentSpec
 
 
 @dataclass
@@ -130,18 +131,15 @@ class JobManager:
         return sorted(jobs, key=lambda j: j.submitted)
 
     def _work(self, job: Job) -> None:
-        from lab.nn.trainer import train
-
         try:
-            result = train(
+            job.result = train_and_save(
                 job.spec,
+                self.store,
                 on_epoch=job._on_epoch,
                 should_stop=job._stop.is_set,
                 on_wait=job._on_wait,
                 start=job._on_start,
             )
-            self.store.save(result)
-            job.result = result
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on
             job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)

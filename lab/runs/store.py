@@ -4,7 +4,8 @@ Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
 metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean)
 and ``model.keras``. A run is written into a temporary folder and renamed into
 place, so a reader never sees half a run. A folder that cannot be read is
-skipped with a warning.
+skipped with a warning. The store only persists: training and saving in one
+step is ``lab.runs.training``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,34 +199,3 @@ def load_model(path: Path) -> Any:
     import lab.nn.model  # noqa: F401 - registers the lab's own layers (augmentation) for loading
 
     return keras.models.load_model(path, compile=False)
-
-
-def get_or_train(
-    spec: ExperimentSpec,
-    store: RunStore | None = None,
-    *,
-    retrain_stopped: bool = True,
-    **train_kwargs: Callable[..., Any] | Any,
-) -> RunResult:
-    """The stored run for ``spec``, or train it now and store it.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        What to train.
-    store : RunStore, optional
-        Where runs live (default: ``RunStore()``).
-    retrain_stopped : bool
-        Train again when the stored run was stopped by the user part-way.
-    **train_kwargs
-        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
-    """
-    store = store if store is not None else RunStore()
-    stored = store.get(spec)
-    if stored is not None and not (retrain_stopped and stored.stopped):
-        return stored
-    from lab.nn.trainer import train
-
-    result = train(spec, **train_kwargs)
-    store.save(result)
-    return result

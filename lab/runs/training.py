@@ -1,0 +1,72 @@
+"""The one train-and-save path: train a spec, then keep it in the run store.
+
+Jobs (the pages' background trainings), ``pretrain``, the command line and
+the tests all come through here, so a run is stored the same way whoever
+asked for it. The store itself only reads and writes runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.nn.result import RunResult
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+
+
+def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> RunResult:
+    """Train ``spec`` now and save the run in ``store``, whatever the store already holds.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train.
+    store : RunStore
+        Where the finished run is written (a stored run of the same spec is replaced).
+    **observers
+        Passed to ``lab.nn.trainer.train``: ``on_epoch``, ``should_stop``, ``on_wait``, ``start``.
+
+    Returns
+    -------
+    RunResult
+        The fresh run, with its ``path`` in the store set.
+    """
+    # Imported here, not at the top: the trainer imports TensorFlow (3-4 s), which
+    # pages that only read the store (and ``python -m lab runs``) never need.
+    from lab.nn.trainer import train
+
+    result = train(spec, **observers)
+    store.save(result)
+    return result
+
+
+def get_or_train(
+    spec: ExperimentSpec,
+    store: RunStore | None = None,
+    *,
+    retrain_stopped: bool = True,
+    **observers: Any,
+) -> RunResult:
+    """The stored run for ``spec``, or train it now and store it.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train.
+    store : RunStore, optional
+        Where runs live (default: ``RunStore()``).
+    retrain_stopped : bool
+        Train again when the stored run was stopped by the user part-way.
+    **observers
+        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
+
+    Returns
+    -------
+    RunResult
+        ``from_store`` says which of the two it was.
+    """
+    store = store if store is not None else RunStore()
+    stored = store.get(spec)
+    if stored is not None and not (retrain_stopped and stored.stopped):
+        return stored
+    return train_and_save(spec, store, **observers)
