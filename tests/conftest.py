@@ -1,17 +1,15 @@
-"""Shared test set-up: an isolated run store, and quiet TensorFlow."""
+"""Shared test set-up: an isolated run store, an empty Keras cache, and quiet TensorFlow."""
 
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 # Before anything imports lab or TensorFlow: no test writes into the repo's ./runs.
 os.environ.setdefault("MLP_LAB_HOME", tempfile.mkdtemp(prefix="mlp-lab-tests-"))
+# Whether this machine has MNIST in ~/.keras must not change what a test checks: every test
+# sees an empty Keras cache, and a test of the cached case writes its own (tests/test_data.py).
+os.environ["KERAS_HOME"] = tempfile.mkdtemp(prefix="mlp-lab-keras-")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

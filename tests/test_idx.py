@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from lab.data.idx import load_idx_dir, read_idx, write_idx
+from tests.ci_support import needs
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 STANDARD_NAMES = (
@@ -244,7 +245,7 @@ def test_bad_file_inside_folder_is_named(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------ real Fashion-MNIST
-@pytest.mark.skipif(not os.path.isdir(FASHION_DIR), reason="Debian package dataset-fashion-mnist not installed")
+@needs(os.path.isdir(FASHION_DIR), "Debian package dataset-fashion-mnist not installed (scripts/test.sh installs it)")
 def test_debian_fashion_mnist() -> None:
     x_train, y_train, x_test, y_test = load_idx_dir(FASHION_DIR)
     assert x_train.shape == (60_000, 28, 28) and x_test.shape == (10_000, 28, 28)

