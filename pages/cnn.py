@@ -29,8 +29,9 @@ from lab.analysis.convnet import (
 )
 from lab.architecture import IMAGE_SIDE
 from lab.catalog.presets import Preset, get_preset, list_presets
-from lab.data.prepare import test_images
+from lab.data.prepare import center_images, test_images
 from lab.data.sources import SOURCES as SOURCE_NAMES
+from lab.nn.forward import predict_probs
 from lab.nn.result import EpochReport, RunResult
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 from ui import charts, images
@@ -383,10 +384,8 @@ def inside_section(result: RunResult, digit: np.ndarray, caption: str) -> None:
         "all. A kernel slides over the image and answers strongly where its pattern matches: edges, corners, stroke "
         "ends.",
     )
-    x = digit.reshape(1, -1)
-    if result.mean is not None:
-        x = x - result.mean.reshape(1, -1)
-    probs = np.asarray(model(x.astype(np.float32), training=False))[0]
+    x = center_images(digit, result.mean)
+    probs = predict_probs(model, x)[0]
     c1, c2 = st.columns([1, 4])
     c1.image(images.image_grid(digit[None], columns=1, mode="gray", scale=4), caption=caption)
     c2.markdown(f"The network reads it as a **{int(np.argmax(probs))}** ({float(np.max(probs)):.0%} sure).")

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from lab.architecture import IMAGE_SIDE, NUM_PIXELS
-from lab.data.prepare import center_images, one_hot, test_images
+from lab.data.prepare import one_hot, test_images
+from lab.nn.forward import accuracy
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 SHIFT_MIN = 2  # pixels: smaller shifts barely trouble an MLP trained on centered digits
@@ -33,7 +34,6 @@ SHIFT_MAX = 4  # pixels: larger ones push strokes of a 20-pixel digit off a 28-p
 SHIFT_SEED = 0
 # The eight directions a digit moves in: right, left, down, up and the diagonals.
 _DIRECTIONS = np.array([(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)])
-EVAL_BATCH = 2048
 
 
 # ------------------------------------------------------------- conv layers
@@ -142,15 +142,6 @@ def _shift_one(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def accuracy(model: Any, x: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of ``x`` (prepared inputs, (n, 784)) the model classifies as ``labels``."""
-    predicted = [
-        np.argmax(np.asarray(model(x[i : i + EVAL_BATCH], training=False)), axis=1)
-        for i in range(0, len(x), EVAL_BATCH)
-    ]
-    return float(np.mean(np.concatenate(predicted) == labels)) if predicted else float("nan")
-
-
 @dataclass(frozen=True)
 class ShiftResult:
     """Test accuracy on the test set as it is, and with every digit moved a few pixels."""
@@ -185,9 +176,7 @@ def shifted_accuracy(
     """
     images, labels = test_images(spec)
     shifted = shift_images(images, min_shift, max_shift, seed)
-    return ShiftResult(
-        accuracy(model, center_images(images, mean), labels), accuracy(model, center_images(shifted, mean), labels)
-    )
+    return ShiftResult(accuracy(model, images, labels, mean), accuracy(model, shifted, labels, mean))
 
 
 # ----------------------------------------------------------- stored runs

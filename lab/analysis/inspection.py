@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lab.architecture import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS, layer_infos
+from lab.nn.forward import EVAL_BATCH, outputs
 from lab.spec import ExperimentSpec
 
 DEFAULT_TOP_K = 20  # images averaged per unit: enough to smooth out one odd digit, few enough to stay sharp
@@ -146,7 +147,7 @@ def last_hidden_layer(spec: ExperimentSpec) -> str | None:
     return names[-1]
 
 
-def hidden_activations(model: Any, spec: ExperimentSpec, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+def hidden_activations(model: Any, spec: ExperimentSpec, x: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
     """The last hidden layer's outputs for inputs ``x`` (n, 784) as the model sees them, (n, units).
 
     Raises
@@ -160,9 +161,7 @@ def hidden_activations(model: Any, spec: ExperimentSpec, x: np.ndarray, batch: i
     if name is None:
         raise ValueError("A network without hidden layers has no hidden units.")
     probe = keras.Model(model.input, model.get_layer(name).output)  # one input: no list, no structure warning
-    x = np.asarray(x, dtype=np.float32)
-    parts = [np.asarray(probe(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(parts).astype(np.float32)
+    return outputs(probe, np.asarray(x, dtype=np.float32), batch)
 
 
 def top_activating_means(

@@ -28,6 +28,7 @@ import numpy as np
 from lab.analysis.canvas import apply_training_preprocessing, image_to_mnist, load_image_file, to_mnist
 from lab.architecture import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
 from lab.data.prepare import center_images
+from lab.nn.forward import predict_probs
 from lab.nn.result import RunResult
 from lab.runs.store import RunInfo, RunStore
 from lab.spec import ExperimentSpec
@@ -36,7 +37,6 @@ from lab.spec import ExperimentSpec
 # accuracy): what the Draw page offers to train when the store is empty.
 STARTER_SPEC = ExperimentSpec(data="sample", hidden=(128,), activation="relu", optimizer="adam", epochs=8)
 TOP_UNITS = 8  # first-layer units shown for one drawing
-CALL_BATCH = 2048  # images per model call: the CLI's hundreds of files go in one call
 # Runs trained on these sources do not read digits; the Draw page and the CLI leave them out.
 NON_DIGIT_SOURCES = ("fashion",)
 
@@ -160,12 +160,10 @@ class Predictor:
         return center_images(x, self.mean)
 
     def probabilities(self, images28: np.ndarray) -> np.ndarray:
-        """(n, 10) class probabilities, in batches of ``CALL_BATCH``, calling the compiled model directly."""
-        x = self.inputs(images28)
+        """(n, 10) class probabilities, in batches of ``EVAL_BATCH``, calling the compiled model directly."""
         if self._forward is None:
             self._forward = _compile(self.model)
-        chunks = [self._normalise(self._forward(x[i : i + CALL_BATCH])) for i in range(0, len(x), CALL_BATCH)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, NUM_CLASSES), np.float32)
+        return self._normalise(predict_probs(self._forward, self.inputs(images28)))
 
     def predict(self, image28: np.ndarray) -> Prediction:
         """The answer for one (28, 28) image."""
@@ -256,7 +254,7 @@ def _compile(model: Any) -> Any:
     def forward(x: Any) -> Any:
         return model(x, training=False)
 
-    def call(x: np.ndarray) -> Any:
+    def call(x: np.ndarray, training: bool = False) -> Any:  # always inference: the signature of a model call
         out = forward(tf.convert_to_tensor(x, dtype=tf.float32))
         return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 from lab.architecture import count_params, validate_network
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
+from lab.nn.forward import EVAL_BATCH, predict_probs
 from lab.nn.model import build_model, compile_model
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import EpochReport, RunResult
@@ -28,7 +29,6 @@ from lab.spec import ExperimentSpec
 # Several batches per call into TensorFlow: the course's small MLPs are
 # dominated by per-batch Python overhead (see `python -m lab bench`).
 STEPS_PER_EXECUTION = 32
-EVAL_BATCH = 2048  # evaluation has no gradients: big batches, same numbers
 # A data loss this far above chance (cross-entropy 2.3, MSE 0.09) means the
 # model is confidently wrong everywhere: only weights that blew up do that.
 # Keras computes cross-entropy from the softmax's logits, so such a loss need
@@ -237,12 +237,6 @@ def _best_epoch(spec: ExperimentSpec, history: dict[str, list[float]]) -> int | 
         return None
     arr = np.nan_to_num(np.asarray(values, dtype=float), nan=-np.inf if "accuracy" in spec.es_monitor else np.inf)
     return int(np.argmax(arr) if "accuracy" in spec.es_monitor else np.argmin(arr)) + 1
-
-
-def predict_probs(model: Any, x: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
-    """Class probabilities for ``x`` (n, 784), calling the model directly (no ``predict`` overhead)."""
-    out = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 10), np.float32)
 
 
 def evaluate(model: Any, data: Prepared) -> tuple[float, float, np.ndarray]:
