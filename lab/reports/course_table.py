@@ -1,0 +1,188 @@
+"""Our result for each course preset beside the course's own figure: one row per preset.
+
+The Techniques page, the CNN page and REPRODUCTION.md all show this table. A
+``CourseRow`` holds one preset's stored runs (several for a soft-voting
+ensemble) and says what they add up to: our accuracy and its interval, the
+epochs, the time, and whether the preset is trained at all. The surfaces differ
+only in how they lay the row out (a dataframe, a Markdown table).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lab.analysis.convnet import find_preset_run
+from lab.analysis.ensemble import EnsembleResult, combine, format_interval
+from lab.catalog.presets import Preset
+from lab.nn.result import RunResult
+from lab.runs.store import RunStore
+
+NOT_RUN = "not run yet"  # our accuracy, before the preset's runs are all stored
+NOT_TRAINED = "not trained"  # the status of a preset with no stored run
+TRAINED = "trained"
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    """One preset: our stored runs of it, and the course's figures.
+
+    Attributes
+    ----------
+    preset : Preset
+        The preset as planned here: the course's, or capped to fewer epochs.
+    results : tuple of RunResult
+        Its stored runs in member order (one, or an ensemble's members); may be
+        fewer than it needs, or capped versions of it (``status`` says so).
+    course : Preset, optional
+        The course's own preset (its full length); default ``preset``.
+    """
+
+    preset: Preset
+    results: tuple[RunResult, ...] = ()
+    course: Preset | None = None
+
+    @property
+    def course_preset(self) -> Preset:
+        """The course's own preset (its full number of epochs)."""
+        return self.course if self.course is not None else self.preset
+
+    @property
+    def complete(self) -> bool:
+        """Whether every run the preset needs is stored."""
+        return bool(self.results) and len(self.results) >= len(self.preset.member_specs())
+
+    @functools.cached_property
+    def ensemble(self) -> EnsembleResult | None:
+        """The soft and hard votes of an ensemble preset once all its members are stored, else None."""
+        if not self.preset.ensemble or not self.complete:
+            return None
+        return combine(self.results)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Our test accuracy: the run's, or the soft vote's; None until every run is stored."""
+        if not self.complete:
+            return None
+        if self.ensemble is not None:
+            return self.ensemble.soft_accuracy
+        return self.results[0].test_accuracy
+
+    @property
+    def member_accuracies(self) -> tuple[float, ...]:
+        """An ensemble's members' accuracies (recomputed from their probabilities); empty otherwise."""
+        return self.ensemble.member_accuracies if self.ensemble is not None else ()
+
+    @property
+    def n_test(self) -> int:
+        """Test images our accuracy is measured on (0 before any run)."""
+        return len(self.results[0].test_probs) if self.results else 0
+
+    @property
+    def params(self) -> int | None:
+        """Our network's parameters (None before any run)."""
+        return self.results[0].params if self.results else None
+
+    @property
+    def seconds(self) -> float:
+        """Training time of all the runs together."""
+        return sum(r.train_seconds for r in self.results)
+
+    @property
+    def epochs_planned(self) -> int:
+        """Epochs the runs were asked for: the course's, or fewer when capped."""
+        return self.results[0].spec.epochs if self.results else self.preset.spec.epochs
+
+    @property
+    def epochs_run(self) -> int | None:
+        """The most epochs any run trained (early stopping may end one sooner); None before any run."""
+        return max(r.epochs_run for r in self.results) if self.results else None
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights early stopping kept, in the first run."""
+        return self.results[0].best_epoch if self.results else None
+
+    @property
+    def train_accuracy(self) -> float:
+        """Training accuracy of the weights kept (the restored best epoch, else the last), of the first run."""
+        acc = self.results[0].history.get("accuracy", []) if self.results else []
+        if not acc:
+            return math.nan
+        return float(acc[(self.best_epoch or len(acc)) - 1])
+
+    @property
+    def stopped(self) -> bool:
+        """Whether someone pressed Stop in any run."""
+        return any(r.stopped for r in self.results)
+
+    @property
+    def diverged(self) -> bool:
+        """Whether any run diverged."""
+        return any(r.diverged for r in self.results)
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The runs behind the row."""
+        return [r.run_id for r in self.results]
+
+    @property
+    def course_figure(self) -> str:
+        """The course's accuracy as text: ``92.08%`` or ``91.88%–92.08%``."""
+        return self.preset.course_figure_text()
+
+    @property
+    def status(self) -> str:
+        """``not trained``, ``trained``, ``trained, capped at 5 epochs`` or ``2 of 3 members trained``."""
+        if not self.results:
+            return NOT_TRAINED
+        if not self.complete:
+            return f"{len(self.results)} of {len(self.preset.member_specs())} members trained"
+        if self.epochs_planned >= self.course_preset.spec.epochs:
+            return TRAINED
+        return f"trained, capped at {self.epochs_planned} epochs"
+
+    @property
+    def accuracy_text(self) -> str:
+        """``92.1% (90.3–93.6%)``, with an ensemble's members; ``not run yet`` until every run is stored."""
+        acc = self.accuracy
+        text = NOT_RUN if acc is None else format_interval(acc, self.n_test)
+        if self.preset.ensemble and self.results:
+            if acc is None:
+                text += f" · {len(self.results)} of {self.preset.ensemble} members"
+            else:
+                text += " · members " + " / ".join(f"{a:.1%}" for a in self.member_accuracies)
+        return text
+
+
+def stored_rows(presets: Sequence[Preset], store: RunStore, course: Sequence[Preset] | None = None) -> list[CourseRow]:
+    """A row per preset from the runs of exactly its specs (each member's), missing ones left out.
+
+    Parameters
+    ----------
+    presets : sequence of Preset
+        The presets as planned (possibly capped).
+    store : RunStore
+        Where the runs are.
+    course : sequence of Preset, optional
+        The course's own presets, in the same order (for the epochs they should have).
+    """
+    courses = list(course) if course is not None else [None] * len(presets)
+    rows = []
+    for preset, full in zip(presets, courses, strict=True):
+        results = tuple(r for r in (store.get(s) for s in preset.member_specs()) if r is not None)
+        rows.append(CourseRow(preset, results, full))
+    return rows
+
+
+def best_stored_rows(presets: Sequence[Preset], store: RunStore) -> list[CourseRow]:
+    """A row per (single-run) preset from its own run, else its longest capped run (never a stopped one)."""
+    infos = store.list()
+    rows = []
+    for preset in presets:
+        info = find_preset_run(infos, preset.spec)
+        result = store.get(info.run_id) if info is not None else None
+        rows.append(CourseRow(preset, (result,) if result is not None else ()))
+    return rows

@@ -1,0 +1,82 @@
+"""The "ours beside the course's" table: rows from stored runs, checked on hand-made results."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lab.catalog.presets import get_preset
+from lab.data import prepare
+from lab.nn.result import RunResult
+from lab.reports.course_table import NOT_RUN, NOT_TRAINED, CourseRow, best_stored_rows, stored_rows
+from lab.runs.store import RunStore
+
+
+def fake_result(spec, labels, right: int, epochs_run: int | None = None, seconds: float = 2.0) -> RunResult:
+    """A run whose first ``right`` test answers are correct and the rest wrong."""
+    predicted = np.where(np.arange(len(labels)) < right, labels, (labels + 1) % 10)
+    probs = np.eye(10, dtype=np.float32)[predicted]
+    return RunResult(
+        spec=spec,
+        history={"accuracy": [0.5, 0.9], "val_accuracy": [0.5, 0.8], "loss": [1.0, 0.5], "val_loss": [1.0, 0.6]},
+        test_loss=0.5,
+        test_accuracy=right / len(labels),
+        confusion=np.zeros((10, 10), np.int64),
+        test_probs=probs,
+        epochs_run=epochs_run or spec.epochs,
+        best_epoch=None,
+        train_seconds=seconds,
+        diverged=False,
+        stopped=False,
+        params=123,
+    )
+
+
+def test_a_preset_without_runs_is_not_trained_and_shows_the_courses_figure():
+    row = CourseRow(get_preset("B2", "sample"))
+    assert row.status == NOT_TRAINED and row.accuracy_text == NOT_RUN
+    assert row.accuracy is None and row.params is None and row.epochs_run is None
+    assert row.course_figure == "93.73%"
+
+
+def test_a_single_run_gives_its_accuracy_interval_and_a_capped_status():
+    course = get_preset("D0", "sample")
+    capped = course.capped(2)
+    labels = prepare.test_images(capped.spec)[1]
+    row = CourseRow(capped, (fake_result(capped.spec, labels, right=80, seconds=3.5),), course)
+    assert row.accuracy == 0.8 and row.n_test == len(labels) == 100
+    assert row.accuracy_text.startswith("80.0% (")
+    assert row.status == "trained, capped at 2 epochs"
+    assert row.epochs_planned == 2 and row.epochs_run == 2 and row.seconds == 3.5 and row.params == 123
+    assert row.train_accuracy == 0.9  # the last epoch's: no best epoch was restored
+    assert CourseRow(course, (fake_result(course.spec, labels, right=80),)).status == "trained"
+
+
+def test_an_ensemble_counts_only_once_every_member_is_stored():
+    preset = get_preset("A7", "sample")
+    specs = preset.member_specs()
+    labels = prepare.test_images(specs[0])[1]
+    n = len(labels)
+    first = fake_result(specs[0], labels, right=n)
+    partial = CourseRow(preset, (first,))
+    assert partial.accuracy is None and partial.accuracy_text == f"{NOT_RUN} · 1 of 3 members"
+    assert partial.status == "1 of 3 members trained"
+    members = (first, fake_result(specs[1], labels, right=n // 2), fake_result(specs[2], labels, right=n // 2))
+    row = CourseRow(preset, members)
+    assert row.member_accuracies == (1.0, 0.5, 0.5)
+    # The soft vote: the perfect member's probability 1 against two half-right members that agree on the rest.
+    assert row.accuracy == row.ensemble.soft_accuracy == 0.5
+    assert row.accuracy_text.endswith("· members 100.0% / 50.0% / 50.0%")
+    assert row.seconds == 6.0 and len(row.run_ids) == 3
+
+
+def test_rows_from_a_store_find_exact_runs_or_a_capped_one(tmp_path):
+    store = RunStore(tmp_path)
+    b2 = get_preset("B2", "sample")
+    labels = prepare.test_images(b2.spec)[1]
+    store.save(fake_result(b2.capped(1).spec, labels, right=500))
+    (exact,) = stored_rows([b2], store)
+    assert exact.status == NOT_TRAINED, "the course's length is not stored"
+    (capped,) = stored_rows([b2.capped(1)], store, [b2])
+    assert capped.status == "trained, capped at 1 epochs" and capped.accuracy == 0.5
+    (best,) = best_stored_rows([b2], store)
+    assert best.status == "trained, capped at 1 epochs" and best.accuracy == 0.5
