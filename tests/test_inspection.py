@@ -139,3 +139,20 @@ def test_on_a_real_keras_model(batchnorm):
     logits_in = acts @ kernels["output"] + model.get_layer("output").get_weights()[1]
     expected = np.exp(logits_in) / np.exp(logits_in).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_favourite_images_are_each_units_top_inputs_shown_as_pixels():
+    """The one call the Train page makes: activations, pixels back (mean added), top-k means."""
+    from lab.analysis.inspection import favourite_images
+    from lab.nn.model import build_model
+
+    spec = ExperimentSpec(hidden=(6, 4), center=True)
+    model = build_model(spec)
+    rng = np.random.default_rng(1)
+    mean = rng.random(784, dtype=np.float32) * 0.5
+    x = rng.random((9, 784), dtype=np.float32) - mean
+    means, peaks = favourite_images(model, spec, x, mean, top_k=3)
+    expected = top_activating_means(hidden_activations(model, spec, x), display_images(x, mean), top_k=3)
+    np.testing.assert_array_equal(means, expected[0])
+    np.testing.assert_array_equal(peaks, expected[1])
+    assert means.shape == (4, 28, 28) and means.min() >= 0.0 and means.max() <= 1.0

@@ -201,6 +201,37 @@ def top_activating_means(
     return means.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.float32), peaks.astype(np.float32)
 
 
+def favourite_images(
+    model: Any, spec: ExperimentSpec, x: np.ndarray, mean: np.ndarray | None = None, top_k: int = DEFAULT_TOP_K
+) -> tuple[np.ndarray, np.ndarray]:
+    """What each last-hidden unit responds to: the mean of the ``top_k`` inputs that activate it most.
+
+    Runs ``x`` through the model (``hidden_activations``), turns the inputs back
+    into viewable pixels (``display_images``) and averages each unit's top
+    images (``top_activating_means``).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model.
+    spec : ExperimentSpec
+        Its spec (names the last hidden layer).
+    x : np.ndarray
+        (n, 784) inputs as the model takes them (``Prepared.x_train``: centered when the spec centers).
+    mean : np.ndarray, optional
+        The training mean subtracted from ``x`` (``Prepared.mean``), added back for display.
+    top_k : int
+        How many images to average per unit.
+
+    Returns
+    -------
+    means, peaks : np.ndarray
+        As ``top_activating_means``: (units, 28, 28) mean images in [0, 1] and each unit's largest activation.
+    """
+    activations = hidden_activations(model, spec, x)
+    return top_activating_means(activations, display_images(x, mean), top_k)
+
+
 # --------------------------------------------------------------- predictions
 def misclassified(labels: np.ndarray, probs: np.ndarray, limit: int | None = None) -> list[Mistake]:
     """Test images the model got wrong, the most confident mistakes first.
