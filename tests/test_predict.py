@@ -9,6 +9,7 @@ originals 89.8%, canvas round trip 90.2% (keras 3.15 / TF 2.21 CPU).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -213,10 +214,10 @@ def test_digit_runs_best_first_without_unusable_runs(trained, tmp_path):
     store = RunStore(tmp_path)
 
     def save(spec, accuracy, *, model=True, diverged=False):
-        result = trained.__class__(**{**trained.__dict__, "spec": spec, "test_accuracy": accuracy})
-        result.diverged = diverged
-        if not model:
-            result._model, result._model_loader = None, None
+        loader = trained.model_loader if model else None
+        result = dataclasses.replace(
+            trained, spec=spec, test_accuracy=accuracy, diverged=diverged, model_loader=loader
+        )
         store.save(result)
         return spec.run_id
 

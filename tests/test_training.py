@@ -6,8 +6,10 @@ import threading
 import numpy as np
 import pytest
 
+from lab.data.prepare import Prepared, prepare
 from lab.nn.queue import TrainingQueue
-from lab.nn.trainer import train
+from lab.nn.result import RunResult, json_number
+from lab.nn.trainer import fit_prepared, train
 from lab.spec import ExperimentSpec
 
 TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
@@ -32,6 +34,29 @@ def test_result_holds_what_pages_need():
     assert result.train_seconds > 0 and not result.diverged and not result.stopped
     assert result.model is not None
     assert result.test_accuracy > 0.5  # a 32-unit ReLU net learns something in 2 epochs
+
+
+def test_fit_prepared_is_train_on_arrays_built_by_name():
+    data = prepare(TINY)
+    again = Prepared.from_arrays(
+        x_train=data.x_train, labels_train=data.labels_train, x_val=data.x_val, labels_val=data.labels_val,
+        x_test=data.x_test, labels_test=data.labels_test,
+    )  # fmt: skip
+    result, reference = fit_prepared(TINY, again, record_health=False), train(TINY)
+    assert result.history == reference.history and result.test_accuracy == reference.test_accuracy
+    assert result.health is None and reference.health is not None
+    assert result.model is not None
+
+
+def test_a_result_loads_its_model_once_through_its_loader():
+    calls = []
+    result = RunResult(
+        spec=TINY, history={}, test_loss=math.nan, test_accuracy=0.5, confusion=np.zeros((10, 10)),
+        test_probs=np.zeros((0, 10)), epochs_run=0, best_epoch=None, train_seconds=0.0, diverged=True,
+        stopped=False, params=0, model_loader=lambda: calls.append(1) or "the model",
+    )  # fmt: skip
+    assert result.model == "the model" and result.model == "the model" and calls == [1]
+    assert result.metrics()["test_loss"] is None and json_number(0.25) == 0.25 and json_number(math.inf) is None
 
 
 def test_progress_reports_every_epoch_with_time_left():

@@ -74,7 +74,7 @@ def compare(name: str, epochs: int = 3) -> Comparison:
     import keras
 
     from lab.nn.model import build_model, compile_model
-    from lab.nn.trainer import STEPS_PER_EXECUTION, _train_locked
+    from lab.nn.trainer import fit_prepared
 
     spec, n_train, n_test = WORKLOADS[name]
     spec = spec.replace(epochs=epochs)
@@ -107,7 +107,7 @@ def compare(name: str, epochs: int = 3) -> Comparison:
         x_train=x_fit, labels_train=y_fit.argmax(1), x_val=x_val, labels_val=y_val.argmax(1),
         x_test=tiny_test[0], labels_test=tiny_test[1].argmax(1),
     )  # fmt: skip
-    result = _train_locked(spec, data, None, None, (), STEPS_PER_EXECUTION)
+    result = fit_prepared(spec, data)
     lab_final = {k: float(v[-1]) for k, v in result.history.items()}
     return Comparison(name, course_seconds, result.train_seconds, course_final, lab_final)
 

@@ -563,7 +563,7 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
     """
     from lab.bench.trainer import workload_arrays
     from lab.data.prepare import Prepared, one_hot
-    from lab.nn.trainer import STEPS_PER_EXECUTION, _train_locked
+    from lab.nn.trainer import fit_prepared
 
     out = {}
     workloads = _health_workloads()
@@ -589,7 +589,7 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
         record_s, shares = [], []
         for repeat in range(repeats):
             for record in (False, True) if repeat % 2 == 0 else (True, False):
-                result = _train_locked(spec, data, None, None, (), STEPS_PER_EXECUTION, record_health=record)
+                result = fit_prepared(spec, data, record_health=record)
                 times[record].append(result.train_seconds)
                 if record:
                     inside = result.health["record_seconds"]

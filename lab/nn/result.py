@@ -79,6 +79,14 @@ class RunResult:
         Gradient and activation statistics per layer and epoch (``lab.health.recorder``).
     from_store : bool
         True when this result was read from the run store rather than trained now.
+    created : float
+        When it was trained (seconds since the epoch).
+    path : Path | None
+        Its folder in the run store, for stored runs.
+    model_loader : callable, optional
+        Returns the trained Keras model: the store passes one that reads the model
+        file; the trainer one that returns the model it holds. Called once, on the
+        first access of :attr:`model`.
     """
 
     spec: ExperimentSpec
@@ -98,8 +106,8 @@ class RunResult:
     from_store: bool = False
     created: float = 0.0
     path: Path | None = None
-    _model: Any = field(default=None, repr=False)
-    _model_loader: Callable[[], Any] | None = field(default=None, repr=False)
+    model_loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _model: Any = field(default=None, init=False, repr=False, compare=False)  # the loader's answer, kept
 
     @property
     def run_id(self) -> str:
@@ -109,8 +117,8 @@ class RunResult:
     @property
     def model(self) -> Any:
         """The trained Keras model (loaded from disk on first access for stored runs)."""
-        if self._model is None and self._model_loader is not None:
-            self._model = self._model_loader()
+        if self._model is None and self.model_loader is not None:
+            self._model = self.model_loader()
         return self._model
 
     @property
@@ -128,8 +136,8 @@ class RunResult:
         """The JSON-ready summary the store and the CLI write."""
         return {
             "run_id": self.run_id,
-            "test_accuracy": _num(self.test_accuracy),
-            "test_loss": _num(self.test_loss),
+            "test_accuracy": json_number(self.test_accuracy),
+            "test_loss": json_number(self.test_loss),
             "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch,
             "train_seconds": round(self.train_seconds, 3),
@@ -140,6 +148,6 @@ class RunResult:
         }
 
 
-def _num(value: float) -> float | None:
-    """JSON has no NaN: a diverged run's loss is written as null."""
+def json_number(value: float | None) -> float | None:
+    """A float as JSON can hold it: JSON has no NaN, so a diverged run's loss is written as null."""
     return None if value is None or not math.isfinite(value) else float(value)

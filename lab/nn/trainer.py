@@ -156,18 +156,42 @@ def train(
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
         if start is not None:
             start()
-        return _train_locked(spec, data, on_epoch, should_stop, extra_callbacks, steps_per_execution, record_health)
+        return fit_prepared(
+            spec,
+            data,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+            extra_callbacks=extra_callbacks,
+            steps_per_execution=steps_per_execution,
+            record_health=record_health,
+        )
 
 
-def _train_locked(
+def fit_prepared(
     spec: ExperimentSpec,
     data: Prepared,
-    on_epoch: Callable[[EpochReport], None] | None,
-    should_stop: Callable[[], bool] | None,
-    extra_callbacks: Sequence[keras.callbacks.Callback],
-    steps_per_execution: int,
+    *,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    steps_per_execution: int = STEPS_PER_EXECUTION,
     record_health: bool = True,
 ) -> RunResult:
+    """Train ``spec`` on arrays already prepared, here and now: no validation, no queue.
+
+    ``train`` calls it inside the training slot; benchmarks call it on arrays of
+    their own (``lab.bench.workloads``). Keras' seed is process-wide, so whoever
+    calls this directly must make sure no other training runs at the same time.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+        What to train (a valid spec: see ``lab.architecture.validate_network``).
+    data : Prepared
+        The arrays to train, validate and test on.
+    on_epoch, should_stop, extra_callbacks, steps_per_execution, record_health
+        As in :func:`train`.
+    """
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
     keras.backend.clear_session()
     model = compile_model(build_model(spec), spec, steps_per_execution)
@@ -215,7 +239,7 @@ def _train_locked(
         mean=data.mean,
         health=recorder.summary() if recorder is not None else None,
         created=time.time(),
-        _model=model,
+        model_loader=lambda: model,  # the model is in memory already
     )
 
 

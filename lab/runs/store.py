@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.nn.result import RunResult, _num
+from lab.nn.result import RunResult, json_number
 from lab.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,11 @@ class RunStore:
             if result.model is not None:
                 result.model.save(tmp / "model.keras")
             if result.health is not None:
-                (tmp / "health.json").write_text(json.dumps(result.health, default=_num))
+                (tmp / "health.json").write_text(json.dumps(result.health, default=json_number))
             payload = {
                 "format": FORMAT_VERSION,
                 "metrics": result.metrics(),
-                "history": {k: [_num(v) for v in vals] for k, vals in result.history.items()},
+                "history": {k: [json_number(v) for v in vals] for k, vals in result.history.items()},
             }
             # result.json last: its presence marks a complete run.
             (tmp / "result.json").write_text(json.dumps(payload))
@@ -184,7 +184,7 @@ def _read_run(folder: Path) -> RunResult:
         from_store=True,
         created=metrics.get("created") or 0.0,
         path=folder,
-        _model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
+        model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )
 
 
