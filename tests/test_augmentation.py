@@ -132,6 +132,7 @@ def test_preview_shows_the_digit_itself_without_augmentation_and_seeded_draws_wi
     assert np.abs(augmentation_preview(digit, aug, count=5, seed=4) - draws).max() > 1e-3  # "New random draws"
 
 
+@pytest.mark.slow
 def test_an_augmented_training_is_reproducible(store_home):
     from lab.nn.trainer import train
 

@@ -56,6 +56,7 @@ def test_bad_flags_give_a_message_not_a_traceback(tmp_path):
     assert "Unknown activation 'bogus'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_empty_hidden_means_logistic_regression(tmp_path):
     proc = lab("train", "--hidden", "", "--epochs", "1", "--json", home=tmp_path)
     assert json.loads(proc.stdout)["params"] == 7850

@@ -87,6 +87,7 @@ def paper_png(digit784: np.ndarray, side: int = 200) -> bytes:
 
 
 # ------------------------------------------------- preprocessing with a model
+@pytest.mark.slow
 def test_real_digits_drawn_on_a_canvas_are_read_as_well_as_the_originals(predictor, sample_test):
     images, labels = sample_test[0][:ROUND_TRIP_DIGITS], sample_test[1][:ROUND_TRIP_DIGITS]
     rng = np.random.default_rng(0)

@@ -150,6 +150,7 @@ def test_cli_trains_a_preset_with_overrides(tmp_path, capsys):
     assert payload["epochs_run"] == 1
 
 
+@pytest.mark.slow
 def test_cli_pretrain_trains_then_skips(tmp_path, capsys):
     from lab.cli.main import main
 

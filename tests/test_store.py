@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from lab.runs.store import RunStore
 from lab.runs.training import get_or_train, train_and_save
@@ -45,6 +46,7 @@ def test_stored_model_predicts_like_the_trained_one(tmp_path):
     np.testing.assert_allclose(predict_probs(again.model, x), predict_probs(first.model, x), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_store_survives_a_restart(tmp_path):
     get_or_train(TINY, RunStore(tmp_path))
     code = (
@@ -77,6 +79,7 @@ def test_corrupt_and_half_written_runs_are_skipped_with_a_warning(tmp_path, capl
         assert store.list() == []
 
 
+@pytest.mark.slow
 def test_runs_can_be_listed_and_deleted(tmp_path):
     store = RunStore(tmp_path)
     a = get_or_train(TINY, store)

@@ -15,6 +15,7 @@ from lab.spec import ExperimentSpec
 TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
 
 
+@pytest.mark.slow
 def test_same_spec_and_seed_give_the_same_history():
     a, b = train(TINY), train(TINY)
     assert a.history == b.history
@@ -36,6 +37,7 @@ def test_result_holds_what_pages_need():
     assert result.test_accuracy > 0.5  # a 32-unit ReLU net learns something in 2 epochs
 
 
+@pytest.mark.slow
 def test_fit_prepared_is_train_on_arrays_built_by_name():
     data = prepare(TINY)
     again = Prepared.from_arrays(
@@ -59,6 +61,7 @@ def test_a_result_loads_its_model_once_through_its_loader():
     assert result.metrics()["test_loss"] is None and json_number(0.25) == 0.25 and json_number(math.inf) is None
 
 
+@pytest.mark.slow
 def test_progress_reports_every_epoch_with_time_left():
     reports = []
     train(TINY.replace(epochs=3), on_epoch=reports.append)
@@ -84,6 +87,7 @@ def test_a_learning_rate_of_100_diverges_and_keeps_the_history():
     assert not math.isfinite(loss) or loss > 20  # cross-entropy at chance is 2.3
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch():
     spec = TINY.replace(epochs=30, early_stopping=1, es_monitor="val_loss", learning_rate=0.05)
     result = train(spec)
@@ -93,6 +97,7 @@ def test_early_stopping_restores_the_best_epoch():
     assert result.best_epoch < result.epochs_run
 
 
+@pytest.mark.slow
 def test_a_healthy_run_is_not_called_diverged():
     result = train(TINY.replace(optimizer="sgd", learning_rate=0.1, activation="sigmoid"))
     assert not result.diverged
@@ -134,6 +139,7 @@ def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
     assert places[0] == (1, "first")
 
 
+@pytest.mark.slow
 def test_raw_pixels_start_far_above_chance_without_being_called_diverged():
     """0-255 inputs give a first loss in the hundreds; training brings it down, so it is no blow-up."""
     spec = TINY.replace(raw_pixels=True, activation="elu", dropout=0.2, epochs=3)
