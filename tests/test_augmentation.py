@@ -89,6 +89,7 @@ def test_elastic_distortion_moves_pixels_a_little_and_keeps_the_ink():
     assert out.min() >= 0 and out.max() <= 1.0 + 1e-6  # bilinear resampling never leaves the input's range
 
 
+@pytest.mark.slow
 def test_fit_trains_on_augmented_inputs_and_evaluates_on_plain_ones():
     # With a learning rate too small to move the weights, the training loss Keras reports
     # (on augmented batches) differs from the loss on the same images evaluated: unless nothing augments.

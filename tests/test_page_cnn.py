@@ -64,6 +64,7 @@ def test_page_opens_on_the_course_b6_with_every_control(tmp_path, monkeypatch):
     assert at.button(key="cnn_train_missing").label == "Train it"
 
 
+@pytest.mark.slow
 def test_loading_a_preset_sets_blocks_and_augmentation(tmp_path, monkeypatch):
     at = open_page(tmp_path, monkeypatch)
     at.selectbox(key="cnn_preset").set_value("B10").run()
@@ -84,6 +85,7 @@ def test_a_link_opens_a_preset(tmp_path, monkeypatch):
     assert metrics(at)["Parameters"] == "286,940"
 
 
+@pytest.mark.slow
 def test_new_random_draws_redraws_the_preview(tmp_path, monkeypatch):
     at = open_page(tmp_path, monkeypatch)
     at.slider(key="cnn_aug_rotation").set_value(20.0).run()

@@ -92,6 +92,7 @@ def test_runs_can_be_listed_and_deleted(tmp_path):
     assert [i.run_id for i in store.list()] == [b.run_id]
 
 
+@pytest.mark.slow
 def test_writes_are_atomic_no_temporary_folder_left(tmp_path):
     store = RunStore(tmp_path)
     result = get_or_train(TINY, store)
@@ -105,6 +106,7 @@ def test_writes_are_atomic_no_temporary_folder_left(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_diverged_runs_are_stored_with_null_losses(tmp_path):
     store = RunStore(tmp_path)
     spec = TINY.replace(optimizer="sgd", learning_rate=100.0, epochs=3)
