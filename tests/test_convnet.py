@@ -148,6 +148,7 @@ def test_an_mlp_misreads_shifted_digits(store_home):
 
 
 # ----------------------------------------------------------- stored runs
+@pytest.mark.slow
 def test_a_preset_is_found_in_the_store_as_itself_or_capped(store_home):
     store = RunStore(store_home)
     preset = get_preset("B6").spec
