@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -12,10 +9,12 @@ from lab.analysis.ensemble import combine, evaluation_key, format_interval, mcne
 from lab.catalog.presets import SERIES, Preset, list_presets
 from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
+from lab.reports.course_table import CourseRow, stored_rows, together_text
 from lab.spec import ExperimentSpec
-from ui.jobs import queue_sidebar, run_spec, show_run_warnings
+from ui import charts
+from ui.data import data_available
+from ui.jobs import queue_sidebar, train_in_turn
 from ui.navigation import ensure_app_navigation
-from ui.spec_widgets import data_available
 from ui.state import get_jobs, get_store
 from ui.text import fmt_seconds
 
@@ -30,6 +29,7 @@ METRICS = {
     "loss": "Training loss",
 }
 DATA_CHOICES = ["sample", "mnist", "fashion"]
+SOFT_VOTE = "Soft voting (mean probabilities)"
 # Narrow text columns (the full text shows on hover) so that the figures fit on screen.
 TABLE_COLUMNS = {
     "Preset": st.column_config.TextColumn(width="medium"),
@@ -38,133 +38,30 @@ TABLE_COLUMNS = {
 }
 
 
-# ------------------------------------------------------------------ helpers
-def stored(spec: ExperimentSpec) -> RunResult | None:
-    """The finished run for a spec, if the store has it."""
-    return get_store().get(spec)
-
-
-def preset_results(preset: Preset) -> list[RunResult]:
-    """The stored runs of a preset (several for an ensemble), in member order; missing ones left out."""
-    return [r for r in (stored(s) for s in preset.member_specs()) if r is not None]
-
-
-def preset_accuracy(preset: Preset, results: list[RunResult]) -> float | None:
-    """Our test accuracy: the run's, or the soft-voting ensemble's once every member is trained."""
-    if len(results) < len(preset.member_specs()):
-        return None
-    if preset.ensemble:
-        return combine(results).soft_accuracy
-    return results[0].test_accuracy
-
-
-def epochs_text(preset: Preset, course: Preset, results: list[RunResult]) -> str:
-    """``100`` (as the course), ``5 of 100 (quick)`` or ``17 of 100 (early stopping)``."""
-    planned, full = preset.spec.epochs, course.spec.epochs
-    if not results:
-        return f"{planned} of {full}" + (" (quick)" if planned < full else "")
-    ran = max(r.epochs_run for r in results)
-    text = f"{ran} of {full}" if ran < full else str(full)
-    if planned < full:
-        text += " (quick: fewer than the course)"
-    elif any(r.stopped for r in results):
-        text += " (stopped by you)"
-    elif ran < planned:
-        text += " (early stopping)"
-    return text
-
-
-def comparison_text(preset: Preset, accuracies: dict[str, float | None]) -> str:
-    """For an "everything together" preset: how far above (or below) the best single technique."""
-    if not preset.together:
-        return ""
-    mine = accuracies.get(preset.name)
-    rivals = {n: accuracies.get(n) for n in preset.together if accuracies.get(n) is not None}
-    if mine is None or not rivals:
-        return "run the series to compare"
-    best = max(rivals, key=lambda n: rivals[n])
-    diff = (mine - rivals[best]) * 100
-    return f"{diff:+.1f} points vs the best single technique ({best}, {rivals[best]:.1%})"
-
-
+# ------------------------------------------------------------------ the table
 def course_column(data: str) -> str:
     """The course column's header: its figures are from full MNIST, whatever ours are from."""
     return "Course (full MNIST)" if data == "mnist" else f"Course (full MNIST; ours: {data})"
 
 
-def results_table(presets: list[Preset], course: dict[str, Preset]) -> tuple[pd.DataFrame, dict[str, list[RunResult]]]:
-    """One row per preset: ours beside the course's, and the runs behind it."""
-    runs = {p.name: preset_results(p) for p in presets}
-    accuracies = {p.name: preset_accuracy(p, runs[p.name]) for p in presets}
-    rows = []
-    for p in presets:
-        results, acc = runs[p.name], accuracies[p.name]
-        n_test = len(results[0].test_probs) if results else 0
-        ours = "not run yet" if acc is None else format_interval(acc, n_test)
-        if p.ensemble and results:
-            members = " / ".join(f"{r.test_accuracy:.1%}" for r in results)
-            ours += f" · members {members}" if acc is not None else f" · {len(results)} of {p.ensemble} members"
-        rows.append(
+def results_table(rows: list[CourseRow]) -> pd.DataFrame:
+    """One line per preset: ours beside the course's."""
+    accuracies = {row.preset.name: row.accuracy for row in rows}
+    return pd.DataFrame(
+        [
             {
-                "Preset": p.label,
-                "What changed": p.change,
-                "Parameters": f"{results[0].params:,}" if results else "",
-                "Epochs": epochs_text(p, course[p.name], results),
-                "Our test accuracy (95% interval)": ours,
-                course_column(p.spec.data): p.course_figure_text(),
-                "Together vs single": comparison_text(p, accuracies),
-                "Training time": fmt_seconds(sum(r.train_seconds for r in results)) if results else "",
+                "Preset": row.preset.label,
+                "What changed": row.preset.change,
+                "Parameters": f"{row.params:,}" if row.results else "",
+                "Epochs": row.epochs_text,
+                "Our test accuracy (95% interval)": row.accuracy_text,
+                course_column(row.preset.spec.data): row.course_figure,
+                "Together vs single": together_text(row, accuracies),
+                "Training time": fmt_seconds(row.seconds) if row.results else "",
             }
-        )
-    return pd.DataFrame(rows), runs
-
-
-def curves_frame(runs: dict[str, list[RunResult]], metric: str) -> pd.DataFrame:
-    """Long table (preset, epoch, value) of one metric for every stored run."""
-    rows = []
-    for name, results in runs.items():
-        for result in results:
-            label = name if len(results) == 1 else f"{name} (seed {result.spec.seed})"
-            for epoch, value in enumerate(result.history.get(metric, []), start=1):
-                if value is not None and math.isfinite(value):
-                    rows.append((label, epoch, float(value)))
-    return pd.DataFrame(rows, columns=["preset", "epoch", "value"])
-
-
-def overlay_chart(frame: pd.DataFrame, metric: str) -> alt.Chart:
-    """Every preset's curve on one chart, one colour each."""
-    is_acc = "accuracy" in metric
-    return (
-        alt.Chart(frame)
-        .mark_line(strokeWidth=2)
-        .encode(
-            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=METRICS[metric], scale=alt.Scale(zero=False),
-                    axis=alt.Axis(format=".0%" if is_acc else "")),
-            color=alt.Color("preset:N", title="Preset", legend=alt.Legend(orient="right")),
-            tooltip=["preset:N", "epoch:Q",
-                     alt.Tooltip("value:Q", title=METRICS[metric], format=".2%" if is_acc else ".4f")],
-        )
-        .properties(height=340, title=f"{METRICS[metric]}, every run of the series")
-    )  # fmt: skip
-
-
-def train_in_turn(specs: list[ExperimentSpec], names: list[str], state_key: str, progress) -> None:
-    """Train the specs that are not stored yet, one after another, with a progress line for each.
-
-    Runs are submitted one at a time (the next only when the previous is stored), so
-    the queue order is the course's order. A rerun (a click anywhere) picks the
-    current training up again from the job manager.
-    """
-    pending = [(s, n) for s, n in zip(specs, names, strict=True) if stored(s) is None]
-    with progress.container():
-        for i, (spec, name) in enumerate(pending, start=1):
-            st.markdown(f"**Training {name}** ({i} of {len(pending)} still to train)")
-            result = run_spec(spec, key=f"tech-{spec.run_id}", start=True)
-            if result is None:  # failed: the error is shown; go on with the next
-                continue
-            show_run_warnings(result)
-    st.session_state.pop(state_key, None)
+            for row in rows
+        ]
+    )
 
 
 def page_for(preset: Preset) -> str:
@@ -208,7 +105,7 @@ def data_ready(data: str) -> bool:
     return data_available(ExperimentSpec(data=data), key_prefix="tech_")
 
 
-def series_section(series: str, data: str, cap: int) -> dict[str, list[RunResult]]:
+def series_section(series: str, data: str, cap: int) -> None:
     """Run button, progress, results table, overlaid curves and the lessons of one series."""
     info = SERIES[series]
     st.markdown(f"**Course file {info.source}.** {info.setup}")
@@ -228,21 +125,20 @@ def series_section(series: str, data: str, cap: int) -> dict[str, list[RunResult
             job.request_stop()
         running = False
     table_slot, progress = st.empty(), st.empty()
-    table, runs = results_table(presets, course)
-    table_slot.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    rows = stored_rows(presets, get_store(), list(course.values()))
+    table_slot.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
     if running:
         specs = [s for p in presets for s in p.member_specs()]
         names = [p.label + (f" (seed {s.seed})" if p.ensemble else "") for p in presets for s in p.member_specs()]
-        train_in_turn(specs, names, RUN_KEY, progress)
-        table, runs = results_table(presets, course)
-        table_slot.dataframe(table, hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+        train_in_turn(specs, names, RUN_KEY, progress, key_prefix="tech-")
+        rows = stored_rows(presets, get_store(), list(course.values()))
+        table_slot.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
     notes(data, cap, presets, course)
-    curves_section(runs)
+    curves_section(rows)
     with st.expander("The lessons, experiment by experiment", expanded=True):
         st.markdown(info.lesson)
         st.markdown("\n".join(f"- **{p.label}** ([open]({page_for(p)}?preset={p.name})): {p.lesson}" for p in presets))
         st.caption("Open a preset on the Train page (CNNs on the CNN page) to change its settings and train it there.")
-    return runs
 
 
 def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset]) -> None:
@@ -265,16 +161,21 @@ def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset])
         st.caption("\n\n".join(lines))
 
 
-def curves_section(runs: dict[str, list[RunResult]]) -> None:
+def curves_section(rows: list[CourseRow]) -> None:
     """All curves of the series on one chart."""
     metric = st.radio(
         "Curves", list(METRICS), format_func=METRICS.get, horizontal=True, key="tech_metric",
     )  # fmt: skip
-    frame = curves_frame(runs, metric)
+    histories = {
+        row.preset.name if len(row.results) == 1 else f"{row.preset.name} (seed {r.spec.seed})": r.history
+        for row in rows
+        for r in row.results
+    }
+    frame = charts.overlay_frame(histories, metric)
     if frame.empty:
         st.info("Run the series to see its curves here.")
         return
-    st.altair_chart(overlay_chart(frame, metric), width="stretch")
+    st.altair_chart(charts.overlay_chart(frame, METRICS[metric], "accuracy" in metric), width="stretch")
     if metric.startswith("val_"):
         st.caption("Where a series validates on the test set (C, D, A7), the validation curve is the test curve.")
 
@@ -299,14 +200,15 @@ def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
         if st.button(f"Train and combine {members} seeds of {preset.name}", key="tech_ens_run"):
             st.session_state[ENSEMBLE_KEY] = settings
         if st.session_state.get(ENSEMBLE_KEY) == settings:
-            train_in_turn(specs, [f"{preset.name} seed {s.seed}" for s in specs], ENSEMBLE_KEY, st.empty())
-        results = [r for r in (stored(s) for s in specs) if r is not None]
+            names = [f"{preset.name} seed {s.seed}" for s in specs]
+            train_in_turn(specs, names, ENSEMBLE_KEY, st.empty(), key_prefix="tech-")
+        results = [r for r in (get_store().get(s) for s in specs) if r is not None]
         if len(results) < members:
             st.caption(f"{len(results)} of {members} members stored: press the button to train the rest.")
         if len(results) >= 2:
             ensemble_view(results, [f"{preset.name} seed {r.spec.seed}" for r in results])
     with pick_tab:
-        labels = run_labels()
+        labels = {info.run_id: info.label() for info in get_store().list()}
         picked = st.multiselect(
             "Runs to combine (they must be tested on the same images)", list(labels), format_func=labels.get,
             key="tech_ens_pick",
@@ -327,40 +229,18 @@ def ensemble_view(results: list[RunResult], names: list[str]) -> None:
         st.error(str(exc))
         return
     n = ens.n_test
-    rows = [{"Model": name, "Test accuracy (95% interval)": format_interval(acc, n), "accuracy": acc}
-            for name, acc in zip(names, ens.member_accuracies, strict=True)]  # fmt: skip
-    rows.append({"Model": "Average member", "Test accuracy (95% interval)": f"{ens.mean_member_accuracy:.1%}",
-                 "accuracy": ens.mean_member_accuracy})  # fmt: skip
-    rows.append(
-        {
-            "Model": "Soft voting (mean probabilities)",
-            "Test accuracy (95% interval)": format_interval(ens.soft_accuracy, n),
-            "accuracy": ens.soft_accuracy,
-        }
-    )
-    rows.append(
-        {
-            "Model": "Hard voting (majority)",
-            "Test accuracy (95% interval)": format_interval(ens.hard_accuracy, n),
-            "accuracy": ens.hard_accuracy,
-        }
-    )
+    average = "Average member"
+    models = [*zip(names, ens.member_accuracies, strict=True), (average, ens.mean_member_accuracy),
+              (SOFT_VOTE, ens.soft_accuracy), ("Hard voting (majority)", ens.hard_accuracy)]  # fmt: skip
+    rows = [
+        {"Model": model, "Test accuracy (95% interval)": f"{acc:.1%}" if model == average else format_interval(acc, n),
+         "accuracy": acc}
+        for model, acc in models
+    ]  # fmt: skip
     frame = pd.DataFrame(rows)
     left, right = st.columns([3, 2])
     left.dataframe(frame.drop(columns="accuracy"), hide_index=True, width="stretch")
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("accuracy:Q", title="Test accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")),
-            y=alt.Y("Model:N", sort=None, title=None),
-            color=alt.condition(alt.datum.Model == "Soft voting (mean probabilities)", alt.value("#2B8A3E"),
-                                alt.value("#ADB5BD")),
-            tooltip=["Model:N", alt.Tooltip("accuracy:Q", format=".2%")],
-        )
-        .properties(height=32 * len(rows))
-    )  # fmt: skip
-    right.altair_chart(chart, width="stretch")
+    right.altair_chart(charts.ensemble_chart(frame, SOFT_VOTE), width="stretch")
     gain = (ens.soft_accuracy - ens.mean_member_accuracy) * 100
     st.caption(
         f"Soft voting: {gain:+.1f} points over the average member, "

@@ -154,3 +154,10 @@ def test_the_b_series_table_shows_stored_presets_and_trains_missing_ones(tmp_pat
     table = at.dataframe[-1].value.set_index("Preset")
     assert table.loc["B6", "Status"] == "trained, capped at 1 epochs"
     assert 0 <= table.loc["B6", SHIFTED] <= 1
+
+
+def test_a_link_to_an_unknown_preset_is_reported_and_opens_on_b6(tmp_path, monkeypatch):
+    at = open_page(tmp_path, monkeypatch, preset="Q9", seed="4")
+    assert any("Unknown preset 'Q9'" in w.value for w in at.warning)
+    assert metrics(at)["Parameters"] == "98,820"  # the course's B6
+    assert at.number_input(key="cnn_seed").value == 4, "the link's other settings still apply"

@@ -10,11 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 from lab.architecture import count_params
 from lab.catalog.presets import get_preset
+from lab.codec import spec_from_query, spec_to_query
 from lab.runs.store import RunStore
 from lab.runs.training import get_or_train
 from lab.spec import ExperimentSpec
 from tests import apptest_support
-from ui.spec_widgets import spec_from_query, spec_to_query
+from ui.url import read_link
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 TINY = {"hidden": "16", "epochs": "2", "batch_size": "64"}  # a few seconds on the offline sample
@@ -176,6 +177,28 @@ def test_a_series_a_preset_feeds_raw_pixels_and_the_layer_table_says_so(open_pag
     assert at.query_params["raw_pixels"] == "1"  # the link reproduces the run
     tables = [df.value for df in at.dataframe if "Kind" in getattr(df.value, "columns", [])]
     assert tables and tables[0]["Kind"].iloc[0] == "rescale"
+
+
+def test_read_link_reports_a_bad_preset_or_setting_and_keeps_what_it_can():
+    default = ExperimentSpec(hidden=(7,))
+    b2 = get_preset("B2").spec
+    assert read_link({}, default, "the defaults").spec == default
+    on_preset = read_link({"preset": "b2", "seed": "3"}, default, "the defaults")
+    assert on_preset.spec == b2.replace(seed=3) and not on_preset.problems
+    unknown = read_link({"preset": "Q9", "seed": "3"}, default, "the defaults")
+    assert unknown.spec == default.replace(seed=3)  # the other settings still apply, on the page's default
+    assert len(unknown.problems) == 1 and "Unknown preset 'Q9'" in unknown.problems[0]
+    assert "on the defaults" in unknown.problems[0]
+    bad = read_link({"preset": "B2", "activation": "banana"}, default, "the defaults")
+    assert bad.spec == b2, "an unreadable setting drops the link's settings, not its preset"
+    assert "banana" in bad.problems[0] and "preset B2 instead" in bad.problems[0]
+
+
+def test_a_link_to_an_unknown_preset_is_reported_and_its_settings_still_apply(open_page):
+    at = open_page({"preset": "Q9", "epochs": "3"})
+    assert_clean(at)
+    assert "Unknown preset 'Q9'" in texts(at)
+    assert at.slider(key="epochs").value == 3
 
 
 def test_too_many_parameters_is_a_clear_error(open_page, store_home):

@@ -216,3 +216,77 @@ def confusion_chart(confusion: np.ndarray, class_names: Sequence[str] | None = N
 
 def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+# ------------------------------------------------------- plain vs shifted
+def shift_comparison_chart(scores: Sequence[tuple[str, str, float, float]], height: int = 260) -> alt.Chart:
+    """Grouped bars: each model's test accuracy on the digits as they are and shifted.
+
+    Parameters
+    ----------
+    scores : sequence of (preset, kind, plain accuracy, shifted accuracy)
+        One per trained model, in the order to draw them; ``kind`` is ``MLP`` or ``CNN``.
+    """
+    data = []
+    for preset, kind, plain, shifted in scores:
+        data.append({"Preset": preset, "Kind": kind, "Test set": "as it is", "Accuracy": plain})
+        data.append({"Preset": preset, "Kind": kind, "Test set": "shifted", "Accuracy": shifted})
+    order = [preset for preset, *_ in scores]
+    return (
+        alt.Chart(pd.DataFrame(data))
+        .mark_bar()
+        .encode(
+            x=alt.X("Preset:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("Test set:N", sort=["as it is", "shifted"]),
+            y=alt.Y("Accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            color=alt.Color(
+                "Test set:N",
+                scale=alt.Scale(domain=["as it is", "shifted"], range=[TRAIN_COLOR, VAL_COLOR]),
+                legend=alt.Legend(orient="top", title=None),
+            ),
+            tooltip=["Preset", "Kind", "Test set", alt.Tooltip("Accuracy:Q", format=".2%")],
+        )
+        .properties(height=height, title="Test accuracy, digits as they are and shifted")
+    )
+
+
+# ------------------------------------------------------------ a series' runs
+def overlay_frame(histories: Mapping[str, Mapping[str, Sequence[float]]], metric: str) -> pd.DataFrame:
+    """Long table (preset, epoch, value) of one metric for every run; NaN or infinite points left out."""
+    rows = []
+    for label, history in histories.items():
+        for epoch, value in enumerate(history.get(metric, []), start=1):
+            if value is not None and math.isfinite(value):
+                rows.append((label, epoch, float(value)))
+    return pd.DataFrame(rows, columns=["preset", "epoch", "value"])
+
+
+def overlay_chart(frame: pd.DataFrame, title: str, percent: bool) -> alt.Chart:
+    """Every run's curve of one metric on one chart, one colour each (``overlay_frame`` makes the frame)."""
+    axis = alt.Axis(format=".0%" if percent else "")
+    return (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=2)
+        .encode(
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=axis),
+            color=alt.Color("preset:N", title="Preset", legend=alt.Legend(orient="right")),
+            tooltip=["preset:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".2%" if percent else ".4f")],
+        )
+        .properties(height=340, title=f"{title}, every run of the series")
+    )
+
+
+def ensemble_chart(frame: pd.DataFrame, highlight: str) -> alt.Chart:
+    """Horizontal bars of each ``Model``'s ``accuracy``; the ``highlight`` model in green."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("accuracy:Q", title="Test accuracy", scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%")),
+            y=alt.Y("Model:N", sort=None, title=None),
+            color=alt.condition(alt.datum.Model == highlight, alt.value("#2B8A3E"), alt.value(NEUTRAL_BAR)),
+            tooltip=["Model:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=32 * len(frame))
+    )

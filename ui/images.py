@@ -140,7 +140,35 @@ def upscale(image: np.ndarray, factor: int = 3) -> np.ndarray:
     return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
 
 
-def digit_picture(pixels: np.ndarray, factor: int = 2) -> np.ndarray:
-    """One stored image (784 pixels, 0-255) as a crisp dark-on-white RGB picture, ``factor`` times larger."""
-    side = math.isqrt(np.size(pixels))
-    return upscale(gray_rgb(np.asarray(pixels).reshape(side, side) / 255.0), factor)
+def digit_picture(image01: np.ndarray, factor: int = 2) -> np.ndarray:
+    """One image (784 pixels or 28x28, in [0, 1]) as a crisp dark-on-white RGB picture, ``factor`` times larger."""
+    side = math.isqrt(np.size(image01))
+    return upscale(gray_rgb(np.asarray(image01).reshape(side, side)), factor)
+
+
+def grid_columns(tiles: int) -> int:
+    """Tiles per row for kernels and feature maps: 10 as two rows of 5, 40 as five rows of 8, 80 as eight of 10."""
+    return min(tiles, 5) if tiles <= 10 else 8 if tiles <= 40 else 10
+
+
+def kernel_grid(kernels: np.ndarray) -> np.ndarray:
+    """A conv layer's kernels (filters, k, k) on one red-blue scale, each about 84 pixels wide."""
+    side = kernels.shape[1]
+    return image_grid(
+        kernels,
+        columns=grid_columns(len(kernels)),
+        mode="diverging",
+        shared_scale=True,
+        scale=max(4, 84 // side),
+        pad=1,
+    )
+
+
+def feature_map_grid(maps: np.ndarray, shared_scale: bool) -> np.ndarray:
+    """One conv layer's feature maps (height, width, filters) as tiles on a red-blue scale."""
+    height, _, channels = maps.shape
+    tiles = np.transpose(maps, (2, 0, 1))
+    scale = max(3, 84 // height)
+    return image_grid(
+        tiles, columns=grid_columns(channels), mode="diverging", shared_scale=shared_scale, scale=scale, pad=1
+    )

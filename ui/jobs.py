@@ -6,7 +6,8 @@ Thin on purpose: widgets and layout only; the jobs themselves live in ``lab.runs
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -14,6 +15,7 @@ from lab.architecture import validate_network
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.jobs import Job
 from lab.spec import ExperimentSpec
+from ui import charts
 from ui.state import get_jobs, get_store
 from ui.text import DIVERGED_TEXT, fmt_seconds
 
@@ -121,3 +123,45 @@ def queue_sidebar() -> None:
     if active:
         lines = [f"{'▶' if j.state == 'running' else '⏳'} {j.spec.summary()}" for j in active]
         st.sidebar.caption("Training on this server:\n\n" + "\n\n".join(lines))
+
+
+def job_running(spec: ExperimentSpec) -> bool:
+    """Whether this server is training (or about to train) ``spec`` right now."""
+    job = get_jobs().get(spec.run_id)
+    return job is not None and not job.finished
+
+
+def live_curves(slot: Any, height: int = 260) -> Callable[[EpochReport], None]:
+    """A ``render`` for ``follow``: loss and accuracy that grow epoch by epoch in ``slot``, in a frame of all epochs."""
+
+    def render(report: EpochReport) -> None:
+        with slot.container():
+            c1, c2 = st.columns(2)
+            for column, metric in ((c1, "loss"), (c2, "accuracy")):
+                chart = charts.curves_chart({"this run": report.history}, metric, epochs=report.epochs, height=height)
+                column.altair_chart(chart, width="stretch")
+
+    return render
+
+
+def train_in_turn(
+    specs: Sequence[ExperimentSpec], names: Sequence[str], state_key: str, progress: Any, key_prefix: str
+) -> None:
+    """Train the specs that are not stored yet, one after another, with a progress line for each.
+
+    Runs are submitted one at a time (the next only when the previous is stored), so
+    the queue order is the given order. A rerun (a click anywhere) picks the
+    current training up again from the job manager. ``state_key`` (the session
+    state entry that asked for these runs) is cleared at the end; ``key_prefix``
+    starts each run's widget keys.
+    """
+    store = get_store()
+    pending = [(s, n) for s, n in zip(specs, names, strict=True) if store.get(s) is None]
+    with progress.container():
+        for i, (spec, name) in enumerate(pending, start=1):
+            st.markdown(f"**Training {name}** ({i} of {len(pending)} still to train)")
+            result = run_spec(spec, key=f"{key_prefix}{spec.run_id}", start=True)
+            if result is None:  # failed: the error is shown; go on with the next
+                continue
+            show_run_warnings(result)
+    st.session_state.pop(state_key, None)

@@ -1,10 +1,8 @@
-"""Widgets for every field of an ExperimentSpec, and the spec in the URL.
+"""Widgets for every field of an ExperimentSpec.
 
 ``spec_controls`` draws the data, model and training controls and returns the
-spec they describe; any page can reuse it (with its own ``key_prefix``).
-``spec_to_query`` / ``spec_from_query`` (from ``lab.codec``) write a spec into URL
-query parameters and read it back, as TensorFlow Playground keeps its whole setup
-in the link.
+spec they describe; any page can reuse it (with its own ``key_prefix``). The
+spec in the URL is ``ui.url``'s.
 
 Widgets take their values from session state (seeded from a spec by
 ``seed_controls``), never from a ``value=`` argument, so that a link, a preset
@@ -18,12 +16,8 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from lab.architecture import count_params, count_trainable, layer_infos, validate_network
-from lab.codec import spec_from_query, spec_to_query  # noqa: F401 - the pages read their links through here
-from lab.data.sources import SOURCES, DataUnavailable, is_cached, load_source
 from lab.spec import (
     ACTIVATIONS,
     BATCHNORM,
@@ -34,6 +28,14 @@ from lab.spec import (
     SUBSET_MODES,
     VAL_MODES,
     ExperimentSpec,
+)
+from ui.spec_texts import (
+    BATCHNORM_NAMES,
+    HELP,
+    OUTPUT_NAMES,
+    SOURCE_NAMES,
+    SUBSET_MODE_NAMES,
+    VAL_MODE_NAMES,
 )
 
 MAX_HIDDEN_LAYERS = 6
@@ -47,102 +49,6 @@ STDDEV_OPTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
 BATCH_OPTIONS = (1, 5, 8, 16, 32, 50, 64, 100, 128, 256, 512, 1024)
 MIN_DELTA_OPTIONS = (0.0, 1e-4, 1e-3, 1e-2)
 SOURCE_SIZES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}  # training images, for the subset labels
-
-HELP = {
-    "data_source": (
-        "Which images to learn from: the offline MNIST sample, full MNIST, Fashion-MNIST, or your own IDX files."
-    ),
-    "idx_folder": "A folder holding train-images, train-labels, t10k-images and t10k-labels IDX files (.gz or not).",
-    "train_subset": (
-        "Train on only part of the training images: fewer images train faster but the network over-fits sooner."
-    ),
-    "subset_mode": (
-        "How the part is picked: at random with the same share of each digit, every k-th image, or the first ones."
-    ),
-    "val_split": (
-        "The share of training images kept aside to check, after each epoch, how well the network does on "
-        "images it never trains on."
-    ),
-    "val_mode": (
-        "Random keeps each digit's share; 'last' copies Keras' validation_split (the last images, "
-        "unshuffled); 'test' validates on the test set."
-    ),
-    "center": (
-        "Subtract the average training image from every image, so that pixels vary around zero, which often "
-        "speeds up learning."
-    ),
-    "raw_pixels": (
-        "Feed the pixels as stored, 0 to 255, instead of scaled to 0-1: what course notebooks 000, 001 and 004 "
-        "did. Inputs 255 times larger make plain SGD take 255 times larger steps in the first layer, sigmoid "
-        "units saturate, and batch normalization has real work to do."
-    ),
-    "test_subset": "Evaluate on only the first N test images (0 = all of them).",
-    "data_seed": "Fixes which images are kept and which validate, so that runs with different seeds see the same data.",
-    "n_hidden": "Layers of units between the pixels and the ten outputs; 0 hidden layers is logistic regression.",
-    "width": "How many units each hidden layer has: more units can learn more patterns but have more weights to fit.",
-    "per_layer": "Give each hidden layer its own number of units (for example 580, 325, 125).",
-    "width_i": "Units in this hidden layer.",
-    "activation": (
-        "The function each unit applies to its weighted sum: ReLU keeps gradients alive, sigmoid and tanh "
-        "squash them and can make deep networks stall."
-    ),
-    "initializer": (
-        "How the weights are drawn before training: scaled schemes (Glorot, He) keep signals from vanishing "
-        "or exploding through the layers."
-    ),
-    "init_stddev": "Spread of the normal distribution the initial weights are drawn from.",
-    "batchnorm": (
-        "Batch normalization rescales each layer's outputs to mean 0 and spread 1 on every batch, which "
-        "speeds up and steadies training."
-    ),
-    "dropout": (
-        "During training, switch off this share of the hidden units at random, so that no unit can rely on "
-        "another: fights over-fitting."
-    ),
-    "l2": (
-        "Add the sum of squared weights times this number to the loss, pulling weights toward zero: a simpler"
-        " network over-fits less."
-    ),
-    "l2_output": "Also apply the L2 penalty to the output layer's weights.",
-    "output": (
-        "Softmax with cross-entropy (the modern choice) or sigmoid outputs with mean squared error (the older"
-        " textbook network)."
-    ),
-    "optimizer": (
-        "The rule that turns gradients into weight updates: SGD takes plain steps, Adam and RMSprop adapt the"
-        " step size for each weight."
-    ),
-    "learning_rate": (
-        "How big each update step is: too small and learning crawls, too big and the loss jumps around or explodes."
-    ),
-    "momentum": (
-        "SGD only: keep a share of the previous step, so that updates build up speed in a consistent direction."
-    ),
-    "nesterov": "SGD only: look ahead along the momentum before computing the gradient, a slightly smarter momentum.",
-    "batch_size": (
-        "How many images are averaged for each update: small batches give many noisy steps, large batches few"
-        " smooth ones."
-    ),
-    "epochs": "How many times training goes through all training images.",
-    "early_stopping": (
-        "Stop when the validation result has not improved for this many epochs (0 = off), before the network over-fits."
-    ),
-    "es_monitor": "Which number early stopping watches.",
-    "es_min_delta": "The smallest change that counts as an improvement for early stopping.",
-    "es_restore_best": "When early stopping ends training, go back to the weights of the best epoch.",
-    "seed": "Fixes the random initial weights, dropout and batch order, so that the same settings give the same run.",
-}
-
-_SOURCE_NAMES = {
-    "sample": "MNIST sample (offline, 5,000)",
-    "mnist": "MNIST (70,000)",
-    "fashion": "Fashion-MNIST (70,000)",
-    "idx": "IDX files in a folder",
-}
-_BATCHNORM_NAMES = {"none": "off", "before": "before the activation", "after": "after the activation"}
-_OUTPUT_NAMES = {"softmax_ce": "softmax + cross-entropy", "sigmoid_mse": "sigmoid + mean squared error"}
-_VAL_MODE_NAMES = {"random": "random, stratified", "last": "last images (Keras)", "test": "the test set"}
-_SUBSET_MODE_NAMES = {"random": "random, stratified", "every": "every k-th image", "first": "the first images"}
 
 
 # ------------------------------------------------------- session state seeding
@@ -208,16 +114,20 @@ def spec_controls(defaults: ExperimentSpec, key_prefix: str = "") -> ExperimentS
     return ExperimentSpec(**data, **model, **training, conv=defaults.conv, augmentation=defaults.augmentation)
 
 
-def _w(p: str, name: str, options: Sequence[Any] | None = None) -> dict[str, Any]:
-    """Common widget arguments: stable key, help text, kept when hidden or on another page."""
-    kwargs: dict[str, Any] = {"key": p + name, "help": HELP.get(name), "persist_state": "session"}
+def widget_args(key: str, help_text: str | None, options: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Common widget arguments: a stable key, help text, kept when hidden or on another page.
+
+    ``options`` gain the widget's current value when they lack it (a link or a
+    preset may hold a value the list does not offer).
+    """
+    kwargs: dict[str, Any] = {"key": key, "help": help_text, "persist_state": "session"}
     if options is not None:
-        kwargs["options"] = _with_current(options, st.session_state.get(p + name))
+        kwargs["options"] = with_current(options, st.session_state.get(key))
     return kwargs
 
 
-def _with_current(options: Sequence[Any], current: Any) -> list[Any]:
-    """The options plus the current value (a link or preset may hold a value the list lacks), in order."""
+def with_current(options: Sequence[Any], current: Any) -> list[Any]:
+    """The options plus the current value, in order."""
     values = list(options)
     if current is not None and current not in values:
         values.append(current)
@@ -226,8 +136,12 @@ def _with_current(options: Sequence[Any], current: Any) -> list[Any]:
     return values
 
 
+def _w(p: str, name: str, options: Sequence[Any] | None = None) -> dict[str, Any]:
+    return widget_args(p + name, HELP.get(name), options)
+
+
 def _data_controls(p: str) -> dict[str, Any]:
-    source = st.selectbox("Data", format_func=_SOURCE_NAMES.get, **_w(p, "data_source", list(_SOURCE_NAMES)))
+    source = st.selectbox("Data", format_func=SOURCE_NAMES.get, **_w(p, "data_source", list(SOURCE_NAMES)))
     data = source
     if source == "idx":
         folder = st.text_input("IDX folder", placeholder="/path/to/mnist", **_w(p, "idx_folder")).strip()
@@ -236,8 +150,8 @@ def _data_controls(p: str) -> dict[str, Any]:
     subset = st.select_slider(
         "Training images", format_func=lambda v: _subset_label(v, size), **_w(p, "train_subset", SUBSET_OPTIONS)
     )
-    subset_mode = st.selectbox("Picked", format_func=_SUBSET_MODE_NAMES.get, **_w(p, "subset_mode", SUBSET_MODES))
-    val_mode = st.selectbox("Validation images", format_func=_VAL_MODE_NAMES.get, **_w(p, "val_mode", VAL_MODES))
+    subset_mode = st.selectbox("Picked", format_func=SUBSET_MODE_NAMES.get, **_w(p, "subset_mode", SUBSET_MODES))
+    val_mode = st.selectbox("Validation images", format_func=VAL_MODE_NAMES.get, **_w(p, "val_mode", VAL_MODES))
     val_split = st.select_slider(
         "Validation share",
         format_func=lambda v: f"{v:.0%}",
@@ -296,11 +210,11 @@ def _model_controls(p: str) -> dict[str, Any]:
     init_stddev = st.session_state[p + "init_stddev"]
     if initializer == "random_normal":
         init_stddev = st.select_slider("Initial weights' standard deviation", **_w(p, "init_stddev", STDDEV_OPTIONS))
-    batchnorm = st.selectbox("Batch normalization", format_func=_BATCHNORM_NAMES.get, **_w(p, "batchnorm", BATCHNORM))
+    batchnorm = st.selectbox("Batch normalization", format_func=BATCHNORM_NAMES.get, **_w(p, "batchnorm", BATCHNORM))
     dropout = st.slider("Dropout rate", min_value=0.0, max_value=0.9, step=0.05, **_w(p, "dropout"))
     l2 = st.select_slider("L2 penalty", format_func=lambda v: "off" if v == 0 else f"{v:g}", **_w(p, "l2", L2_OPTIONS))
     l2_output = st.checkbox("L2 on the output layer too", disabled=not l2, **_w(p, "l2_output"))
-    output = st.selectbox("Output and loss", format_func=_OUTPUT_NAMES.get, **_w(p, "output", OUTPUTS))
+    output = st.selectbox("Output and loss", format_func=OUTPUT_NAMES.get, **_w(p, "output", OUTPUTS))
     return {
         "hidden": hidden,
         "activation": activation,
@@ -348,101 +262,3 @@ def _training_controls(p: str) -> dict[str, Any]:
         "es_restore_best": bool(restore),
         "seed": int(seed),
     }
-
-
-# ------------------------------------------------------ what the spec builds
-def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
-    """The network's layers as a table: name, kind, output shape, parameters, detail."""
-    rows = [
-        {
-            "Layer": info.name,
-            "Kind": info.kind,
-            "Output": " x ".join(str(s) for s in info.output_shape),
-            "Parameters": info.params,
-            "What it does": info.detail,
-        }
-        for info in layer_infos(spec)
-    ]
-    return pd.DataFrame(rows)
-
-
-def show_architecture(spec: ExperimentSpec) -> bool:
-    """Parameter count and layer table for ``spec`` (no TensorFlow needed); returns whether the spec is valid.
-
-    An invalid spec (a bad value, or more parameters than the budget) shows
-    ``st.error`` with what to change.
-    """
-    try:
-        params = count_params(spec)
-        trainable = count_trainable(spec)
-        table = layer_table(spec)
-    except ValueError as exc:
-        st.error(str(exc))
-        return False
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Parameters", f"{params:,}", help="Every weight and bias the network has.")
-    c2.metric("Trained by gradient descent", f"{trainable:,}", help="Batch norm's running means and variances are not.")
-    c3.metric("Hidden layers", len(spec.hidden), help="Layers of units between the pixels and the ten outputs.")
-    shape = " → ".join(str(w) for w in (784, *spec.hidden, 10))
-    convs = f"{len(spec.conv)} convolution block(s), then " if spec.conv else ""
-    st.caption(f"Units per layer: {convs}{shape}")
-    with st.expander("Layer table", expanded=False):
-        st.dataframe(table, hide_index=True, width="stretch")
-    try:
-        validate_network(spec)
-    except ValueError as exc:
-        st.error(str(exc))
-        return False
-    return True
-
-
-def data_available(spec: ExperimentSpec, key_prefix: str = "") -> bool:
-    """Whether the spec's data can be loaded here; if not, say why and offer the download or the sample.
-
-    MNIST and Fashion-MNIST download once, on a click (never by themselves); an
-    offline machine gets a clear ``st.error`` and a button that switches to the sample.
-    """
-    source = spec.data
-    if source == "sample":
-        return True
-    if source.startswith("idx:"):
-        try:
-            load_source(source)
-            return True
-        except (DataUnavailable, ValueError) as exc:
-            st.error(f"{exc}")
-            _use_sample_button(key_prefix)
-            return False
-    if is_cached(source):
-        return True
-    name = SOURCES.get(source, source)
-    st.info(f"{name} is not downloaded yet (about 11-30 MB, once).")
-    error = st.session_state.get(key_prefix + "_data_error")
-    if error:
-        st.error(error)
-        _use_sample_button(key_prefix)
-    st.button(
-        f"Download {name}",
-        key=key_prefix + "download_data",
-        on_click=_download,
-        args=(source, key_prefix),
-        type="primary",
-    )
-    return False
-
-
-def _download(source: str, key_prefix: str) -> None:
-    try:
-        with st.spinner("Downloading ..."):
-            load_source(source)
-        st.session_state.pop(key_prefix + "_data_error", None)
-    except DataUnavailable as exc:
-        st.session_state[key_prefix + "_data_error"] = str(exc)
-
-
-def _use_sample_button(key_prefix: str) -> None:
-    def use_sample() -> None:
-        st.session_state[key_prefix + "data_source"] = "sample"
-        st.session_state.pop(key_prefix + "_data_error", None)
-
-    st.button("Use the offline MNIST sample instead", key=key_prefix + "use_sample", on_click=use_sample)

@@ -1,0 +1,133 @@
+"""Widgets for a spec's convolution blocks and data augmentation (the CNN page's controls).
+
+Like ``ui.spec_widgets``, every widget takes its value from session state
+(seeded by ``seed_conv_controls``), so that a link or a preset can set them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from lab.spec import Augmentation, ConvBlock, ExperimentSpec
+from ui.spec_widgets import widget_args
+
+MAX_BLOCKS = 3
+FILTER_OPTIONS = (1, 2, 4, 6, 8, 10, 16, 20, 32, 40, 64, 80, 128)
+KERNEL_OPTIONS = (1, 2, 3, 4, 5, 7, 9)
+STRIDE_OPTIONS = (1, 2, 3, 4)
+POOL_OPTIONS = (0, 2, 3, 4)
+BLOCK_L2_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
+# name -> (label, largest value, step, help)
+AUG_SLIDERS: dict[str, tuple[str, float, float, str]] = {
+    "rotation": ("Rotation (degrees)", 45.0, 1.0, "Turn each training digit by a random angle up to this (B10: 10°)."),
+    "shift": ("Shift (share of the side)", 0.3, 0.01, "Move it up to this share of 28 pixels in x and y (B10: 0.2)."),
+    "shear": ("Shear", 0.5, 0.01, "Slant it sideways by up to this fraction (B10: 0.1)."),
+    "zoom": ("Zoom", 0.3, 0.01, "Enlarge or shrink it by up to this fraction, each axis on its own (B10: 0.1)."),
+    "noise": (
+        "Pixel noise (σ)",
+        0.5,
+        0.01,
+        "Add Gaussian noise of this standard deviation to every pixel (B11: 0.05).",
+    ),
+    "elastic": (
+        "Elastic distortion (α)",
+        60.0,
+        1.0,
+        "Bend it like a rubber sheet: a smooth random displacement field (σ 4 px) times α. Simard et al. (2003), "
+        "the classic MNIST augmentation, used α 34.",
+    ),
+}
+BLOCK_HELP = {
+    "filters": "How many kernels this layer learns: each becomes one feature map.",
+    "kernel": "Side of each square kernel in pixels: the patch it looks at.",
+    "stride": "Step between two kernel positions: stride 2 halves the feature map's side.",
+    "padding": "'same' pads the border with zeros so that the kernel sees edge pixels; 'valid' shrinks the map.",
+    "pool": "Max pooling after the activation: keep the largest value of each window (0 = none).",
+    "dropout": "Drop this share of the block's outputs at random while training (B8: 0.5 after the last conv).",
+    "l2": "L2 penalty on this block's kernels (B9: 1e-4 on the last conv).",
+}
+
+
+def conv_values(spec: ExperimentSpec) -> dict[str, Any]:
+    """Widget values (without prefix) showing the spec's conv blocks and augmentation."""
+    values: dict[str, Any] = {"n_conv": len(spec.conv)}
+    for i, block in enumerate(spec.conv, start=1):
+        values.update(_block_values(i, block))
+    for name in AUG_SLIDERS:
+        values[f"aug_{name}"] = float(getattr(spec.augmentation, name))
+    return values
+
+
+def _block_values(i: int, block: ConvBlock) -> dict[str, Any]:
+    return {
+        f"conv{i}_filters": block.filters,
+        f"conv{i}_kernel": block.kernel_size,
+        f"conv{i}_stride": block.strides,
+        f"conv{i}_padding": block.padding,
+        f"conv{i}_pool": block.pool,
+        f"conv{i}_dropout": block.dropout,
+        f"conv{i}_l2": block.l2,
+    }
+
+
+def seed_conv_controls(spec: ExperimentSpec, key_prefix: str) -> None:
+    """Set the conv and augmentation controls to show ``spec`` (before they are drawn, or from a callback)."""
+    for name, value in conv_values(spec).items():
+        st.session_state[key_prefix + name] = value
+
+
+def _w(p: str, name: str, options: Any = None) -> dict[str, Any]:
+    """The page's key and help; kept while hidden, so that a block switched off keeps its values."""
+    return widget_args(p + name, BLOCK_HELP.get(name.split("_", 1)[-1]), options)
+
+
+def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:
+    """Number of conv blocks (0-3) and each block's settings."""
+    p = key_prefix
+    for name, value in conv_values(ExperimentSpec()).items():
+        st.session_state.setdefault(p + name, value)
+    args = _w(p, "n_conv")
+    args["help"] = "Conv layers before the dense layers; 0 makes this an MLP."
+    n_blocks = st.slider("Convolution blocks", 0, MAX_BLOCKS, step=1, **args)
+    blocks = []
+    for i in range(1, n_blocks + 1):
+        for name, value in _block_values(i, ConvBlock()).items():
+            st.session_state.setdefault(p + name, value)
+        st.markdown(f"**Block {i}**")
+        c1, c2, c3 = st.columns(3)
+        filters = c1.select_slider("Filters", **_w(p, f"conv{i}_filters", FILTER_OPTIONS))
+        kernel = c2.select_slider(
+            "Kernel", format_func=lambda k: f"{k}x{k}", **_w(p, f"conv{i}_kernel", KERNEL_OPTIONS)
+        )
+        stride = c3.select_slider("Stride", **_w(p, f"conv{i}_stride", STRIDE_OPTIONS))
+        c1, c2 = st.columns(2)
+        padding = c1.selectbox("Padding", **_w(p, f"conv{i}_padding", ("same", "valid")))
+        pool = c2.selectbox(
+            "Max pool", format_func=lambda v: "none" if v == 0 else f"{v}x{v}", **_w(p, f"conv{i}_pool", POOL_OPTIONS)
+        )
+        c1, c2 = st.columns(2)
+        dropout = c1.slider("Dropout", 0.0, 0.8, step=0.05, **_w(p, f"conv{i}_dropout"))
+        l2 = c2.selectbox(
+            "L2", format_func=lambda v: "off" if v == 0 else f"{v:g}", **_w(p, f"conv{i}_l2", BLOCK_L2_OPTIONS)
+        )
+        blocks.append(ConvBlock(int(filters), int(kernel), int(stride), padding, int(pool), float(dropout), float(l2)))
+    if n_blocks:
+        st.caption("Each block: convolution, the activation chosen under Model, then optional pooling and dropout.")
+    return tuple(blocks)
+
+
+def augmentation_controls(key_prefix: str) -> Augmentation:
+    """A slider for each augmentation; all at 0 is no augmentation."""
+    p = key_prefix
+    values = {}
+    c1, c2 = st.columns(2)
+    for i, (name, (label, top, step, text)) in enumerate(AUG_SLIDERS.items()):
+        column = c1 if i % 2 == 0 else c2
+        top = max(top, float(st.session_state.get(f"{p}aug_{name}", 0.0)))
+        args = _w(p, f"aug_{name}")
+        args["help"] = text
+        values[name] = float(column.slider(label, 0.0, top, step=step, **args))
+    st.caption("Applied to training images only, inside the model (Keras preprocessing layers): never to evaluation.")
+    return Augmentation(**values)

@@ -1,0 +1,54 @@
+"""What a spec builds, before any training: the parameter count and the layer table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lab.architecture import NUM_CLASSES, NUM_PIXELS, count_params, count_trainable, layer_infos, validate_network
+from lab.spec import ExperimentSpec
+
+
+def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
+    """The network's layers as a table: name, kind, output shape, parameters, detail."""
+    rows = [
+        {
+            "Layer": info.name,
+            "Kind": info.kind,
+            "Output": " x ".join(str(s) for s in info.output_shape),
+            "Parameters": info.params,
+            "What it does": info.detail,
+        }
+        for info in layer_infos(spec)
+    ]
+    return pd.DataFrame(rows)
+
+
+def show_architecture(spec: ExperimentSpec) -> bool:
+    """Parameter count and layer table for ``spec`` (no TensorFlow needed); returns whether the spec is valid.
+
+    An invalid spec (a bad value, or more parameters than the budget) shows
+    ``st.error`` with what to change.
+    """
+    try:
+        params = count_params(spec)
+        trainable = count_trainable(spec)
+        table = layer_table(spec)
+    except ValueError as exc:
+        st.error(str(exc))
+        return False
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Parameters", f"{params:,}", help="Every weight and bias the network has.")
+    c2.metric("Trained by gradient descent", f"{trainable:,}", help="Batch norm's running means and variances are not.")
+    c3.metric("Hidden layers", len(spec.hidden), help="Layers of units between the pixels and the ten outputs.")
+    shape = " → ".join(str(w) for w in (NUM_PIXELS, *spec.hidden, NUM_CLASSES))
+    convs = f"{len(spec.conv)} convolution block(s), then " if spec.conv else ""
+    st.caption(f"Units per layer: {convs}{shape}")
+    with st.expander("Layer table", expanded=False):
+        st.dataframe(table, hide_index=True, width="stretch")
+    try:
+        validate_network(spec)
+    except ValueError as exc:
+        st.error(str(exc))
+        return False
+    return True

@@ -1,0 +1,91 @@
+"""The runs a session has seen on the Train page: the change from the previous one, overlays, a way back.
+
+Kept in session state, so each visitor has their own list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from lab.nn.result import RunResult
+from lab.spec import ExperimentSpec
+from ui.state import get_store
+
+RUNS_KEY = "train_runs"  # run id -> its row in the session's table
+LAST_KEY = "train_last"  # the run shown last
+PREV_KEY = "train_prev"  # the distinct run shown before it: the deltas compare with it
+
+
+def remember_shown(result: RunResult) -> dict[str, Any] | None:
+    """Keep the last two distinct runs shown; returns the one before this one (for the deltas)."""
+    info = {
+        "run_id": result.run_id,
+        "summary": result.spec.summary(),
+        "acc": result.test_accuracy,
+        "loss": result.test_loss,
+    }
+    last = st.session_state.get(LAST_KEY)
+    if last is None or last["run_id"] != result.run_id:
+        st.session_state[PREV_KEY] = last
+        st.session_state[LAST_KEY] = info
+    runs = st.session_state.setdefault(RUNS_KEY, {})
+    runs[result.run_id] = {
+        "Run": result.run_id,
+        "Setup": result.spec.summary(),
+        "Parameters": result.params,
+        "Test accuracy": result.test_accuracy,
+        "Epochs": result.epochs_run,
+        "Seconds": round(result.train_seconds, 1),
+        "Diverged": result.diverged,
+    }
+    return st.session_state.get(PREV_KEY)
+
+
+def delta_text(value: float, prev: dict[str, Any] | None, key: str, pct: bool = False) -> str | None:
+    """The change from the previous run's ``key`` (``+1.25 pts`` or ``-0.0312``), None when there is none."""
+    before = prev.get(key) if prev else None
+    if before is None or not (math.isfinite(value) and math.isfinite(before)):
+        return None
+    change = value - before
+    return f"{change * 100:+.2f} pts" if pct else f"{change:+.4f}"
+
+
+def session_setups() -> dict[str, str]:
+    """Run id -> its setup in words, for the runs this session has seen."""
+    return {run_id: row["Setup"] for run_id, row in st.session_state.get(RUNS_KEY, {}).items()}
+
+
+def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], None]) -> None:
+    """This session's runs, and a way back to any of their settings (``load`` sets the controls)."""
+    runs = st.session_state.get(RUNS_KEY, {})
+    if not runs:
+        return
+    st.subheader("This session's runs")
+    rows = list(runs.values())[::-1]
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Test accuracy": st.column_config.NumberColumn(format="percent"),
+            "Parameters": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    store = get_store()
+
+    def load_run(run_id: str) -> None:
+        stored = store.get(run_id)
+        if stored is not None:
+            load(stored.spec)
+
+    choices = [r["Run"] for r in rows if current is None or r["Run"] != current.run_id]
+    if choices:
+        c1, c2 = st.columns([3, 1])
+        pick = c1.selectbox(
+            "Go back to the settings of", choices, format_func=lambda rid: runs[rid]["Setup"], key="load_run"
+        )
+        c2.button("Load settings", key="load_run_button", on_click=load_run, args=(pick,))
