@@ -9,10 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lab.health.recorder import (
-    COMPARISON_EPOCHS,
-    COMPARISONS,
-    comparison_pair,
+from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_pair
+from lab.health.readings import (
     finite_range,
     gradient_spread,
     histogram_frame,

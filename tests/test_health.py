@@ -8,21 +8,24 @@ import math
 import numpy as np
 import pytest
 
-from lab import health
-from lab.health.recorder import (
-    COMPARISONS,
-    activation_stats,
-    comparison_pair,
-    comparison_spec,
+from lab.bench.health import bench_health_overhead
+from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_pair, comparison_spec
+from lab.health import recorder as health_recorder
+from lab.health.readings import (
     finite_range,
     gradient_spread,
-    histogram_edges,
     histogram_frame,
     layer_frame,
-    probe_indices,
-    probed_layers,
     recorded_index,
     recording_overhead,
+)
+from lab.health.recorder import (
+    PROBE_SIZE,
+    activation_stats,
+    histogram_edges,
+    make_recorder,
+    probe_indices,
+    probed_layers,
 )
 from lab.spec import ConvBlock, ExperimentSpec
 
@@ -50,7 +53,7 @@ def test_probe_batch_is_fixed_by_the_seed_and_leaves_numpys_global_generator_alo
     assert np.random.random() == expected_next  # the global stream did not move
     assert np.array_equal(first, probe_indices(4000, seed=7))
     assert not np.array_equal(first, probe_indices(4000, seed=8))
-    assert len(first) == health.PROBE_SIZE and len(set(first)) == health.PROBE_SIZE
+    assert len(first) == PROBE_SIZE and len(set(first)) == PROBE_SIZE
     assert len(probe_indices(100, seed=0)) == 100  # fewer images than a probe: all of them
 
 
@@ -96,7 +99,7 @@ def test_nan_outputs_are_left_out_and_an_all_nan_layer_gives_none():
 
 
 def test_summary_cleaning_turns_nan_and_inf_into_null():
-    cleaned = health._clean({"a": [1.234567891, float("nan"), float("inf")], "b": np.float64(2.0)})
+    cleaned = health_recorder._clean({"a": [1.234567891, float("nan"), float("inf")], "b": np.float64(2.0)})
     assert cleaned == {"a": [1.2346, None, None], "b": 2.0}
     json.dumps(cleaned, allow_nan=False)
 
@@ -135,7 +138,7 @@ def test_readers_of_a_stored_record():
 def test_comparison_pairs_are_course_presets_on_the_sample_and_short():
     for label in COMPARISONS:
         for spec in comparison_pair(label):
-            assert spec.data == "sample" and spec.epochs <= health.COMPARISON_EPOCHS
+            assert spec.data == "sample" and spec.epochs <= COMPARISON_EPOCHS
             spec.validate()
     a1, a3 = comparison_pair("A1 naive sigmoid vs A3 ReLU")
     assert (a1.activation, a1.optimizer, a1.learning_rate, a1.batch_size) == ("sigmoid", "sgd", 0.001, 256)
@@ -157,7 +160,7 @@ def a1_a3():
 def test_a1_gradient_vanishes_by_two_orders_of_magnitude_while_a3s_stays_within_one(a1_a3):
     a1, a3 = a1_a3["A1"].health, a1_a3["A3"].health
     last = a1["epochs"][-1]
-    assert a1["epochs"] == list(range(health.COMPARISON_EPOCHS + 1))  # epoch 0 = the initializer alone
+    assert a1["epochs"] == list(range(COMPARISON_EPOCHS + 1))  # epoch 0 = the initializer alone
     # Measured on the sample: about 110x for A1 (95-120x over seeds 0-4), 0.2-0.3x for A3.
     for epoch in (0, last):
         assert gradient_spread(a1, epoch) > 50
@@ -194,7 +197,7 @@ def test_saturation_is_high_when_sigmoid_weights_are_large():
     spec = comparison_spec("A1").replace(initializer="random_normal", init_stddev=1.0)
     keras.utils.set_random_seed(spec.seed)
     model = compile_model(build_model(spec), spec)
-    recorder = health.make_recorder(spec, prepare(spec))
+    recorder = make_recorder(spec, prepare(spec))
     recorder.begin(model)
     layers = recorder.summary()["layers"]
     assert layers[0]["saturated"][0] > 0.5  # about 75% measured
@@ -275,7 +278,7 @@ def test_recording_costs_little_and_says_so():
 
 @pytest.mark.slow
 def test_overhead_benchmark_reports_ratios():
-    out = health.bench_health_overhead(epochs=1, repeats=1, only="A1")
+    out = bench_health_overhead(epochs=1, repeats=1, only="A1")
     assert set(out) == {"A1"}
     assert set(out["A1"]) == {"ratio", "plain_s", "recorded_s", "record_s", "record_share"}
     assert out["A1"]["ratio"] > 0 and out["A1"]["record_s"] > 0

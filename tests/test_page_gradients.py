@@ -9,7 +9,7 @@ import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from lab.health.recorder import COMPARISON_EPOCHS, comparison_spec
+from lab.catalog.comparisons import COMPARISON_EPOCHS, comparison_spec
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
 from tests import apptest_support

@@ -29,12 +29,13 @@ act_mean, act_std, saturated, dead, hist
 
 A network without batch norm, dropout or augmentation computes the same in
 both modes, so one pass gives gradients and activations. Statistics are then
-taken with numpy. Cost (``bench_health_overhead``): a few tenths of a second
+taken with numpy. Cost: a few tenths of a second
 once, then 5-30 ms an epoch; about 5% of a 5-epoch A1 run and under 1% of C2.
+(``lab.bench.health`` measures it.)
 
 Numbers that are NaN or infinite (a diverged run) are stored as None, so the
-summary is plain JSON. Everything except the recorder itself is free of
-TensorFlow: a page reads a stored run's health without importing it.
+summary is plain JSON, which ``lab.health.readings`` reads without TensorFlow.
+TensorFlow and Keras are imported only when a recorder starts recording.
 """
 
 from __future__ import annotations
@@ -44,17 +45,13 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lab.architecture import layer_infos
+from lab.data.prepare import Prepared
 from lab.spec import ExperimentSpec
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from lab.data.prepare import Prepared
 
 PROBE_SIZE = 256
 HIST_BINS = 20
@@ -257,7 +254,7 @@ class _Probe:
     def __init__(
         self, model: Any, layers: Sequence[ProbedLayer], x: np.ndarray, y: np.ndarray, compiled: bool = True
     ) -> None:
-        import keras
+        import keras  # lazy, as in every recorder function that needs it: importing this module costs no TensorFlow
         import tensorflow as tf
 
         self.model = model
@@ -318,7 +315,7 @@ class _Probe:
 
 def _mode_dependent(layer: Any) -> bool:
     """Whether a Keras layer computes differently in training (batch norm, dropout, noise, augmentation)."""
-    import keras
+    import keras  # lazy: see _Probe
 
     if isinstance(layer, keras.Sequential):  # the augmentation block
         return bool(layer.layers)
@@ -382,7 +379,7 @@ def activation_stats(values: np.ndarray, activation: str, edges: np.ndarray) -> 
 @functools.cache
 def _callback_class() -> type:
     """The Keras callback class, defined on first use so that reading health never imports Keras."""
-    import keras
+    import keras  # lazy: see _Probe
 
     class HealthCallback(keras.callbacks.Callback):
         """Calls the recorder before training and after each epoch."""
@@ -398,209 +395,3 @@ def _callback_class() -> type:
             self.recorder.record(epoch + 1)
 
     return HealthCallback
-
-
-# ---------------------------------------------------------------- reading
-# Pairs a class can train in a minute on the offline sample: (first preset, second
-# preset or a change to the first, what it shows).
-COMPARISON_EPOCHS = 5
-COMPARISONS: dict[str, tuple[str, str]] = {
-    "A1 naive sigmoid vs A3 ReLU": ("A1", "A3"),
-    "A1 naive sigmoid vs A5 batch norm": ("A1", "A5"),
-    "A3 ReLU vs A3 with a far too large step": ("A3", "A3-exploding"),
-}
-# A3 with SGD lr 0.5, momentum 0.9 and batch 256: on the 4,000-image sample its norms grow,
-# then the loss explodes in the second epoch and most ReLU units die.
-EXPLODING_CHANGES = {"initializer": "he_normal", "learning_rate": 0.5, "momentum": 0.9, "batch_size": 256}
-
-
-def comparison_spec(name: str, epochs: int = COMPARISON_EPOCHS) -> ExperimentSpec:
-    """A course preset (``A1``, ``A3``, ``A5``, or ``A3-exploding``) on the sample data, at most ``epochs`` long.
-
-    Pixels are scaled to [0, 1] here, unlike the course's raw 0-255: raw pixels saturate the first sigmoid
-    layer on their own, and this comparison isolates what the activation function does to the gradient.
-    """
-    from lab.catalog.presets import get_preset
-
-    base, _, variant = name.partition("-")
-    spec = get_preset(base, data="sample").capped(epochs).spec.replace(raw_pixels=False)
-    return spec.replace(**EXPLODING_CHANGES) if variant == "exploding" else spec
-
-
-def comparison_pair(label: str, epochs: int = COMPARISON_EPOCHS) -> tuple[ExperimentSpec, ExperimentSpec]:
-    """The two specs of one of ``COMPARISONS``."""
-    first, second = COMPARISONS[label]
-    return comparison_spec(first, epochs), comparison_spec(second, epochs)
-
-
-def layer_names(health: dict[str, Any]) -> list[str]:
-    """Layers with a kernel, input side first."""
-    return [layer["name"] for layer in health.get("layers", [])]
-
-
-def layer_frame(health: dict[str, Any]) -> pd.DataFrame:
-    """One row per layer and epoch: ``layer, position, epoch`` and every recorded number (NaN where None)."""
-    import pandas as pd
-
-    rows = []
-    epochs = health.get("epochs", [])
-    for position, layer in enumerate(health.get("layers", [])):
-        for i, epoch in enumerate(epochs):
-            row = {"layer": layer["name"], "position": position, "epoch": epoch}
-            for key in ("grad_norm", "weight_norm", "update_ratio", "act_mean", "act_std", "saturated", "dead"):
-                values = layer.get(key) or []
-                value = values[i] if i < len(values) else None
-                row[key] = math.nan if value is None else float(value)
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def histogram_frame(health: dict[str, Any], epoch: int) -> pd.DataFrame:
-    """Activation histograms at ``epoch`` (the nearest recorded one before it): ``layer, bin_start, bin_end, share``."""
-    import pandas as pd
-
-    index = recorded_index(health, epoch)
-    rows = []
-    for layer in health.get("layers", []):
-        edges, hists = layer.get("hist_edges"), layer.get("hist") or []
-        if not edges or index is None or index >= len(hists) or hists[index] is None:
-            continue
-        for start, end, share in zip(edges[:-1], edges[1:], hists[index], strict=True):
-            rows.append({"layer": layer["name"], "bin_start": start, "bin_end": end, "share": share})
-    return pd.DataFrame(rows, columns=["layer", "bin_start", "bin_end", "share"])
-
-
-def recorded_index(health: dict[str, Any], epoch: int) -> int | None:
-    """Position of ``epoch`` in the record, or of the last epoch before it (a run that stopped early)."""
-    epochs = health.get("epochs", [])
-    before = [i for i, e in enumerate(epochs) if e <= epoch]
-    return before[-1] if before else None
-
-
-def gradient_spread(health: dict[str, Any], epoch: int = 0) -> float | None:
-    """How many times larger the output layer's gradient norm is than the first layer's at ``epoch``.
-
-    Far above 1: vanishing gradients (the first layers barely learn); far below
-    1: the gradient grows on its way back (exploding). None when either is
-    missing, zero or not finite.
-    """
-    index = recorded_index(health, epoch)
-    layers = health.get("layers", [])
-    if index is None or len(layers) < 2:
-        return None
-    first, last = layers[0]["grad_norm"][index], layers[-1]["grad_norm"][index]
-    if first is None or last is None or first <= 0 or last <= 0:
-        return None
-    return float(last) / float(first)
-
-
-def layer_value(health: dict[str, Any], layer: str, key: str, epoch: int) -> float | None:
-    """One recorded number (None when missing or not finite)."""
-    index = recorded_index(health, epoch)
-    for entry in health.get("layers", []):
-        if entry["name"] == layer and index is not None:
-            values = entry.get(key) or []
-            return values[index] if index < len(values) else None
-    return None
-
-
-def finite_range(healths: Sequence[dict[str, Any]], key: str = "grad_norm") -> tuple[float, float] | None:
-    """Smallest and largest positive finite ``key`` over several runs: one color scale for all."""
-    values = [
-        float(v)
-        for health in healths
-        for layer in health.get("layers", [])
-        for v in (layer.get(key) or [])
-        if v is not None and v > 0 and math.isfinite(v)
-    ]
-    return (min(values), max(values)) if values else None
-
-
-def recording_overhead(health: dict[str, Any], train_seconds: float) -> float | None:
-    """Recording time as a share of the training time without it (0.05 = 5% slower)."""
-    seconds = health.get("record_seconds")
-    if seconds is None or train_seconds <= seconds:
-        return None
-    return float(seconds) / (train_seconds - float(seconds))
-
-
-# ---------------------------------------------------------------- benchmark
-# The issue's workloads: A1 as course 000 runs it (19,800 images, validation_split
-# 0.3, batch 256: few steps an epoch, so the worst case for a per-epoch probe) and
-# C2 as course 003 (60,000 images, 784-556-156-10 ReLU, Adam, batch 128).
-def _health_workloads() -> dict[str, tuple[ExperimentSpec, int, int]]:
-    """The trainer benchmark's workloads, A1 with course 000's batch of 256."""
-    from lab.bench.trainer import WORKLOADS
-
-    spec, n_train, n_test = WORKLOADS["A1"]
-    return {**WORKLOADS, "A1": (spec.replace(batch_size=256), n_train, n_test)}
-
-
-def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = None) -> dict[str, dict[str, float]]:
-    """Time the trainer with and without health recording, side by side, on A1- and C2-sized data.
-
-    Both ways train the same arrays with the same seed; the order alternates
-    between repeats and the fastest of each way counts, so that warm-up and a
-    busy machine do not favour either.
-
-    Parameters
-    ----------
-    epochs : int
-        Epochs per training (recording has a one-off cost, so short runs pay more).
-    repeats : int
-        Trainings per way and workload.
-    only : str, optional
-        ``"A1"`` or ``"C2"`` alone.
-
-    Returns
-    -------
-    dict
-        Per workload: ``ratio`` (recorded / plain training seconds, fastest of
-        each), ``plain_s``, ``recorded_s``, ``record_s`` (seconds spent inside the
-        recorder) and ``record_share`` (``record_s`` over the rest of that
-        training: the overhead measured inside one run, which a busy machine
-        disturbs less than the ratio of two runs).
-    """
-    from lab.bench.trainer import workload_arrays
-    from lab.data.prepare import Prepared, one_hot
-    from lab.nn.trainer import fit_prepared
-
-    out = {}
-    workloads = _health_workloads()
-    for name in [only] if only else list(workloads):
-        spec, n_train, n_test = workloads[name]
-        spec = spec.replace(epochs=epochs)
-        x, labels = workload_arrays(n_train, n_test)
-        y = one_hot(labels)
-        if n_test:
-            x_fit, y_fit, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-        else:
-            cut = n_train - int(round(n_train * spec.val_split))
-            x_fit, y_fit, x_val, y_val = x[:cut], y[:cut], x[cut:n_train], y[cut:n_train]
-        data = Prepared.from_arrays(
-            x_train=x_fit,
-            labels_train=y_fit.argmax(1),
-            x_val=x_val,
-            labels_val=y_val.argmax(1),
-            x_test=x_val[:10],
-            labels_test=y_val[:10].argmax(1),
-        )
-        times: dict[bool, list[float]] = {False: [], True: []}
-        record_s, shares = [], []
-        for repeat in range(repeats):
-            for record in (False, True) if repeat % 2 == 0 else (True, False):
-                result = fit_prepared(spec, data, record_health=record)
-                times[record].append(result.train_seconds)
-                if record:
-                    inside = result.health["record_seconds"]
-                    record_s.append(inside)
-                    shares.append(inside / (result.train_seconds - inside))
-        plain, recorded = min(times[False]), min(times[True])
-        out[name] = {
-            "ratio": round(recorded / plain, 3),
-            "plain_s": round(plain, 2),
-            "recorded_s": round(recorded, 2),
-            "record_s": round(min(record_s), 3),
-            "record_share": round(min(shares), 3),
-        }
-    return out
