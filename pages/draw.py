@@ -12,18 +12,10 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from lab.analysis.canvas import image_to_mnist, load_image_file
-from lab.analysis.predictor import (
-    STARTER_SPEC,
-    Prediction,
-    Predictor,
-    UnitView,
-    compare_runs,
-    digit_runs,
-    enlarge,
-    has_ink,
-    preprocess_canvas,
-    signed_to_rgb,
-)
+from lab.analysis.images import enlarge, signed_to_rgb
+from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, UnitView, has_ink, preprocess_canvas
+from lab.runs import queries
+from lab.runs.queries import compare_runs, digit_runs
 from lab.runs.store import RunInfo, RunStore
 from ui.jobs import run_spec
 from ui.navigation import ensure_app_navigation
@@ -43,7 +35,7 @@ ACCENT = "#4C6EF5"
 @st.cache_resource(max_entries=64, show_spinner="Loading the model ...")
 def load_predictor(home: str, run_id: str, created: float) -> Predictor:
     """A stored run's model, loaded once per server (``created`` tells a retrained run apart)."""
-    return Predictor.load(run_id, RunStore(home)).warm_up()
+    return queries.load_predictor(run_id, RunStore(home)).warm_up()
 
 
 def predictor_for(info: RunInfo) -> Predictor:

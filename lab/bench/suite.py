@@ -1,0 +1,45 @@
+"""``python -m lab bench``: every benchmark of the lab, one after another, printed as it goes."""
+
+from __future__ import annotations
+
+import sys
+
+from lab.bench.augmentation import bench_augmentation
+from lab.bench.health import bench_health_overhead
+from lab.bench.predict import bench_predict
+from lab.bench.trainer import Comparison, compare
+from lab.bench.workloads import WORKLOADS
+
+
+def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
+    """Print the trainer comparisons, then (for all workloads) the other features' benchmarks.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs per trainer comparison.
+    repeats : int
+        Comparisons per workload.
+    only : str, optional
+        One workload of ``WORKLOADS`` (``A1`` or ``C2``) and nothing else.
+    """
+    results = []
+    for name in [only] if only else list(WORKLOADS):
+        for _ in range(repeats):
+            c = compare(name, epochs)
+            results.append(c)
+            print(
+                f"{name}: course model.fit {c.course_seconds:.2f} s, lab trainer {c.lab_seconds:.2f} s "
+                f"for {epochs} epochs -> {c.speedup:.2f}x faster; same results: {c.same_results} "
+                f"(val_accuracy {c.course_final.get('val_accuracy', float('nan')):.4f} vs "
+                f"{c.lab_final.get('val_accuracy', float('nan')):.4f})",
+                flush=True,
+            )
+    if only is None:
+        for bench in (bench_predict, bench_augmentation, bench_health_overhead):
+            print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
+    return results
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run_all(*(int(a) for a in sys.argv[1:2]))

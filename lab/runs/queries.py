@@ -1,0 +1,96 @@
+"""Questions about the run store that pages, reports and the command line ask.
+
+The store itself only persists runs (``lab.runs.store``); these functions pick
+runs from what it lists (the stored run of a preset or its capped version, the
+runs that read digits) and load what a page needs from a run (its predictor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lab.analysis.predictor import Predictor, model_kind
+from lab.runs.store import RunInfo, RunStore
+from lab.spec import ExperimentSpec
+
+# Runs trained on these sources do not read digits; the Draw page and the CLI leave them out.
+NON_DIGIT_SOURCES = ("fashion",)
+
+
+def same_but_epochs(a: ExperimentSpec, b: ExperimentSpec) -> bool:
+    """Whether two specs differ at most in their number of epochs (a preset and its capped run)."""
+    return a.replace(epochs=b.epochs) == b
+
+
+def find_preset_run(infos: Sequence[Any], spec: ExperimentSpec) -> Any | None:
+    """The stored run of ``spec``: itself if stored, else its longest capped version (``RunStore.list()`` items).
+
+    A class that trains presets with an epochs cap (``pretrain --epochs``,
+    the reproduction document) stores them under another run id; their
+    results still answer "how does this preset do".
+    """
+    matches = [info for info in infos if same_but_epochs(info.spec, spec) and not info.metrics.get("stopped")]
+    exact = [info for info in matches if info.spec == spec]
+    if exact:
+        return exact[0]
+    return max(matches, key=lambda info: (info.spec.epochs, info.metrics.get("created") or 0), default=None)
+
+
+# ---------------------------------------------------------------- digit models
+def digit_runs(store: RunStore) -> list[RunInfo]:
+    """Stored runs that can classify a drawn digit, best test accuracy first.
+
+    Left out: diverged runs (their outputs are NaN), runs on non-digit data
+    (Fashion-MNIST), and runs whose model file is missing.
+    """
+    runs = [
+        info
+        for info in store.list()
+        if not info.metrics.get("diverged")
+        and info.spec.data not in NON_DIGIT_SOURCES
+        and (store.path(info.run_id) / "model.keras").is_file()
+    ]
+    return sorted(runs, key=lambda info: -np.nan_to_num(info.test_accuracy, nan=-1.0))
+
+
+def load_predictor(run_id: str, store: RunStore | None = None) -> Predictor:
+    """Load a stored run's model as a predictor (a few hundred milliseconds; cache it).
+
+    Parameters
+    ----------
+    run_id : str
+        The run (see ``python -m lab runs``).
+    store : RunStore, optional
+        Where it lives; default ``RunStore()``.
+
+    Raises
+    ------
+    ValueError
+        When the store has no such run, or it has no saved model.
+    """
+    store = store if store is not None else RunStore()
+    result = store.get(run_id)
+    if result is None:
+        raise ValueError(f"No run '{run_id}' in {store.home}: see `python -m lab runs` for the stored runs.")
+    return Predictor.from_result(result)
+
+
+def compare_runs(predictors: Sequence[tuple[RunInfo, Predictor]], image28: np.ndarray) -> list[dict[str, Any]]:
+    """What every model predicts for one image: rows for a table, in the order given."""
+    rows = []
+    for info, predictor in predictors:
+        prediction = predictor.predict(image28)
+        rows.append(
+            {
+                "run": info.run_id,
+                "model": info.spec.summary(),
+                "kind": model_kind(info.spec),
+                "test accuracy": info.test_accuracy,
+                "predicts": prediction.digit,
+                "probability": prediction.probability,
+            }
+        )
+    return rows
