@@ -27,12 +27,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from lab.architecture import IMAGE_SIDE, NUM_PIXELS
 from lab.data.prepare import center_images
 
-MNIST_SIDE = 28
 BOX_SIDE = 20  # MNIST's digits fit a 20x20 box inside the 28x28 image
 MNIST_CENTER = 14.0  # (row, column) where MNIST puts the center of mass; measured, see above
-NUM_PIXELS = MNIST_SIDE * MNIST_SIDE
 
 # Ink below this fraction of all ink pixels, in a separate blob, is a speck
 # (a stray dot on the canvas, dirt on the paper) and would stretch the bounding box.
@@ -270,10 +269,10 @@ def digit_to_canvas(
         raise ValueError(f"Expected a 28x28 digit (784 pixels), got shape {digit.shape}.")
     if scale < 1:
         raise ValueError(f"scale must be at least 1, got {scale}.")
-    digit = digit.reshape(MNIST_SIDE, MNIST_SIDE)
+    digit = digit.reshape(IMAGE_SIDE, IMAGE_SIDE)
     if digit.max() > 1.0:
         digit = digit / 255.0
-    side = MNIST_SIDE * scale
+    side = IMAGE_SIDE * scale
     big = _resize(np.clip(digit, 0, 1), (side, side), Image.Resampling.BICUBIC)
     # A canvas brush draws solid strokes, not MNIST's soft grey edges; the
     # 0.5 level of the smooth enlargement traces the stroke outline.
@@ -328,7 +327,7 @@ def _pipeline(ink: np.ndarray, *, center: bool, threshold: float, min_extent: fl
     # Whole-pixel shift putting the center of mass within 0.5 px of (14, 14),
     # as MNIST did: no second resampling blurs the strokes.
     cy, cx = ndimage.center_of_mass(small)
-    out = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    out = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     _paste(out, small, math.floor(MNIST_CENTER - cy + 0.5), math.floor(MNIST_CENTER - cx + 0.5))
     return out
 
@@ -339,7 +338,7 @@ def _downscale_whole(ink: np.ndarray) -> np.ndarray:
     side = max(h, w)
     square = np.zeros((side, side), dtype=np.float32)
     _paste(square, ink, (side - h) // 2, (side - w) // 2)
-    target = (MNIST_SIDE, MNIST_SIDE)
+    target = (IMAGE_SIDE, IMAGE_SIDE)
     return _resize(square, target, _filter_for(square.shape, target))
 
 

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-IMAGE_SIDE = 28
-NUM_CLASSES = 10
+from lab.architecture import IMAGE_SIDE, NUM_CLASSES
 
 # Type code -> big-endian dtype, as the IDX format defines them.
 IDX_TYPES: dict[int, np.dtype] = {

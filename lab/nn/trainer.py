@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lab.architecture import count_params, validate_network
+from lab.architecture import NUM_CLASSES, count_params, validate_network
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
 from lab.nn.forward import EVAL_BATCH, predict_probs
@@ -273,4 +273,5 @@ def evaluate(model: Any, data: Prepared) -> tuple[float, float, np.ndarray]:
 def confusion_matrix(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """(10, 10) counts: rows are true digits, columns predicted digits."""
     predicted = np.argmax(np.nan_to_num(probs), axis=1)
-    return np.bincount(np.asarray(labels) * 10 + predicted, minlength=100).reshape(10, 10)
+    counts = np.bincount(np.asarray(labels) * NUM_CLASSES + predicted, minlength=NUM_CLASSES * NUM_CLASSES)
+    return counts.reshape(NUM_CLASSES, NUM_CLASSES)
