@@ -7,7 +7,15 @@ import numpy as np
 from lab.catalog.presets import get_preset
 from lab.data import prepare
 from lab.nn.result import RunResult
-from lab.reports.course_table import NOT_RUN, NOT_TRAINED, CourseRow, best_stored_rows, stored_rows
+from lab.reports.course_table import (
+    NOT_RUN,
+    NOT_TRAINED,
+    CourseRow,
+    best_single,
+    best_stored_rows,
+    stored_rows,
+    together_text,
+)
 from lab.runs.store import RunStore
 
 
@@ -80,3 +88,25 @@ def test_rows_from_a_store_find_exact_runs_or_a_capped_one(tmp_path):
     assert capped.status == "trained, capped at 1 epochs" and capped.accuracy == 0.5
     (best,) = best_stored_rows([b2], store)
     assert best.status == "trained, capped at 1 epochs" and best.accuracy == 0.5
+
+
+def test_epochs_text_says_quick_early_stopping_or_stopped():
+    course = get_preset("D0", "sample")
+    labels = prepare.test_images(course.spec)[1]
+    assert CourseRow(course.capped(5), (), course).epochs_text == "5 of 1000 (quick)"
+    quick = CourseRow(course.capped(5), (fake_result(course.capped(5).spec, labels, 50),), course)
+    assert quick.epochs_text == "5 of 1000 (quick: fewer than the course)"
+    early = CourseRow(course, (fake_result(course.spec, labels, 50, epochs_run=17),))
+    assert early.epochs_text == "17 of 1000 (early stopping)"
+    assert CourseRow(course, (fake_result(course.spec, labels, 50),)).epochs_text == "1000"
+
+
+def test_together_is_compared_with_the_best_single_technique():
+    together = get_preset("D5", "sample")
+    labels = prepare.test_images(together.spec)[1]
+    row = CourseRow(together, (fake_result(together.spec, labels, right=90),))
+    rival = together.together[0]
+    assert best_single(together, {rival: 0.85}) == (rival, 0.85)
+    assert together_text(row, {rival: 0.85}) == f"+5.0 points vs the best single technique ({rival}, 85.0%)"
+    assert together_text(row, {}) == "run the series to compare"
+    assert together_text(CourseRow(get_preset("D0", "sample")), {}) == ""

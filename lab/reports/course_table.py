@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from lab.analysis.convnet import find_preset_run
 from lab.analysis.ensemble import EnsembleResult, combine, format_interval
 from lab.catalog.presets import Preset
 from lab.nn.result import RunResult
+from lab.runs.queries import find_preset_run
 from lab.runs.store import RunStore
 
 NOT_RUN = "not run yet"  # our accuracy, before the preset's runs are all stored
@@ -155,6 +155,53 @@ class CourseRow:
             else:
                 text += " · members " + " / ".join(f"{a:.1%}" for a in self.member_accuracies)
         return text
+
+
+    @property
+    def epochs_text(self) -> str:
+        """``100`` (as the course), ``5 of 100 (quick: fewer than the course)`` or ``17 of 100 (early stopping)``."""
+        planned, full = self.preset.spec.epochs, self.course_preset.spec.epochs
+        if not self.results:
+            return f"{planned} of {full}" + (" (quick)" if planned < full else "")
+        ran = self.epochs_run
+        text = f"{ran} of {full}" if ran < full else str(full)
+        if planned < full:
+            text += " (quick: fewer than the course)"
+        elif self.stopped:
+            text += " (stopped by you)"
+        elif ran < planned:
+            text += " (early stopping)"
+        return text
+
+
+def best_single(preset: Preset, accuracies: Mapping[str, float | None]) -> tuple[str, float] | None:
+    """For an "everything together" preset: the best of the single techniques it combines that has an accuracy.
+
+    Parameters
+    ----------
+    preset : Preset
+        Its ``together`` names the presets it combines.
+    accuracies : mapping
+        Preset name -> our accuracy (None or missing: not there yet).
+    """
+    rivals = {name: accuracies.get(name) for name in preset.together}
+    rivals = {name: acc for name, acc in rivals.items() if acc is not None}
+    if not rivals:
+        return None
+    best = max(rivals, key=lambda name: rivals[name])
+    return best, rivals[best]
+
+
+def together_text(row: CourseRow, accuracies: Mapping[str, float | None]) -> str:
+    """How far an "everything together" preset is above (or below) the best single technique; empty for others."""
+    preset = row.preset
+    if not preset.together:
+        return ""
+    best = best_single(preset, accuracies)
+    if row.accuracy is None or best is None:
+        return "run the series to compare"
+    name, rival = best
+    return f"{(row.accuracy - rival) * 100:+.1f} points vs the best single technique ({name}, {rival:.1%})"
 
 
 def stored_rows(presets: Sequence[Preset], store: RunStore, course: Sequence[Preset] | None = None) -> list[CourseRow]:
