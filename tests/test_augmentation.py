@@ -1,5 +1,7 @@
 """Augmentation: Keras layers inside the model that change training inputs and never evaluation inputs."""
 
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import tensorflow as tf
 from lab.analysis.convnet import augmentation_preview
 from lab.data.prepare import one_hot
 from lab.data.sources import load_source
-from lab.nn.model import Augmenter, ElasticDistortion, augmentation_layers, build_model, compile_model
+from lab.nn.augment import Augmenter, ElasticDistortion, augmentation_layers
+from lab.nn.model import build_model, compile_model
 from lab.runs.store import load_model
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
@@ -118,6 +121,24 @@ def test_an_augmented_model_survives_saving_and_loading(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
     batch = _images(4)
     assert np.abs(np.asarray(loaded.get_layer("augment")(batch, training=True)) - batch).mean() > 0.01
+
+
+def test_a_model_saved_when_the_layers_lived_in_lab_nn_model_still_loads(tmp_path):
+    """Runs stored before lab.nn.augment existed name lab.nn.model as the layers' module: they load by their
+    registered names."""
+    model = build_model(_tiny(EVERYTHING))
+    model.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for item in new.infolist():
+            data = new.read(item.filename)
+            if item.filename == "config.json":
+                data = data.replace(b'"module": "lab.nn.augment"', b'"module": "lab.nn.model"')
+                assert b'"module": "lab.nn.model"' in data
+            old.writestr(item, data)
+    loaded = load_model(tmp_path / "old.keras")
+    assert isinstance(loaded.get_layer("augment"), Augmenter)
+    x = _digits(4)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
 
 
 def test_preview_shows_the_digit_itself_without_augmentation_and_seeded_draws_with_it():

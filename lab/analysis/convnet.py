@@ -102,7 +102,7 @@ def augmentation_preview(image01: np.ndarray, aug: Augmentation, count: int = 11
     np.ndarray
         (count, 28, 28) float32 images, clipped to [0, 1] for display.
     """
-    from lab.nn.model import Augmenter, augmentation_layers  # lazy: lab.nn.model imports Keras
+    from lab.nn.augment import Augmenter, augmentation_layers  # lazy: lab.nn.augment imports Keras
 
     batch = np.repeat(np.asarray(image01, dtype=np.float32).reshape(1, IMAGE_SIDE, IMAGE_SIDE, 1), count, axis=0)
     if aug.active:

@@ -279,7 +279,7 @@ def _conv_lines(spec: ExperimentSpec, block: ConvBlock) -> list[str]:
 
 
 def _augmentation_lines(aug: Augmentation) -> list[str]:
-    """The same layers, order and seeds as ``lab.nn.model.augmentation_layers``."""
+    """The same layers, order and seeds as ``lab.nn.augment.augmentation_layers``."""
     fill = 'fill_mode="constant", fill_value=0.0'
     layers = []
     if aug.rotation:
@@ -291,7 +291,7 @@ def _augmentation_lines(aug: Augmentation) -> list[str]:
     if aug.zoom:
         layers.append(f"RandomZoom({aug.zoom!r}, {aug.zoom!r}, seed=SEED + 3, {fill}),")
     if aug.elastic:
-        # MLP Lab uses its own Simard-style layer (lab.nn.model.ElasticDistortion); Keras' own is the nearest.
+        # MLP Lab uses its own Simard-style layer (lab.nn.augment.ElasticDistortion); Keras' own is the nearest.
         layers.append(f"RandomElasticTransform(factor=1.0, scale={aug.elastic / 28.0!r}, seed=SEED + 4, {fill}),")
     if aug.noise:
         layers.append(f"GaussianNoise({aug.noise!r}, seed=SEED + 5),")
