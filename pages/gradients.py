@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
+from lab.analysis.diagnosis import health_reading
 from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_pair
-from lab.health.readings import (
-    finite_range,
-    gradient_spread,
-    histogram_frame,
-    layer_frame,
-    layer_names,
-    layer_value,
-    recording_overhead,
-)
+from lab.health.readings import finite_range, recording_overhead
 from lab.nn.result import RunResult
 from lab.runs.store import RunInfo
+from ui.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
 from ui.jobs import queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.state import get_store
@@ -35,16 +26,6 @@ TRAIN_KEY = "grad_train_pair"
 EPOCH_KEY = "grad_epoch"
 METRIC_KEY = "grad_metric"
 NO_RUN = ""
-HEAT_SCHEME = "viridis"
-MISSING_COLOR = "#d62728"  # a NaN or infinite norm: the run blew up here
-METRICS = {
-    "grad_norm": ("Gradient norm", True),
-    "update_ratio": ("Update / weight ratio (per epoch)", True),
-    "weight_norm": ("Weight norm", True),
-    "act_std": ("Activation standard deviation", False),
-    "saturated": ("Saturated share (sigmoid, tanh)", False),
-    "dead": ("Dead ReLU units share", False),
-}
 
 HEATMAP_READING = (
     "**How to read the heatmap.** Each row is a layer, input side at the top, output layer at the bottom; "
@@ -98,174 +79,7 @@ def short_name(result: RunResult) -> str:
     return f"{result.spec.summary()} ({result.run_id})"
 
 
-# ------------------------------------------------------------------ charts
-def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -> alt.LayerChart:
-    """Layer x epoch gradient norms on a log color scale; NaN or infinite cells in red with a cross."""
-    frame = layer_frame(result.health)
-    order = layer_names(result.health)
-    frame["epoch"] = frame["epoch"].astype(int)
-    frame["missing"] = ~frame["grad_norm"].apply(lambda v: math.isfinite(v) and v > 0)
-    frame["text"] = frame["grad_norm"].apply(lambda v: f"{v:.2g}" if math.isfinite(v) else "NaN")
-    scale = alt.Scale(type="log", scheme=HEAT_SCHEME)
-    if domain is not None:
-        scale = alt.Scale(type="log", scheme=HEAT_SCHEME, domain=list(domain))
-    base = alt.Chart(frame).encode(
-        x=alt.X("epoch:O", title="epoch (0 = before training)", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("layer:N", sort=order, title=None),
-        tooltip=["layer", "epoch", alt.Tooltip("grad_norm:Q", format=".3g", title="gradient norm")],
-    )
-    cells = (
-        base.transform_filter("datum.missing == false")
-        .mark_rect()
-        .encode(color=alt.Color("grad_norm:Q", scale=scale, title="gradient norm", legend=alt.Legend(format=".0e")))
-    )
-    missing = base.transform_filter("datum.missing == true").mark_rect(color=MISSING_COLOR)
-    marks = base.transform_filter("datum.missing == true").mark_text(text="✕ NaN", color="white", fontWeight="bold")
-    # The height holds the title and the axis too (Streamlit fits the chart into it).
-    return alt.layer(cells, missing, marks).properties(title=title, height=100 + 32 * len(order))
-
-
-def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, title: str) -> alt.Chart:
-    """One line per layer over epochs for ``metric``; log scale for norms and ratios."""
-    label, log = METRICS[metric]
-    frame = layer_frame(result.health).dropna(subset=[metric])
-    if log:
-        frame = frame[frame[metric] > 0]
-    order = layer_names(result.health)
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-    if domain is not None:
-        scale = alt.Scale(type="log", domain=list(domain)) if log else alt.Scale(domain=list(domain))
-    return (
-        alt.Chart(frame)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y(f"{metric}:Q", scale=scale, title=label),
-            color=alt.Color("layer:N", sort=order, title="layer"),
-            tooltip=["layer", "epoch", alt.Tooltip(f"{metric}:Q", format=".3g", title=label)],
-        )
-        .properties(title=title, height=260)
-    )
-
-
-def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | None:
-    """Share of outputs per fixed bin, one small chart per hidden layer."""
-    frame = histogram_frame(result.health, epoch)
-    if frame.empty:
-        return None
-    order = [name for name in layer_names(result.health) if name in set(frame["layer"])]
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("bin_start:Q", bin="binned", title="activation"),
-            x2="bin_end:Q",
-            y=alt.Y("share:Q", title="share", axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("bin_start:Q", format=".3g", title="from"),
-                alt.Tooltip("bin_end:Q", format=".3g", title="to"),
-                alt.Tooltip("share:Q", format=".1%"),
-            ],
-        )
-        .properties(height=90, width=260)
-        .facet(row=alt.Row("layer:N", sort=order, title=None))
-        .resolve_scale(x="independent")
-        .properties(title=title)
-    )
-
-
-def stats_table(result: RunResult, epoch: int) -> pd.DataFrame:
-    """One row per layer at ``epoch``: gradient, weights, update ratio and activation statistics."""
-    frame = layer_frame(result.health)
-    index_epochs = sorted(set(frame["epoch"]))
-    shown = max([e for e in index_epochs if e <= epoch], default=None)
-    rows = frame[frame["epoch"] == shown]
-
-    def fmt(value: float, pattern: str) -> str:
-        return "–" if value is None or not math.isfinite(value) else format(value, pattern)
-
-    return pd.DataFrame(
-        {
-            "Layer": rows["layer"],
-            "Gradient norm": [fmt(v, ".3g") for v in rows["grad_norm"]],
-            "Update / weight": [fmt(v, ".2g") for v in rows["update_ratio"]],
-            "Activation mean": [fmt(v, ".3f") for v in rows["act_mean"]],
-            "Activation std": [fmt(v, ".3f") for v in rows["act_std"]],
-            "Saturated": [fmt(v, ".1%") for v in rows["saturated"]],
-            "Dead units": [fmt(v, ".1%") for v in rows["dead"]],
-        }
-    ).reset_index(drop=True)
-
-
 # ------------------------------------------------------------------ readings
-def spread_sentence(spread: float | None) -> str:
-    """The output-to-first-layer gradient ratio in words."""
-    if spread is None:
-        return "the gradient norms could not be compared (missing or not finite)"
-    if spread >= 10:
-        orders = math.log10(spread)
-        return (
-            f"the first layer's gradient is **{spread:,.0f} times smaller** than the output layer's "
-            f"({orders:.1f} orders of magnitude): a vanishing gradient"
-        )
-    if spread <= 0.1:
-        return (
-            f"the first layer's gradient is **{1 / spread:,.0f} times larger** than the output layer's: "
-            "the gradient grows on its way back (exploding)"
-        )
-    return f"the first and the output layer's gradients are within one order of magnitude ({spread:.2g}x): healthy"
-
-
-def peak_growth(health: dict) -> tuple[float, str, int] | None:
-    """The largest factor by which a layer's gradient norm grew over its epoch-0 size: (factor, layer, epoch)."""
-    best = None
-    epochs = health.get("epochs", [])
-    for layer in health.get("layers", []):
-        norms = layer.get("grad_norm") or []
-        if not norms or not norms[0]:
-            continue
-        for epoch, value in zip(epochs, norms, strict=False):
-            if value is not None and (best is None or value / norms[0] > best[0]):
-                best = (value / norms[0], layer["name"], epoch)
-    return best
-
-
-def run_reading(result: RunResult) -> str:
-    """What this run's record says, in a few sentences with its own numbers."""
-    health = result.health
-    epochs = health.get("epochs", [])
-    last = epochs[-1] if epochs else 0
-    parts = [f"Before training, {spread_sentence(gradient_spread(health, 0))}."]
-    if last > 0:
-        parts.append(f"After epoch {last}, {spread_sentence(gradient_spread(health, last))}.")
-    growth = peak_growth(health)
-    if growth is not None and growth[0] >= 5:
-        parts.append(
-            f"The gradient grew up to **{growth[0]:,.0f} times** its size before training ({growth[1]}, epoch "
-            f"{growth[2]}): an exploding gradient."
-        )
-    hidden = [layer for layer in health.get("layers", []) if layer.get("activation_layer")]
-    saturated = [layer_value(health, layer["name"], "saturated", last) for layer in hidden]
-    saturated = [v for v in saturated if v is not None]
-    if saturated:
-        stds = [layer_value(health, layer["name"], "act_std", last) for layer in hidden]
-        stds = [v for v in stds if v is not None]
-        text = f"At most {max(saturated):.0%} of the {hidden[0]['activation']} outputs are saturated"
-        if max(saturated) < 0.1 and stds:
-            text += (
-                f", so saturation is not the cause here: the outputs bunch together (standard deviation "
-                f"{max(stds):.2f} at most), where the sigmoid's slope is at most 0.25"
-            )
-        parts.append(text + ".")
-    dead = [layer_value(health, layer["name"], "dead", last) for layer in hidden]
-    dead = [v for v in dead if v is not None]
-    if dead:
-        parts.append(f"Up to {max(dead):.0%} of a layer's ReLU units are dead (0 for every probe image).")
-    if result.diverged:
-        parts.append("The loss exploded: the last epoch's cells show where the numbers became NaN or huge.")
-    return " ".join(parts)
-
-
 def overhead_caption(result: RunResult) -> str:
     """How much recording cost this run, as measured when it trained."""
     health = result.health
@@ -341,7 +155,7 @@ def show(results: list[RunResult]) -> None:
         st.markdown(f"**Run {names[i]}** · {result.spec.summary()}")
         st.altair_chart(heatmap(result, domain, f"Run {names[i]} · {result.run_id}"), width="stretch")
         show_run_warnings(result)
-        st.markdown(run_reading(result))
+        st.markdown(health_reading(result.health, result.diverged))
         st.caption(overhead_caption(result))
 
     side_by_side(results, draw_heatmap)
@@ -350,7 +164,7 @@ def show(results: list[RunResult]) -> None:
     st.markdown(LINES_READING)
     metric = st.selectbox("Show", list(METRICS), key=METRIC_KEY, format_func=lambda m: METRICS[m][0])
     log = METRICS[metric][1]
-    line_domain = finite_range(healths, metric) if log else _linear_range(results, metric)
+    line_domain = finite_range(healths, metric) if log else linear_range(results, metric)
     side_by_side(
         results,
         lambda result, i: st.altair_chart(lines(result, metric, line_domain, f"Run {names[i]}"), width="stretch"),
@@ -372,11 +186,6 @@ def show(results: list[RunResult]) -> None:
 
     side_by_side(results, draw_histograms)
     st.caption(STATS_READING)
-
-
-def _linear_range(results: list[RunResult], metric: str) -> tuple[float, float] | None:
-    values = pd.concat([layer_frame(r.health)[metric] for r in results]).dropna()
-    return (0.0, float(values.max()) or 1.0) if not values.empty else None
 
 
 def main() -> None:

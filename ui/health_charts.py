@@ -1,0 +1,130 @@
+"""Charts of a gradient-health record (``RunResult.health``): layer x epoch heatmap, lines, histograms, a table.
+
+No Streamlit here: each function returns an Altair chart or a table that the
+Gradients page shows; the numbers come from ``lab.health.readings``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+
+from lab.health.readings import histogram_frame, layer_frame, layer_names
+from lab.nn.result import RunResult
+
+HEAT_SCHEME = "viridis"
+MISSING_COLOR = "#d62728"  # a NaN or infinite norm: the run blew up here
+METRICS = {  # recorded number -> (its name, whether a log scale shows it)
+    "grad_norm": ("Gradient norm", True),
+    "update_ratio": ("Update / weight ratio (per epoch)", True),
+    "weight_norm": ("Weight norm", True),
+    "act_std": ("Activation standard deviation", False),
+    "saturated": ("Saturated share (sigmoid, tanh)", False),
+    "dead": ("Dead ReLU units share", False),
+}
+
+
+def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -> alt.LayerChart:
+    """Layer x epoch gradient norms on a log color scale; NaN or infinite cells in red with a cross."""
+    frame = layer_frame(result.health)
+    order = layer_names(result.health)
+    frame["epoch"] = frame["epoch"].astype(int)
+    frame["missing"] = ~frame["grad_norm"].apply(lambda v: math.isfinite(v) and v > 0)
+    frame["text"] = frame["grad_norm"].apply(lambda v: f"{v:.2g}" if math.isfinite(v) else "NaN")
+    scale = alt.Scale(type="log", scheme=HEAT_SCHEME)
+    if domain is not None:
+        scale = alt.Scale(type="log", scheme=HEAT_SCHEME, domain=list(domain))
+    base = alt.Chart(frame).encode(
+        x=alt.X("epoch:O", title="epoch (0 = before training)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("layer:N", sort=order, title=None),
+        tooltip=["layer", "epoch", alt.Tooltip("grad_norm:Q", format=".3g", title="gradient norm")],
+    )
+    cells = (
+        base.transform_filter("datum.missing == false")
+        .mark_rect()
+        .encode(color=alt.Color("grad_norm:Q", scale=scale, title="gradient norm", legend=alt.Legend(format=".0e")))
+    )
+    missing = base.transform_filter("datum.missing == true").mark_rect(color=MISSING_COLOR)
+    marks = base.transform_filter("datum.missing == true").mark_text(text="✕ NaN", color="white", fontWeight="bold")
+    # The height holds the title and the axis too (Streamlit fits the chart into it).
+    return alt.layer(cells, missing, marks).properties(title=title, height=100 + 32 * len(order))
+
+
+def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, title: str) -> alt.Chart:
+    """One line per layer over epochs for ``metric``; log scale for norms and ratios."""
+    label, log = METRICS[metric]
+    frame = layer_frame(result.health).dropna(subset=[metric])
+    if log:
+        frame = frame[frame[metric] > 0]
+    order = layer_names(result.health)
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
+    if domain is not None:
+        scale = alt.Scale(type="log", domain=list(domain)) if log else alt.Scale(domain=list(domain))
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y(f"{metric}:Q", scale=scale, title=label),
+            color=alt.Color("layer:N", sort=order, title="layer"),
+            tooltip=["layer", "epoch", alt.Tooltip(f"{metric}:Q", format=".3g", title=label)],
+        )
+        .properties(title=title, height=260)
+    )
+
+
+def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | None:
+    """Share of outputs per fixed bin, one small chart per hidden layer."""
+    frame = histogram_frame(result.health, epoch)
+    if frame.empty:
+        return None
+    order = [name for name in layer_names(result.health) if name in set(frame["layer"])]
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("bin_start:Q", bin="binned", title="activation"),
+            x2="bin_end:Q",
+            y=alt.Y("share:Q", title="share", axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", format=".3g", title="from"),
+                alt.Tooltip("bin_end:Q", format=".3g", title="to"),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+        .properties(height=90, width=260)
+        .facet(row=alt.Row("layer:N", sort=order, title=None))
+        .resolve_scale(x="independent")
+        .properties(title=title)
+    )
+
+
+def stats_table(result: RunResult, epoch: int) -> pd.DataFrame:
+    """One row per layer at ``epoch``: gradient, weights, update ratio and activation statistics."""
+    frame = layer_frame(result.health)
+    index_epochs = sorted(set(frame["epoch"]))
+    shown = max([e for e in index_epochs if e <= epoch], default=None)
+    rows = frame[frame["epoch"] == shown]
+
+    def fmt(value: float, pattern: str) -> str:
+        return "–" if value is None or not math.isfinite(value) else format(value, pattern)
+
+    return pd.DataFrame(
+        {
+            "Layer": rows["layer"],
+            "Gradient norm": [fmt(v, ".3g") for v in rows["grad_norm"]],
+            "Update / weight": [fmt(v, ".2g") for v in rows["update_ratio"]],
+            "Activation mean": [fmt(v, ".3f") for v in rows["act_mean"]],
+            "Activation std": [fmt(v, ".3f") for v in rows["act_std"]],
+            "Saturated": [fmt(v, ".1%") for v in rows["saturated"]],
+            "Dead units": [fmt(v, ".1%") for v in rows["dead"]],
+        }
+    ).reset_index(drop=True)
+
+
+def linear_range(results: list[RunResult], metric: str) -> tuple[float, float] | None:
+    """From 0 to the largest value of ``metric`` over the runs: one linear scale for all."""
+    values = pd.concat([layer_frame(r.health)[metric] for r in results]).dropna()
+    return (0.0, float(values.max()) or 1.0) if not values.empty else None
