@@ -290,7 +290,7 @@ def mcnemar_predictions(
     alpha: float = 0.05,
 ) -> McNemarResult:
     """McNemar's test on two sets of predicted digits for the same test images (a run's, or an ensemble's)."""
-    from mlxtend.evaluate import mcnemar, mcnemar_table
+    from mlxtend.evaluate import mcnemar, mcnemar_table  # lazy: mlxtend imports scikit-learn and pandas
 
     pred_a, pred_b, labels = np.asarray(pred_a), np.asarray(pred_b), np.asarray(labels)
     table = mcnemar_table(y_target=labels, y_model1=pred_a, y_model2=pred_b)
