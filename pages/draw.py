@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -17,6 +16,7 @@ from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, UnitView
 from lab.runs import queries
 from lab.runs.queries import compare_runs, digit_runs
 from lab.runs.store import RunInfo, RunStore
+from ui import charts, images
 from ui.jobs import run_spec
 from ui.navigation import ensure_app_navigation
 from ui.state import get_store
@@ -96,25 +96,7 @@ def show_answer(prediction: Prediction, elapsed_ms: float) -> None:
         unsafe_allow_html=True,
     )
     st.markdown(f"**{prediction.probability:.1%}** sure it is a **{prediction.digit}**")
-    probs = pd.DataFrame(
-        {
-            "digit": [str(d) for d in range(10)],
-            "probability": prediction.probs.astype(float),
-            "answer": [d == prediction.digit for d in range(10)],
-        }
-    )
-    chart = (
-        alt.Chart(probs, title="Probability of each digit")
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
-            color=alt.condition(alt.datum.answer, alt.value(ACCENT), alt.value("#C5CCE0")),
-            tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
-        )
-        .properties(height=200)
-    )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(charts.probability_chart(prediction.probs, prediction.digit, ACCENT), width="stretch")
     st.caption(f"Preprocessing + prediction: {elapsed_ms:.1f} ms on the server.")
 
 
@@ -163,7 +145,7 @@ def show_units(view: UnitView | None) -> None:
         )
         side = view.filters.shape[1]
         image_row([signed_to_rgb(f, max(1, 84 // side)) for f in view.filters], captions)
-        image_row([enlarge(_unit_scale(m), 3) for m in view.maps], [f"map of #{u}" for u in view.units])
+        image_row([enlarge(images.scaled_to_peak(m), 3) for m in view.maps], [f"map of #{u}" for u in view.units])
         return
     if view.layer == "output":
         st.markdown(
@@ -179,15 +161,10 @@ def show_units(view: UnitView | None) -> None:
     image_row([signed_to_rgb(f, 4) for f in view.filters], captions)
 
 
-def image_row(images: list[np.ndarray], captions: list[str]) -> None:
+def image_row(pictures: list[np.ndarray], captions: list[str]) -> None:
     """Small images side by side in one row, each scaled to its column."""
-    for column, image, caption in zip(st.columns(len(images)), images, captions, strict=True):
+    for column, image, caption in zip(st.columns(len(pictures)), pictures, captions, strict=True):
         column.image(image, caption=caption, width="stretch")
-
-
-def _unit_scale(values: np.ndarray) -> np.ndarray:
-    peak = float(np.max(values))
-    return np.clip(values / peak, 0, 1) if peak > 0 else np.zeros_like(values)
 
 
 # ------------------------------------------------------------------ the page

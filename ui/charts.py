@@ -290,3 +290,26 @@ def ensemble_chart(frame: pd.DataFrame, highlight: str) -> alt.Chart:
         )
         .properties(height=32 * len(frame))
     )
+
+
+# ------------------------------------------------------------ one answer
+def probability_chart(probs: np.ndarray, answer: int, accent: str, height: int = 200) -> alt.Chart:
+    """Bars of the ten class probabilities; the ``answer`` in the ``accent`` colour."""
+    data = pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(len(probs))],
+            "probability": np.asarray(probs).astype(float),
+            "answer": [d == answer for d in range(len(probs))],
+        }
+    )
+    return (
+        alt.Chart(data, title="Probability of each digit")
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+            color=alt.condition(alt.datum.answer, alt.value(accent), alt.value("#C5CCE0")),
+            tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
+        )
+        .properties(height=height)
+    )

@@ -172,3 +172,9 @@ def feature_map_grid(maps: np.ndarray, shared_scale: bool) -> np.ndarray:
     return image_grid(
         tiles, columns=grid_columns(channels), mode="diverging", shared_scale=shared_scale, scale=scale, pad=1
     )
+
+
+def scaled_to_peak(values: np.ndarray) -> np.ndarray:
+    """Values divided by their largest, clipped to [0, 1] (all 0 when nothing is positive): a map shown as ink."""
+    peak = float(np.max(values))
+    return np.clip(values / peak, 0, 1) if peak > 0 else np.zeros_like(values)
