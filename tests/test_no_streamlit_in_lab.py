@@ -31,3 +31,14 @@ def test_spec_store_and_data_import_without_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_the_command_line_starts_without_tensorflow(tmp_path):
+    """`python -m lab runs list` answers at once: only the commands that train or predict load TensorFlow."""
+    code = (
+        "import sys; from lab.cli.main import main;"
+        f"code = main(['runs', 'list', '--home', {str(tmp_path)!r}]);"
+        "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[-3:] == ["0", "False", "False"]
