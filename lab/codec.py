@@ -334,7 +334,7 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
                 flag_name(key), dest=key, action=argparse.BooleanOptionalAction, default=None, help=_HELP[key]
             )
         else:
-            parser.add_argument(flag_name(key), dest=key, default=None, metavar="VALUE", help=_HELP[key])
+            parser.add_argument(flag_name(key), dest=key, default=None, metavar=_metavar(key), help=_HELP[key])
     parser.add_argument(
         "--set",
         dest="settings",
@@ -344,6 +344,11 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
         help="any setting by its key, e.g. --set conv=10x5s2,40x5s2p2 --set aug_rotation=10 (repeatable; "
         "applied after the flags)",
     )
+
+
+def _metavar(key: str) -> str:
+    special = {"hidden": "WIDTHS", "conv": "BLOCKS", "data": "SOURCE"}
+    return special.get(key) or {int: "N", float: "X"}.get(_kind(key), "NAME")
 
 
 def spec_from_flags(args: argparse.Namespace, defaults: ExperimentSpec | None = None) -> ExperimentSpec:

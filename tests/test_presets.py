@@ -163,6 +163,19 @@ def test_cli_pretrain_trains_then_skips(tmp_path, capsys):
     assert "0 trained, 2 already stored" in capsys.readouterr().err
 
 
+def test_pretrain_reports_each_run_then_skips_it_once_stored(tmp_path):
+    from lab.runs.pretrain import pretrain
+    from lab.runs.store import RunStore
+
+    events = []
+    presets = [get_preset("D3", data="sample").capped(1)]
+    first = pretrain(presets, RunStore(tmp_path), on_event=lambda kind, preset, spec, payload: events.append(kind))
+    assert events == ["start", "epoch", "done"] and not first["D3"][0].from_store
+    events.clear()
+    again = pretrain(presets, RunStore(tmp_path), on_event=lambda kind, preset, spec, payload: events.append(kind))
+    assert events == ["skip"] and again["D3"][0].from_store and again["D3"][0].run_id == first["D3"][0].run_id
+
+
 def test_cli_pretrain_explains_bad_requests(tmp_path, capsys):
     from lab.cli.main import main
 
@@ -175,13 +188,15 @@ def test_cli_pretrain_explains_bad_requests(tmp_path, capsys):
     assert "A1" in listing and "D4" in listing
 
 
+@pytest.mark.slow
 def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
-    from lab.reports.reproduce import main, read_rows
+    from lab.cli.main import main
+    from lab.reports.reproduce import read_rows
 
     doc = tmp_path / "REPRODUCTION.md"
     common = ["--data", "sample", "--epochs", "1", "--output", str(doc), "--home", str(tmp_path / "runs")]
-    assert main(["--presets", "A1", *common]) == 0
-    assert main(["--presets", "D3", *common]) == 0
+    assert main(["reproduce", "--presets", "A1", *common]) == 0
+    assert main(["reproduce", "--presets", "D3", *common]) == 0
     text = doc.read_text()
     assert "## Series A" in text and "## Series D" in text and "## Series C" not in text
     assert "offline MNIST sample" in text
@@ -191,17 +206,19 @@ def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
     rows = read_rows(doc)
     assert set(rows) == {"A1", "D3"}
     assert rows["D3"]["params"] == 23_860 and 0 <= rows["D3"]["accuracy"] <= 1
-    assert main(["--presets", "Nope", *common]) == 2
+    assert main(["reproduce", "--presets", "Nope", *common]) == 2
+    assert "`python -m lab reproduce --presets B6,B7`" in text
 
 
 @pytest.mark.slow
 def test_reproduction_tests_an_ensemble_preset_against_the_best_single_run(tmp_path):
     """A8 votes over three seeds; the document still gives its margin and McNemar's p on the soft vote."""
-    from lab.reports.reproduce import main, read_rows
+    from lab.cli.main import main
+    from lab.reports.reproduce import read_rows
 
     doc = tmp_path / "REPRODUCTION.md"
     common = ["--data", "sample", "--epochs", "1", "--output", str(doc), "--home", str(tmp_path / "runs")]
-    assert main(["--presets", "A4,A8", *common]) == 0
+    assert main(["reproduce", "--presets", "A4,A8", *common]) == 0
     rows = read_rows(doc)
     assert len(rows["A8"]["run_ids"]) == 3 and len(rows["A8"]["members"]) == 3
     line = next(line for line in doc.read_text().splitlines() if line.startswith("- **A8**"))

@@ -1,0 +1,23 @@
+"""``python -m lab bench``: the lab's trainer timed against the course's plain ``model.fit``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``bench`` on ``python -m lab``'s subcommands."""
+    p = subparsers.add_parser("bench", help="measure the trainer against the course's plain model.fit")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--only", choices=["A1", "C2"], help="one workload only")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """``bench``: side-by-side timings and ratios."""
+    from lab.bench.suite import run_all  # lazy: the benchmarks import TensorFlow, the other commands need not
+
+    run_all(epochs=args.epochs, repeats=args.repeats, only=args.only)
+    return 0
