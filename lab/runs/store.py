@@ -194,6 +194,7 @@ def _float(value: float | None) -> float:
 
 def load_model(path: Path) -> Any:
     """Load a stored ``.keras`` model (imports Keras on first use)."""
+    # Imported here: Keras and the model builder load TensorFlow, which listing or reading runs never needs.
     import keras
 
     import lab.nn.model  # noqa: F401 - registers the lab's own layers (augmentation) for loading
