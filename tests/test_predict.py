@@ -284,6 +284,7 @@ def write_files(folder: Path, sample_test, count: int) -> tuple[list[str], np.nd
     return paths, sample_test[1][:count]
 
 
+@pytest.mark.slow
 def test_cli_predicts_hundreds_of_files_in_one_model_call(predictor, store_with_run, sample_test, tmp_path, capsys):
     paths, labels = write_files(tmp_path, sample_test, 200)
     calls = []
@@ -345,6 +346,7 @@ def test_python_m_lab_predict_json(store_with_run, sample_test, tmp_path):
 
 
 # --------------------------------------------------------------- benchmark
+@pytest.mark.slow
 def test_bench_predict_compares_with_model_predict():
     result = bench_predict(repeats=5)
     assert isinstance(result, PredictBench)

@@ -34,6 +34,7 @@ def test_second_request_comes_from_the_store_fast(tmp_path, monkeypatch):
     np.testing.assert_allclose(again.test_probs, first.test_probs)
 
 
+@pytest.mark.slow
 def test_stored_model_predicts_like_the_trained_one(tmp_path):
     from lab.data.prepare import prepare
     from lab.nn.forward import predict_probs
@@ -59,6 +60,7 @@ def test_store_survives_a_restart(tmp_path):
     assert out[0] == "True" and float(out[1]) < 0.5
 
 
+@pytest.mark.slow
 def test_corrupt_and_half_written_runs_are_skipped_with_a_warning(tmp_path, caplog):
     store = RunStore(tmp_path)
     good = get_or_train(TINY, store)

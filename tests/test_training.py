@@ -72,6 +72,7 @@ def test_progress_reports_every_epoch_with_time_left():
     assert len(reports[-1].history["val_accuracy"]) == 3
 
 
+@pytest.mark.slow
 def test_stop_between_epochs_keeps_what_was_learned():
     result = train(TINY.replace(epochs=10), should_stop=lambda: True)
     assert result.stopped and result.epochs_run == 1
