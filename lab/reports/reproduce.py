@@ -29,6 +29,7 @@ import numpy as np
 from lab.analysis.ensemble import combine, mcnemar_predictions, true_labels, wilson_interval
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
 from lab.nn.result import RunResult
+from lab.reports.course_table import CourseRow
 from lab.runs.pretrain import PretrainEvent, pretrain
 from lab.runs.store import RunStore
 
@@ -41,38 +42,22 @@ ROW_ORDER = [p.name for p in course_presets()]
 # --------------------------------------------------------------------- rows
 def preset_row(preset: Preset, results: Sequence[RunResult]) -> dict[str, Any]:
     """Everything the document shows about one preset, as JSON-ready values."""
-    first = results[0]
-    n_test = len(first.test_probs)
-    if preset.ensemble:
-        ens = combine(results)
-        accuracy = ens.soft_accuracy
-        members = [round(a, 4) for a in ens.member_accuracies]
-    else:
-        accuracy, members = first.test_accuracy, []
+    row = CourseRow(preset, tuple(results))
     return {
         "name": preset.name,
         "data": preset.spec.data,
         "epochs_planned": preset.spec.epochs,
-        "epochs_run": max(r.epochs_run for r in results),
-        "best_epoch": first.best_epoch,
-        "accuracy": _round(accuracy),
-        "n_test": n_test,
-        "train_accuracy": _round(_train_accuracy(first)),
-        "members": members,
-        "params": first.params,
-        "seconds": round(sum(r.train_seconds for r in results), 1),
-        "diverged": any(r.diverged for r in results),
-        "run_ids": [r.run_id for r in results],
+        "epochs_run": row.epochs_run,
+        "best_epoch": row.best_epoch,
+        "accuracy": _round(row.accuracy),
+        "n_test": row.n_test,
+        "train_accuracy": _round(row.train_accuracy),
+        "members": [round(a, 4) for a in row.member_accuracies],
+        "params": row.params,
+        "seconds": round(row.seconds, 1),
+        "diverged": row.diverged,
+        "run_ids": row.run_ids,
     }
-
-
-def _train_accuracy(result: RunResult) -> float:
-    """Training accuracy of the weights kept: the restored best epoch, else the last."""
-    acc = result.history.get("accuracy", [])
-    if not acc:
-        return math.nan
-    epoch = result.best_epoch or len(acc)
-    return float(acc[epoch - 1])
 
 
 def _round(value: float) -> float | None:
