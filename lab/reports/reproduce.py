@@ -454,9 +454,6 @@ def reproduce(
 
 
 def _tf_version() -> str:
-    try:
-        import tensorflow as tf
+    import tensorflow as tf  # here, not at the top: rendering the document alone needs no TensorFlow
 
-        return tf.__version__
-    except ImportError:  # pragma: no cover - the trainer needs it anyway
-        return "?"
+    return tf.__version__
