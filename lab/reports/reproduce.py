@@ -29,7 +29,7 @@ import numpy as np
 from lab.analysis.ensemble import combine, mcnemar_predictions, true_labels, wilson_interval
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
 from lab.nn.result import RunResult
-from lab.reports.course_table import CourseRow
+from lab.reports.course_table import CourseRow, best_single
 from lab.runs.pretrain import PretrainEvent, pretrain
 from lab.runs.store import RunStore
 
@@ -162,14 +162,14 @@ def together_lines(rows: dict[str, dict[str, Any]], store: Any) -> list[str]:
         row = rows.get(preset.name)
         if not preset.together or row is None or row.get("accuracy") is None:
             continue
-        rivals = {n: rows[n]["accuracy"] for n in preset.together if rows.get(n, {}).get("accuracy") is not None}
-        if not rivals:
+        found = best_single(preset, {name: rows.get(name, {}).get("accuracy") for name in preset.together})
+        if found is None:
             continue
-        best = max(rivals, key=lambda n: rivals[n])
-        margin = (row["accuracy"] - rivals[best]) * 100
+        best, rival = found
+        margin = (row["accuracy"] - rival) * 100
         text = (
             f"- **{preset.name}** ({preset.title}): {row['accuracy']:.1%}, {margin:+.1f} points over the best "
-            f"single-technique run {best} ({rivals[best]:.1%})"
+            f"single-technique run {best} ({rival:.1%})"
         )
         text += _mcnemar_note(store, row, rows[best])
         lines.append(text + ".")
