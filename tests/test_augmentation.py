@@ -78,9 +78,13 @@ def test_each_augmentation_draws_a_different_change_per_image_in_graph_mode(name
 
 
 def test_layers_get_different_seeds_so_their_draws_are_independent():
+    # Rotation, shift, shear and zoom are one layer (lab.nn.augment.RandomAffine, tests/test_affine.py).
     layers = augmentation_layers(EVERYTHING, seed=7)
-    assert [layer.name for layer in layers] == ["rotate", "shift", "shear", "zoom", "elastic", "noise"]
+    assert [layer.name for layer in layers] == ["affine", "elastic", "noise"]
     assert len({layer.seed for layer in layers}) == len(layers)
+    before = augmentation_layers(EVERYTHING, seed=7, compose_affine=False)
+    assert [layer.name for layer in before] == ["rotate", "shift", "shear", "zoom", "elastic", "noise"]
+    assert len({layer.seed for layer in before}) == len(before)
 
 
 def test_elastic_distortion_moves_pixels_a_little_and_keeps_the_ink():

@@ -1,15 +1,23 @@
 """Augmentation inside the model: Keras layers that change training images and never evaluation images.
 
-``augmentation_layers`` turns a spec's ``Augmentation`` into Keras' random
-rotation, shift, shear, zoom and noise layers, plus the lab's own elastic
-distortion; ``Augmenter`` runs them in training only. Both custom layers are
-registered with Keras (package ``mlp_lab``), so a saved model that holds them
-loads again once this module is imported (``lab.nn.model`` imports it).
+``augmentation_layers`` turns a spec's ``Augmentation`` into one ``RandomAffine``
+layer (rotation, shift, shear and zoom composed into one transform per image and
+resampled once), the lab's own elastic distortion and Keras' Gaussian noise;
+``Augmenter`` runs them in training only. The custom layers are registered with
+Keras (package ``mlp_lab``), so a saved model that holds them loads again once
+this module is imported (``lab.nn.model`` imports it).
+
+``RandomAffine`` draws its parameters as Keras' RandomRotation, RandomTranslation,
+RandomShear and RandomZoom did when the lab stacked those four (each resampling
+the image, four bilinear blurs): ``keras_affine_layers`` still builds that stack,
+and ``transform_layer_by_layer`` runs it at fixed parameters, so tests and the
+augmentation benchmark can compare the two.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -22,6 +30,9 @@ from lab.spec import Augmentation
 # this width (pixels) and found 4 best on MNIST; the strength ``alpha`` (their 34)
 # is the spec's ``augmentation.elastic``.
 ELASTIC_SIGMA = 4.0
+
+# Zeros outside the image: the lab's digits are white ink on black, so a shift brings in background.
+KERAS_FILL = {"fill_mode": "constant", "fill_value": 0.0}
 
 
 @keras.saving.register_keras_serializable(package="mlp_lab")
@@ -94,6 +105,217 @@ def _bilinear(images: Any, rows: Any, cols: Any) -> Any:
     return out
 
 
+@dataclass(frozen=True)
+class AffineParams:
+    """One draw of the four affine augmentations, in the units Keras' own layers use.
+
+    Every matrix here maps an output pixel (x right, y down, in pixels) to the
+    input point it samples, as ``keras.ops.image.affine_transform`` reads it.
+
+    Parameters
+    ----------
+    rotation : float
+        Degrees about the image centre (RandomRotation's angle; positive turns the digit anticlockwise on screen).
+    shift_x, shift_y : float
+        Pixels the digit moves right and down (RandomTranslation).
+    shear : float
+        Horizontal shear about the top-left corner: row ``y`` samples ``shear * y`` pixels to the
+        right (RandomShear's x factor, sign included).
+    zoom_x, zoom_y : float
+        Input pixels per output pixel about the centre (RandomZoom's factors, 1 + a draw):
+        above 1 the digit shrinks.
+    """
+
+    rotation: float = 0.0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    shear: float = 0.0
+    zoom_x: float = 1.0
+    zoom_y: float = 1.0
+
+
+def affine_transforms(
+    rotation: Any, shift_x: Any, shift_y: Any, shear: Any, zoom_x: Any, zoom_y: Any, height: int, width: int
+) -> Any:
+    """Per-image composed transforms, (batch, 8) rows for ``keras.ops.image.affine_transform``.
+
+    Each argument holds one value per image (shape (batch,), the units of ``AffineParams``).
+    The layer-by-layer pipeline rotated, then shifted, sheared and zoomed: its output pixel
+    ``p`` samples the zoom's input at ``Z p``, which is the shear's output, which samples
+    the shift's output at ``S Z p`` ... so the original image is sampled at ``R T S Z p``.
+    """
+    theta = ops.convert_to_tensor(rotation, "float32") * (math.pi / 180.0)
+    zero, one = ops.zeros_like(theta), ops.ones_like(theta)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0  # the centre Keras rotates and zooms about
+    cos, sin = ops.cos(theta), ops.sin(theta)
+    tx, ty = ops.cast(shift_x, "float32"), ops.cast(shift_y, "float32")
+    shear, zx, zy = ops.cast(shear, "float32"), ops.cast(zoom_x, "float32"), ops.cast(zoom_y, "float32")
+    rotate = _matrices([[cos, -sin, cx - cx * cos + cy * sin], [sin, cos, cy - cx * sin - cy * cos]], zero, one)
+    shift = _matrices([[one, zero, -tx], [zero, one, -ty]], zero, one)
+    slant = _matrices([[one, shear, zero], [zero, one, zero]], zero, one)
+    zoom = _matrices([[zx, zero, cx * (1.0 - zx)], [zero, zy, cy * (1.0 - zy)]], zero, one)
+    composed = ops.matmul(ops.matmul(rotate, shift), ops.matmul(slant, zoom))
+    # The last row stays (0, 0, 1): affine_transform takes the other six entries and two zeros.
+    return ops.reshape(composed, (-1, 9))[:, :8]
+
+
+def _matrices(top_rows: list[list[Any]], zero: Any, one: Any) -> Any:
+    """(batch, 3, 3) affine matrices from their two top rows of (batch,) entries."""
+    rows = [*top_rows, [zero, zero, one]]
+    return ops.stack([ops.stack(row, axis=-1) for row in rows], axis=-2)
+
+
+def affine_matrix(params: AffineParams, height: int = 28, width: int = 28) -> np.ndarray:
+    """The 3x3 matrix (output pixel -> input point) of one draw, rotation, shift, shear and zoom composed."""
+    values = [[v] for v in (params.rotation, params.shift_x, params.shift_y, params.shear)]
+    row = np.asarray(affine_transforms(*values, [params.zoom_x], [params.zoom_y], height, width))[0]
+    return np.append(row[:6], [0.0, 0.0, 1.0]).reshape(3, 3)
+
+
+def transform_once(images: Any, params: AffineParams) -> np.ndarray:
+    """``images`` (batch, height, width, channels) under one draw, resampled once as ``RandomAffine`` does."""
+    images = ops.convert_to_tensor(images, "float32")
+    height, width = images.shape[1], images.shape[2]
+    row = affine_matrix(params, height, width).reshape(-1)[:8]
+    return np.asarray(_resample(images, ops.convert_to_tensor(np.tile(row, (images.shape[0], 1)), "float32")))
+
+
+def _resample(images: Any, transforms: Any) -> Any:
+    """Bilinear with zeros outside, as Keras' four layers resampled (``KERAS_FILL``, their bilinear default)."""
+    return ops.image.affine_transform(images, transforms, interpolation="bilinear", **KERAS_FILL)
+
+
+def keras_affine_layers(aug: Augmentation, seed: int) -> list[layers.Layer]:
+    """Keras' RandomRotation, RandomTranslation, RandomShear and RandomZoom for ``aug``, each resampling the image.
+
+    The lab's augmentation before ``RandomAffine``, kept as the reference it is tested
+    against and for the benchmark (``build_model(spec, compose_affine=False)``).
+    """
+    out: list[layers.Layer] = []
+    if aug.rotation:
+        out.append(layers.RandomRotation(aug.rotation / 360.0, seed=seed, name="rotate", **KERAS_FILL))
+    if aug.shift:
+        out.append(layers.RandomTranslation(aug.shift, aug.shift, seed=seed + 1, name="shift", **KERAS_FILL))
+    if aug.shear:
+        # One axis, as ImageDataGenerator shears; (0, s) with Keras' random sign gives [-s, s], and
+        # unlike a plain float it survives saving (Keras 3.15 writes a float as (-s, s), then rejects it).
+        out.append(layers.RandomShear((0.0, aug.shear), (0.0, 0.0), seed=seed + 2, name="shear", **KERAS_FILL))
+    if aug.zoom:
+        out.append(layers.RandomZoom(aug.zoom, aug.zoom, seed=seed + 3, name="zoom", **KERAS_FILL))
+    return out
+
+
+def transform_layer_by_layer(images: Any, params: AffineParams) -> np.ndarray:
+    """``images`` under one draw through Keras' own four layers, in ``keras_affine_layers``' order: four resamplings.
+
+    Each layer is handed its transformation explicitly (the dictionary its
+    ``get_random_transformation`` would return) instead of drawing one.
+    """
+    images = ops.convert_to_tensor(images, "float32")
+    batch = images.shape[0]
+
+    def column(value: float) -> np.ndarray:
+        return np.full((batch, 1), value, dtype="float32")
+
+    # A rotation range of a single value draws exactly that angle.
+    rotate = layers.RandomRotation((params.rotation / 360.0,) * 2, **KERAS_FILL)
+    steps = (
+        (rotate, rotate.get_random_transformation(images, training=True)),
+        (
+            layers.RandomTranslation(0.0, 0.0, **KERAS_FILL),
+            {"translations": np.concatenate([column(params.shift_x), column(params.shift_y)], axis=1)},
+        ),
+        (
+            layers.RandomShear(0.0, 0.0, **KERAS_FILL),
+            {"shear_factor": np.concatenate([column(params.shear), column(0.0)], axis=1)},
+        ),
+        (
+            layers.RandomZoom(0.0, 0.0, **KERAS_FILL),
+            {"width_zoom": column(params.zoom_x), "height_zoom": column(params.zoom_y)},
+        ),
+    )
+    for layer, transformation in steps:
+        images = layer.transform_images(images, transformation, training=True)
+    return np.asarray(images)
+
+
+@keras.saving.register_keras_serializable(package="mlp_lab")
+class RandomAffine(layers.Layer):
+    """Rotation, shift, shear and zoom in one bilinear resampling per image, training only.
+
+    Draws per image what Keras' four layers drew (``keras_affine_layers``): an angle
+    uniform in [-rotation, rotation] degrees, shifts uniform in [-shift, shift] times
+    the width and the height, a horizontal shear uniform in [-shear, shear] (RandomShear's
+    [0, shear] with a random sign), and zooms ``1 + u`` with ``u`` uniform in [-zoom, zoom]
+    for each axis on its own. The four are composed (``affine_transforms``) and the
+    digit resampled once, bilinearly with zeros outside: one blur instead of four, and a
+    quarter of the resampling work.
+
+    Parameters
+    ----------
+    rotation : float
+        Largest rotation in degrees.
+    shift : float
+        Largest shift as a fraction of the image side.
+    shear : float
+        Largest horizontal shear as a fraction.
+    zoom : float
+        Largest zoom in or out as a fraction.
+    seed : int, optional
+        Seed of the draws.
+    """
+
+    def __init__(
+        self,
+        rotation: float = 0.0,
+        shift: float = 0.0,
+        shear: float = 0.0,
+        zoom: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.rotation, self.shift, self.shear, self.zoom = float(rotation), float(shift), float(shear), float(zoom)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def draw(self, batch: Any, height: int, width: int) -> dict[str, Any]:
+        """One random ``AffineParams`` per image, as (batch,) tensors named like its fields."""
+
+        def uniform(low: float, high: float) -> Any:
+            return keras.random.uniform((batch,), low, high, seed=self.seed_generator)
+
+        return {
+            "rotation": uniform(-self.rotation, self.rotation),
+            "shift_x": uniform(-self.shift, self.shift) * width,
+            "shift_y": uniform(-self.shift, self.shift) * height,
+            "shear": uniform(-self.shear, self.shear),
+            "zoom_x": uniform(1.0 - self.zoom, 1.0 + self.zoom),
+            "zoom_y": uniform(1.0 - self.zoom, 1.0 + self.zoom),
+        }
+
+    def call(self, images: Any, training: bool | None = None) -> Any:
+        if not training:
+            return images
+        height, width = images.shape[1], images.shape[2]
+        params = self.draw(ops.shape(images)[0], height, width)
+        transforms = affine_transforms(**params, height=height, width=width)
+        return ops.cast(_resample(ops.cast(images, "float32"), transforms), images.dtype)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rotation": self.rotation,
+            "shift": self.shift,
+            "shear": self.shear,
+            "zoom": self.zoom,
+            "seed": self.seed,
+        }
+
+
 @keras.saving.register_keras_serializable(package="mlp_lab")
 class Augmenter(keras.Sequential):
     """The augmentation layers, active only when training is asked for.
@@ -107,24 +329,19 @@ class Augmenter(keras.Sequential):
         return super().call(inputs, training=bool(training), mask=mask, **kwargs)
 
 
-def augmentation_layers(aug: Augmentation, seed: int) -> list[layers.Layer]:
+def augmentation_layers(aug: Augmentation, seed: int, compose_affine: bool = True) -> list[layers.Layer]:
     """Keras layers for ``aug``, in ImageDataGenerator's order (geometry, then noise); inactive at inference.
 
+    Rotation, shift, shear and zoom go into one ``RandomAffine`` (``compose_affine``) or,
+    as before it, into Keras' four layers (``keras_affine_layers``: for the benchmark).
     Each layer gets its own seed: layers seeded alike draw the same numbers, which
-    would tie the rotation angle to the shift.
+    would tie the elastic field to the noise.
     """
-    fill = {"fill_mode": "constant", "fill_value": 0.0}
     out: list[layers.Layer] = []
-    if aug.rotation:
-        out.append(layers.RandomRotation(aug.rotation / 360.0, seed=seed, name="rotate", **fill))
-    if aug.shift:
-        out.append(layers.RandomTranslation(aug.shift, aug.shift, seed=seed + 1, name="shift", **fill))
-    if aug.shear:
-        # One axis, as ImageDataGenerator shears; (0, s) with Keras' random sign gives [-s, s], and
-        # unlike a plain float it survives saving (Keras 3.15 writes a float as (-s, s), then rejects it).
-        out.append(layers.RandomShear((0.0, aug.shear), (0.0, 0.0), seed=seed + 2, name="shear", **fill))
-    if aug.zoom:
-        out.append(layers.RandomZoom(aug.zoom, aug.zoom, seed=seed + 3, name="zoom", **fill))
+    if compose_affine and (aug.rotation or aug.shift or aug.shear or aug.zoom):
+        out.append(RandomAffine(aug.rotation, aug.shift, aug.shear, aug.zoom, seed=seed, name="affine"))
+    elif not compose_affine:
+        out.extend(keras_affine_layers(aug, seed))
     if aug.elastic:
         out.append(ElasticDistortion(aug.elastic, seed=seed + 4, name="elastic"))
     if aug.noise:

@@ -43,12 +43,14 @@ def _activation(name: str) -> Any:
     return keras.activations.get(name)
 
 
-def build_model(spec: ExperimentSpec) -> keras.Model:
+def build_model(spec: ExperimentSpec, compose_affine: bool = True) -> keras.Model:
     """Build (uncompiled) the Keras model for ``spec``.
 
     Weights are drawn from Keras' global seed; call
     ``keras.utils.set_random_seed(spec.seed)`` first for a reproducible model
-    (the trainer does).
+    (the trainer does). ``compose_affine=False`` augments through Keras' four
+    affine layers, each resampling, as the lab did before ``RandomAffine``: only
+    the augmentation benchmark asks for it.
     """
     inputs = keras.Input(shape=(NUM_PIXELS,), name="pixels")
     x = inputs
@@ -60,7 +62,7 @@ def build_model(spec: ExperimentSpec) -> keras.Model:
         elif info.kind == "reshape":
             x = layers.Reshape((IMAGE_SIDE, IMAGE_SIDE, 1), name=info.name)(x)
         elif info.kind == "augment":
-            aug = Augmenter(augmentation_layers(spec.augmentation, spec.seed), name=info.name)
+            aug = Augmenter(augmentation_layers(spec.augmentation, spec.seed, compose_affine), name=info.name)
             x = aug(x)
         elif info.kind == "conv":
             block = next(conv_blocks)
