@@ -34,6 +34,16 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
 _DEFAULT_STDDEV = 0.05
+# How describe() names the choices: as a teacher says them.
+_ACTIVATION_WORDS = {"relu": "ReLU", "elu": "ELU", "selu": "SELU", "leaky_relu": "leaky ReLU"}
+_OPTIMIZER_WORDS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+_INITIALIZER_WORDS = {
+    "glorot_normal": "Glorot normal",
+    "he_normal": "He",
+    "he_uniform": "He uniform",
+    "lecun_normal": "LeCun",
+    "course_normal": "N(0, √(2/fan_in))",
+}
 
 
 @dataclass(frozen=True)
@@ -348,6 +358,71 @@ class ExperimentSpec:
         if self.seed:
             parts.append(f"seed={self.seed}")
         return " ".join(parts)
+
+    def describe(self) -> str:
+        """The run in plain words, for people: ``CNN 10-40-80 filters, dense 50, ReLU, SGD lr 0.02 ...``.
+
+        Only what differs from the usual (Keras' defaults, the offline sample) is named;
+        ``summary()`` is the compact form, for where space is short.
+        """
+        parts = [self._network_words()]
+        if self.hidden or self.conv:  # logistic regression has no activation to name
+            parts.append(_ACTIVATION_WORDS.get(self.activation, self.activation))
+        parts.append(self._optimizer_words())
+        if self.initializer != "glorot_uniform":
+            words = _INITIALIZER_WORDS.get(self.initializer, self.initializer)
+            parts.append((f"N(0, {self.init_stddev:g})" if self.initializer == "random_normal" else words) + " init")
+        if self.batchnorm != "none":
+            parts.append("batch norm")
+        dropouts = [self.dropout] + [block.dropout for block in self.conv]
+        if any(dropouts):
+            parts.append(f"dropout {max(dropouts):g}")
+        penalties = [self.l2] + [block.l2 for block in self.conv]
+        if any(penalties):
+            parts.append(f"L2 {max(penalties):g}")
+        if self.augmentation.active:
+            parts.append("augmentation" + (" + noise" if self.augmentation.noise else ""))
+        if self.output == "sigmoid_mse":
+            parts.append("sigmoid outputs + MSE")
+        if self.raw_pixels:
+            parts.append("raw 0-255 pixels")
+        if self.batch_size != _DEFAULT_VALUES["batch_size"]:
+            parts.append(f"batch {self.batch_size}")
+        if self.early_stopping:
+            parts.append("early stopping")
+        parts.append(f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s"))
+        data = self._data_words()
+        return ", ".join(parts) + (f" on {data}" if data else "")
+
+    def _network_words(self) -> str:
+        units = "-".join(f"{w:,}" for w in self.hidden)
+        if self.conv:
+            filters = "-".join(str(block.filters) for block in self.conv)
+            pooled = ", pooling" if any(block.pool for block in self.conv) else ""
+            return f"CNN {filters} filters{pooled}" + (f", dense {units}" if units else "")
+        if not self.hidden:
+            return "logistic regression"
+        if len(set(self.hidden)) == 1 and len(self.hidden) > 2:
+            units = f"{len(self.hidden)} × {self.hidden[0]:,}"
+        return f"MLP {units} units"
+
+    def _optimizer_words(self) -> str:
+        name = _OPTIMIZER_WORDS.get(self.optimizer, self.optimizer)
+        text = name if self.optimizer == "adam" and self.learning_rate == 0.001 else f"{name} lr {self.learning_rate:g}"
+        if self.momentum:
+            text += f" + {'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}"
+        return text
+
+    def _data_words(self) -> str:
+        names = {"sample": "", "mnist": "MNIST", "fashion": "Fashion-MNIST"}
+        source = names.get(self.data, self.data.removeprefix("idx:"))
+        if self.train_subset > 1:
+            images = f"{int(self.train_subset):,} images"
+            return f"{images} of {source}" if source else images
+        if self.train_subset < 1:
+            share = f"{self.train_subset:.0%} of the images"
+            return f"{share} of {source}" if source else share
+        return source
 
 
 _DEFAULT_VALUES = {f.name: getattr(ExperimentSpec(), f.name) for f in dataclasses.fields(ExperimentSpec)}

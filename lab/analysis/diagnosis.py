@@ -5,7 +5,9 @@ charts: over-fitting is a validation loss that bottomed out a while ago while
 training accuracy pulls away from validation accuracy; under-fitting is a
 network that cannot even fit its own training images. A gradient-health record
 (``lab.health``) vanishes when the first layer's gradient is orders of magnitude
-smaller than the output layer's, and explodes when it grows epoch after epoch.
+smaller than the output layer's in a network that does not learn, and explodes
+when the run diverges or the gradient grows while the loss rises. One verdict
+(``gradient_verdict``) decides, and every sentence of a reading follows it.
 """
 
 from __future__ import annotations
@@ -98,22 +100,62 @@ def diagnose_fit(history: Mapping[str, Sequence[float]], diverged: bool = False)
 
 
 # ----------------------------------------------------------- gradient health
-def spread_sentence(spread: float | None) -> str:
-    """The output-to-first-layer gradient ratio (``lab.health.readings.gradient_spread``) in words."""
+VANISHING = "vanishing"
+EXPLODING = "exploding"
+HEALTHY = "healthy"
+UNEVEN = "uneven"  # the first layer's gradient is far smaller, yet the network learns
+SLOW = "slow"  # the gradient reaches every layer, but the network has barely learned yet
+LEARNED_TRAIN_ACCURACY = UNDERFIT_MAX_TRAIN_ACCURACY  # at or above: the network learned (the curves' own rule)
+
+
+@dataclass(frozen=True)
+class GradientVerdict:
+    """What a gradient-health record and the run's curves say together, in one word and one sentence.
+
+    Attributes
+    ----------
+    kind : str
+        ``vanishing``, ``exploding``, ``healthy``, ``uneven`` (first layer far smaller, yet it
+        learned) or ``slow`` (the gradient reaches every layer but it has barely learned).
+    text : str
+        The verdict in Markdown, with the numbers it rests on.
+    """
+
+    kind: str
+    text: str
+
+
+def spread_sentence(spread: float | None, learned: bool | None = None) -> str:
+    """The output-to-first-layer gradient ratio (``lab.health.readings.gradient_spread``) in words.
+
+    Parameters
+    ----------
+    spread : float or None
+        Output layer's gradient norm over the first layer's.
+    learned : bool, optional
+        Whether the network learned by then (training accuracy at least
+        ``LEARNED_TRAIN_ACCURACY``). A far smaller first-layer gradient in a
+        network that learned is not called vanishing: the words follow the numbers.
+    """
     if spread is None:
         return "the gradient norms could not be compared (missing or not finite)"
     if spread >= VANISHING_SPREAD:
-        orders = math.log10(spread)
-        return (
+        text = (
             f"the first layer's gradient is **{spread:,.0f} times smaller** than the output layer's "
-            f"({orders:.1f} orders of magnitude): a vanishing gradient"
+            f"({math.log10(spread):.1f} orders of magnitude)"
+        )
+        return text + (
+            ", yet the network learned: the gap does not hold it back" if learned else ": a vanishing gradient"
         )
     if spread <= EXPLODING_SPREAD:
         return (
             f"the first layer's gradient is **{1 / spread:,.0f} times larger** than the output layer's: "
             "the gradient grows on its way back (exploding)"
         )
-    return f"the first and the output layer's gradients are within one order of magnitude ({spread:.2g}x): healthy"
+    return (
+        f"the first and the output layer's gradients are within one order of magnitude ({spread:.2g}x): "
+        "the gradient reaches every layer"
+    )
 
 
 def peak_growth(health: dict[str, Any]) -> tuple[float, str, int] | None:
@@ -130,8 +172,71 @@ def peak_growth(health: dict[str, Any]) -> tuple[float, str, int] | None:
     return best
 
 
-def health_reading(health: dict[str, Any], diverged: bool = False) -> str:
+def learned(history: Mapping[str, Sequence[float]] | None) -> bool | None:
+    """Whether the run learned: final training accuracy at least ``LEARNED_TRAIN_ACCURACY`` (None: no curves)."""
+    accuracy = [a for a in (history or {}).get("accuracy") or [] if a is not None and math.isfinite(a)]
+    return accuracy[-1] >= LEARNED_TRAIN_ACCURACY if accuracy else None
+
+
+def loss_rose(history: Mapping[str, Sequence[float]] | None) -> bool:
+    """Whether the training loss ended above where it started, or stopped being a number."""
+    loss = list((history or {}).get("loss") or [])
+    if not loss:
+        return False
+    if not all(v is not None and math.isfinite(v) for v in loss):
+        return True
+    return loss[-1] > loss[0]
+
+
+def gradient_verdict(
+    health: dict[str, Any], diverged: bool = False, history: Mapping[str, Sequence[float]] | None = None
+) -> GradientVerdict:
+    """One verdict for a run, from its gradient record and its curves, with the thresholds of this module.
+
+    Exploding: the run diverged, the first layer's gradient ended ``1 / EXPLODING_SPREAD`` times the
+    output layer's, or a gradient grew ``EXPLODING_GROWTH`` times while the loss rose. Vanishing: the
+    first layer's gradient ended ``VANISHING_SPREAD`` times smaller and the network did not learn.
+    Otherwise healthy, uneven (far smaller but it learned) or slow (not learned yet).
+    """
+    epochs = health.get("epochs", [])
+    last = epochs[-1] if epochs else 0
+    spread = gradient_spread(health, last)
+    growth = peak_growth(health)
+    did_learn = learned(history)
+    accuracy = (history or {}).get("accuracy") or []
+    trained = f"{accuracy[-1]:.0%} training accuracy" if accuracy and math.isfinite(accuracy[-1]) else ""
+    grew = growth is not None and growth[0] >= EXPLODING_GROWTH
+    if diverged:
+        return GradientVerdict(EXPLODING, "**Exploding gradient**: the loss became NaN or exploded.")
+    if spread is not None and spread <= EXPLODING_SPREAD:
+        return GradientVerdict(EXPLODING, "**Exploding gradient**: it grows on its way back to the first layer.")
+    if grew and loss_rose(history):
+        return GradientVerdict(EXPLODING, "**Exploding gradient**: it grew while the training loss rose.")
+    if spread is not None and spread >= VANISHING_SPREAD:
+        if did_learn:
+            return GradientVerdict(
+                UNEVEN, f"**Learning** ({trained}): the first layers get a smaller gradient but still learn."
+            )
+        detail = f" ({trained})" if trained else ""
+        return GradientVerdict(VANISHING, f"**Vanishing gradient**: the first layers barely learn{detail}.")
+    if did_learn is False:
+        return GradientVerdict(
+            SLOW,
+            f"**Gradients reach every layer, but it has barely learned yet** ({trained}): train longer or take "
+            "larger steps.",
+        )
+    return GradientVerdict(
+        HEALTHY, "**Healthy**: the gradient reaches every layer" + (f" ({trained})." if trained else ".")
+    )
+
+
+def health_reading(
+    health: dict[str, Any], diverged: bool = False, history: Mapping[str, Sequence[float]] | None = None
+) -> str:
     """What a gradient-health record says, in a few Markdown sentences with its own numbers.
+
+    Every sentence follows ``gradient_verdict`` (same thresholds, same numbers), which ends the reading,
+    so that no sentence calls the run healthy while another calls it exploding.
 
     Parameters
     ----------
@@ -139,26 +244,29 @@ def health_reading(health: dict[str, Any], diverged: bool = False) -> str:
         A run's record (``RunResult.health``).
     diverged : bool
         Whether the run diverged: the last epoch's numbers are then NaN or huge.
+    history : mapping, optional
+        The run's Keras history: whether it learned, and whether its loss rose, decide the words.
     """
     epochs = health.get("epochs", [])
     last = epochs[-1] if epochs else 0
+    verdict = gradient_verdict(health, diverged, history)
     parts = [f"Before training, {spread_sentence(gradient_spread(health, 0))}."]
     if last > 0:
-        parts.append(f"After epoch {last}, {spread_sentence(gradient_spread(health, last))}.")
+        parts.append(f"After epoch {last}, {spread_sentence(gradient_spread(health, last), learned(history))}.")
     growth = peak_growth(health)
     if growth is not None and growth[0] >= EXPLODING_GROWTH:
-        parts.append(
-            f"The gradient grew up to **{growth[0]:,.0f} times** its size before training ({growth[1]}, epoch "
-            f"{growth[2]}): an exploding gradient."
-        )
+        factor, layer, epoch = growth
+        text = f"The gradient grew up to **{factor:,.0f} times** its size before training ({layer}, epoch {epoch})"
+        if verdict.kind == EXPLODING:
+            parts.append(text + ": an exploding gradient.")
+        else:
+            parts.append(text + ", while the training loss fell: the network is learning, not blowing up.")
     hidden = [layer for layer in health.get("layers", []) if layer.get("activation_layer")]
-    saturated = [
-        v for v in (layer_value(health, layer["name"], "saturated", last) for layer in hidden) if v is not None
-    ]
+    saturated = _values(health, hidden, "saturated", last)
     if saturated:
-        stds = [v for v in (layer_value(health, layer["name"], "act_std", last) for layer in hidden) if v is not None]
+        stds = _values(health, hidden, "act_std", last)
         text = f"At most {max(saturated):.0%} of the {hidden[0]['activation']} outputs are saturated"
-        if max(saturated) < SATURATION_NOT_CAUSE and stds:
+        if verdict.kind == VANISHING and max(saturated) < SATURATION_NOT_CAUSE and stds:
             text += (
                 f", so saturation is not the cause here: the outputs bunch together (standard deviation "
                 f"{max(stds):.2f} at most), where the sigmoid's slope is at most 0.25"
@@ -169,6 +277,7 @@ def health_reading(health: dict[str, Any], diverged: bool = False) -> str:
         parts.append(f"Up to {max(dead):.0%} of a layer's ReLU units are dead (0 for every probe image).")
     if diverged:
         parts.append("The loss exploded: the last epoch's cells show where the numbers became NaN or huge.")
+    parts.append(verdict.text)
     return " ".join(parts)
 
 

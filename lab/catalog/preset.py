@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+from lab.catalog.lessons import Claim
 from lab.spec import ExperimentSpec
 
 CourseFigure = float | tuple[float, float] | None
+QUICK_EPOCHS = 10  # quick mode trains a preset for at most this many epochs, unless it has its own quick settings
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Series:
     source: str  # the course file(s) it comes from
     setup: str  # the shared settings, in words
     lesson: str  # what the series as a whole teaches
+    claims: tuple[Claim, ...] = ()  # the lesson, as sentences our numbers can confirm
+    quick_note: str = ""  # what quick mode changes besides the epochs cap, and why the lesson still shows
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Preset:
         should beat.
     note : str
         Where our setting differs from the course's, and why.
+    quick_changes : tuple of (field, value)
+        Quick mode's own settings for this preset (``Series.quick_note`` says why), instead of
+        capping it at ``QUICK_EPOCHS``: 500 images need more epochs than 10 to over-fit.
     """
 
     name: str
@@ -74,6 +82,7 @@ class Preset:
     ensemble: int = 0
     together: tuple[str, ...] = ()
     note: str = ""
+    quick_changes: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -102,6 +111,22 @@ class Preset:
         if epochs < 1:
             raise ValueError("The epochs cap must be at least 1 (or 0 for the course's length).")
         return dataclasses.replace(self, spec=self.spec.replace(epochs=int(epochs)))
+
+    def quick(self) -> Preset:
+        """The preset as quick mode trains it: its own quick settings, or at most ``QUICK_EPOCHS`` epochs."""
+        if not self.quick_changes:
+            return self.capped(QUICK_EPOCHS)
+        return dataclasses.replace(self, spec=self.spec.replace(**dict(self.quick_changes)))
+
+    @property
+    def quick_text(self) -> str:
+        """Quick mode's settings in words: ``50 of 1,000 epochs, learning rate 0.2``."""
+        quick = self.quick().spec
+        parts = [f"{quick.epochs} of {self.spec.epochs:,} epochs" if quick.epochs < self.spec.epochs else "full length"]
+        for name, value in self.quick_changes:
+            if name != "epochs":
+                parts.append(f"{name.replace('_', ' ')} {value:g}" if isinstance(value, float) else f"{name} {value}")
+        return ", ".join(parts)
 
     def course_figure_text(self) -> str:
         """The course's accuracy as text: ``92.08%`` or ``91.88–92.08%``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lab.catalog.lessons import BEATS, BELOW, Claim
 from lab.catalog.preset import Preset, Series
 from lab.spec import ExperimentSpec
 
@@ -42,6 +43,12 @@ SERIES = Series(
     "A better initialization helps a little; ReLU fixes it at once; Adam, ELU and batch normalization add "
     "more; dropout only helps once there is over-fitting to fight. Then the course asks: why not try them all "
     "together?",
+    claims=(
+        Claim("The naive sigmoid + SGD model (A1) stays near chance", BELOW, "A1", value=0.2),
+        Claim("ReLU (A3) learns where the naive model does not", BEATS, "A3", "A1", value=0.2),
+        Claim("Adam with ELU (A4) learns faster than plain SGD (A3)", BEATS, "A4", "A3"),
+        Claim("Batch norm (A5) adds to Adam and ELU (A4)", BEATS, "A5", "A4", quick=False),
+    ),
 )
 
 PRESETS: list[Preset] = [

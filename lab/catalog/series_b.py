@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from lab.catalog.lessons import BEATS, Claim
 from lab.catalog.preset import Preset, Series
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
@@ -53,6 +54,12 @@ SERIES = Series(
     "More hidden units help a little, a second hidden layer a little more; convolutions that look at local "
     "strokes do better with fewer parameters, and dropout and data augmentation (shifted, rotated, noisy "
     "copies of the digits) push a small CNN past 98%.",
+    claims=(
+        Claim("A hidden layer (B2) beats logistic regression (B1)", BEATS, "B2", "B1"),
+        Claim("The deep CNN (B7) beats the best MLP, two layers of 500 (B5)", BEATS, "B7", "B5"),
+        Claim("Two layers of 500 (B5) beat one layer of 50 (B2)", BEATS, "B5", "B2", quick=False),
+        Claim("Augmentation (B10) improves on the same CNN without it (B8)", BEATS, "B10", "B8", quick=False),
+    ),
 )
 
 
