@@ -5,6 +5,8 @@ Run with ``streamlit run streamlit_app.py``.
 
 import streamlit as st
 
+from lab.runs.warm import start_warm_up
+
 st.set_page_config(page_title="MLP Lab", page_icon=":material/neurology:", layout="wide")
 
 PAGES = [
@@ -16,4 +18,7 @@ PAGES = [
     st.Page("pages/gradients.py", title="Gradients", icon=":material/monitoring:", url_path="gradients"),
 ]
 
+# Import TensorFlow and prepare the default data in a background thread, once per server
+# process, so that the first press of Train trains at once; Home never waits for it.
+start_warm_up()
 st.navigation(PAGES).run()
