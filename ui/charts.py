@@ -8,7 +8,11 @@ without a running app. Pictures made of pixels are in ``ui.images``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import altair as alt
 import numpy as np
@@ -21,6 +25,85 @@ VAL_COLOR = "#F08C00"
 NEUTRAL_BAR = "#ADB5BD"
 SPLIT_NAMES = {"": "train", "val_": "validation"}
 METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
+# One colour per line of a series (A has 12 with its ensembles' members): Tableau's ten, then two more
+# that none of them resembles. Neighbours in the course's order get far-apart hues.
+LINE_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#000000", "#b8860b", "#00008b", "#66c2a5",
+)  # fmt: skip
+RUN_DASHES = ([1, 0], [8, 4], [2, 3], [12, 3, 2, 3])  # solid for the first run, then dashed, dotted, dash-dot
+
+
+# ------------------------------------------------------------------- sizes
+@dataclass(frozen=True)
+class Look:
+    """The sizes charts are drawn at: readable at 1280x720, larger still for a projector.
+
+    Attributes
+    ----------
+    font : int
+        Axis and legend labels, numbers inside charts (pixels).
+    title_font : int
+        Axis and legend titles.
+    chart_title_font : int
+        The title above a chart.
+    plot_height : int
+        Height of a line or bar chart's plot (pixels); charts are never drawn lower.
+    matrix_size : int
+        Side of the confusion matrix.
+    """
+
+    font: int = 14
+    title_font: int = 15
+    chart_title_font: int = 17
+    plot_height: int = 320
+    matrix_size: int = 440
+
+
+NORMAL = Look()
+PROJECTOR = Look(font=18, title_font=19, chart_title_font=22, plot_height=420, matrix_size=560)
+_LOOK: ContextVar[Look] = ContextVar("chart_look", default=NORMAL)
+
+
+def use_look(look: Look) -> None:
+    """Draw the charts of this script run (this thread) at ``look``'s sizes (``ui.display`` calls it)."""
+    _LOOK.set(look)
+
+
+def current_look() -> Look:
+    """The sizes charts are drawn at now: ``NORMAL`` unless a page switched the projector on."""
+    return _LOOK.get()
+
+
+ChartT = TypeVar("ChartT", alt.Chart, alt.LayerChart, alt.FacetChart)
+
+
+def styled(chart: ChartT, look: Look | None = None) -> ChartT:
+    """The chart with every text at ``look``'s sizes (default: ``current_look()``), legends never cut short."""
+    look = look or current_look()
+    return (
+        chart.configure_axis(labelFontSize=look.font, titleFontSize=look.title_font, labelLimit=0)
+        .configure_legend(
+            labelFontSize=look.font, titleFontSize=look.title_font, labelLimit=0, symbolSize=look.font * 12
+        )
+        .configure_title(fontSize=look.chart_title_font, subtitleFontSize=look.font, anchor="start")
+        .configure_header(labelFontSize=look.font, titleFontSize=look.title_font)
+    )
+
+
+def plot_height(height: int | None) -> int:
+    """The height to draw a plot at: as asked, but never below the current look's."""
+    return max(height or 0, current_look().plot_height)
+
+
+def natural_key(label: str) -> list[Any]:
+    """Sort key that puts ``B2`` before ``B10`` (numbers compared as numbers)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+
+def natural_order(labels: Sequence[str]) -> list[str]:
+    """The distinct labels in natural order: ``B1, B2 ... B10, B11``."""
+    return sorted(dict.fromkeys(labels), key=natural_key)
 
 
 # ------------------------------------------------------------------ curves
@@ -43,6 +126,21 @@ def history_frame(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> pd.
     return pd.DataFrame(rows, columns=["run", "epoch", "metric", "split", "value"])
 
 
+def with_points(data: pd.DataFrame, run: str, points: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """``data`` (as ``history_frame`` makes it) with ``run``'s training values replaced by ``points``.
+
+    ``points`` holds ``epoch`` (epochs done, fractions included) and ``loss`` / ``accuracy`` at each.
+    """
+    epochs = list(points.get("epoch", []))
+    rows = [
+        (run, float(epoch), metric, "train", value if math.isfinite(value) else None)
+        for metric in METRIC_TITLES
+        for epoch, value in zip(epochs, (float(v) for v in points.get(metric, [])), strict=False)
+    ]
+    kept = data[~((data["run"] == run) & (data["split"] == "train"))]
+    return pd.concat([pd.DataFrame(rows, columns=data.columns), kept], ignore_index=True)
+
+
 def curves_chart(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
     metric: str,
@@ -50,14 +148,16 @@ def curves_chart(
     log_scale: bool = False,
     best_epochs: Mapping[str, int | None] | None = None,
     epochs: int | None = None,
-    height: int = 260,
+    height: int | None = None,
+    points: Mapping[str, Sequence[float]] | None = None,
 ) -> alt.LayerChart:
     """Train and validation curves of one metric, one line style per run.
 
     Parameters
     ----------
     histories : mapping
-        Run label -> Keras history. The first run is drawn solid, others dashed.
+        Run label -> Keras history. The first run is drawn solid, the others dashed, dotted ...;
+        the legend shows each label with its line style.
     metric : str
         ``loss`` or ``accuracy``.
     log_scale : bool
@@ -67,22 +167,31 @@ def curves_chart(
         vertical rule.
     epochs : int, optional
         Fix the x axis to this many epochs (live curves grow into a fixed frame).
-    height : int
-        Chart height in pixels.
+    height : int, optional
+        Plot height in pixels; never below the current look's (``plot_height``).
+    points : mapping, optional
+        The first run's training curve at a finer grain than epochs, drawn instead of its
+        per-epoch training values: ``epoch`` (epochs done, fractions included, from 0) and
+        ``loss`` / ``accuracy`` (``EpochReport.points``: live curves while training).
     """
     if metric not in METRIC_TITLES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_TITLES)}.")
+    look = current_look()
     data = history_frame(histories)
+    if points is not None and histories:
+        data = with_points(data, next(iter(histories)), points)
     data = data[data["metric"] == metric]
     if log_scale:
         data = data[data["value"].isna() | (data["value"] > 0)]
     runs = list(histories)
     title = METRIC_TITLES[metric]
-    x_scale = alt.Scale(domain=[1, max(epochs, 2)]) if epochs else alt.Scale(zero=False)
+    first_epoch = 0 if points is not None else 1  # live curves start at the untrained network
+    x_scale = alt.Scale(domain=[first_epoch, max(epochs, 2)]) if epochs else alt.Scale(zero=False)
     y_scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
     if metric == "accuracy":
         y_scale = alt.Scale(zero=False, domainMax=1)
     y_format = ".1%" if metric == "accuracy" else ".4f"
+    stroke = alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=3)
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="Epoch", scale=x_scale, axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=title + (" (log scale)" if log_scale else ""), scale=y_scale,
@@ -91,19 +200,24 @@ def curves_chart(
             "split:N",
             title=None,
             scale=alt.Scale(domain=["train", "validation"], range=[TRAIN_COLOR, VAL_COLOR]),
-            legend=alt.Legend(orient="top"),
+            legend=stroke,
         ),
         strokeDash=alt.StrokeDash(
-            "run:N", title=None, sort=runs, legend=alt.Legend(orient="top") if len(runs) > 1 else None
+            "run:N",
+            title=None,
+            sort=runs,
+            scale=alt.Scale(domain=runs, range=[RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]),
+            legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#1F2430",
+                              direction="vertical") if len(runs) > 1 else None,
         ),
         tooltip=[
             alt.Tooltip("run:N", title="Run"),
             alt.Tooltip("split:N", title="Split"),
-            alt.Tooltip("epoch:Q", title="Epoch"),
+            alt.Tooltip("epoch:Q", title="Epoch", format=".2f"),
             alt.Tooltip("value:Q", title=title, format=y_format),
         ],
     )  # fmt: skip
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=2)
+    lines = base.mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=2.5)
     layers: list[alt.Chart] = [lines]
     best = [(run, e) for run, e in (best_epochs or {}).items() if e]
     if best:
@@ -118,14 +232,15 @@ def curves_chart(
         )
         layers.append(
             alt.Chart(rules)
-            .mark_text(align="left", dx=4, dy=-4, color="#2B8A3E", baseline="top", fontSize=11)
+            .mark_text(align="left", dx=4, dy=-4, color="#2B8A3E", baseline="top", fontSize=look.font)
             .encode(x="epoch:Q", y=alt.value(2), text=alt.value("best epoch"))
         )
-    return alt.layer(*layers).properties(title=title, height=height)
+    heading = f"{title} per epoch: training vs validation images" + (", every run" if len(runs) > 1 else "")
+    return styled(alt.layer(*layers).properties(title=heading, height=plot_height(height)), look)
 
 
 # ---------------------------------------------------------- output weights
-def output_weight_chart(weights: np.ndarray, threshold: float, digit: int, height: int = 240) -> alt.LayerChart:
+def output_weight_chart(weights: np.ndarray, threshold: float, digit: int, height: int | None = None) -> alt.LayerChart:
     """Bars of the weights from each last-hidden unit into ``digit``'s output unit (course slide B2).
 
     Bars above ``threshold`` are green (the unit's pattern speaks for the
@@ -160,16 +275,34 @@ def output_weight_chart(weights: np.ndarray, threshold: float, digit: int, heigh
         .mark_rule(strokeDash=[5, 4], color="#495057")
         .encode(y="y:Q")
     )
-    return alt.layer(bars, rules).properties(title=f"Output weights for digit {digit}", height=height)
+    chart = alt.layer(bars, rules).properties(title=f"Output weights for digit {digit}", height=plot_height(height))
+    return styled(chart)
 
 
 # ---------------------------------------------------------- confusion matrix
-def confusion_chart(confusion: np.ndarray, class_names: Sequence[str] | None = None, size: int = 360) -> alt.LayerChart:
-    """The confusion matrix as a heatmap with counts; rows true, columns predicted.
+CONFUSION_TITLE = "Confusion matrix, test set"
+
+
+def confusion_chart(
+    confusion: np.ndarray, class_names: Sequence[str] | None = None, size: int | None = None, percent: bool = False
+) -> alt.LayerChart:
+    """The confusion matrix as a heatmap; rows true, columns predicted; its numbers say what they count.
+
+    Parameters
+    ----------
+    confusion : array (classes, classes)
+        Test images per (true, predicted) pair.
+    class_names : sequence of str, optional
+        Row and column labels (default ``0`` ... ``9``).
+    size : int, optional
+        Side in pixels (default: the current look's).
+    percent : bool
+        Write each cell as the share of its true class (rows add up to 100%) instead of the count.
 
     The diagonal (correct answers) is drawn in its own blue scale, the mistakes
     in orange, so that a few confusions stand out next to hundreds of correct ones.
     """
+    look = current_look()
     counts = np.asarray(confusion, dtype=np.int64)
     names = list(class_names) if class_names is not None else [str(d) for d in range(len(counts))]
     totals = counts.sum(axis=1, keepdims=True)
@@ -184,12 +317,16 @@ def confusion_chart(confusion: np.ndarray, class_names: Sequence[str] | None = N
             "correct": (true_idx == pred_idx).ravel(),
         }
     )
+    data["text"] = [
+        ("" if c == 0 else f"{s:.0%}" if s >= 0.005 else "<1%") if percent else ("" if c == 0 else f"{c:,}")
+        for c, s in zip(data["count"], data["share"], strict=True)
+    ]
     axis_x = alt.X("predicted:N", sort=names, title="Predicted", axis=alt.Axis(orient="top", labelAngle=0))
     axis_y = alt.Y("true:N", sort=names, title="True")
     tooltip = [
         alt.Tooltip("true:N", title="True"),
         alt.Tooltip("predicted:N", title="Predicted"),
-        alt.Tooltip("count:Q", title="Images"),
+        alt.Tooltip("count:Q", title="Images", format=","),
         alt.Tooltip("share:Q", title="Share of the true class", format=".1%"),
     ]
     base = alt.Chart(data).encode(x=axis_x, y=axis_y, tooltip=tooltip)
@@ -203,15 +340,24 @@ def confusion_chart(confusion: np.ndarray, class_names: Sequence[str] | None = N
         .mark_rect()
         .encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="oranges", domainMin=0), legend=None))
     )
-    text = base.mark_text(fontSize=11).encode(
-        text=alt.condition("datum.count > 0", alt.Text("count:Q"), alt.value("")),
+    text = base.mark_text(fontSize=look.font - (2 if percent else 0)).encode(
+        text="text:N",
         color=alt.condition("datum.correct && datum.share > 0.6", alt.value("white"), alt.value("#1F2430")),
     )
-    return (
+    what = "% of each true digit's test images (rows add up to 100%)" if percent else "number of test images"
+    side = size or look.matrix_size
+    chart = (
         alt.layer(right, wrong, text)
         .resolve_scale(color="independent")  # two color scales: right answers in blue, mistakes in orange
-        .properties(width=size, height=size, title="Confusion matrix (test set)")
+        .properties(
+            width=side,
+            height=side,
+            title=alt.Title(
+                CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=f"Each cell: {what}"
+            ),
+        )
     )
+    return styled(chart, look)
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
@@ -219,7 +365,7 @@ def _hex(rgb: tuple[int, int, int]) -> str:
 
 
 # ------------------------------------------------------- plain vs shifted
-def shift_comparison_chart(scores: Sequence[tuple[str, str, float, float]], height: int = 260) -> alt.Chart:
+def shift_comparison_chart(scores: Sequence[tuple[str, str, float, float]], height: int | None = None) -> alt.Chart:
     """Grouped bars: each model's test accuracy on the digits as they are and shifted.
 
     Parameters
@@ -232,13 +378,13 @@ def shift_comparison_chart(scores: Sequence[tuple[str, str, float, float]], heig
         data.append({"Preset": preset, "Kind": kind, "Test set": "as it is", "Accuracy": plain})
         data.append({"Preset": preset, "Kind": kind, "Test set": "shifted", "Accuracy": shifted})
     order = [preset for preset, *_ in scores]
-    return (
+    chart = (
         alt.Chart(pd.DataFrame(data))
         .mark_bar()
         .encode(
             x=alt.X("Preset:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("Test set:N", sort=["as it is", "shifted"]),
-            y=alt.Y("Accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
+            y=alt.Y("Accuracy:Q", title="Test accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%")),
             color=alt.Color(
                 "Test set:N",
                 scale=alt.Scale(domain=["as it is", "shifted"], range=[TRAIN_COLOR, VAL_COLOR]),
@@ -246,8 +392,9 @@ def shift_comparison_chart(scores: Sequence[tuple[str, str, float, float]], heig
             ),
             tooltip=["Preset", "Kind", "Test set", alt.Tooltip("Accuracy:Q", format=".2%")],
         )
-        .properties(height=height, title="Test accuracy, digits as they are and shifted")
+        .properties(height=plot_height(height), title="Test accuracy, digits as they are and shifted")
     )
+    return styled(chart)
 
 
 # ------------------------------------------------------------ a series' runs
@@ -261,25 +408,39 @@ def overlay_frame(histories: Mapping[str, Mapping[str, Sequence[float]]], metric
     return pd.DataFrame(rows, columns=["preset", "epoch", "value"])
 
 
-def overlay_chart(frame: pd.DataFrame, title: str, percent: bool) -> alt.Chart:
-    """Every run's curve of one metric on one chart, one colour each (``overlay_frame`` makes the frame)."""
+def overlay_chart(frame: pd.DataFrame, title: str, percent: bool, order: Sequence[str] | None = None) -> alt.Chart:
+    """Every run's curve of one metric on one chart, one colour each (``overlay_frame`` makes the frame).
+
+    The legend names every run in ``order`` (default: natural order, ``B1, B2 ... B10, B11``), each in its
+    own colour, drawn as the line it stands for.
+    """
     axis = alt.Axis(format=".0%" if percent else "")
-    return (
+    labels = list(order) if order is not None else natural_order(list(frame["preset"]))
+    colors = [LINE_COLORS[i % len(LINE_COLORS)] for i in range(len(labels))]
+    chart = (
         alt.Chart(frame)
-        .mark_line(strokeWidth=2)
+        .mark_line(strokeWidth=2.5)
         .encode(
             x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=axis),
-            color=alt.Color("preset:N", title="Preset", legend=alt.Legend(orient="right")),
+            color=alt.Color(
+                "preset:N",
+                title="Preset",
+                sort=labels,
+                scale=alt.Scale(domain=labels, range=colors),
+                legend=alt.Legend(orient="right", symbolType="stroke", symbolStrokeWidth=3, columns=1),
+            ),
             tooltip=["preset:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".2%" if percent else ".4f")],
         )
-        .properties(height=340, title=f"{title}, every run of the series")
+        .properties(height=max(plot_height(None), 360), title=f"{title}, every run of the series")
     )
+    return styled(chart)
 
 
 def ensemble_chart(frame: pd.DataFrame, highlight: str) -> alt.Chart:
     """Horizontal bars of each ``Model``'s ``accuracy``; the ``highlight`` model in green."""
-    return (
+    look = current_look()
+    chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
@@ -288,12 +449,13 @@ def ensemble_chart(frame: pd.DataFrame, highlight: str) -> alt.Chart:
             color=alt.condition(alt.datum.Model == highlight, alt.value("#2B8A3E"), alt.value(NEUTRAL_BAR)),
             tooltip=["Model:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
-        .properties(height=32 * len(frame))
+        .properties(height=max(look.font * 2 + 8, 36) * len(frame), title="Test accuracy of each model and vote")
     )
+    return styled(chart, look)
 
 
 # ------------------------------------------------------------ one answer
-def probability_chart(probs: np.ndarray, answer: int, accent: str, height: int = 200) -> alt.Chart:
+def probability_chart(probs: np.ndarray, answer: int, accent: str, height: int | None = None) -> alt.Chart:
     """Bars of the ten class probabilities; the ``answer`` in the ``accent`` colour."""
     data = pd.DataFrame(
         {
@@ -302,7 +464,7 @@ def probability_chart(probs: np.ndarray, answer: int, accent: str, height: int =
             "answer": [d == answer for d in range(len(probs))],
         }
     )
-    return (
+    chart = (
         alt.Chart(data, title="Probability of each digit")
         .mark_bar()
         .encode(
@@ -311,5 +473,6 @@ def probability_chart(probs: np.ndarray, answer: int, accent: str, height: int =
             color=alt.condition(alt.datum.answer, alt.value(accent), alt.value("#C5CCE0")),
             tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
         )
-        .properties(height=height)
+        .properties(height=plot_height(height) if height is None else height)
     )
+    return styled(chart)

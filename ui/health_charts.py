@@ -13,6 +13,7 @@ import pandas as pd
 
 from lab.health.readings import histogram_frame, layer_frame, layer_names
 from lab.nn.result import RunResult
+from ui.charts import LINE_COLORS, current_look, plot_height, styled
 
 HEAT_SCHEME = "viridis"
 MISSING_COLOR = "#d62728"  # a NaN or infinite norm: the run blew up here
@@ -36,20 +37,23 @@ def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -
     scale = alt.Scale(type="log", scheme=HEAT_SCHEME)
     if domain is not None:
         scale = alt.Scale(type="log", scheme=HEAT_SCHEME, domain=list(domain))
+    look = current_look()
     base = alt.Chart(frame).encode(
-        x=alt.X("epoch:O", title="epoch (0 = before training)", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("epoch:O", title="Epoch (0 = before training)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("layer:N", sort=order, title=None),
         tooltip=["layer", "epoch", alt.Tooltip("grad_norm:Q", format=".3g", title="gradient norm")],
     )
     cells = (
         base.transform_filter("datum.missing == false")
         .mark_rect()
-        .encode(color=alt.Color("grad_norm:Q", scale=scale, title="gradient norm", legend=alt.Legend(format=".0e")))
+        .encode(color=alt.Color("grad_norm:Q", scale=scale, title="Gradient norm", legend=alt.Legend(format=".0e")))
     )
     missing = base.transform_filter("datum.missing == true").mark_rect(color=MISSING_COLOR)
-    marks = base.transform_filter("datum.missing == true").mark_text(text="✕ NaN", color="white", fontWeight="bold")
-    # The height holds the title and the axis too (Streamlit fits the chart into it).
-    return alt.layer(cells, missing, marks).properties(title=title, height=100 + 32 * len(order))
+    marks = base.transform_filter("datum.missing == true").mark_text(
+        text="✕ NaN", color="white", fontWeight="bold", fontSize=look.font
+    )
+    chart = alt.layer(cells, missing, marks).properties(title=title, height=max(look.plot_height, 48 * len(order)))
+    return styled(chart, look)
 
 
 def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, title: str) -> alt.Chart:
@@ -62,17 +66,24 @@ def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, ti
     scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
     if domain is not None:
         scale = alt.Scale(type="log", domain=list(domain)) if log else alt.Scale(domain=list(domain))
-    return (
+    chart = (
         alt.Chart(frame)
-        .mark_line(point=True)
+        .mark_line(point=True, strokeWidth=2.5)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y(f"{metric}:Q", scale=scale, title=label),
-            color=alt.Color("layer:N", sort=order, title="layer"),
+            color=alt.Color(
+                "layer:N",
+                sort=order,
+                title="Layer",
+                scale=alt.Scale(domain=order, range=[LINE_COLORS[i % len(LINE_COLORS)] for i in range(len(order))]),
+                legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=3, columns=3),
+            ),
             tooltip=["layer", "epoch", alt.Tooltip(f"{metric}:Q", format=".3g", title=label)],
         )
-        .properties(title=title, height=260)
+        .properties(title=title, height=plot_height(None))
     )
+    return styled(chart)
 
 
 def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | None:
@@ -81,24 +92,26 @@ def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | No
     if frame.empty:
         return None
     order = [name for name in layer_names(result.health) if name in set(frame["layer"])]
-    return (
+    look = current_look()
+    chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("bin_start:Q", bin="binned", title="activation"),
+            x=alt.X("bin_start:Q", bin="binned", title="Activation"),
             x2="bin_end:Q",
-            y=alt.Y("share:Q", title="share", axis=alt.Axis(format="%")),
+            y=alt.Y("share:Q", title="Share", axis=alt.Axis(format="%")),
             tooltip=[
                 alt.Tooltip("bin_start:Q", format=".3g", title="from"),
                 alt.Tooltip("bin_end:Q", format=".3g", title="to"),
                 alt.Tooltip("share:Q", format=".1%"),
             ],
         )
-        .properties(height=90, width=260)
+        .properties(height=look.plot_height // 3, width=look.plot_height)
         .facet(row=alt.Row("layer:N", sort=order, title=None))
         .resolve_scale(x="independent")
         .properties(title=title)
     )
+    return styled(chart, look)
 
 
 def stats_table(result: RunResult, epoch: int) -> pd.DataFrame:

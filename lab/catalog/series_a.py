@@ -45,7 +45,7 @@ SERIES = Series(
     "together?",
     claims=(
         Claim("The naive sigmoid + SGD model (A1) stays near chance", BELOW, "A1", value=0.2),
-        Claim("ReLU (A3) learns where the naive model does not", BEATS, "A3", "A1", value=0.2),
+        Claim("ReLU (A3) learns where the naive model (A1) does not", BEATS, "A3", "A1", value=0.2),
         Claim("Adam with ELU (A4) learns faster than plain SGD (A3)", BEATS, "A4", "A3"),
         Claim("Batch norm (A5) adds to Adam and ELU (A4)", BEATS, "A5", "A4", quick=False),
     ),

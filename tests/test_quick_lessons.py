@@ -1,0 +1,92 @@
+"""Quick mode on Techniques still shows each series' lesson: the declared plans and claims, then trained per series.
+
+The cheap tests read what lab/catalog declares: every series states its lesson as
+claims, quick mode's plan is short, and the claims read numbers as a teacher
+would. The slow tests train each series' quick plan on the offline sample, as the
+Techniques page does, and check that every claim quick mode promises holds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.catalog.lessons import BEATS, BELOW, NARROWS, OVERFITS, Claim, Numbers, check_claim, check_claims
+from lab.catalog.preset import QUICK_EPOCHS
+from lab.catalog.presets import SERIES, list_presets
+from lab.reports.course_table import stored_rows
+from lab.runs.store import RunStore
+from lab.runs.training import train_and_save
+
+
+# ------------------------------------------------------------ what is declared
+@pytest.mark.parametrize("series", list(SERIES))
+def test_every_series_states_its_lesson_as_claims_quick_mode_shows(series):
+    claims = SERIES[series].claims
+    names = {p.name for p in list_presets(series, "sample")}
+    assert any(claim.quick for claim in claims), "quick mode must show some of the lesson"
+    for claim in claims:
+        assert set(claim.presets) <= names, claim
+        for name in claim.presets:
+            assert name in claim.text, f"the sentence names the presets it compares: {claim.text}"
+
+
+@pytest.mark.parametrize("series", list(SERIES))
+def test_quick_plans_are_short_unless_a_series_says_why(series):
+    for preset in list_presets(series, "sample"):
+        quick = preset.quick().spec
+        assert quick.epochs <= preset.spec.epochs
+        if preset.quick_changes:
+            assert SERIES[series].quick_note, "a plan of its own is explained beside the results"
+            assert preset.name in SERIES[series].quick_note or "D0-D2" in SERIES[series].quick_note
+        else:
+            assert quick.epochs == min(QUICK_EPOCHS, preset.spec.epochs)
+            assert quick.replace(epochs=preset.spec.epochs) == preset.spec  # only the epochs change
+
+
+def test_series_d_quick_plan_takes_sgd_as_far_as_the_course_in_fifty_epochs():
+    for preset in list_presets("D", "sample")[:3]:
+        course, quick = preset.spec, preset.quick().spec
+        assert (quick.epochs, quick.learning_rate) == (50, 0.2)
+        assert quick.epochs * quick.learning_rate == pytest.approx(course.epochs * course.learning_rate)
+        assert preset.quick_text == "50 of 1,000 epochs, learning rate 0.2"
+    assert list_presets("D", "sample")[3].quick_text == "10 of 100 epochs"
+
+
+def test_claims_read_accuracies_and_gaps_as_the_table_shows_them():
+    numbers = {"A1": Numbers(0.11), "A3": Numbers(0.86), "D0": Numbers(0.79, 0.89), "D2": Numbers(0.78, 0.79)}
+    near_chance = check_claim(Claim("A1 stays near chance", BELOW, "A1", value=0.2), numbers)
+    assert near_chance.holds is True and near_chance.detail == "A1 11.0%"
+    learns = check_claim(Claim("A3 learns where A1 does not", BEATS, "A3", "A1", value=0.2), numbers)
+    assert learns.holds is True and learns.detail == "A3 86.0% vs A1 11.0%"
+    assert check_claim(Claim("A1 beats A3", BEATS, "A1", "A3"), numbers).holds is False
+    overfits = check_claim(Claim("D0 over-fits", OVERFITS, "D0", value=0.05), numbers)
+    assert overfits.holds is True and overfits.detail == "D0 training 89.0%, test 79.0%"
+    narrows = check_claim(Claim("D2 narrows D0's gap", NARROWS, "D2", "D0"), numbers)
+    assert narrows.holds is True and narrows.detail == "gap D2 +1.0 points vs D0 +10.0"
+    # A preset not trained yet: the claim waits, it is not called false.
+    assert check_claims([Claim("D1 narrows D0's gap", NARROWS, "D1", "D0")], numbers)[0].holds is None
+
+
+def test_a_claim_must_be_complete():
+    with pytest.raises(ValueError, match="Unknown claim kind"):
+        Claim("x", "bigger", "A1")
+    with pytest.raises(ValueError, match="name the other one"):
+        Claim("A3 beats", BEATS, "A3")
+
+
+# ------------------------------------------------------------ trained, per series
+@pytest.mark.slow
+@pytest.mark.parametrize("series", list(SERIES))
+def test_quick_mode_shows_the_lesson_of_each_series(series, tmp_path):
+    """Train the series' quick plan on the sample as the page does, and read its claims on the table's numbers."""
+    store = RunStore(tmp_path / "runs")
+    course = list_presets(series, "sample")
+    presets = [p.quick() for p in course]
+    for preset in presets:
+        for spec in preset.member_specs():
+            train_and_save(spec, store)
+    rows = stored_rows(presets, store, course)
+    numbers = {row.preset.name: Numbers(row.accuracy, row.train_accuracy) for row in rows}
+    checks = check_claims(SERIES[series].claims, numbers)
+    promised = [check for check in checks if check.claim.quick]
+    assert promised and all(check.holds for check in promised), [(c.claim.text, c.detail) for c in checks]

@@ -1,0 +1,62 @@
+"""How the pages look on a projector: the sidebar's "Projector" toggle, also set by ``?projector=1``.
+
+Every page calls ``projector_toggle()`` first: it draws the toggle, enlarges the
+page's text with a style sheet when it is on, and tells ``ui.charts`` which sizes
+to draw with (``charts.use_look``), so that every chart the page draws after it
+follows. A fragment that reruns on its own calls ``apply_look()`` to do the same
+without drawing the toggle again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import charts
+
+PROJECTOR_KEY = "projector"
+PROJECTOR_PARAM = "projector"  # ?projector=1 in any page's URL
+URL_SETTINGS = (PROJECTOR_PARAM,)  # query parameters that are no spec setting (ui.url leaves them alone)
+_SEEN_PARAM = "_projector_param"  # the URL value already applied, so a later toggle wins over the link
+PROJECTOR_CSS = """
+<style>
+/* Projector: everything a third larger. Streamlit sizes its text in rem, so the root size scales it all. */
+html { font-size: 21px; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+</style>
+"""
+
+
+def projector_on() -> bool:
+    """Whether this session shows the page for a projector."""
+    return bool(st.session_state.get(PROJECTOR_KEY, False))
+
+
+def projector_toggle() -> bool:
+    """The sidebar's Projector toggle (seeded from ``?projector=1``); applies the look; returns whether it is on."""
+    wanted = st.query_params.get(PROJECTOR_PARAM)
+    if wanted is not None and st.session_state.get(_SEEN_PARAM) != wanted:
+        # A link followed (or typed) with ?projector=...: it sets the toggle once; clicking the toggle then wins.
+        st.session_state[_SEEN_PARAM] = wanted
+        st.session_state[PROJECTOR_KEY] = wanted.strip().lower() in ("1", "true", "yes", "on")
+    on = st.sidebar.toggle(
+        "Projector",
+        key=PROJECTOR_KEY,
+        help="Larger charts and text, for a class watching a projector. A link with ?projector=1 opens any page so.",
+    )
+    # Keep the URL in step, so that a copied link opens the page the same way.
+    if on and st.query_params.get(PROJECTOR_PARAM) != "1":
+        st.query_params[PROJECTOR_PARAM] = "1"
+        st.session_state[_SEEN_PARAM] = "1"
+    elif not on and PROJECTOR_PARAM in st.query_params:
+        del st.query_params[PROJECTOR_PARAM]
+        st.session_state.pop(_SEEN_PARAM, None)
+    apply_look()
+    return bool(on)
+
+
+def apply_look() -> None:
+    """Draw this run's charts (and text) at the session's sizes: larger when the projector is on."""
+    on = projector_on()
+    charts.use_look(charts.PROJECTOR if on else charts.NORMAL)
+    if on:
+        st.html(PROJECTOR_CSS)
