@@ -19,22 +19,34 @@ from lab.spec import ExperimentSpec
 
 @dataclass(frozen=True)
 class EpochReport:
-    """What the trainer tells its observer after each epoch.
+    """What the trainer tells its observers: after each epoch, and within epochs for live curves.
 
     Attributes
     ----------
     epoch : int
-        1-based epoch just finished.
+        Epochs finished: at an epoch's end the 1-based number of the epoch just finished;
+        within an epoch the number of those before it (0 during the first).
     epochs : int
         Epochs planned.
     logs : dict[str, float]
-        Keras' logs: loss, accuracy, val_loss, val_accuracy.
+        Keras' logs. At an epoch's end: loss, accuracy, val_loss, val_accuracy. Within an
+        epoch: the training loss and accuracy so far in this epoch (Keras' running means).
     history : dict[str, list[float]]
-        All epochs so far, for live curves.
+        Per-epoch values of the epochs finished.
     elapsed : float
         Seconds since training started.
     eta : float
-        Estimated seconds left (epochs left times mean epoch time).
+        Estimated seconds left (the time per epoch so far times the epochs left); NaN
+        before any batch has been trained.
+    progress : float, optional
+        Epochs done, fractions included: 2.25 is a quarter into the third epoch, 0 the
+        untrained network. Defaults to ``epoch`` (a report at an epoch's end).
+    points : dict[str, list[float]]
+        The training curve so far, finer than epochs: ``epoch`` (epochs done, as
+        ``progress``) and the training ``loss`` and ``accuracy`` at each of those moments.
+        Within an epoch a point is Keras' running mean since the epoch began, so the
+        point at a whole epoch equals that epoch's ``history`` value. The point at 0,
+        when present, is the untrained network on a few hundred training images.
     """
 
     epoch: int
@@ -43,6 +55,17 @@ class EpochReport:
     history: dict[str, list[float]]
     elapsed: float
     eta: float
+    progress: float | None = None
+    points: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.progress is None:
+            object.__setattr__(self, "progress", float(self.epoch))
+
+    @property
+    def at_epoch_end(self) -> bool:
+        """Whether this report closes an epoch (its logs hold the validation figures)."""
+        return self.progress == self.epoch and self.epoch > 0
 
 
 @dataclass

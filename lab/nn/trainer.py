@@ -1,9 +1,10 @@
 """Train a spec: the fast, deterministic, observable trainer.
 
-Pages observe training through ``on_epoch`` (a plain function that receives an
-``EpochReport``) and stop it through ``should_stop``; both are checked between
-epochs. A loss that becomes NaN or infinite ends the run as *diverged*, keeping
-the history so far.
+Pages observe training through ``on_progress`` (a plain function that receives an
+``EpochReport`` every few dozen batches, for curves that grow while the class
+watches) or ``on_epoch`` (one report per epoch), and stop it through
+``should_stop``, asked between epochs. A loss that becomes NaN or infinite
+ends the run as *diverged*, keeping the history so far.
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ STEPS_PER_EXECUTION = 32
 # _Observer.on_train_begin.
 EXPLODED_LOSS = {"softmax_ce": 20.0, "sigmoid_mse": 2.0}
 PROBE_IMAGES = 256  # training images whose starting loss sets the divergence limit
+# Batches between two reports within an epoch. Keras calls back only once per
+# STEPS_PER_EXECUTION batches, so a report comes at the first call after this many.
+# On the default setup (113 batches an epoch) that is 4 points an epoch, several a second.
+REPORT_EVERY = 32
 
 tf.config.experimental.enable_op_determinism()
 
 
 class _Observer(keras.callbacks.Callback):
-    """Collects the history, reports each epoch, stops on request or on NaN."""
+    """Collects the history, reports within and after each epoch, stops on request or on NaN."""
 
     def __init__(
         self,
@@ -52,43 +57,96 @@ class _Observer(keras.callbacks.Callback):
         on_epoch: Callable[[EpochReport], None] | None,
         should_stop: Callable[[], bool] | None,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
+        on_progress: Callable[[EpochReport], None] | None = None,
+        report_every: int = REPORT_EVERY,
     ):
         super().__init__()
         self.limit = limit
         self.probe = probe
         self.epochs = epochs
         self.on_epoch = on_epoch
+        self.on_progress = on_progress
+        self.report_every = report_every
         self.should_stop = should_stop
         self.history: dict[str, list[float]] = {}
+        self.points: dict[str, list[float]] = {"epoch": [], "loss": [], "accuracy": []}
         self.diverged = False
         self.stopped = False
         self.start = 0.0
+        self.epoch_index = 0  # 0-based epoch being trained
+        self.reported_batches = 0  # batches of this epoch done at the last report
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
         penalty = float(sum(float(loss) for loss in self.model.losses))
-        self.limit = max(self.limit, 2 * self._starting_loss(penalty)) + 10 * penalty
+        loss, accuracy = self._starting_point()
+        self.limit = max(self.limit, 2 * (loss - penalty if math.isfinite(loss) else 0.0)) + 10 * penalty
+        if self.on_progress is not None and self.report_every and math.isfinite(loss):
+            # The curve starts before the first batch (which waits for TensorFlow to trace the training step).
+            self._add_point(0.0, {"loss": loss, "accuracy": accuracy})
+            self._report(0, 0.0, {"loss": loss, "accuracy": accuracy}, self.on_progress)
 
-    def _starting_loss(self, penalty: float) -> float:
-        """The data loss of the untrained model on the probe images (0 without a probe).
+    def _starting_point(self) -> tuple[float, float]:
+        """Loss (regularization included, as fit reports it) and accuracy of the untrained model on the probe.
 
-        ``penalty`` is the regularization the compiled loss adds, taken back out here.
+        NaN without a probe.
         """
         if self.probe is None:
-            return 0.0
+            return math.nan, math.nan
         x, y = self.probe
+        y_pred = self.model(x, training=False)
         # The compiled loss, as fit reports it: from the softmax's logits, not clipped probabilities.
-        loss = float(self.model.compute_loss(x=x, y=y, y_pred=self.model(x, training=False))) - penalty
-        return loss if math.isfinite(loss) else 0.0
+        loss = float(self.model.compute_loss(x=x, y=y, y_pred=y_pred))
+        accuracy = float(np.mean(np.argmax(np.asarray(y_pred), axis=1) == np.argmax(y, axis=1)))
+        return loss, accuracy
+
+    def _add_point(self, progress: float, logs: dict[str, float]) -> None:
+        self.points["epoch"].append(progress)
+        for key in ("loss", "accuracy"):
+            self.points[key].append(float(logs.get(key, math.nan)))
+
+    def _report(
+        self, epoch: int, progress: float, logs: dict[str, float], observer: Callable[[EpochReport], None]
+    ) -> None:
+        """Hand ``observer`` a snapshot: the lists keep growing in this thread while a page reads them in its own."""
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / progress * (self.epochs - progress) if progress > 0 else math.nan
+        observer(
+            EpochReport(
+                epoch,
+                self.epochs,
+                dict(logs),
+                {k: list(v) for k, v in self.history.items()},
+                elapsed,
+                eta,
+                progress,
+                {k: list(v) for k, v in self.points.items()},
+            )
+        )
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_index, self.reported_batches = epoch, 0
 
     def exploded(self, loss: float) -> bool:
         return exploded(loss, self.limit)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        # Called every STEPS_PER_EXECUTION batches: cheap, and stops a blow-up mid-epoch.
+        # Called every STEPS_PER_EXECUTION batches (``batch`` is the last one done): cheap,
+        # stops a blow-up mid-epoch, and feeds the live curves.
         if logs and self.exploded(float(logs.get("loss", 0.0))):
             self.diverged = True
             self.model.stop_training = True
+        steps = (self.params or {}).get("steps")
+        if self.on_progress is None or not self.report_every or not steps or not logs:
+            return
+        done = min(batch + 1, steps)
+        if done - self.reported_batches < self.report_every and done < steps:
+            return
+        self.reported_batches = done
+        logs = {k: float(v) for k, v in logs.items()}
+        progress = self.epoch_index + done / steps
+        self._add_point(progress, logs)
+        self._report(self.epoch_index, progress, logs, self.on_progress)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -96,11 +154,12 @@ class _Observer(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(value)
         if self.exploded(logs.get("loss", 0.0)):
             self.diverged = True
-        elapsed = time.perf_counter() - self.start
         done = epoch + 1
-        if self.on_epoch is not None:
-            eta = elapsed / done * (self.epochs - done)
-            self.on_epoch(EpochReport(done, self.epochs, logs, self.history, elapsed, eta))
+        if not self.points["epoch"] or self.points["epoch"][-1] != done:
+            self._add_point(float(done), logs)  # no within-epoch report reached the epoch's end
+        for observer in (self.on_epoch, self.on_progress):
+            if observer is not None:
+                self._report(done, float(done), logs, observer)
         if self.diverged:
             self.model.stop_training = True
         elif self.should_stop is not None and done < self.epochs and self.should_stop():
@@ -117,6 +176,8 @@ def train(
     spec: ExperimentSpec,
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    on_progress: Callable[[EpochReport], None] | None = None,
+    report_every: int = REPORT_EVERY,
     should_stop: Callable[[], bool] | None = None,
     on_wait: Callable[[int, str], None] | None = None,
     start: Callable[[], None] | None = None,
@@ -131,7 +192,13 @@ def train(
     spec : ExperimentSpec
         What to train; validated first.
     on_epoch : callable, optional
-        Receives an ``EpochReport`` after every epoch (live curves, progress bar).
+        Receives an ``EpochReport`` after every epoch (progress lines).
+    on_progress : callable, optional
+        Receives an ``EpochReport`` for the untrained network (progress 0), every
+        ``report_every`` batches within an epoch, and after every epoch: live curves.
+    report_every : int
+        Batches between two reports within an epoch, rounded up to whole calls of
+        ``steps_per_execution`` batches; 0 reports only at epochs' ends (and not at 0).
     should_stop : callable, optional
         Asked between epochs; returning True ends training, keeping what was learned.
     on_wait : callable, optional
@@ -160,6 +227,8 @@ def train(
             spec,
             data,
             on_epoch=on_epoch,
+            on_progress=on_progress,
+            report_every=report_every,
             should_stop=should_stop,
             extra_callbacks=extra_callbacks,
             steps_per_execution=steps_per_execution,
@@ -172,6 +241,8 @@ def fit_prepared(
     data: Prepared,
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    on_progress: Callable[[EpochReport], None] | None = None,
+    report_every: int = REPORT_EVERY,
     should_stop: Callable[[], bool] | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
@@ -189,14 +260,18 @@ def fit_prepared(
         What to train (a valid spec: see ``lab.architecture.validate_network``).
     data : Prepared
         The arrays to train, validate and test on.
-    on_epoch, should_stop, extra_callbacks, steps_per_execution, record_health
+    on_epoch, on_progress, report_every, should_stop, extra_callbacks, steps_per_execution, record_health
         As in :func:`train`.
     """
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
-    keras.backend.clear_session()
+    # No gc.collect() (free_memory): it takes about a second in a process holding TensorFlow,
+    # all before the first point of the live curve; Python's own collector frees old models.
+    keras.backend.clear_session(free_memory=False)
     model = compile_model(build_model(spec), spec, steps_per_execution)
     probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
-    observer = _Observer(EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe)
+    observer = _Observer(
+        EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe, on_progress, report_every
+    )
     callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
     early = _early_stopping(spec)
     if early is not None:
