@@ -1,13 +1,19 @@
 """Following a training job on a page: its place in the queue, progress, live curves, Stop.
 
 Thin on purpose: widgets and layout only; the jobs themselves live in ``lab.runs.jobs``.
+When a job ends, the page that follows it reruns (``st.rerun``), so that it shows
+its final state: no Stop button, progress line or "not trained yet" of the time
+before survives a training. What this session saw trained is remembered, so the
+results can say how they came to be (``origin_text``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -19,16 +25,37 @@ from ui import charts
 from ui.state import get_jobs, get_store
 from ui.text import DIVERGED_TEXT, fmt_seconds
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
+TRAINED_KEY = "jobs_trained"  # session state: run id -> Trained, the runs this session saw trained
+SINCE_SUFFIX = ".since"  # session state key + this: when runs were asked for in turn
+JUST_NOW_SECONDS = 120.0  # a training that ended this recently was "just now"
 
 
-def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> RunResult | None:
-    """Show a job's queue place, progress and live curves until it finishes.
+@dataclass(frozen=True)
+class Trained:
+    """A training this session followed to its end.
+
+    Attributes
+    ----------
+    created : float
+        The run's ``created`` time: a later retraining (by anyone) is another run.
+    ended : float
+        When the page saw it end (``time.time()``).
+    """
+
+    created: float
+    ended: float
+
+
+# ------------------------------------------------------------- following
+def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> NoReturn:
+    """Show a job's queue place, progress and live curves until it ends, then rerun the page.
 
     A Stop button ends training after the current epoch. Clicking it reruns the
-    page, which calls ``follow`` again on the same job (kept in the job
-    manager), so nothing is lost. Returns the result, or None when it failed
-    (the error is shown).
+    page, which follows the same job again (kept in the job manager), so nothing
+    is lost. The rerun at the end draws the page in its final state, from the
+    store (or with the error, when training failed); ``render`` receives each new
+    report, several a second while training.
     """
     if st.button(
         "Stop after this epoch",
@@ -39,7 +66,7 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
     status = st.empty()
     bar = st.progress(0.0)
     live = st.empty()
-    shown_epoch = -1
+    shown: EpochReport | None = None
     try:
         while not job.finished:
             report = job.report
@@ -50,10 +77,10 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
                 )
             elif report is None:
                 status.info("Preparing data and building the model ...")
-            elif report.epoch != shown_epoch:
-                shown_epoch = report.epoch
-                status.info(_progress_text(report, job.stop_requested))
-                bar.progress(report.epoch / report.epochs)
+            elif report is not shown:
+                shown = report
+                status.info(progress_text(report, job.stop_requested))
+                bar.progress(min(max(report.progress / report.epochs, 0.0), 1.0))
                 if render is not None:
                     with live.container():
                         render(report)
@@ -61,49 +88,66 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
     finally:
         bar.empty()
         status.empty()
-    if job.state == "failed":
-        st.error(f"Training failed: {job.error}")
-        return None
-    return job.result
+    if job.state == "done" and job.result is not None:
+        st.session_state.setdefault(TRAINED_KEY, {})[job.run_id] = Trained(job.result.created, time.time())
+    st.rerun()
 
 
-def _progress_text(report: EpochReport, stopping: bool) -> str:
+def progress_text(report: EpochReport, stopping: bool) -> str:
+    """The status line under the Stop button: epoch, loss and accuracy so far, time left."""
     logs = report.logs
-    acc = logs.get("val_accuracy", logs.get("accuracy", float("nan")))
-    text = (
-        f"Epoch {report.epoch}/{report.epochs} · loss {logs.get('loss', float('nan')):.4f} · "
-        f"validation accuracy {acc:.2%} · elapsed {fmt_seconds(report.elapsed)} · "
-        f"about {fmt_seconds(report.eta)} left"
-    )
+    epoch = min(report.epoch if report.at_epoch_end else report.epoch + 1, report.epochs)
+    if report.at_epoch_end:
+        acc = logs.get("val_accuracy", logs.get("accuracy", math.nan))
+        figures = f"loss {logs.get('loss', math.nan):.4f} · validation accuracy {acc:.2%}"
+    else:
+        loss, acc = logs.get("loss", math.nan), logs.get("accuracy", math.nan)
+        figures = f"training loss so far {loss:.4f} · accuracy {acc:.2%}"
+    if report.progress == 0:
+        # Before the first batch: TensorFlow traces the training step once per network.
+        text = f"Epoch 1/{report.epochs} · untrained network: {figures} · preparing the training step ..."
+    else:
+        left = f" · about {fmt_seconds(report.eta)} left" if math.isfinite(report.eta) else ""
+        text = f"Epoch {epoch}/{report.epochs} · {figures} · elapsed {fmt_seconds(report.elapsed)}{left}"
     return text + (" · stopping after this epoch" if stopping else "")
 
 
 def run_spec(
     spec: ExperimentSpec, key: str, *, start: bool, render: Callable[[EpochReport], None] | None = None
 ) -> RunResult | None:
-    """The result for ``spec``: from the store at once, from a running job, or trained now if ``start``.
+    """The result for ``spec`` from the store; a running job is followed, and trained now if ``start``.
 
-    Invalid specs show ``st.error`` and return None.
+    Following a job ends in a rerun of the page (see ``follow``), so this returns
+    only what is stored (a stopped run is trained again if ``start``), or None.
+    Invalid specs show ``st.error``; so does a failed training, with a Retry button.
     """
     try:
         validate_network(spec)
     except ValueError as exc:
         st.error(str(exc))
         return None
-    stored = get_store().get(spec)
-    job = get_jobs().get(spec.run_id)
+    jobs = get_jobs()
+    job = jobs.get(spec.run_id)
     if job is not None and not job.finished:
-        return follow(job, key, render)
-    if stored is not None and not (start and stored.stopped):
-        return stored
-    if not start:
-        return None
-    try:
-        job = get_jobs().submit(spec)
-    except ValueError as exc:
-        st.error(str(exc))
-        return None
-    return follow(job, key, render)
+        follow(job, key, render)
+    stored = get_store().get(spec)
+    if start and (stored is None or stored.stopped):
+        try:
+            job = jobs.submit(spec)
+        except ValueError as exc:
+            st.error(str(exc))
+            return None
+        follow(job, key, render)
+    if stored is None and job is not None and job.state == "failed":
+        show_failure(job, key, render)
+    return stored
+
+
+def show_failure(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> None:
+    """A failed training's error, with a button that trains it again."""
+    st.error(f"Training failed: {job.error}")
+    if st.button("Retry", key=f"retry-{key}", help="Train this setup again."):
+        follow(get_jobs().submit(job.spec), key, render)
 
 
 def show_run_warnings(result: RunResult) -> None:
@@ -131,37 +175,137 @@ def job_running(spec: ExperimentSpec) -> bool:
     return job is not None and not job.finished
 
 
-def live_curves(slot: Any, height: int = 260) -> Callable[[EpochReport], None]:
-    """A ``render`` for ``follow``: loss and accuracy that grow epoch by epoch in ``slot``, in a frame of all epochs."""
+# ------------------------------------------------------------- what happened
+def trained_here(result: RunResult) -> Trained | None:
+    """How this session saw ``result`` trained to its end, or None when it did not."""
+    seen = st.session_state.get(TRAINED_KEY, {}).get(result.run_id)
+    return seen if seen is not None and abs(seen.created - result.created) < 1e-3 else None
+
+
+def trained_just_now(result: RunResult) -> bool:
+    """Whether this session saw ``result`` trained, and it ended moments ago."""
+    seen = trained_here(result)
+    return seen is not None and time.time() - seen.ended < JUST_NOW_SECONDS
+
+
+def duration_text(seconds: float) -> str:
+    """``4.1 s`` for a short training, ``3 min 05 s`` for a long one."""
+    return f"{seconds:.1f} s" if seconds < 60 else fmt_seconds(seconds)
+
+
+def when_text(created: float) -> str:
+    """``today at 14:03``, ``yesterday at 09:12`` or ``on 3 May 2026``."""
+    if created <= 0:
+        return "before"
+    then, now = time.localtime(created), time.localtime()
+    days = (time.mktime((*now[:3], 0, 0, 0, 0, 0, -1)) - time.mktime((*then[:3], 0, 0, 0, 0, 0, -1))) / 86400
+    if round(days) == 0:
+        return f"today at {time.strftime('%H:%M', then)}"
+    if round(days) == 1:
+        return f"yesterday at {time.strftime('%H:%M', then)}"
+    return f"on {then.tm_mday} {time.strftime('%B %Y', then)}"
+
+
+def origin_text(result: RunResult) -> str:
+    """Where the results shown come from, in words: trained here and now, or read from the run store."""
+    seconds = duration_text(result.train_seconds)
+    if trained_here(result) is not None:
+        when = "just now" if trained_just_now(result) else "earlier in this session"
+        return (
+            f"Trained {when} in {seconds} and stored: anyone who selects this setup on this server "
+            "sees these results at once."
+        )
+    if result.from_store:
+        return (
+            f"Read from the run store: this setup was trained {when_text(result.created)} (in {seconds}), "
+            "so nothing had to be trained now. Change any setting (the seed too) to train another run."
+        )
+    return f"Trained in {seconds}."
+
+
+# ------------------------------------------------------------- live curves
+def live_curves(slot: Any, height: int | None = None) -> Callable[[EpochReport], None]:
+    """A ``render`` for ``follow``: loss and accuracy that grow within epochs in ``slot``, in a frame of all epochs.
+
+    Training points come every few dozen batches (from the untrained network at 0),
+    validation points at each epoch's end.
+    """
 
     def render(report: EpochReport) -> None:
         with slot.container():
             c1, c2 = st.columns(2)
             for column, metric in ((c1, "loss"), (c2, "accuracy")):
-                chart = charts.curves_chart({"this run": report.history}, metric, epochs=report.epochs, height=height)
+                chart = charts.curves_chart(
+                    {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
+                )
                 column.altair_chart(chart, width="stretch")
 
     return render
 
 
+# ------------------------------------------------------------- several runs
+def request_in_turn(state_key: str, value: Any) -> None:
+    """Ask for runs to be trained one after another (``train_in_turn``) under ``state_key``."""
+    st.session_state[state_key] = value
+    st.session_state[state_key + SINCE_SUFFIX] = time.time()
+
+
+def forget_in_turn(state_key: str) -> None:
+    """Drop a request of ``request_in_turn`` (done or cancelled)."""
+    st.session_state.pop(state_key, None)
+    st.session_state.pop(state_key + SINCE_SUFFIX, None)
+
+
+def still_to_train(specs: Sequence[ExperimentSpec], state_key: str) -> list[int]:
+    """Indices of the specs not stored yet whose training did not fail since the request."""
+    since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
+    store, jobs = get_store(), get_jobs()
+    todo = []
+    for i, spec in enumerate(specs):
+        if spec in store:
+            continue
+        job = jobs.get(spec.run_id)
+        if job is not None and job.state == "failed" and job.submitted >= since:
+            continue  # tried in this round and failed: the others go on
+        todo.append(i)
+    return todo
+
+
+def in_turn_active(state_key: str, value: Any, specs: Sequence[ExperimentSpec]) -> bool:
+    """Whether runs asked for under ``state_key`` with ``value`` still have a spec to train.
+
+    When none is left, the request is forgotten: call this before drawing the
+    buttons that depend on it, so that the last rerun shows the final state.
+    """
+    if st.session_state.get(state_key) != value:
+        return False
+    if still_to_train(specs, state_key):
+        return True
+    forget_in_turn(state_key)
+    return False
+
+
 def train_in_turn(
     specs: Sequence[ExperimentSpec], names: Sequence[str], state_key: str, progress: Any, key_prefix: str
 ) -> None:
-    """Train the specs that are not stored yet, one after another, with a progress line for each.
+    """Train the next spec that is not stored yet, with a heading; the rest follow, one per rerun.
 
-    Runs are submitted one at a time (the next only when the previous is stored), so
-    the queue order is the given order. A rerun (a click anywhere) picks the
-    current training up again from the job manager. ``state_key`` (the session
-    state entry that asked for these runs) is cleared at the end; ``key_prefix``
-    starts each run's widget keys.
+    Runs are submitted one at a time (the next only when the previous is stored),
+    so the queue order is the given order. Following a run ends in a rerun of the
+    page, which calls this again for the next one; a rerun for any other reason
+    (a click anywhere) picks the current training up again from the job manager.
+    A run that fails is reported and skipped. ``state_key`` (the session state
+    entry that asked for these runs, see ``request_in_turn``) is cleared when
+    nothing is left; ``key_prefix`` starts each run's widget keys.
     """
-    store = get_store()
-    pending = [(s, n) for s, n in zip(specs, names, strict=True) if store.get(s) is None]
+    todo = still_to_train(specs, state_key)
+    failed = [i for i in range(len(specs)) if i not in todo and specs[i] not in get_store()]
     with progress.container():
-        for i, (spec, name) in enumerate(pending, start=1):
-            st.markdown(f"**Training {name}** ({i} of {len(pending)} still to train)")
-            result = run_spec(spec, key=f"{key_prefix}{spec.run_id}", start=True)
-            if result is None:  # failed: the error is shown; go on with the next
-                continue
-            show_run_warnings(result)
-    st.session_state.pop(state_key, None)
+        for i in failed:
+            job = get_jobs().get(specs[i].run_id)
+            st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
+        for i in todo:
+            st.markdown(f"**Training {names[i]}** (run {i + 1} of {len(specs)}; {len(todo) - 1} more after it)")
+            run_spec(specs[i], key=f"{key_prefix}{specs[i].run_id}", start=True)
+            # Only a spec that could not even start returns here (its error is shown): go on.
+    forget_in_turn(state_key)
