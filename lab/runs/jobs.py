@@ -1,10 +1,12 @@
 """Trainings as background jobs, so that no page rerun or closed tab loses work.
 
 A page submits a spec and follows the job: its place in the queue, the latest
-epoch report, and finally the stored result. The job trains in a thread of its
-own (one at a time per process, through ``lab.nn.queue``) and stores the
-run when done, whatever happens to the browser session that asked for it. Two
-sessions asking for the same spec share one job.
+epoch report, and finally the stored result. Each job has a thread of its own
+that hands the spec to the manager's executor (``lab.runs.executor``): by
+default it trains right there, one at a time per process (``lab.nn.queue``);
+with Ray, on a worker process while the thread relays its reports. The run is
+stored when done, whatever happens to the browser session that asked for it.
+Two sessions asking for the same spec share one job; a failed job can be retried.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 
 from lab.architecture import validate_network
 from lab.nn.result import EpochReport, RunResult
+from lab.runs.executor import EngineStatus, Executor, InProcessExecutor, QueuePlace, job_error_text
 from lab.runs.store import RunStore
-from lab.runs.training import train_and_save
 from lab.spec import ExperimentSpec
 
 
@@ -31,11 +33,16 @@ class Job:
     state : str
         ``queued``, ``running``, ``done`` or ``failed``.
     place : int
-        Trainings ahead of this one while queued (0 once running).
+        This one's place in the line while queued (1 = next; 0 once running).
     running_label : str
-        The spec summary of the training this one waits for.
+        What runs now while this one waits: a spec summary, or how many runs on how many workers.
+    running, waiting, workers : int
+        The line of the whole engine while this one waits: trainings running, waiting (this one
+        included) and how many can run at once (1 in-process, the cluster's cores with Ray).
+    worker_pid : int | None
+        The process training it, on Ray (None in-process: this server's own process).
     report : EpochReport | None
-        The latest epoch report.
+        The latest report: within an epoch (every few dozen batches) or at its end.
     result : RunResult | None
         Set when done.
     error : str
@@ -46,6 +53,11 @@ class Job:
     state: str = "queued"
     place: int = 0
     running_label: str = ""
+    running: int = 0
+    waiting: int = 0
+    workers: int = 1
+    worker_pid: int | None = None
+    worker_node: str = ""
     report: EpochReport | None = None
     result: RunResult | None = None
     error: str = ""
@@ -80,10 +92,17 @@ class Job:
     def _on_wait(self, place: int, running: str) -> None:
         self.place, self.running_label = place, running
 
+    def _on_queue(self, line: QueuePlace) -> None:
+        self.place, self.running_label = line.place, line.running_label
+        self.running, self.waiting, self.workers = line.running, line.waiting, line.workers
+
+    def _on_worker(self, pid: int, node: str) -> None:
+        self.worker_pid, self.worker_node = pid, node
+
     def _on_start(self) -> None:
         self.state, self.place = "running", 0
 
-    def _on_epoch(self, report: EpochReport) -> None:
+    def _on_progress(self, report: EpochReport) -> None:
         self.state, self.place, self.report = "running", 0, report
 
 
@@ -94,10 +113,13 @@ class JobManager:
     ----------
     store : RunStore
         Where finished runs are saved and looked up.
+    executor : Executor, optional
+        Where trainings run (default: in this process, ``InProcessExecutor``).
     """
 
-    def __init__(self, store: RunStore) -> None:
+    def __init__(self, store: RunStore, executor: Executor | None = None) -> None:
         self.store = store
+        self.executor: Executor = executor if executor is not None else InProcessExecutor()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
 
@@ -119,6 +141,23 @@ class JobManager:
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()
         return job
 
+    def retry(self, run_id: str) -> Job:
+        """Train a failed run again (a new job); a job still going on is returned as it is.
+
+        Raises
+        ------
+        KeyError
+            When no job trained ``run_id`` in this process.
+        """
+        job = self.get(run_id)
+        if job is None:
+            raise KeyError(f"no training of run {run_id} to retry")
+        return self.submit(job.spec)
+
+    def status(self) -> EngineStatus:
+        """The engine's workers and how many are busy (``Executor.status``)."""
+        return self.executor.status()
+
     def get(self, run_id: str) -> Job | None:
         """The latest job for a run id, if any."""
         with self._lock:
@@ -132,17 +171,19 @@ class JobManager:
 
     def _work(self, job: Job) -> None:
         try:
-            job.result = train_and_save(
+            job.result = self.executor.train_and_save(
                 job.spec,
                 self.store,
-                on_epoch=job._on_epoch,
+                on_progress=job._on_progress,
                 should_stop=job._stop.is_set,
                 on_wait=job._on_wait,
+                on_queue=job._on_queue,
                 start=job._on_start,
+                on_worker=job._on_worker,
             )
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on
-            job.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            job.error = job_error_text(exc)
             job.state = "failed"
         finally:
             job._done.set()

@@ -3,19 +3,27 @@
 Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
 metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean)
 and ``model.keras``. A run is written into a temporary folder and renamed into
-place, so a reader never sees half a run. A folder that cannot be read is
-skipped with a warning. The store only persists: training and saving in one
-step is ``lab.runs.training``.
+place, so a reader never sees half a run. Several writers may finish the same
+run at once (two app servers, Ray workers on a shared filesystem): the swap into
+place is done under a lock folder per run (``mkdir`` is atomic on every local and
+network filesystem), so one complete run is left, never a mix. A reader reads
+every file of a run through one handle on its folder, so a run replaced while it
+is read is still read whole. A folder that cannot be read is skipped with a
+warning. The store only persists: training and saving in one step is
+``lab.runs.training``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,10 @@ from lab.spec import ExperimentSpec
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# A lock folder older than this was left by a writer that died mid-swap (a swap takes milliseconds).
+STALE_LOCK_SECONDS = 30.0
+# A temporary folder older than this belongs to a writer that died mid-write (writing takes seconds).
+STALE_TMP_SECONDS = 3600.0
 
 
 def default_home() -> Path:
@@ -80,13 +92,20 @@ class RunStore:
         """The stored run for a spec (or run id), or None; the model loads lazily."""
         run_id = spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id
         folder = self.path(run_id)
-        if not folder.is_dir():
-            return None
-        try:
-            return _read_run(folder)
-        except Exception as exc:  # noqa: BLE001 - any unreadable run is skipped, never a crash
-            log.warning("Skipping unreadable run %s: %s", folder, exc)
-            return None
+        for _ in range(5):
+            try:
+                return _read_run(folder)
+            except RunReplacedError:
+                continue  # another writer replaced it while it was read: read the new one
+            except FileNotFoundError as exc:
+                if folder.is_dir():  # a file is missing: half a run, never completed
+                    log.warning("Skipping unreadable run %s: %s", folder, exc)
+                return None
+            except Exception as exc:  # noqa: BLE001 - any unreadable run is skipped, never a crash
+                log.warning("Skipping unreadable run %s: %s", folder, exc)
+                return None
+        log.warning("Skipping run %s: it kept being replaced while it was read", folder)
+        return None
 
     def list(self) -> list[RunInfo]:
         """Every readable run, newest first; unreadable ones are skipped with a warning."""
@@ -129,24 +148,70 @@ class RunStore:
             }
             # result.json last: its presence marks a complete run.
             (tmp / "result.json").write_text(json.dumps(payload))
-            if target.exists():
-                trash = self.home / f".trash-{result.run_id}-{time.time_ns()}"
-                os.replace(target, trash)
+            with self._locked(result.run_id):
+                trash = self._move_to_trash(result.run_id)
+                os.replace(tmp, target)
+            if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
-            os.replace(tmp, target)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+        self._sweep()
         result.path = target
         return target
 
     def delete(self, run_id: str) -> bool:
-        """Remove a run; returns whether it existed."""
-        folder = self.path(run_id)
-        if not folder.is_dir():
+        """Remove a run (at once for readers: it is moved aside, then erased); returns whether it existed."""
+        if not self.path(run_id).is_dir():
             return False
-        shutil.rmtree(folder)
+        with self._locked(run_id):
+            trash = self._move_to_trash(run_id)
+        if trash is None:
+            return False
+        shutil.rmtree(trash, ignore_errors=True)
         return True
+
+    def _move_to_trash(self, run_id: str) -> Path | None:
+        """Rename the run's folder aside (call under its lock); returns where, or None if there was none."""
+        trash = self.home / f".trash-{run_id}-{time.time_ns()}"
+        try:
+            os.replace(self.path(run_id), trash)
+        except FileNotFoundError:
+            return None
+        return trash
+
+    @contextmanager
+    def _locked(self, run_id: str) -> Iterator[None]:
+        """Hold the run's lock folder for the ``with`` body (a few milliseconds: one or two renames)."""
+        lock = self.home / f".lock-{run_id}"
+        while True:
+            try:
+                lock.mkdir()
+                break
+            except FileExistsError:
+                try:
+                    stale = time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS
+                except FileNotFoundError:
+                    continue  # released just now
+                if stale:  # its writer died between mkdir and rmdir
+                    shutil.rmtree(lock, ignore_errors=True)
+                else:
+                    time.sleep(0.005)
+        try:
+            yield
+        finally:
+            lock.rmdir()
+
+    def _sweep(self) -> None:
+        """Erase what writers that died left behind: old temporary folders and trash."""
+        now = time.time()
+        for folder in self.home.glob(".t*-*"):
+            try:
+                old = now - folder.stat().st_mtime > STALE_TMP_SECONDS
+            except FileNotFoundError:
+                continue
+            if old and folder.name.startswith((".tmp-", ".trash-")):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def best(self) -> RunInfo | None:
         """The stored run with the highest test accuracy, if any."""
@@ -155,16 +220,20 @@ class RunStore:
 
 
 def _read_run(folder: Path) -> RunResult:
-    spec = ExperimentSpec.from_json((folder / "spec.json").read_text())
-    payload = json.loads((folder / "result.json").read_text())
-    if spec.run_id != folder.name:
-        raise ValueError(f"spec hash {spec.run_id} does not match the folder name")
-    metrics = payload["metrics"]
-    with np.load(folder / "arrays.npz") as arrays:
-        confusion = arrays["confusion"]
-        probs = arrays["test_probs"]
-        mean = arrays["mean"] if "mean" in arrays.files else None
-    health_file = folder / "health.json"
+    with _folder_reader(folder) as read:
+        spec = ExperimentSpec.from_json(read("spec.json").decode())
+        payload = json.loads(read("result.json"))
+        if spec.run_id != folder.name:
+            raise ValueError(f"spec hash {spec.run_id} does not match the folder name")
+        metrics = payload["metrics"]
+        with np.load(io.BytesIO(read("arrays.npz"))) as arrays:
+            confusion = arrays["confusion"]
+            probs = arrays["test_probs"]
+            mean = arrays["mean"] if "mean" in arrays.files else None
+        try:
+            health = json.loads(read("health.json"))
+        except FileNotFoundError:
+            health = None
     model_file = folder / "model.keras"
     return RunResult(
         spec=spec,
@@ -180,12 +249,54 @@ def _read_run(folder: Path) -> RunResult:
         stopped=metrics["stopped"],
         params=metrics["params"],
         mean=mean,
-        health=json.loads(health_file.read_text()) if health_file.is_file() else None,
+        health=health,
         from_store=True,
         created=metrics.get("created") or 0.0,
         path=folder,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )
+
+
+class RunReplacedError(Exception):
+    """A run's folder was replaced by another writer while it was being read."""
+
+
+@contextmanager
+def _folder_reader(folder: Path) -> Iterator[Callable[[str], bytes]]:
+    """``read(name) -> bytes`` for the files of one folder, all from the folder opened once.
+
+    A writer replacing the run renames the old folder away before it erases it.
+    Reading through one handle on the folder, and checking at the end that the
+    path still names that folder, a reader either read one whole run or raises
+    :class:`RunReplacedError` (read again). Where the OS cannot open files
+    relative to a folder, plain paths.
+    """
+    if os.open not in os.supports_dir_fd:
+        yield lambda name: (folder / name).read_bytes()
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+
+    def read(name: str) -> bytes:
+        with open(name, "rb", opener=lambda path, flags: os.open(path, flags, dir_fd=fd)) as file:
+            return file.read()
+
+    def replaced() -> bool:
+        try:
+            return os.stat(folder).st_ino != os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return True
+
+    try:
+        yield read
+    except FileNotFoundError:
+        if replaced():
+            raise RunReplacedError(folder) from None
+        raise
+    else:
+        if replaced():
+            raise RunReplacedError(folder)
+    finally:
+        os.close(fd)
 
 
 def _float(value: float | None) -> float:

@@ -7,11 +7,14 @@ asked for it. The store itself only reads and writes runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.nn.result import RunResult
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
+
+if TYPE_CHECKING:  # the executors call train_and_save: only their type is needed here
+    from lab.runs.executor import Executor
 
 
 def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> RunResult:
@@ -45,6 +48,7 @@ def get_or_train(
     store: RunStore | None = None,
     *,
     retrain_stopped: bool = True,
+    executor: Executor | None = None,
     **observers: Any,
 ) -> RunResult:
     """The stored run for ``spec``, or train it now and store it.
@@ -57,8 +61,11 @@ def get_or_train(
         Where runs live (default: ``RunStore()``).
     retrain_stopped : bool
         Train again when the stored run was stopped by the user part-way.
+    executor : Executor, optional
+        Where to train (``lab.runs.executor``); default: here, now, in this process.
     **observers
-        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...).
+        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...),
+        or to the executor.
 
     Returns
     -------
@@ -69,4 +76,6 @@ def get_or_train(
     stored = store.get(spec)
     if stored is not None and not (retrain_stopped and stored.stopped):
         return stored
+    if executor is not None:
+        return executor.train_and_save(spec, store, **observers)
     return train_and_save(spec, store, **observers)

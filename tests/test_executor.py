@@ -1,0 +1,151 @@
+"""The executor seam: in-process by default (nothing of Ray loaded), Ray by one setting, faults in plain words.
+
+The real Ray runs are in ``tests/test_executor_ray.py`` (slow); here the job
+manager is driven by stand-in executors, so nothing trains.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lab.nn.queue import TRAINING_QUEUE
+from lab.nn.result import RunResult
+from lab.runs.executor import (
+    WORKER_DIED_TEXT,
+    InProcessExecutor,
+    QueuePlace,
+    WorkerLostError,
+    make_executor,
+    ray_setting,
+)
+from lab.runs.jobs import JobManager
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+
+SPEC = ExperimentSpec(hidden=(8,), epochs=2, seed=3)
+
+
+def _result(spec: ExperimentSpec) -> RunResult:
+    return RunResult(
+        spec=spec,
+        history={"loss": [1.0, 0.5]},
+        test_loss=0.5,
+        test_accuracy=0.9,
+        confusion=np.zeros((10, 10), dtype=int),
+        test_probs=np.zeros((4, 10), dtype=np.float32),
+        epochs_run=2,
+        best_epoch=None,
+        train_seconds=0.1,
+        diverged=False,
+        stopped=False,
+        params=1,
+    )
+
+
+class DyingOnce:
+    """An executor whose first worker dies mid-training; the second try trains."""
+
+    engine, notice, workers = "stand-in", "", 2
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def train_and_save(self, spec, store, *, on_queue=None, start=None, on_worker=None, **observers):
+        self.calls += 1
+        on_queue(QueuePlace(place=3, running=2, waiting=4, workers=2, running_label="2 runs on 2 workers"))
+        on_worker(4242, "node-a")
+        start()
+        if self.calls == 1:
+            raise WorkerLostError(WORKER_DIED_TEXT)
+        return _result(spec)
+
+
+def test_the_setting_comes_from_the_environment_else_from_a_secrets_file_or_flag():
+    assert ray_setting({}) == ""
+    assert ray_setting({"MLP_LAB_RAY": ""}, fallback="local") == "local"
+    assert ray_setting({"MLP_LAB_RAY": " auto "}, fallback="local") == "auto"
+    assert ray_setting({}, fallback="ray://head:10001") == "ray://head:10001"
+
+
+def test_unset_means_in_process_and_imports_nothing_of_ray():
+    code = (
+        "import sys; from lab.runs.executor import make_executor, ray_setting;"
+        "from lab.runs.jobs import JobManager; from lab.runs.store import RunStore;"
+        "e = make_executor(ray_setting({})); JobManager(RunStore(), e);"
+        "print(type(e).__name__, e.workers, 'ray' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["InProcessExecutor", "1", "False", "False"]
+
+
+def test_a_job_manager_without_an_executor_trains_in_process():
+    assert isinstance(JobManager(RunStore()).executor, InProcessExecutor)
+
+
+def test_a_cluster_that_cannot_be_reached_falls_back_to_in_process_with_a_notice():
+    started = time.monotonic()
+    executor = make_executor("127.0.0.1:1")  # nothing listens on port 1
+    assert isinstance(executor, InProcessExecutor)
+    assert "Could not start or reach the Ray cluster at 127.0.0.1:1" in executor.notice
+    assert "Trainings run on this server instead" in executor.notice
+    assert executor.status().notice == executor.notice
+    assert time.monotonic() - started < 60  # seconds, not the minutes ray.init waits for a silent head
+
+
+def test_a_lost_worker_fails_the_job_in_plain_words_and_retry_trains_again(tmp_path):
+    executor = DyingOnce()
+    jobs = JobManager(RunStore(tmp_path), executor)
+    job = jobs.submit(SPEC)
+    assert job.wait(10)
+    assert job.state == "failed"
+    assert job.error == WORKER_DIED_TEXT
+    assert job.error == "The worker training this run stopped (killed or out of memory): press Retry."
+    assert (job.place, job.running, job.waiting, job.workers) == (0, 2, 4, 2)  # the line it stood in, then started
+    assert (job.worker_pid, job.worker_node) == (4242, "node-a")
+    again = jobs.retry(SPEC.run_id)
+    assert again is not job and again.wait(10)
+    assert again.state == "done" and again.result.history == {"loss": [1.0, 0.5]}
+    assert jobs.get(SPEC.run_id) is again and executor.calls == 2
+    with pytest.raises(KeyError):
+        jobs.retry("000000000000")
+
+
+def test_in_process_the_line_is_this_server_queue(monkeypatch, tmp_path):
+    """While another training holds this process's slot, a job sees place 1 of a line of 2, one worker."""
+    seen: list[QueuePlace] = []
+
+    def fake_train_and_save(spec, store, on_wait=None, start=None, **observers):
+        with TRAINING_QUEUE.slot(spec.summary(), on_wait, poll_seconds=0.02):
+            start()
+            return _result(spec)
+
+    monkeypatch.setattr("lab.runs.executor.train_and_save", fake_train_and_save)
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        with TRAINING_QUEUE.slot("the other run"):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    jobs = JobManager(RunStore(tmp_path), InProcessExecutor())
+    job = jobs.submit(SPEC)
+    deadline = time.monotonic() + 5
+    while job.place == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    seen.append(QueuePlace(job.place, job.running, job.waiting, job.workers, job.running_label))
+    release.set()
+    holder.join(5)
+    assert job.wait(5) and job.state == "done"
+    assert seen == [QueuePlace(1, 1, 1, 1, "the other run")]
+    status = InProcessExecutor().status()
+    assert (status.engine, status.workers, status.busy, status.waiting) == ("in-process", 1, 0, 0)

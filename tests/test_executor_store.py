@@ -1,0 +1,150 @@
+"""The run store under several writers: two servers (or Ray workers) finishing the same run at once.
+
+No TensorFlow here: the runs are written from plain arrays (no model file), as
+many times as it takes to make the writers collide.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lab.nn.result import RunResult
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+
+SPEC = ExperimentSpec(hidden=(8,), epochs=3, seed=5)
+SAVES = 25
+
+
+def _run(marker: float) -> RunResult:
+    """A complete run whose every file carries ``marker``, so a mix of two writers shows."""
+    return RunResult(
+        spec=SPEC,
+        history={"loss": [marker] * 3, "val_loss": [marker] * 3},
+        test_loss=marker,
+        test_accuracy=0.5,
+        confusion=np.full((10, 10), int(marker)),
+        test_probs=np.full((50, 10), marker, dtype=np.float32),
+        epochs_run=3,
+        best_epoch=None,
+        train_seconds=marker,
+        diverged=False,
+        stopped=False,
+        params=1,
+        health={"marker": marker},
+        created=time.time(),
+    )
+
+
+def _consistent(result: RunResult) -> float:
+    """The run's marker, after checking that every file carries the same one."""
+    marker = result.test_loss
+    assert result.history["loss"] == [marker] * 3
+    assert result.train_seconds == marker
+    assert result.health == {"marker": marker}
+    assert (result.confusion == int(marker)).all()
+    assert (result.test_probs == np.float32(marker)).all()
+    return marker
+
+
+def save_many(home: str, writer: int, start: multiprocessing.synchronize.Event) -> None:
+    """One writer process: wait for the start signal, then save the same run SAVES times."""
+    store = RunStore(home)
+    start.wait(30)
+    for i in range(SAVES):
+        store.save(_run(writer * 1000 + i))
+
+
+def _leftovers(home: Path) -> list[str]:
+    return sorted(p.name for p in home.iterdir() if p.name.startswith("."))
+
+
+def test_two_processes_finishing_the_same_run_leave_one_intact_run(tmp_path):
+    ctx = multiprocessing.get_context("spawn")  # two fresh interpreters, as two app servers
+    start = ctx.Event()
+    writers = [ctx.Process(target=save_many, args=(str(tmp_path), w, start)) for w in (1, 2)]
+    for proc in writers:
+        proc.start()
+    store = RunStore(tmp_path)
+    seen: set[float] = set()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:  # a third server reading while both write: only ever a whole run, or none
+        while not done.is_set():
+            try:
+                result = store.get(SPEC)
+                if result is not None:
+                    seen.add(_consistent(result))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    start.set()
+    for proc in writers:
+        proc.join(120)
+    done.set()
+    reader.join(10)
+    assert [proc.exitcode for proc in writers] == [0, 0]
+    assert not errors, errors
+    final = _consistent(store.get(SPEC))
+    assert final in {1000 + SAVES - 1, 2000 + SAVES - 1}  # the last save of one of the two writers
+    assert {m // 1000 for m in seen} <= {1, 2} and seen
+    assert [info.run_id for info in store.list()] == [SPEC.run_id]
+    assert _leftovers(tmp_path) == []  # no temporary folder, trash or lock left behind
+
+
+def test_threads_saving_and_deleting_at_once_never_break_the_store(tmp_path):
+    store = RunStore(tmp_path)
+    errors: list[BaseException] = []
+
+    def work(writer: int) -> None:
+        try:
+            for i in range(SAVES):
+                store.save(_run(writer * 1000 + i))
+                if writer == 3 and i % 5 == 0:
+                    store.delete(SPEC.run_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    result = store.get(SPEC)
+    assert result is None or _consistent(result) % 1000 <= SAVES - 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_lock_left_by_a_writer_that_died_is_broken_after_a_while(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    store.save(_run(1))
+    lock = tmp_path / f".lock-{SPEC.run_id}"
+    lock.mkdir()  # as a writer killed between taking the lock and releasing it leaves it
+    monkeypatch.setattr("lab.runs.store.STALE_LOCK_SECONDS", 0.2)
+    started = time.monotonic()
+    store.save(_run(2))
+    assert time.monotonic() - started < 5
+    assert _consistent(store.get(SPEC)) == 2
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_temporary_folder_left_by_a_killed_worker_is_invisible_and_swept_later(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    half = tmp_path / f".tmp-{SPEC.run_id}-killed"
+    half.mkdir(parents=True)
+    (half / "spec.json").write_text(SPEC.to_json())  # a worker died while writing this run
+    assert store.list() == [] and store.get(SPEC) is None
+    monkeypatch.setattr("lab.runs.store.STALE_TMP_SECONDS", 0.0)
+    store.save(_run(3))
+    assert not half.exists()
+    assert _consistent(store.get(SPEC)) == 3
