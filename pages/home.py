@@ -1,10 +1,14 @@
-"""Home: what the lab is, and where each lesson lives."""
+"""Home: what the lab is, a first lesson in five links, and where each lesson lives."""
 
 import streamlit as st
 
+from lab.catalog.first_lesson import START_HERE
+from lab.codec import spec_to_query
+from ui.display import projector_toggle
 from ui.navigation import ensure_app_navigation
 
 ensure_app_navigation()
+projector_toggle()
 
 st.title(":material/neurology: MLP Lab")
 st.markdown(
@@ -12,6 +16,18 @@ st.markdown(
     "weight initialization, activation functions, optimizers, batch normalization, dropout, L2, "
     "early stopping, ensembles, augmentation, and MLP versus CNN."
 )
+
+st.subheader(":material/flag: Start here: a first lesson in five steps")
+st.caption("Each link opens its page with the setup ready: press the page's Train button and watch.")
+for number, step in enumerate(START_HERE, start=1):
+    query = None
+    if step.spec is not None:
+        # The defaults write no setting: a link still names one, or the page would keep this session's setup.
+        query = spec_to_query(step.spec) or {"epochs": str(step.spec.epochs)}
+    st.page_link(f"pages/{step.page}.py", label=f"{number}. {step.title}", icon=step.icon, query_params=query)
+    st.caption(step.what_to_see)
+
+st.subheader("Every page")
 st.page_link(
     "pages/train.py",
     label="Train a network: sliders for every technique, live curves, learned filters",
@@ -24,4 +40,8 @@ st.page_link(
 st.page_link("pages/cnn.py", label="Convolutional networks and data augmentation", icon=":material/grid_on:")
 st.page_link(
     "pages/gradients.py", label="Vanishing and exploding gradients, as they happen", icon=":material/monitoring:"
+)
+st.caption(
+    "In front of a class, switch on **Projector** in the sidebar (or add `?projector=1` to any link): "
+    "larger charts and text."
 )

@@ -58,9 +58,12 @@ def test_page_opens_on_the_course_b6_with_every_control(tmp_path, monkeypatch):
     for name in ("rotation", "shift", "shear", "zoom", "noise", "elastic"):
         assert at.slider(key=f"cnn_aug_{name}").value == 0.0
     assert [b.label for b in at.button if b.label in ("New random draws", "Train")] == ["New random draws", "Train"]
-    table = at.dataframe[-1].value
-    assert list(table["Preset"]) == [f"B{i}" for i in range(1, 12)]
-    assert set(table["Status"]) == {"not trained"}
+    table = at.table[-1].value
+    assert list(table["Preset"]) == [f"B{i}" for i in range(1, 12)]  # all eleven, B11 included
+    assert set(table["Status"]) == {"not trained yet"}
+    assert set(table["Our accuracy"]) == {"not trained yet"}  # an empty cell says what is missing
+    assert "None" not in table.to_string()
+    assert table.loc[table["Preset"] == "B7", "Parameters"].item() == "286,940"
     assert at.button(key="cnn_train_missing").label == "Train it"
 
 
@@ -140,20 +143,20 @@ def test_the_b_series_table_shows_stored_presets_and_trains_missing_ones(tmp_pat
     store = RunStore(tmp_path)
     store.save(train(get_preset("B2").capped(1).spec))
     at = open_page(tmp_path, monkeypatch)
-    table = at.dataframe[-1].value.set_index("Preset")
+    table = at.table[-1].value.set_index("Preset")
     assert table.loc["B2", "Status"] == "trained, capped at 1 epochs"
-    assert 0 <= table.loc["B2", "Our accuracy"] <= 1
-    assert 0 <= table.loc["B2", SHIFTED] <= 1
+    assert table.loc["B2", "Our accuracy"].endswith("%")
+    assert table.loc["B2", SHIFTED].endswith("%")
     assert table.loc["B2", "Course accuracy"] == "93.73%"
-    assert table.loc["B6", "Status"] == "not trained"
+    assert table.loc["B6", "Status"] == "not trained yet"
 
     at.selectbox(key="cnn_missing").set_value("B6")
     at.selectbox(key="cnn_cap").set_value(1)
     at.button(key="cnn_train_missing").click().run()
     assert not at.exception, at.exception
-    table = at.dataframe[-1].value.set_index("Preset")
+    table = at.table[-1].value.set_index("Preset")
     assert table.loc["B6", "Status"] == "trained, capped at 1 epochs"
-    assert 0 <= table.loc["B6", SHIFTED] <= 1
+    assert table.loc["B6", SHIFTED].endswith("%")
 
 
 def test_a_link_to_an_unknown_preset_is_reported_and_opens_on_b6(tmp_path, monkeypatch):

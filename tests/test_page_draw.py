@@ -112,7 +112,7 @@ def test_empty_canvas_prompts_to_draw(seeded_home, monkeypatch):
     at = open_page(seeded_home, monkeypatch)
     assert len(at.get("bidi_component")) == 1
     assert any("draw a digit" in info.value.lower() for info in at.info)
-    assert shown_digit(at) is None and not at.dataframe
+    assert shown_digit(at) is None and not at.table
 
 
 @pytest.mark.slow
@@ -129,14 +129,26 @@ def test_drawing_shows_prediction_chart_table_and_units(seeded_home, monkeypatch
     assert len(at.get("vega_lite_chart")) == 1  # the ten probabilities
     assert any("28 x 28" in caption for img in at.get("image") for caption in img.captions)
 
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert len(table) == len(TINY_RUNS)
     assert set(table["run"]) == {spec.run_id for spec in TINY_RUNS}
     assert set(table["kind"]) == {"MLP", "MLP + dropout", "CNN"}
-    assert table["chosen"].sum() == 1 and table.loc[table["chosen"], "run"].item() == runs[0].run_id
-    assert table["predicts"].between(0, 9).all() and table["probability"].between(0, 1).all()
+    assert list(table["chosen"]).count("✓") == 1 and table.loc[table["chosen"] == "✓", "run"].item() == runs[0].run_id
+    assert table["predicts"].between(0, 9).all() and table["probability"].str.endswith("%").all()
+    assert set(table["model"]) == {spec.describe() for spec in TINY_RUNS}  # plain words, in full
 
     assert "fire" in texts(at) and re.search(r"Preprocessing \+ prediction: [\d.]+ ms", texts(at))
+
+
+@pytest.mark.slow
+def test_the_clear_button_empties_the_canvas(seeded_home, monkeypatch, sample_digit):
+    at = draw(open_page(seeded_home, monkeypatch), digit_to_canvas(sample_digit[0], scale=8, thickness=3))
+    assert shown_digit(at) is not None
+    at.button(key="draw_clear").click().run()
+    assert not at.exception, at.exception
+    assert shown_digit(at) is None, "no answer without a drawing"
+    assert any("draw a digit" in info.value.lower() for info in at.info)
+    assert len(at.get("bidi_component")) == 1  # a fresh canvas, ready for the next digit
 
 
 @pytest.mark.slow
@@ -166,8 +178,8 @@ def test_choosing_the_cnn_shows_its_filters_and_feature_maps(seeded_home, monkey
     cnn = TINY_RUNS[2].run_id
     at.selectbox(key="draw_model").set_value(cnn).run()
     draw(at, digit_to_canvas(sample_digit[0], scale=10, thickness=2))
-    table = at.dataframe[0].value
-    assert table.loc[table["chosen"], "run"].item() == cnn
+    table = at.table[0].value
+    assert table.loc[table["chosen"] == "✓", "run"].item() == cnn
     assert "first-layer filters (`conv_1`)" in texts(at)
     assert shown_digit(at) is not None
 
@@ -192,7 +204,7 @@ def test_uploaded_photo_of_a_paper_digit_is_predicted(seeded_home, monkeypatch, 
     expected = load_predictor(best, RunStore(seeded_home)).predict(preprocess_file(buf.getvalue()))
     assert shown_digit(at) == expected.digit  # the CLI's pipeline, the same answer
     assert any(caption == "zero.jpg" for img in at.get("image") for caption in img.captions)
-    assert at.dataframe and len(at.get("vega_lite_chart")) == 1
+    assert at.table and len(at.get("vega_lite_chart")) == 1
 
 
 @pytest.mark.slow

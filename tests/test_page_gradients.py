@@ -102,13 +102,21 @@ def test_a1_and_a3_side_by_side_on_one_color_scale(filled_home, monkeypatch):
     assert "times smaller" in text and "vanishing gradient" in text  # A1's reading
     assert "within one order of magnitude" in text  # A3's reading
     assert "saturation is not the cause here" in text
+    # Each run's words agree with its numbers: A1 vanishes at chance, A3 learns; neither reading contradicts itself.
+    readings = [m.value for m in at.markdown if m.value.startswith("Before training,")]
+    assert len(readings) == 2
+    assert readings[0].endswith("training accuracy).") and "**Vanishing gradient**" in readings[0]
+    assert "**Healthy**" in readings[1] and "vanishing" not in readings[1].lower()
+    assert all("exploding" not in r.lower() for r in readings)
+    names = [m.value for m in at.markdown if m.value.startswith("**Run ")]
+    assert "test accuracy" in names[0] and "MLP 4 × 50 units, sigmoid" in names[0]
     assert sum("Recording cost" in c.value for c in at.caption) == 2
     # Two per-layer line charts and two histogram panels, one per run.
     titles = [chart_title(c) for c in charts(at)]
-    assert titles.count("Run A") == 1 and titles.count("Run B") == 1
+    assert titles.count("Run A: gradient norm per layer") == 1 and titles.count("Run B: gradient norm per layer") == 1
     assert sum(t.endswith("epoch 0") for t in titles) == 2
-    assert len(at.dataframe) == 2
-    assert list(at.dataframe[0].value["Layer"]) == ["hidden_1", "hidden_2", "hidden_3", "hidden_4", "output"]
+    assert len(at.table) == 2
+    assert list(at.table[0].value["Layer"]) == ["hidden_1", "hidden_2", "hidden_3", "hidden_4", "output"]
 
 
 @pytest.mark.slow

@@ -24,8 +24,8 @@ chart_titles = apptest_support.chart_titles
 
 
 def results(at: AppTest):
-    """The series results table (the first dataframe on the page)."""
-    return at.dataframe[0].value
+    """The series results table (the first table on the page: every row shown, text wrapped)."""
+    return at.table[0].value
 
 
 def run_series(at: AppTest, series: str, cap: int) -> AppTest:
@@ -125,7 +125,7 @@ def test_seed_ensemble_and_mcnemar_on_stored_runs(tmp_path, monkeypatch):
     at.number_input(key="tech_ens_members").set_value(2).run()
     at.button(key="tech_ens_run").click().run()
     assert not at.exception, at.exception
-    ensemble = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    ensemble = next(t.value for t in at.table if "Model" in t.value.columns)
     models = list(ensemble["Model"])
     assert models[:2] == ["D3 seed 0", "D3 seed 1"]
     assert models[2:] == ["Average member", "Soft voting (mean probabilities)", "Hard voting (majority)"]

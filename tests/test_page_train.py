@@ -175,8 +175,10 @@ def test_a_series_a_preset_feeds_raw_pixels_and_the_layer_table_says_so(open_pag
     assert_clean(at)
     assert at.checkbox(key="raw_pixels").value is True
     assert at.query_params["raw_pixels"] == "1"  # the link reproduces the run
-    tables = [df.value for df in at.dataframe if "Kind" in getattr(df.value, "columns", [])]
+    tables = [t.value for t in at.table if "Kind" in getattr(t.value, "columns", [])]
     assert tables and tables[0]["Kind"].iloc[0] == "rescale"
+    assert tables[0]["Layer"].iloc[-1] == "Total"
+    assert tables[0]["Parameters"].iloc[-1] == metric(at, "Parameters").value  # one number, one format
 
 
 def test_read_link_reports_a_bad_preset_or_setting_and_keeps_what_it_can():
@@ -223,7 +225,12 @@ def test_train_a_tiny_network_and_see_everything(open_page, store_home):
     assert metric(at, "Test loss") is not None
     assert metric(at, "Epochs trained").value == "2 / 2"
     titles = chart_titles(at)
-    for title in ("Loss", "Accuracy", "Output weights for digit 5", "Confusion matrix (test set)"):
+    for title in (
+        "Loss per epoch: training vs validation images",
+        "Accuracy per epoch: training vs validation images",
+        "Output weights for digit 5",
+        "Confusion matrix, test set: counts",
+    ):
         assert title in titles, titles
     captions = [c for image in at.image for c in image.captions]
     assert any("Units numbered from 0" in c for c in captions), "the first-layer filter grid"
@@ -246,11 +253,17 @@ def test_train_a_tiny_network_and_see_everything(open_page, store_home):
     at.button(key="train_button").click().run()
     assert_clean(at)
     assert metric(at, "Test accuracy").delta, "the change from the previous run"
-    assert len(at.dataframe) >= 1  # this session's runs
+    assert any("Setup" in t.value.columns for t in at.table)  # this session's runs, in plain words
     others = at.multiselect(key="overlay").options
     assert len(others) == 1
     at.multiselect(key="overlay").set_value([at.multiselect(key="overlay").options[0]]).run()
     assert_clean(at)
+    assert "Loss per epoch: training vs validation images, every run" in chart_titles(at)
+    assert "**earlier run 1**: MLP 16 units, ReLU, Adam, batch 64, 2 epochs, seed 0" in texts(at), "named in full"
+
+    # The confusion matrix in percentages of each true digit.
+    at.button_group(key="confusion_cells").set_value("percentages").run()
+    assert "Confusion matrix, test set: percentages" in chart_titles(at)
 
 
 @pytest.mark.slow
@@ -264,7 +277,7 @@ def test_a_stored_run_appears_without_training(open_page, store_home):
     from ui.state import get_jobs
 
     assert get_jobs().get(spec.run_id) is None, "nothing was trained"
-    assert "Confusion matrix (test set)" in chart_titles(at)
+    assert "Confusion matrix, test set: counts" in chart_titles(at)
 
 
 @pytest.mark.slow

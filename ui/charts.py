@@ -32,6 +32,7 @@ LINE_COLORS = (
     "#000000", "#b8860b", "#00008b", "#66c2a5",
 )  # fmt: skip
 RUN_DASHES = ([1, 0], [8, 4], [2, 3], [12, 3, 2, 3])  # solid for the first run, then dashed, dotted, dash-dot
+RUN_STYLE_WORDS = ("━━━ solid", "╍╍╍ dashed", "┈┈┈ dotted", "━ ┈ dash-dot")  # the same, for a key written in text
 
 
 # ------------------------------------------------------------------- sizes
@@ -236,6 +237,8 @@ def curves_chart(
             .encode(x="epoch:Q", y=alt.value(2), text=alt.value("best epoch"))
         )
     heading = f"{title} per epoch: training vs validation images" + (", every run" if len(runs) > 1 else "")
+    if points is not None:
+        heading = f"{title} so far: training images every few dozen batches, validation images each epoch"
     return styled(alt.layer(*layers).properties(title=heading, height=plot_height(height)), look)
 
 

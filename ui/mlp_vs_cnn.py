@@ -20,10 +20,12 @@ from lab.reports.course_table import NOT_TRAINED, CourseRow, best_stored_rows
 from ui import charts
 from ui.jobs import run_spec
 from ui.state import get_store
+from ui.text import fmt_percent, fmt_seconds
 
 P = "cnn_"  # the CNN page's widget keys
 CAP_OPTIONS = (0, 1, 5, 10, 20, 50)  # epochs caps for training a missing preset; 0 = the course's length
 SHIFTED = f"Shifted {SHIFT_MIN}-{SHIFT_MAX} px"
+NOT_TRAINED_YET = "not trained yet"
 
 
 @st.cache_data(max_entries=64, show_spinner="Testing on shifted digits ...")
@@ -37,7 +39,7 @@ def shift_scores(home: str, run_id: str, created: float) -> tuple[float, float] 
 
 
 def comparison_table(rows: list[CourseRow], with_shift: bool) -> list[dict[str, Any]]:
-    """One line per B preset: our stored result (and its shifted accuracy) beside the course's figures."""
+    """One line per B preset: our stored result (and its shifted accuracy) beside the course's figures (numbers)."""
     home = str(get_store().home)
     lines = []
     for row in rows:
@@ -63,6 +65,39 @@ def comparison_table(rows: list[CourseRow], with_shift: bool) -> list[dict[str, 
     return lines
 
 
+def table_text(lines: list[dict[str, Any]], with_shift: bool) -> pd.DataFrame:
+    """The comparison as the page shows it: every cell in words, an empty one saying what is missing."""
+
+    def missing(line: dict[str, Any]) -> str:
+        return NOT_TRAINED_YET if line["Status"] == NOT_TRAINED else "not stored"
+
+    shown = []
+    for line in lines:
+        trained = line["Status"] != NOT_TRAINED
+        if line[SHIFTED] is not None:
+            shifted = fmt_percent(line[SHIFTED])
+        elif not trained:
+            shifted = NOT_TRAINED_YET
+        else:
+            shifted = "switched off above" if not with_shift else "model file missing"
+        shown.append(
+            {
+                "Preset": line["Preset"],
+                "Model": line["Model"],
+                "Kind": line["Kind"],
+                "Parameters": f"{line['Parameters']:,}",
+                "Course parameters": f"{line['Course parameters']:,}" if line["Course parameters"] else "—",
+                "Course accuracy": line["Course accuracy"],
+                "Our accuracy": missing(line) if line["Our accuracy"] is None else fmt_percent(line["Our accuracy"]),
+                SHIFTED: shifted,
+                "Epochs": str(line["Epochs"]) if line["Epochs"] is not None else NOT_TRAINED_YET,
+                "Training time": fmt_seconds(line["Seconds"]) if line["Seconds"] is not None else NOT_TRAINED_YET,
+                "Status": NOT_TRAINED_YET if not trained else line["Status"],
+            }
+        )
+    return pd.DataFrame(shown)
+
+
 def mlp_vs_cnn_section() -> None:
     """MLP vs CNN: the B series from the store, beside the course's figures, on plain and shifted digits."""
     st.header("MLP vs CNN: course series B")
@@ -80,18 +115,7 @@ def mlp_vs_cnn_section() -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    st.dataframe(
-        pd.DataFrame(table),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Parameters": st.column_config.NumberColumn(format="localized"),
-            "Course parameters": st.column_config.NumberColumn(format="localized"),
-            "Our accuracy": st.column_config.NumberColumn(format="percent"),
-            SHIFTED: st.column_config.NumberColumn(format="percent"),
-            "Seconds": st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
+    st.table(table_text(table, with_shift), hide_index=True)  # all eleven presets, every column, text wrapped
     data_name = SOURCE_NAMES.get(presets[0].spec.data, presets[0].spec.data) if presets else ""
     st.caption(
         f"Our runs: {data_name}, the course's settings otherwise (each preset's notes are on the Techniques page). "

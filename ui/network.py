@@ -10,17 +10,22 @@ from lab.spec import ExperimentSpec
 
 
 def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
-    """The network's layers as a table: name, kind, output shape, parameters, detail."""
+    """The network's layers as a table: name, kind, output shape, parameters (``101,770``), detail; then the total.
+
+    The total is ``count_params(spec)``, the headline's number, in the same format.
+    """
     rows = [
         {
             "Layer": info.name,
             "Kind": info.kind,
             "Output": " x ".join(str(s) for s in info.output_shape),
-            "Parameters": info.params,
+            "Parameters": f"{info.params:,}",
             "What it does": info.detail,
         }
         for info in layer_infos(spec)
     ]
+    total = count_params(spec)
+    rows.append({"Layer": "Total", "Kind": "", "Output": "", "Parameters": f"{total:,}", "What it does": ""})
     return pd.DataFrame(rows)
 
 
@@ -39,13 +44,17 @@ def show_architecture(spec: ExperimentSpec) -> bool:
         return False
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters", f"{params:,}", help="Every weight and bias the network has.")
-    c2.metric("Trained by gradient descent", f"{trainable:,}", help="Batch norm's running means and variances are not.")
+    c2.metric(
+        "Trainable",
+        f"{trainable:,}",
+        help="The parameters gradient descent trains: all of them but batch norm's running means and variances.",
+    )
     c3.metric("Hidden layers", len(spec.hidden), help="Layers of units between the pixels and the ten outputs.")
     shape = " → ".join(str(w) for w in (NUM_PIXELS, *spec.hidden, NUM_CLASSES))
     convs = f"{len(spec.conv)} convolution block(s), then " if spec.conv else ""
     st.caption(f"Units per layer: {convs}{shape}")
     with st.expander("Layer table", expanded=False):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.table(table, hide_index=True)
     try:
         validate_network(spec)
     except ValueError as exc:

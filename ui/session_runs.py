@@ -9,11 +9,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
 from ui.state import get_store
+from ui.text import fmt_percent, fmt_seconds
 
 RUNS_KEY = "train_runs"  # run id -> its row in the session's table
 LAST_KEY = "train_last"  # the run shown last
@@ -24,7 +26,7 @@ def remember_shown(result: RunResult) -> dict[str, Any] | None:
     """Keep the last two distinct runs shown; returns the one before this one (for the deltas)."""
     info = {
         "run_id": result.run_id,
-        "summary": result.spec.summary(),
+        "summary": result.spec.describe(),
         "acc": result.test_accuracy,
         "loss": result.test_loss,
     }
@@ -35,12 +37,11 @@ def remember_shown(result: RunResult) -> dict[str, Any] | None:
     runs = st.session_state.setdefault(RUNS_KEY, {})
     runs[result.run_id] = {
         "Run": result.run_id,
-        "Setup": result.spec.summary(),
-        "Parameters": result.params,
-        "Test accuracy": result.test_accuracy,
-        "Epochs": result.epochs_run,
-        "Seconds": round(result.train_seconds, 1),
-        "Diverged": result.diverged,
+        "Setup": result.spec.describe(),
+        "Parameters": f"{result.params:,}",
+        "Test accuracy": "diverged" if result.diverged else fmt_percent(result.test_accuracy),
+        "Epochs": f"{result.epochs_run} of {result.spec.epochs}",
+        "Training time": fmt_seconds(result.train_seconds),
     }
     return st.session_state.get(PREV_KEY)
 
@@ -66,15 +67,7 @@ def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], Non
         return
     st.subheader("This session's runs")
     rows = list(runs.values())[::-1]
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Test accuracy": st.column_config.NumberColumn(format="percent"),
-            "Parameters": st.column_config.NumberColumn(format="localized"),
-        },
-    )
+    st.table(pd.DataFrame(rows), hide_index=True)  # every run and its whole setup, newest first
     store = get_store()
 
     def load_run(run_id: str) -> None:
@@ -86,6 +79,10 @@ def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], Non
     if choices:
         c1, c2 = st.columns([3, 1])
         pick = c1.selectbox(
-            "Go back to the settings of", choices, format_func=lambda rid: runs[rid]["Setup"], key="load_run"
+            "Go back to the settings of",
+            choices,
+            format_func=lambda rid: runs[rid]["Setup"],
+            key="load_run",
+            help="Sets every control on the left to that run's settings; its results show at once.",
         )
         c2.button("Load settings", key="load_run_button", on_click=load_run, args=(pick,))

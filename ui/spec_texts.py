@@ -4,7 +4,8 @@ from __future__ import annotations
 
 HELP = {
     "data_source": (
-        "Which images to learn from: the offline MNIST sample, full MNIST, Fashion-MNIST, or your own IDX files."
+        "Which images to learn from: the MNIST sample (5,000 real digits that ship with the lab, offline), full "
+        "MNIST, Fashion-MNIST, or your own IDX files."
     ),
     "idx_folder": "A folder holding train-images, train-labels, t10k-images and t10k-labels IDX files (.gz or not).",
     "train_subset": (
@@ -88,12 +89,18 @@ HELP = {
 }
 
 SOURCE_NAMES = {
-    "sample": "MNIST sample (offline, 5,000)",
+    "sample": "MNIST sample (5,000)",
     "mnist": "MNIST (70,000)",
     "fashion": "Fashion-MNIST (70,000)",
     "idx": "IDX files in a folder",
 }
 BATCHNORM_NAMES = {"none": "off", "before": "before the activation", "after": "after the activation"}
-OUTPUT_NAMES = {"softmax_ce": "softmax + cross-entropy", "sigmoid_mse": "sigmoid + mean squared error"}
+OUTPUT_NAMES = {"softmax_ce": "softmax + cross-entropy", "sigmoid_mse": "sigmoid + squared error"}
+MONITOR_NAMES = {
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+    "loss": "training loss",
+    "accuracy": "training accuracy",
+}
 VAL_MODE_NAMES = {"random": "random, stratified", "last": "last images (Keras)", "test": "the test set"}
 SUBSET_MODE_NAMES = {"random": "random, stratified", "every": "every k-th image", "first": "the first images"}

@@ -32,6 +32,7 @@ from lab.spec import (
 from ui.spec_texts import (
     BATCHNORM_NAMES,
     HELP,
+    MONITOR_NAMES,
     OUTPUT_NAMES,
     SOURCE_NAMES,
     SUBSET_MODE_NAMES,
@@ -232,11 +233,8 @@ def _training_controls(p: str) -> dict[str, Any]:
     optimizer = st.selectbox("Optimizer", format_func=str.upper, **_w(p, "optimizer", OPTIMIZERS))
     learning_rate = st.select_slider("Learning rate", format_func=_g, **_w(p, "learning_rate", LR_OPTIONS))
     sgd = optimizer == "sgd"
-    c1, c2 = st.columns([3, 2])
-    momentum = c1.select_slider("Momentum", disabled=not sgd, format_func=_g, **_w(p, "momentum", MOMENTUM_OPTIONS))
-    with c2:
-        st.write("")  # aligns the checkbox with the slider
-        nesterov = st.checkbox("Nesterov", disabled=not sgd, **_w(p, "nesterov"))
+    momentum = st.select_slider("Momentum", disabled=not sgd, format_func=_g, **_w(p, "momentum", MOMENTUM_OPTIONS))
+    nesterov = st.checkbox("Nesterov momentum", disabled=not sgd, **_w(p, "nesterov"))
     batch_size = st.select_slider("Batch size", **_w(p, "batch_size", BATCH_OPTIONS))
     top = max(100, st.session_state.get(p + "epochs", 1))
     epochs = st.slider("Epochs", min_value=1, max_value=top, step=1, **_w(p, "epochs"))
@@ -244,9 +242,10 @@ def _training_controls(p: str) -> dict[str, Any]:
     patience = st.slider("Early stopping patience (0 = off)", min_value=0, max_value=top, **_w(p, "early_stopping"))
     monitor, min_delta, restore = (st.session_state[p + k] for k in ("es_monitor", "es_min_delta", "es_restore_best"))
     if patience:
-        c1, c2 = st.columns(2)
-        monitor = c1.selectbox("Watch", **_w(p, "es_monitor", MONITORS))
-        min_delta = c2.select_slider("Min. change", format_func=_g, **_w(p, "es_min_delta", MIN_DELTA_OPTIONS))
+        monitor = st.selectbox("Watch", format_func=MONITOR_NAMES.get, **_w(p, "es_monitor", MONITORS))
+        min_delta = st.select_slider(
+            "Smallest change that counts", format_func=_g, **_w(p, "es_min_delta", MIN_DELTA_OPTIONS)
+        )
         restore = st.checkbox("Keep the best epoch's weights", **_w(p, "es_restore_best"))
     seed = st.number_input("Seed", min_value=0, step=1, **_w(p, "seed"))
     return {

@@ -19,8 +19,14 @@ import streamlit as st
 from lab.catalog.presets import get_preset
 from lab.codec import spec_from_query, spec_to_query
 from lab.spec import ExperimentSpec
+from ui.display import URL_SETTINGS
 
 PRESET_PARAM = "preset"
+
+
+def spec_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A URL's query parameters without those that set how the page looks (``ui.display.URL_SETTINGS``)."""
+    return {key: value for key, value in params.items() if key not in URL_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ class PageUrl:
 
     def load(self) -> ExperimentSpec:
         """The setup to draw the controls from: the URL's when it is new, else the one kept in this session."""
-        params = st.query_params.to_dict()
+        params = spec_params(st.query_params.to_dict())
         kept = self.base_key in st.session_state
         if kept and (not params or params == st.session_state.get(self.query_key)):
             return st.session_state[self.base_key]
@@ -124,6 +130,8 @@ class PageUrl:
     def write(self, spec: ExperimentSpec) -> None:
         """Put the controls' setup into the URL (only when it changed), so that a copied link opens it."""
         query = spec_to_query(spec)
-        if st.query_params.to_dict() != query:
-            st.query_params.from_dict(query)
+        current = st.query_params.to_dict()
+        wanted = {**query, **{k: v for k, v in current.items() if k in URL_SETTINGS}}  # ?projector=1 stays
+        if current != wanted:
+            st.query_params.from_dict(wanted)
         st.session_state[self.query_key] = query
