@@ -30,11 +30,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ray
 import ray.exceptions
 
+import lab
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.executor import WORKER_DIED_TEXT, EngineStatus, QueuePlace, WorkerLostError
 from lab.runs.store import RunStore
@@ -52,6 +54,7 @@ FORGET_AFTER = 120.0
 # One TensorFlow thread per worker: one worker per core, and the same sums in the same order on every worker.
 WORKER_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 CPUS_PER_TRAINING = 1
+PROJECT_ROOT = Path(lab.__file__).resolve().parents[1]  # the folder that holds this copy of the lab
 
 
 @dataclass
@@ -228,6 +231,24 @@ def configure_worker() -> None:
     os.environ.update(WORKER_ENV)
 
 
+def init_local_ray(num_cpus: int | None = None) -> None:
+    """Start an embedded Ray on this machine: ``num_cpus`` workers (default: every core), no dashboard.
+
+    Its workers import the lab from this very folder (``PYTHONPATH``, which they
+    inherit), not whatever copy of the lab the Python installation holds. Stopped
+    by ``ray.shutdown()`` (or at exit).
+    """
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(PROJECT_ROOT) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *paths])
+    ray.init(
+        num_cpus=num_cpus or os.cpu_count() or 1,
+        include_dashboard=False,
+        log_to_driver=False,
+        namespace=NAMESPACE,
+    )
+
+
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail at once when nothing listens at a cluster address (``HOST:PORT`` or ``ray://HOST:PORT``).
 
@@ -289,15 +310,17 @@ class RayExecutor:
         owns = False
         if not ray.is_initialized():
             if setting == "local":
-                ray.init(
-                    num_cpus=num_cpus or os.cpu_count() or 1,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    namespace=NAMESPACE,
-                )
+                init_local_ray(num_cpus)
             else:
                 check_reachable(setting)
-                ray.init(address=setting, log_to_driver=False, namespace=NAMESPACE)
+                # The cluster's workers get this server's own copy of the lab, so both run the same code
+                # (the nodes need the lab's requirements installed, not the lab itself).
+                ray.init(
+                    address=setting,
+                    log_to_driver=False,
+                    namespace=NAMESPACE,
+                    runtime_env={"py_modules": [str(PROJECT_ROOT / "lab")]},
+                )
             owns = True
         local = setting == "local"
         options: dict[str, Any] = {"name": COORDINATOR_NAME, "namespace": NAMESPACE, "get_if_exists": True}
