@@ -163,3 +163,8 @@ def test_the_verdict_thresholds_are_the_sentences_thresholds():
         history = curves(0.11, 2.3, 2.3)
         assert (gradient_verdict(record, history=history).kind == VANISHING) is vanishing
         assert ("vanishing" in spread_sentence(spread)) is vanishing
+
+
+def test_no_dead_unit_is_said_in_words_not_as_up_to_zero_percent():
+    text = health_reading(health_record([0.5, 0.5], [1.0, 1.0], dead=[0.0, 0.0]), history=curves(0.9, 1.0, 0.3))
+    assert "No ReLU unit is dead" in text and "Up to 0%" not in text

@@ -273,8 +273,10 @@ def health_reading(
             )
         parts.append(text + ".")
     dead = _values(health, hidden, "dead", last)
-    if dead:
+    if dead and max(dead) > 0:
         parts.append(f"Up to {max(dead):.0%} of a layer's ReLU units are dead (0 for every probe image).")
+    elif dead:
+        parts.append("No ReLU unit is dead: each one fires for some probe image.")
     if diverged:
         parts.append("The loss exploded: the last epoch's cells show where the numbers became NaN or huge.")
     parts.append(verdict.text)

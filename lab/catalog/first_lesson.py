@@ -66,7 +66,7 @@ START_HERE: tuple[Step, ...] = (
         "See why on the Gradients page",
         "gradients",
         None,
-        "Train the pair 'A1 naive sigmoid vs A3 ReLU': in the sigmoid network the first layer's gradient is about "
+        "Train the pair 'A1 naive sigmoid vs A3 ReLU': in the sigmoid network the first layer's gradient is 30 to "
         "100 times smaller than the output layer's (the gradient vanishes); with ReLU it reaches every layer.",
         ":material/monitoring:",
     ),
