@@ -237,6 +237,11 @@ def test_random_affine_is_the_identity_at_inference_and_in_graph_mode_differs_pe
     assert min(np.abs(out[i] - out[0]).max() for i in range(1, 4)) > 1e-3
 
 
+def test_random_affine_tells_keras_it_cannot_be_xla_compiled():
+    # TensorFlow has no XLA kernel for the resampling; jit_compile="auto" on a GPU must not choose XLA.
+    assert RandomAffine(10, 0.2, 0.1, 0.1).supports_jit is False
+
+
 def test_the_four_affine_settings_go_into_one_layer():
     assert [layer.name for layer in augmentation_layers(B10, seed=0)] == ["affine"]
     assert [layer.name for layer in augmentation_layers(Augmentation(zoom=0.1, noise=0.1), seed=0)] == [
