@@ -5,6 +5,7 @@ import streamlit as st
 from lab.catalog.first_lesson import START_HERE
 from lab.codec import spec_to_query
 from ui.display import projector_toggle
+from ui.engine import engine_status
 from ui.navigation import ensure_app_navigation
 
 ensure_app_navigation()
@@ -45,3 +46,4 @@ st.caption(
     "In front of a class, switch on **Projector** in the sidebar (or add `?projector=1` to any link): "
     "larger charts and text."
 )
+engine_status()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,41 @@ def test_in_process_the_line_is_this_server_queue(monkeypatch, tmp_path):
     assert seen == [QueuePlace(1, 1, 1, 1, "the other run")]
     status = InProcessExecutor().status()
     assert (status.engine, status.workers, status.busy, status.waiting) == ("in-process", 1, 0, 0)
+
+
+def _open_app(home, monkeypatch):
+    """The whole app on its Home page, against the run store in ``home``, with fresh server-wide objects."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MLP_LAB_HOME", str(home))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_says_where_trainings_run_and_a_cluster_out_of_reach_is_a_warning_not_a_crash(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("MLP_LAB_RAY", raising=False)
+    at = _open_app(tmp_path, monkeypatch)
+    assert any("Trainings run in this server's process" in c.value for c in at.caption)
+    assert not at.warning
+    monkeypatch.setenv("MLP_LAB_RAY", "127.0.0.1:1")  # nothing listens there
+    try:
+        at = _open_app(tmp_path, monkeypatch)
+        assert any("Could not start or reach the Ray cluster at 127.0.0.1:1" in w.value for w in at.warning)
+        assert any("Trainings run in this server's process" in c.value for c in at.caption)
+
+        def page_with_the_queue() -> None:
+            from ui.jobs import queue_sidebar
+
+            queue_sidebar()
+
+        sidebar = AppTest.from_function(page_with_the_queue, default_timeout=60).run()
+        assert not sidebar.exception, sidebar.exception
+        assert any("Trainings run on this server instead" in w.value for w in sidebar.sidebar.warning)
+    finally:
+        st.cache_resource.clear()  # no other test gets the fallback engine

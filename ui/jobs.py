@@ -22,6 +22,7 @@ from lab.nn.result import EpochReport, RunResult
 from lab.runs.jobs import Job
 from lab.spec import ExperimentSpec
 from ui import charts
+from ui.engine import engine_notice, waiting_text
 from ui.state import get_jobs, get_store
 from ui.text import DIVERGED_TEXT, fmt_seconds
 
@@ -71,10 +72,7 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
         while not job.finished:
             report = job.report
             if job.state == "queued" and job.place > 0:
-                status.info(
-                    f"Waiting in line: place {job.place}. Training now: {job.running_label or 'another run'}. "
-                    "Trainings run one at a time on this server so that results are reproducible."
-                )
+                status.info(waiting_text(job))
             elif report is None:
                 status.info("Preparing data and building the model ...")
             elif report is not shown:
@@ -162,7 +160,8 @@ def show_run_warnings(result: RunResult) -> None:
 
 
 def queue_sidebar() -> None:
-    """Trainings running or waiting on this server, in the sidebar."""
+    """Trainings running or waiting on this server, in the sidebar (and why not on Ray, if it fell back)."""
+    engine_notice()
     active = get_jobs().active()
     if active:
         lines = [f"{'▶' if j.state == 'running' else '⏳'} {j.spec.summary()}" for j in active]
