@@ -145,7 +145,7 @@ def show_failure(job: Job, key: str, render: Callable[[EpochReport], None] | Non
     """A failed training's error, with a button that trains it again."""
     st.error(f"Training failed: {job.error}")
     if st.button("Retry", key=f"retry-{key}", help="Train this setup again."):
-        follow(get_jobs().submit(job.spec), key, render)
+        follow(get_jobs().retry(job.run_id), key, render)
 
 
 def show_run_warnings(result: RunResult) -> None:
