@@ -188,3 +188,19 @@ def test_home_says_where_trainings_run_and_a_cluster_out_of_reach_is_a_warning_n
         assert any("Trainings run on this server instead" in w.value for w in sidebar.sidebar.warning)
     finally:
         st.cache_resource.clear()  # no other test gets the fallback engine
+
+
+def test_the_command_line_flag_beats_the_environment_and_an_unreachable_cluster_is_a_warning(monkeypatch, capsys):
+    import argparse
+
+    from lab.cli.engine import engine_from_args
+    from lab.cli.main import build_parser
+
+    monkeypatch.setenv("MLP_LAB_RAY", "local")
+    with engine_from_args(argparse.Namespace(ray="127.0.0.1:1")) as executor:
+        assert isinstance(executor, InProcessExecutor)
+    assert "warning: Could not start or reach the Ray cluster at 127.0.0.1:1" in capsys.readouterr().err
+    with engine_from_args(argparse.Namespace(ray="")) as executor:  # '' trains here, whatever the environment says
+        assert isinstance(executor, InProcessExecutor) and not executor.notice
+    for command in ("train", "pretrain --all", "reproduce"):
+        assert build_parser().parse_args([*command.split(), "--ray", "auto"]).ray == "auto"

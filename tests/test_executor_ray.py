@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -214,3 +215,38 @@ def test_a_killed_worker_fails_its_job_clearly_while_the_others_finish_and_retry
     _wait_all([again])
     assert again.state == "done" and again.result.stopped
     assert store.get(doomed.spec) is not None
+
+
+def _raylets() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"raylet" in (entry / "cmdline").read_bytes().split(b"\0")[0]:
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return {p for p in found if alive(p)}
+
+
+def test_pretrain_on_ray_trains_presets_in_parallel_and_stops_its_ray_at_the_end(tmp_path):
+    before = _raylets()
+    env = {**os.environ, "MLP_LAB_HOME": str(tmp_path)}
+    env.pop("MLP_LAB_RAY", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "pretrain", "--presets", "B1,B2", "--data", "sample", "--epochs", "1"]
+        + ["--ray", "local"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"Training on Ray workers on this machine: \d+ workers\.", done.stderr), done.stderr[-3000:]
+    assert "2 presets ready" in done.stderr and "(2 trained, 0 already stored)" in done.stderr
+    store = RunStore(tmp_path)
+    assert len(store.list()) == 2 and all(info.metrics["epochs_run"] == 1 for info in store.list())
+    deadline = time.monotonic() + 30
+    while _raylets() - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _raylets() - before, "the command left its Ray running"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from lab.architecture import validate_network
 from lab.catalog.presets import Preset, course_presets, resolve_presets
+from lab.cli.engine import add_engine_flag, engine_from_args
 from lab.runs.pretrain import pretrain
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
@@ -31,6 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=0, help="cap each preset's epochs (0 = the course's length)")
     p.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
+    add_engine_flag(p)
     return p
 
 
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         for spec in preset.member_specs():
             validate_network(spec)
     started = time.perf_counter()
-    with PretrainProgress.for_presets(presets) as progress:
-        results = pretrain(presets, RunStore(args.home), on_event=progress)
+    with engine_from_args(args) as executor, PretrainProgress.for_presets(presets) as progress:
+        results = pretrain(presets, RunStore(args.home), on_event=progress, executor=executor)
     print(
         f"{len(presets)} presets ready in {time.perf_counter() - started:.0f} s "
         f"({progress.trained} trained, {progress.skipped} already stored):",
@@ -81,7 +84,8 @@ class PretrainProgress:
     """One status line on stderr: ``[3/9] A3 ReLU  epoch 12/100  val_acc 0.91  ~20 s left``.
 
     Pass it as ``on_event`` to ``lab.runs.pretrain.pretrain``; as a context
-    manager it clears the line at the end, also when training fails.
+    manager it clears the line at the end, also when training fails. Events
+    may come from several threads at once (presets training in parallel on Ray).
     """
 
     total: int
@@ -89,6 +93,7 @@ class PretrainProgress:
     trained: int = 0
     skipped: int = 0
     _last: float = field(default=0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def for_presets(cls, presets: Sequence[Preset]) -> PretrainProgress:
@@ -102,6 +107,10 @@ class PretrainProgress:
         self.finish()
 
     def __call__(self, kind: str, preset: Preset, spec: ExperimentSpec, payload: Any) -> None:
+        with self._lock:
+            self._event(kind, preset, spec, payload)
+
+    def _event(self, kind: str, preset: Preset, spec: ExperimentSpec, payload: Any) -> None:
         head = f"[{self.done + 1}/{self.total}] {preset.name} {preset.title}"
         if preset.ensemble:
             head += f" (seed {spec.seed})"

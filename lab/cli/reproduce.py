@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.catalog.presets import get_preset, resolve_presets
+from lab.cli.engine import add_engine_flag, engine_from_args
 from lab.cli.pretrain import PretrainProgress, check_epochs_cap
 from lab.reports.reproduce import DEFAULT_OUTPUT, DEFAULT_PRESETS, reproduce
 from lab.runs.store import RunStore
@@ -27,6 +28,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=0, help="cap every preset's epochs (0 = the course's length)")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the document (default REPRODUCTION.md)")
     p.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
+    add_engine_flag(p)
     return p
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         names = DEFAULT_PRESETS
     cap = check_epochs_cap(args.epochs)
     presets = [get_preset(name, args.data).capped(cap) for name in names]
-    with PretrainProgress.for_presets(presets) as progress:
-        rows = reproduce(presets, args.output, RunStore(args.home), on_event=progress)
+    with engine_from_args(args) as executor, PretrainProgress.for_presets(presets) as progress:
+        rows = reproduce(presets, args.output, RunStore(args.home), on_event=progress, executor=executor)
     print(f"Wrote {args.output} ({len(rows)} presets).", file=sys.stderr)
     return 0

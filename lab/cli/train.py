@@ -15,6 +15,7 @@ from typing import Any
 
 from lab.architecture import validate_network
 from lab.catalog.presets import get_preset
+from lab.cli.engine import add_engine_flag, engine_from_args
 from lab.codec import add_spec_flags, spec_from_flags
 from lab.nn.result import EpochReport
 from lab.runs.store import RunStore
@@ -35,6 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="train again even if stored")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
+    add_engine_flag(p)
     return p
 
 
@@ -51,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if args.retrain:
         store.delete(spec.run_id)
     print(f"{spec.run_id}  {spec.summary()}", file=sys.stderr)
-    result = get_or_train(spec, store, on_epoch=_print_epoch, on_wait=None)
+    result = store.get(spec)
+    if result is None or result.stopped:  # to train: only then is an engine (Ray) started
+        with engine_from_args(args) as executor:
+            result = get_or_train(spec, store, executor=executor, on_epoch=_print_epoch)
     payload = {
         "run_id": result.run_id,
         "spec": spec.to_dict(),

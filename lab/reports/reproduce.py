@@ -30,6 +30,7 @@ from lab.analysis.ensemble import combine, mcnemar_predictions, true_labels, wil
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, best_single
+from lab.runs.executor import Executor
 from lab.runs.pretrain import PretrainEvent, pretrain
 from lab.runs.store import RunStore
 
@@ -409,7 +410,12 @@ def _minutes(seconds: float) -> str:
 
 # ------------------------------------------------------------------ main
 def reproduce(
-    presets: Sequence[Preset], output: Path, store: RunStore, *, on_event: PretrainEvent | None = None
+    presets: Sequence[Preset],
+    output: Path,
+    store: RunStore,
+    *,
+    on_event: PretrainEvent | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train (or fetch) ``presets``, merge their rows into ``output`` and rewrite it.
 
@@ -423,6 +429,8 @@ def reproduce(
         Where the runs are found or trained into.
     on_event : callable, optional
         Progress, as ``lab.runs.pretrain.pretrain`` reports it.
+    executor : Executor, optional
+        Where to train (``lab.runs.executor``; on Ray, presets train in parallel); default here.
 
     Returns
     -------
@@ -430,7 +438,7 @@ def reproduce(
         Every row of the document, by preset name.
     """
     started = time.perf_counter()
-    results = pretrain(presets, store, on_event=on_event)
+    results = pretrain(presets, store, on_event=on_event, executor=executor)
     wall = time.perf_counter() - started
     trained = any(not r.from_store for runs in results.values() for r in runs)
     previous = read_payload(output)
