@@ -6,6 +6,7 @@ import sys
 
 from lab.bench.augmentation import bench_augmentation
 from lab.bench.health import bench_health_overhead
+from lab.bench.live import bench_live
 from lab.bench.predict import bench_predict
 from lab.bench.trainer import Comparison, compare
 from lab.bench.workloads import WORKLOADS
@@ -36,7 +37,7 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
                 flush=True,
             )
     if only is None:
-        for bench in (bench_predict, bench_augmentation, bench_health_overhead):
+        for bench in (bench_predict, bench_augmentation, bench_health_overhead, bench_live):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
     return results
 
