@@ -89,6 +89,7 @@ def test_a_techniques_series_ends_with_its_table_filled_and_no_progress_left(tmp
     at.button(key="tech_run_series").click().run()
     assert_final(at)
     assert not at.button(key="tech_run_series").disabled
+    assert any("series d done: 6 runs trained just now" in m.value.lower() for m in at.success)
     assert len(RunStore(home).list()) == 6
     table = at.table[0].value if at.table else at.dataframe[0].value
     assert not table.isin(["not run yet", "not trained yet"]).any().any(), table

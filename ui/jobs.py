@@ -223,21 +223,28 @@ def origin_text(result: RunResult) -> str:
 
 
 # ------------------------------------------------------------- live curves
-def live_curves(slot: Any, height: int | None = None) -> Callable[[EpochReport], None]:
-    """A ``render`` for ``follow``: loss and accuracy that grow within epochs in ``slot``, in a frame of all epochs.
+def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[[EpochReport], None]:
+    """A ``render`` for ``follow``: loss and accuracy that grow within epochs, in a frame of all epochs.
 
+    Drawn in ``slot`` when given, else under the Stop button and the progress bar.
     Training points come every few dozen batches (from the untrained network at 0),
     validation points at each epoch's end.
     """
 
+    def draw(report: EpochReport) -> None:
+        c1, c2 = st.columns(2)
+        for column, metric in ((c1, "loss"), (c2, "accuracy")):
+            chart = charts.curves_chart(
+                {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
+            )
+            column.altair_chart(chart, width="stretch")
+
     def render(report: EpochReport) -> None:
-        with slot.container():
-            c1, c2 = st.columns(2)
-            for column, metric in ((c1, "loss"), (c2, "accuracy")):
-                chart = charts.curves_chart(
-                    {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
-                )
-                column.altair_chart(chart, width="stretch")
+        if slot is None:
+            draw(report)
+        else:
+            with slot.container():
+                draw(report)
 
     return render
 
