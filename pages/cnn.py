@@ -24,7 +24,7 @@ from lab.spec import Augmentation, ExperimentSpec
 from ui import charts, images
 from ui.conv_widgets import augmentation_controls, conv_controls, seed_conv_controls
 from ui.data import data_available
-from ui.jobs import live_curves, queue_sidebar, run_spec, show_run_warnings
+from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
@@ -137,7 +137,7 @@ def augmentation_section(aug: Augmentation, digit: np.ndarray, caption: str) -> 
 
 # ---------------------------------------------------------------- training
 def train_section(spec: ExperimentSpec, ready: bool) -> RunResult | None:
-    """The Train button, live curves, then the result (stored runs show at once)."""
+    """The Train button, live curves, then the result (stored runs show at once; the page reruns after training)."""
     c1, c2 = st.columns([1, 4])
     clicked = c1.button(
         "Train",
@@ -146,13 +146,16 @@ def train_section(spec: ExperimentSpec, ready: bool) -> RunResult | None:
         disabled=not ready,
         help="Train this setup now; moving the controls never trains by itself.",
     )
-    if ready and spec not in get_store():
-        c2.caption("Not trained yet: press Train. A setup trained before shows its results as soon as you select it.")
     if not ready:
         return None
-    live = st.empty()
-    result = run_spec(spec, "cnn", start=clicked, render=live_curves(live, height=200))
-    live.empty()
+    note = c2.empty()
+    if clicked or job_running(spec):
+        note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
+    result = run_spec(spec, "cnn", start=clicked, render=live_curves())
+    if result is not None:
+        note.caption(origin_text(result))
+    else:
+        note.caption("Not trained yet: press Train. A setup trained before shows its results as soon as you select it.")
     return result
 
 

@@ -17,7 +17,7 @@ from lab.runs import queries
 from lab.runs.queries import compare_runs, digit_runs
 from lab.runs.store import RunInfo, RunStore
 from ui import charts, images
-from ui.jobs import run_spec
+from ui.jobs import duration_text, run_spec, trained_just_now
 from ui.navigation import ensure_app_navigation
 from ui.state import get_store
 
@@ -52,7 +52,20 @@ def offer_starter_model() -> None:
         "a few seconds of training). Or train any network on the **Train** page and come back."
     )
     clicked = st.button("Train a starter model", type="primary", key="draw_train_starter")
+    # Following it ends in a rerun: the page then opens on the canvas, with the new model chosen.
     run_spec(STARTER_SPEC, key="draw-starter", start=clicked)
+
+
+def starter_note(chosen: RunInfo) -> None:
+    """Right after the starter model was trained here, say so above the canvas."""
+    if chosen.run_id != STARTER_SPEC.run_id:
+        return
+    result = get_store().get(STARTER_SPEC)
+    if result is not None and trained_just_now(result):
+        st.success(
+            f"Starter model trained just now in {duration_text(result.train_seconds)} and stored "
+            f"({result.test_accuracy:.1%} test accuracy). Draw a digit: it answers as soon as you lift the mouse."
+        )
 
 
 # ---------------------------------------------------------------------- input
@@ -236,6 +249,7 @@ def main() -> None:
         "Model (best test accuracy first)", list(labels), format_func=labels.__getitem__, key="draw_model"
     )
     chosen = next(info for info in runs if info.run_id == run_id)
+    starter_note(chosen)
     play(chosen, runs)
 
 

@@ -12,7 +12,15 @@ from lab.health.readings import finite_range, recording_overhead
 from lab.nn.result import RunResult
 from lab.runs.store import RunInfo
 from ui.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
-from ui.jobs import queue_sidebar, run_spec, show_run_warnings
+from ui.jobs import (
+    duration_text,
+    in_turn_active,
+    queue_sidebar,
+    request_in_turn,
+    show_run_warnings,
+    train_in_turn,
+    trained_just_now,
+)
 from ui.navigation import ensure_app_navigation
 from ui.state import get_store
 from ui.text import fmt_seconds
@@ -23,6 +31,8 @@ RUN_A_KEY = "grad_run_a"
 RUN_B_KEY = "grad_run_b"
 PAIR_KEY = "grad_pair"
 TRAIN_KEY = "grad_train_pair"
+PAIR_RUN_KEY = "grad_pair_run"  # the pair being trained, one run after the other
+PAIR_OPEN_KEY = "grad_pair_open"
 EPOCH_KEY = "grad_epoch"
 METRIC_KEY = "grad_metric"
 NO_RUN = ""
@@ -95,26 +105,40 @@ def overhead_caption(result: RunResult) -> str:
 
 # ------------------------------------------------------------------ sections
 def train_pair_section(runs: list[RunInfo]) -> None:
-    """Train (or fetch) a quick comparison pair of course presets on the sample data."""
-    with st.expander("Train a comparison pair on the sample data", expanded=not runs):
+    """Train (or fetch) a quick comparison pair of course presets on the sample data, one run after the other."""
+    # Kept open once a pair was asked for here, so that its progress and outcome stay in view.
+    with st.expander("Train a comparison pair on the sample data", expanded=not runs or PAIR_RUN_KEY in st.session_state
+                     or st.session_state.get(PAIR_OPEN_KEY, False)):  # fmt: skip
         st.write(
             f"Two course presets, {COMPARISON_EPOCHS} epochs each on the offline sample of 5,000 digits: "
             "about a minute. Runs already stored are shown at once."
         )
         pair = st.radio("Pair", list(COMPARISONS), key=PAIR_KEY)
-        start = st.button("Train this pair", key=TRAIN_KEY, type="primary")
         try:
             specs = comparison_pair(pair)
         except (ValueError, KeyError) as exc:
             st.error(f"This pair cannot be built: {exc}")
             return
-        results = [run_spec(spec, f"grad-pair-{i}", start=start) for i, spec in enumerate(specs)]
-        if all(r is not None for r in results):
-            if start:
-                # Show the pair just trained: set the pickers before they are drawn.
+        asked = st.session_state.get(PAIR_RUN_KEY) == pair
+        running = in_turn_active(PAIR_RUN_KEY, pair, specs)
+        if st.button("Train this pair", key=TRAIN_KEY, type="primary", disabled=running):
+            request_in_turn(PAIR_RUN_KEY, pair)
+            st.session_state[PAIR_OPEN_KEY] = running = True
+        results = [get_store().get(spec) for spec in specs]
+        if running:
+            # One run per page run: following it ends in a rerun, which trains the next.
+            names = [f"run {name} ({spec.summary()})" for name, spec in zip("AB", specs, strict=True)]
+            train_in_turn(specs, names, PAIR_RUN_KEY, st.empty(), key_prefix="grad-pair-")
+        elif all(r is not None for r in results):
+            if asked:
+                # The pair just finished: show it, setting the pickers before they are drawn.
                 st.session_state[RUN_A_KEY] = results[0].run_id
                 st.session_state[RUN_B_KEY] = results[1].run_id
-            st.caption("Stored: " + " · ".join(short_name(r) for r in results))
+            trained = all(trained_just_now(r) for r in results)
+            st.caption(
+                ("Trained just now and stored: " if trained else "Stored: ")
+                + " · ".join(f"{short_name(r)} ({duration_text(r.train_seconds)})" for r in results)
+            )
 
 
 def pick_runs(runs: list[RunInfo]) -> tuple[str, str]:

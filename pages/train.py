@@ -19,7 +19,7 @@ from lab.reports.keras_script import keras_script
 from lab.spec import Augmentation, ExperimentSpec
 from ui import charts, images
 from ui.data import data_available, data_gallery, data_on_machine
-from ui.jobs import job_running, live_curves, queue_sidebar, run_spec, show_run_warnings
+from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
 from ui.session_runs import delta_text, remember_shown, session_runs, session_setups
@@ -57,8 +57,7 @@ def carried_settings_note(base: ExperimentSpec) -> None:
 
 # ---------------------------------------------------------------- training
 def train_section(spec: ExperimentSpec, valid: bool, available: bool) -> RunResult | None:
-    """The Train button, then the result: stored, followed live, or None."""
-    stored = valid and spec in get_store()
+    """The Train button, then the result: stored, or followed live (the page reruns when it ends), or None."""
     c1, c2 = st.columns([1, 4])
     clicked = c1.button(
         "Train",
@@ -68,24 +67,15 @@ def train_section(spec: ExperimentSpec, valid: bool, available: bool) -> RunResu
         help="Train this setup now; the sliders alone never start a training.",
     )
     note = c2.empty()
-    if stored:
-        note.caption(
-            "This exact setup is already trained: its results are below. "
-            "Change any setting (the seed too) to train another run."
-        )
-    elif valid and available:
-        note.caption("Not trained yet: press Train. Results of a setup trained before appear as soon as you select it.")
     if not valid:
         return None
-    progress = st.empty()
-    live = st.empty()
-    trains = clicked or job_running(spec)
-    with progress.container():
-        result = run_spec(spec, PAGE_KEY, start=clicked and available, render=live_curves(live))
-    live.empty()
-    if trains and result is not None:
-        progress.empty()  # the Stop button and status line are done; the results follow
-        note.caption("Trained and stored: this setup's results now appear at once for anyone who selects it.")
+    if clicked or job_running(spec):
+        note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
+    result = run_spec(spec, PAGE_KEY, start=clicked and available, render=live_curves())
+    if result is not None:
+        note.caption(origin_text(result))
+    elif available:
+        note.caption("Not trained yet: press Train. Results of a setup trained before appear as soon as you select it.")
     return result
 
 
@@ -114,8 +104,6 @@ def headline(result: RunResult) -> None:
     c4.metric("Training time", fmt_seconds(result.train_seconds), help="Wall time of the training itself.")
     if result.best_epoch:
         st.caption(f"Early stopping kept the weights of epoch {result.best_epoch} (marked on the curves).")
-    if result.from_store:
-        st.caption("Read from the run store: this setup was trained before, so nothing had to be trained now.")
 
 
 def curves(result: RunResult) -> None:
