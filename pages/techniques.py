@@ -13,7 +13,15 @@ from lab.reports.course_table import CourseRow, stored_rows, together_text
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.data import data_available
-from ui.jobs import queue_sidebar, train_in_turn
+from ui.jobs import (
+    duration_text,
+    forget_in_turn,
+    in_turn_active,
+    queue_sidebar,
+    request_in_turn,
+    train_in_turn,
+    trained_just_now,
+)
 from ui.navigation import ensure_app_navigation
 from ui.state import get_jobs, get_store
 from ui.text import fmt_seconds
@@ -112,33 +120,53 @@ def series_section(series: str, data: str, cap: int) -> None:
     course = {p.name: p for p in list_presets(series, data)}
     presets = [p.capped(cap) for p in course.values()]
     settings = (series, data, cap)
-    running = st.session_state.get(RUN_KEY) == settings
+    specs = [s for p in presets for s in p.member_specs()]
+    # Before any button: when the last run of the series just ended, the page shows its final state.
+    asked = st.session_state.get(RUN_KEY) == settings
+    running = in_turn_active(RUN_KEY, settings, specs)
+    finished = asked and not running  # this run is the first after the series' last training
     if st.button(
         f"Run series {series}" + (f" (at most {cap} epochs each)" if cap else " (course length)"),
         type="primary", disabled=running, key="tech_run_series",
     ):  # fmt: skip
-        st.session_state[RUN_KEY] = settings
+        request_in_turn(RUN_KEY, settings)
         running = True
     if running and st.button("Cancel the rest of the series", key="tech_cancel"):
-        st.session_state.pop(RUN_KEY, None)
-        for job in get_jobs().active():
-            job.request_stop()
+        forget_in_turn(RUN_KEY)
+        for spec in specs:  # the one training now ends after its epoch; the rest never start
+            job = get_jobs().get(spec.run_id)
+            if job is not None and not job.finished:
+                job.request_stop()
         running = False
-    table_slot, progress = st.empty(), st.empty()
+    if finished:
+        series_done_note(series, specs)
     rows = stored_rows(presets, get_store(), list(course.values()))
-    table_slot.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    st.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
     if running:
-        specs = [s for p in presets for s in p.member_specs()]
+        # One run per page run: following it ends in a rerun, which redraws the table and trains the next.
         names = [p.label + (f" (seed {s.seed})" if p.ensemble else "") for p in presets for s in p.member_specs()]
-        train_in_turn(specs, names, RUN_KEY, progress, key_prefix="tech-")
-        rows = stored_rows(presets, get_store(), list(course.values()))
-        table_slot.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+        train_in_turn(specs, names, RUN_KEY, st.empty(), key_prefix="tech-")
     notes(data, cap, presets, course)
     curves_section(rows)
     with st.expander("The lessons, experiment by experiment", expanded=True):
         st.markdown(info.lesson)
         st.markdown("\n".join(f"- **{p.label}** ([open]({page_for(p)}?preset={p.name})): {p.lesson}" for p in presets))
         st.caption("Open a preset on the Train page (CNNs on the CNN page) to change its settings and train it there.")
+
+
+def series_done_note(series: str, specs: list[ExperimentSpec]) -> None:
+    """Right after the last run of a series ended: what was trained now."""
+    results = [r for r in (get_store().get(spec) for spec in specs) if r is not None]
+    fresh = [r for r in results if trained_just_now(r)]
+    missing = len(specs) - len(results)
+    text = (
+        f"Series {series} done: {len(fresh)} run{'s' if len(fresh) != 1 else ''} trained just now and stored "
+        f"({duration_text(sum(r.train_seconds for r in fresh))} of training)"
+        + (f", {len(results) - len(fresh)} read from the run store" if len(results) > len(fresh) else "")
+        + (f"; {missing} could not be trained (press Run again to retry)" if missing else "")
+        + ". The table and the curves show the whole series."
+    )
+    (st.warning if missing else st.success)(text)
 
 
 def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset]) -> None:
@@ -197,9 +225,11 @@ def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
         spec = preset.capped(cap).spec
         specs = seed_specs(spec, members)
         settings = (preset.name, data, cap, members)
-        if st.button(f"Train and combine {members} seeds of {preset.name}", key="tech_ens_run"):
-            st.session_state[ENSEMBLE_KEY] = settings
-        if st.session_state.get(ENSEMBLE_KEY) == settings:
+        running = in_turn_active(ENSEMBLE_KEY, settings, specs)
+        if st.button(f"Train and combine {members} seeds of {preset.name}", key="tech_ens_run", disabled=running):
+            request_in_turn(ENSEMBLE_KEY, settings)
+            running = True
+        if running:
             names = [f"{preset.name} seed {s.seed}" for s in specs]
             train_in_turn(specs, names, ENSEMBLE_KEY, st.empty(), key_prefix="tech-")
         results = [r for r in (get_store().get(s) for s in specs) if r is not None]
