@@ -237,16 +237,44 @@ def init_local_ray(num_cpus: int | None = None) -> None:
     Its workers import the lab from this very folder (``PYTHONPATH``, which they
     inherit), not whatever copy of the lab the Python installation holds. Stopped
     by ``ray.shutdown()`` (or at exit).
+
+    Ray ties the processes it starts to the *thread* that starts them (Linux
+    ``PR_SET_PDEATHSIG``): they are killed when that thread ends. A Streamlit
+    page runs in a thread that ends with each run of the script, so from any
+    thread but the main one Ray is started from a thread of its own that lives
+    as long as the process.
     """
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if str(PROJECT_ROOT) not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *paths])
-    ray.init(
-        num_cpus=num_cpus or os.cpu_count() or 1,
-        include_dashboard=False,
-        log_to_driver=False,
-        namespace=NAMESPACE,
-    )
+
+    def start() -> None:
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            namespace=NAMESPACE,
+        )
+
+    if threading.current_thread() is threading.main_thread():
+        start()
+        return
+    started = threading.Event()
+    failed: list[BaseException] = []
+
+    def keep() -> None:
+        try:
+            start()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            failed.append(exc)
+        started.set()
+        if not failed:
+            threading.Event().wait()  # forever: a daemon thread, it ends with the process
+
+    threading.Thread(target=keep, name="mlp-lab-ray", daemon=True).start()
+    started.wait()
+    if failed:
+        raise failed[0]
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
