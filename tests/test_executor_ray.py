@@ -250,3 +250,33 @@ def test_pretrain_on_ray_trains_presets_in_parallel_and_stops_its_ray_at_the_end
     while _raylets() - before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _raylets() - before, "the command left its Ray running"
+
+
+STARTED_FROM_A_PAGE_THREAD = """
+import threading, time
+import ray
+from lab.runs.executor import make_executor
+
+made = {}
+page = threading.Thread(target=lambda: made.setdefault("executor", make_executor("local", num_cpus=1)))
+page.start()
+page.join()  # as a Streamlit script run ends
+time.sleep(3)
+executor = made["executor"]
+print(type(executor).__name__, ray.get(ray.remote(lambda: 41 + 1).remote(), timeout=120), executor.status().workers)
+executor.close()
+"""
+
+
+def test_an_embedded_ray_started_from_a_page_thread_outlives_that_thread(tmp_path):
+    env = {**os.environ, "MLP_LAB_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", STARTED_FROM_A_PAGE_THREAD],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["RayExecutor", "42", "1"]
