@@ -24,6 +24,7 @@ from lab.spec import Augmentation, ExperimentSpec
 from ui import charts, images
 from ui.conv_widgets import augmentation_controls, conv_controls, seed_conv_controls
 from ui.data import data_available
+from ui.display import projector_toggle
 from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
 from ui.navigation import ensure_app_navigation
@@ -119,11 +120,10 @@ def augmentation_section(aug: Augmentation, digit: np.ndarray, caption: str) -> 
     st.subheader("What augmentation shows the network")
     seed_key = P + "preview_seed"
     st.session_state.setdefault(seed_key, 0)
-    c1, c2 = st.columns([1, 3])
-    if c1.button("New random draws", key=P + "redraw", help="Draw the random changes again."):
+    if st.button("New random draws", key=P + "redraw", help="Draw the random changes again."):
         st.session_state[seed_key] += 1
     if not aug.active:
-        c2.caption("No augmentation is switched on: training sees every digit as it is. Move a slider on the left.")
+        st.caption("No augmentation is switched on: training sees every digit as it is. Move a slider on the left.")
     draws = augmentation_preview(digit, aug, PREVIEW_DRAWS, seed=int(st.session_state[seed_key]))
     tiles = np.concatenate([digit[None], draws])
     labels = ["original"] + [f"draw {i}" for i in range(1, PREVIEW_DRAWS + 1)]
@@ -167,11 +167,11 @@ def result_section(result: RunResult) -> None:
     c2.metric("Parameters", f"{result.params:,}")
     c3.metric("Epochs trained", f"{result.epochs_run} / {result.spec.epochs}")
     c4.metric("Training time", fmt_seconds(result.train_seconds))
-    c1, c2 = st.columns(2)
     histories = {"this run": result.history}
     best = {"this run": result.best_epoch}
-    c1.altair_chart(charts.curves_chart(histories, "loss", best_epochs=best, height=220), width="stretch")
-    c2.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best, height=220), width="stretch")
+    # One above the other: each curve gets the column's whole width, readable from the back of a room.
+    st.altair_chart(charts.curves_chart(histories, "loss", best_epochs=best), width="stretch")
+    st.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
     if result.spec.augmentation.active:
         st.caption(
             "Training accuracy is measured on augmented digits, validation accuracy on the digits as they are: "
@@ -267,6 +267,7 @@ def shifted_examples(spec: ExperimentSpec) -> None:
 
 # -------------------------------------------------------------------- page
 def main() -> None:
+    projector_toggle()
     st.title("Convolutions and data augmentation")
     st.write(
         "A convolution layer slides small kernels over the image, so the same stroke detector works anywhere; "

@@ -13,17 +13,21 @@ from streamlit_drawable_canvas import st_canvas
 from lab.analysis.canvas import image_to_mnist, load_image_file
 from lab.analysis.images import enlarge, signed_to_rgb
 from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, UnitView, has_ink, preprocess_canvas
+from lab.reports.labels import run_help, run_labels
 from lab.runs import queries
 from lab.runs.queries import compare_runs, digit_runs
 from lab.runs.store import RunInfo, RunStore
 from ui import charts, images
+from ui.display import apply_look, projector_toggle
 from ui.jobs import duration_text, run_spec, trained_just_now
 from ui.navigation import ensure_app_navigation
 from ui.state import get_store
+from ui.text import fmt_percent
 
 ensure_app_navigation()
 
 CANVAS_KEY = "draw_canvas"
+CLEARED_KEY = "draw_cleared"  # how many times Clear was pressed: part of the canvas's key
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
 PROMPT = "✏️ **Draw a digit** in the black square: the network answers as soon as you lift the mouse."
@@ -69,8 +73,20 @@ def starter_note(chosen: RunInfo) -> None:
 
 
 # ---------------------------------------------------------------------- input
+def canvas_key() -> str:
+    """The canvas component's key: a new one after each Clear, which gives an empty canvas."""
+    cleared = int(st.session_state.get(CLEARED_KEY, 0))
+    return CANVAS_KEY if cleared == 0 else f"{CANVAS_KEY}_{cleared}"
+
+
+def clear_canvas() -> None:
+    """The Clear button: forget this drawing and draw a fresh canvas (the component keeps no way to empty it)."""
+    st.session_state.pop(canvas_key(), None)
+    st.session_state[CLEARED_KEY] = int(st.session_state.get(CLEARED_KEY, 0)) + 1
+
+
 def drawn_canvas() -> np.ndarray | None:
-    """The canvas with its stroke width control: its RGBA pixels, or None while nothing is drawn."""
+    """The canvas with its stroke width control and Clear button: its RGBA pixels, or None while nothing is drawn."""
     stroke = st.slider("Stroke width", 6, 40, 20, key="draw_stroke", help="Brush size in canvas pixels.")
     canvas = st_canvas(
         stroke_width=stroke,
@@ -80,9 +96,10 @@ def drawn_canvas() -> np.ndarray | None:
         height=CANVAS_SIDE,
         drawing_mode="freedraw",
         return_image_data=True,
-        key=CANVAS_KEY,
+        key=canvas_key(),
     )
-    st.caption("Undo, redo and clear are in the canvas toolbar.")
+    st.button("Clear", icon=":material/ink_eraser:", key="draw_clear", on_click=clear_canvas, help="Empty the canvas.")
+    st.caption("Undo and redo: the small toolbar that appears when the mouse is over the canvas.")
     rgba = canvas.image_data
     return rgba if has_ink(rgba) else None
 
@@ -120,26 +137,24 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
     with st.spinner("Loading the stored models ..."):
         rows = compare_runs([(info, predictor_for(info)) for info in shown], image)
     table = pd.DataFrame(rows)
-    table.insert(0, "chosen", table["run"] == chosen.run_id)
     votes = table["predicts"].value_counts()
     top_digit, top_count = int(votes.index[0]), int(votes.iloc[0])
     st.markdown(
         f"**{top_count} of {len(table)}** models say **{top_digit}**."
         + ("" if top_count == len(table) else " Where they disagree, the drawing is ambiguous to some of them.")
     )
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_order=["chosen", "predicts", "probability", "kind", "model", "test accuracy", "run"],
-        column_config={
-            "chosen": st.column_config.CheckboxColumn("chosen", width="small"),
-            "predicts": st.column_config.NumberColumn("predicts", width="small"),
-            "probability": st.column_config.ProgressColumn(
-                "probability", min_value=0.0, max_value=1.0, format="percent"
-            ),
-            "test accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
-        },
+    shown_table = pd.DataFrame(
+        {
+            "chosen": ["✓" if run == chosen.run_id else "" for run in table["run"]],
+            "predicts": table["predicts"],
+            "probability": [f"{p:.1%}" for p in table["probability"]],
+            "kind": table["kind"],
+            "model": [info.spec.describe() for info in shown],
+            "test accuracy": [fmt_percent(a) for a in table["test accuracy"]],
+            "run": table["run"],
+        }
     )
+    st.table(shown_table, hide_index=True)  # every model, its whole description
     if len(runs) > len(shown):
         st.caption(f"The {len(shown)} most accurate of {len(runs)} stored digit models.")
 
@@ -184,6 +199,7 @@ def image_row(pictures: list[np.ndarray], captions: list[str]) -> None:
 @st.fragment
 def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
     """Canvas and answer; a fragment, so drawing reruns only this part of the page."""
+    apply_look()  # a fragment's rerun skips the page's top: draw its chart at the session's sizes too
     source = st.radio(
         "Input", ["Draw", "Upload a photo"], horizontal=True, key="draw_source", label_visibility="collapsed"
     )
@@ -231,6 +247,7 @@ def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
 
 
 def main() -> None:
+    projector_toggle()
     st.title("✏️ Draw a digit")
     st.markdown(
         "Draw a digit and a trained network answers. Next to your drawing is the **28 x 28 image the "
@@ -244,9 +261,15 @@ def main() -> None:
         runs = digit_runs(store)
         if not runs:
             return
-    labels = {info.run_id: info.label() for info in runs}
+    labels = run_labels(runs)
+    by_id = {info.run_id: info for info in runs}
+    current = by_id.get(st.session_state.get("draw_model", ""), runs[0])
     run_id = st.selectbox(
-        "Model (best test accuracy first)", list(labels), format_func=labels.__getitem__, key="draw_model"
+        "Model (best test accuracy first)",
+        list(labels),
+        format_func=labels.__getitem__,
+        key="draw_model",
+        help=f"Compact: {run_help(current)}",
     )
     chosen = next(info for info in runs if info.run_id == run_id)
     starter_note(chosen)

@@ -10,7 +10,9 @@ from lab.analysis.diagnosis import health_reading
 from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_pair
 from lab.health.readings import finite_range, recording_overhead
 from lab.nn.result import RunResult
+from lab.reports.labels import run_help, run_labels
 from lab.runs.store import RunInfo
+from ui.display import projector_toggle
 from ui.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
 from ui.jobs import (
     duration_text,
@@ -85,8 +87,9 @@ def load(run_id: str) -> RunResult | None:
 
 
 def short_name(result: RunResult) -> str:
-    """A run's name in chart titles: the spec summary and its id."""
-    return f"{result.spec.summary()} ({result.run_id})"
+    """A run in plain words, with its test accuracy: the words beside a chart agree with its numbers."""
+    accuracy = "diverged" if result.diverged else f"{result.test_accuracy:.1%} test accuracy"
+    return f"{result.spec.describe()} · {accuracy}"
 
 
 # ------------------------------------------------------------------ readings
@@ -144,7 +147,7 @@ def train_pair_section(runs: list[RunInfo]) -> None:
 def pick_runs(runs: list[RunInfo]) -> tuple[str, str]:
     """Two selectboxes of stored runs (the second may be empty)."""
     ids = [info.run_id for info in runs]
-    labels = {info.run_id: info.label() for info in runs}
+    labels = run_labels(runs)
     labels[NO_RUN] = "— none —"
     # First visit: the course's A1 / A3 pair when stored, else the two newest runs.
     preferred = [spec.run_id for spec in comparison_pair(next(iter(COMPARISONS)))]
@@ -152,9 +155,15 @@ def pick_runs(runs: list[RunInfo]) -> tuple[str, str]:
     for key, fallback in zip((RUN_A_KEY, RUN_B_KEY), defaults, strict=True):
         if st.session_state.get(key) not in [*ids, NO_RUN]:
             st.session_state[key] = fallback
-    left, right = st.columns(2)
-    run_a = left.selectbox("Run A", ids, key=RUN_A_KEY, format_func=labels.get)
-    run_b = right.selectbox("Run B", [NO_RUN, *ids], key=RUN_B_KEY, format_func=labels.get)
+    # One above the other: each run's whole description fits on one line.
+    by_id = {info.run_id: info for info in runs}
+
+    def compact(key: str) -> str | None:
+        info = by_id.get(st.session_state.get(key, NO_RUN))
+        return f"Compact: {run_help(info)}" if info is not None else None
+
+    run_a = st.selectbox("Run A", ids, key=RUN_A_KEY, format_func=labels.get, help=compact(RUN_A_KEY))
+    run_b = st.selectbox("Run B", [NO_RUN, *ids], key=RUN_B_KEY, format_func=labels.get, help=compact(RUN_B_KEY))
     return run_a, run_b
 
 
@@ -176,10 +185,11 @@ def show(results: list[RunResult]) -> None:
     domain = finite_range(healths, "grad_norm")
 
     def draw_heatmap(result: RunResult, i: int) -> None:
-        st.markdown(f"**Run {names[i]}** · {result.spec.summary()}")
-        st.altair_chart(heatmap(result, domain, f"Run {names[i]} · {result.run_id}"), width="stretch")
+        st.markdown(f"**Run {names[i]}** · {short_name(result)}")
+        title = f"Run {names[i]}: gradient norm per layer and epoch"
+        st.altair_chart(heatmap(result, domain, title), width="stretch")
         show_run_warnings(result)
-        st.markdown(health_reading(result.health, result.diverged))
+        st.markdown(health_reading(result.health, result.diverged, result.history))
         st.caption(overhead_caption(result))
 
     side_by_side(results, draw_heatmap)
@@ -191,7 +201,10 @@ def show(results: list[RunResult]) -> None:
     line_domain = finite_range(healths, metric) if log else linear_range(results, metric)
     side_by_side(
         results,
-        lambda result, i: st.altair_chart(lines(result, metric, line_domain, f"Run {names[i]}"), width="stretch"),
+        lambda result, i: st.altair_chart(
+            lines(result, metric, line_domain, f"Run {names[i]}: {METRICS[metric][0].lower()} per layer"),
+            width="stretch",
+        ),
     )
 
     st.subheader("Activations at one epoch")
@@ -206,13 +219,17 @@ def show(results: list[RunResult]) -> None:
             st.info("This network has no hidden layer: no activations to show.")
         else:
             st.altair_chart(chart)
-        st.dataframe(stats_table(result, epoch), hide_index=True, width="stretch")
 
     side_by_side(results, draw_histograms)
+    # The numbers below the pictures, each run's table across the whole width: every column shows.
+    for i, result in enumerate(results):
+        st.markdown(f"**Run {names[i]}, epoch {epoch}**: each layer's numbers")
+        st.table(stats_table(result, epoch), hide_index=True)
     st.caption(STATS_READING)
 
 
 def main() -> None:
+    projector_toggle()
     st.title(":material/monitoring: Gradient health")
     st.write(
         "Why does the naive sigmoid network not learn, why do some runs blow up, and what do ReLU, a good "

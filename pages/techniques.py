@@ -6,13 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from lab.analysis.ensemble import combine, evaluation_key, format_interval, mcnemar_test, seed_specs
+from lab.architecture import count_params
+from lab.catalog.lessons import ClaimCheck, Numbers, check_claims
 from lab.catalog.presets import SERIES, Preset, list_presets
 from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, stored_rows, together_text
+from lab.reports.labels import run_labels
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.data import data_available
+from ui.display import projector_toggle
 from ui.jobs import (
     duration_text,
     forget_in_turn,
@@ -28,7 +32,7 @@ from ui.text import fmt_seconds
 
 ensure_app_navigation()
 
-RUN_KEY = "techniques_run"  # the series run in progress: (series, data, cap)
+RUN_KEY = "techniques_run"  # the series run in progress: (series, data, length)
 ENSEMBLE_KEY = "techniques_ensemble"  # the seed ensemble being trained: (preset, data, cap, members)
 METRICS = {
     "val_accuracy": "Validation accuracy",
@@ -38,12 +42,9 @@ METRICS = {
 }
 DATA_CHOICES = ["sample", "mnist", "fashion"]
 SOFT_VOTE = "Soft voting (mean probabilities)"
-# Narrow text columns (the full text shows on hover) so that the figures fit on screen.
-TABLE_COLUMNS = {
-    "Preset": st.column_config.TextColumn(width="medium"),
-    "What changed": st.column_config.TextColumn(width="medium"),
-    "Epochs": st.column_config.TextColumn(width="small"),
-}
+NOT_TRAINED_YET = "not trained yet"
+# How long each preset trains: the course's length, quick mode's plan (lab.catalog), or a cap (epochs, above 0).
+COURSE_LENGTH, QUICK = 0, -1
 
 
 # ------------------------------------------------------------------ the table
@@ -60,12 +61,12 @@ def results_table(rows: list[CourseRow]) -> pd.DataFrame:
             {
                 "Preset": row.preset.label,
                 "What changed": row.preset.change,
-                "Parameters": f"{row.params:,}" if row.results else "",
+                "Parameters": f"{row.params if row.params is not None else count_params(row.preset.spec):,}",
                 "Epochs": row.epochs_text,
                 "Our test accuracy (95% interval)": row.accuracy_text,
                 course_column(row.preset.spec.data): row.course_figure,
-                "Together vs single": together_text(row, accuracies),
-                "Training time": fmt_seconds(row.seconds) if row.results else "",
+                "Together vs single": together_text(row, accuracies) or "—",
+                "Training time": fmt_seconds(row.seconds) if row.results else NOT_TRAINED_YET,
             }
             for row in rows
         ]
@@ -77,16 +78,25 @@ def page_for(preset: Preset) -> str:
     return "cnn" if preset.spec.conv or preset.spec.augmentation.active else "train"
 
 
-def run_labels() -> dict[str, str]:
-    """Stored run id -> label, newest first."""
-    return {info.run_id: info.label() for info in get_store().list()}
+def planned(preset: Preset, length: int) -> Preset:
+    """The preset as this length trains it: the course's, quick mode's plan, or capped at ``length`` epochs."""
+    if length == QUICK:
+        return preset.quick()
+    return preset.capped(length) if length > 0 else preset
+
+
+def length_words(length: int) -> str:
+    """The Run button's words for a length."""
+    if length == QUICK:
+        return "quick: the lesson in minutes"
+    return f"at most {length} epochs each" if length > 0 else "course length"
 
 
 # ---------------------------------------------------------------- sections
 def series_controls() -> tuple[str, str, int]:
-    """Series, data source and epochs cap chosen by the user."""
-    left, middle, right = st.columns([2, 2, 2])
-    series = left.selectbox("Series", list(SERIES), format_func=lambda k: f"{k} · {SERIES[k].title}", key="tech_series")
+    """Series, data source and length (``COURSE_LENGTH``, ``QUICK`` or an epochs cap) chosen by the user."""
+    series = st.selectbox("Series", list(SERIES), format_func=lambda k: f"{k} · {SERIES[k].title}", key="tech_series")
+    middle, right, cap_column = st.columns([3, 2, 2])
     default = default_source()
     data = middle.selectbox(
         "Data",
@@ -98,14 +108,22 @@ def series_controls() -> tuple[str, str, int]:
     )
     # Quick by default, unless a teacher pretrained this series at the course's length (python -m lab pretrain).
     pretrained = any(s in get_store() for p in list_presets(series, data) for s in p.member_specs())
-    quick = right.toggle(
-        "Quick mode (cap the epochs)", value=not pretrained, key="tech_quick",
-        help="Train each preset for at most this many epochs, so a class can run a series in minutes.",
+    with right:
+        st.write("")  # aligns the toggle with the selectboxes
+        quick = st.toggle(
+            "Quick mode", value=not pretrained, key="tech_quick",
+            help="Short runs chosen so that each series still shows its lesson (at most 10 epochs, or what a "
+            "series needs: series D's 500 images take 50 quick epochs). The table says what each preset ran.",
+        )  # fmt: skip
+    if not quick:
+        return series, data, COURSE_LENGTH
+    cap = cap_column.number_input(
+        "Epochs at most", min_value=1, max_value=1000, value=None, step=1, key="tech_cap",
+        placeholder="as the lesson needs",
+        help="Empty: quick mode's plan, which still shows the lesson. A number caps every run at it, for a look in "
+        "seconds (the lesson may then not show).",
     )  # fmt: skip
-    cap = 0
-    if quick:
-        cap = int(right.number_input("Epochs at most", 1, 1000, 10, key="tech_cap"))
-    return series, data, cap
+    return series, data, QUICK if cap is None else int(cap)
 
 
 def data_ready(data: str) -> bool:
@@ -118,7 +136,7 @@ def series_section(series: str, data: str, cap: int) -> None:
     info = SERIES[series]
     st.markdown(f"**Course file {info.source}.** {info.setup}")
     course = {p.name: p for p in list_presets(series, data)}
-    presets = [p.capped(cap) for p in course.values()]
+    presets = [planned(p, cap) for p in course.values()]
     settings = (series, data, cap)
     specs = [s for p in presets for s in p.member_specs()]
     # Before any button: when the last run of the series just ended, the page shows its final state.
@@ -126,7 +144,7 @@ def series_section(series: str, data: str, cap: int) -> None:
     running = in_turn_active(RUN_KEY, settings, specs)
     finished = asked and not running  # this run is the first after the series' last training
     if st.button(
-        f"Run series {series}" + (f" (at most {cap} epochs each)" if cap else " (course length)"),
+        f"Run series {series} ({length_words(cap)})",
         type="primary", disabled=running, key="tech_run_series",
     ):  # fmt: skip
         request_in_turn(RUN_KEY, settings)
@@ -141,12 +159,13 @@ def series_section(series: str, data: str, cap: int) -> None:
     if finished:
         series_done_note(series, specs)
     rows = stored_rows(presets, get_store(), list(course.values()))
-    st.dataframe(results_table(rows), hide_index=True, width="stretch", column_config=TABLE_COLUMNS)
+    st.table(results_table(rows), hide_index=True)  # every row, every word: nothing scrolls or is cut off
     if running:
         # One run per page run: following it ends in a rerun, which redraws the table and trains the next.
         names = [p.label + (f" (seed {s.seed})" if p.ensemble else "") for p in presets for s in p.member_specs()]
         train_in_turn(specs, names, RUN_KEY, st.empty(), key_prefix="tech-")
     notes(data, cap, presets, course)
+    lesson_checks(series, data, cap, rows)
     curves_section(rows)
     with st.expander("The lessons, experiment by experiment", expanded=True):
         st.markdown(info.lesson)
@@ -179,23 +198,80 @@ def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset])
             "1,000 test images."
         )
     shortened = [p.name for p in presets if p.spec.epochs < course[p.name].spec.epochs]
-    if cap and shortened:
+    if cap == QUICK and shortened:
+        plans: dict[str, list[str]] = {}
+        for name in shortened:
+            plans.setdefault(course[name].quick_text, []).append(name)
+        plan = "; ".join(f"{', '.join(names)}: {text}" for text, names in plans.items())
+        lines.append(f"Quick mode: {plan} (see the Epochs column); untick it for the course's length.")
+        series_note = SERIES[presets[0].series].quick_note if presets else ""
+        if series_note:
+            lines.append(series_note)
+    elif cap > 0 and shortened:
         lines.append(
             f"Quick mode: {', '.join(shortened)} trained for at most {cap} epochs, fewer than the course "
-            "(see the Epochs column); untick it for the full length."
+            "(see the Epochs column); empty the box for the plan that shows the lesson, or untick it for the full "
+            "length."
         )
     lines.extend(p.note for p in presets[:1] if p.note)  # the series-wide difference, once
     if lines:
         st.caption("\n\n".join(lines))
 
 
+def numbers(rows: list[CourseRow]) -> dict[str, Numbers]:
+    """What the table shows of each preset, for the lesson's claims."""
+    return {row.preset.name: Numbers(row.accuracy, row.train_accuracy if row.results else None) for row in rows}
+
+
+def lesson_checks(series: str, data: str, cap: int, rows: list[CourseRow]) -> None:
+    """Beside the results: which sentences of the series' lesson these numbers show, and which need the full run."""
+    claims = SERIES[series].claims
+    if not claims:
+        return
+    checks = check_claims(claims, numbers(rows))
+    shortened = cap != COURSE_LENGTH
+    lines = [claim_line(check, shortened) for check in checks]
+    st.markdown("**What these numbers show of the lesson**\n\n" + "\n".join(lines))
+    missing = [c for c in checks if c.holds is False or (shortened and not c.claim.quick and c.holds is not True)]
+    if missing and shortened:
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        c1.info(
+            "Part of this lesson needs the full run: "
+            + "; ".join(c.claim.text for c in missing)
+            + ". Train the series at the course's length to see it (it takes much longer)."
+        )
+        c2.button(
+            "Run the full series", key="tech_run_full", on_click=run_full_series, args=(series, data),
+            help="Unticks quick mode and trains every preset of the series at the course's length.",
+        )  # fmt: skip
+
+
+def claim_line(check: ClaimCheck, shortened: bool) -> str:
+    """One claim as a Markdown list item: shown, not shown, not trained yet, or needs the full run."""
+    text = check.claim.text
+    if check.holds:
+        return f"- :green[:material/check_circle:] {text} ({check.detail})"
+    if shortened and not check.claim.quick:
+        so_far = f" ({check.detail} so far)" if check.detail else ""
+        return f"- :blue[:material/skip_next:] {text}: needs the full run{so_far}"
+    if check.holds is None:
+        return f"- :gray[:material/hourglass_empty:] {text}: not trained yet"
+    return f"- :red[:material/cancel:] {text}: not shown by these numbers ({check.detail})"
+
+
+def run_full_series(series: str, data: str) -> None:
+    """The "Run the full series" button: course length, and train it (the button's callback, before the page runs)."""
+    st.session_state["tech_quick"] = False
+    request_in_turn(RUN_KEY, (series, data, COURSE_LENGTH))
+
+
 def curves_section(rows: list[CourseRow]) -> None:
-    """All curves of the series on one chart."""
+    """All curves of the series on one chart, one colour per run, in the course's order."""
     metric = st.radio(
         "Curves", list(METRICS), format_func=METRICS.get, horizontal=True, key="tech_metric",
     )  # fmt: skip
     histories = {
-        row.preset.name if len(row.results) == 1 else f"{row.preset.name} (seed {r.spec.seed})": r.history
+        row.preset.label if len(row.results) == 1 else f"{row.preset.label}, seed {r.spec.seed}": r.history
         for row in rows
         for r in row.results
     }
@@ -203,7 +279,8 @@ def curves_section(rows: list[CourseRow]) -> None:
     if frame.empty:
         st.info("Run the series to see its curves here.")
         return
-    st.altair_chart(charts.overlay_chart(frame, METRICS[metric], "accuracy" in metric), width="stretch")
+    order = [label for label in histories if label in set(frame["preset"])]
+    st.altair_chart(charts.overlay_chart(frame, METRICS[metric], "accuracy" in metric, order), width="stretch")
     if metric.startswith("val_"):
         st.caption("Where a series validates on the test set (C, D, A7), the validation curve is the test curve.")
 
@@ -222,7 +299,7 @@ def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
         choices = [p for p in series_presets if not p.ensemble]
         preset = left.selectbox("Preset", choices, format_func=lambda p: p.label, key="tech_ens_preset")
         members = int(right.number_input("Members", 2, 10, 3, key="tech_ens_members"))
-        spec = preset.capped(cap).spec
+        spec = planned(preset, cap).spec
         specs = seed_specs(spec, members)
         settings = (preset.name, data, cap, members)
         running = in_turn_active(ENSEMBLE_KEY, settings, specs)
@@ -238,7 +315,7 @@ def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
         if len(results) >= 2:
             ensemble_view(results, [f"{preset.name} seed {r.spec.seed}" for r in results])
     with pick_tab:
-        labels = {info.run_id: info.label() for info in get_store().list()}
+        labels = run_labels(get_store().list())
         picked = st.multiselect(
             "Runs to combine (they must be tested on the same images)", list(labels), format_func=labels.get,
             key="tech_ens_pick",
@@ -269,7 +346,7 @@ def ensemble_view(results: list[RunResult], names: list[str]) -> None:
     ]  # fmt: skip
     frame = pd.DataFrame(rows)
     left, right = st.columns([3, 2])
-    left.dataframe(frame.drop(columns="accuracy"), hide_index=True, width="stretch")
+    left.table(frame.drop(columns="accuracy"), hide_index=True)
     right.altair_chart(charts.ensemble_chart(frame, SOFT_VOTE), width="stretch")
     gain = (ens.soft_accuracy - ens.mean_member_accuracy) * 100
     st.caption(
@@ -290,16 +367,16 @@ def mcnemar_section() -> None:
     if len(infos) < 2:
         st.info("Train at least two runs (for example by running a series above) to compare them.")
         return
-    labels = {run_id: info.label() for run_id, info in infos.items()}
-    left, right = st.columns(2)
-    a = left.selectbox("Run A", list(infos), format_func=labels.get, key="tech_mc_a")
+    labels = run_labels(list(infos.values()))
+    # One above the other, not side by side: each run's whole description fits on its line.
+    a = st.selectbox("Run A", list(infos), format_func=labels.get, key="tech_mc_a")
     # Only runs tested on the same images can be compared: offer those.
     tested_on = evaluation_key(infos[a].spec)
     same_test = [r for r, info in infos.items() if r != a and evaluation_key(info.spec) == tested_on]
     if not same_test:
-        right.info("No other stored run was tested on the same images as run A: train one on the same data.")
+        st.info("No other stored run was tested on the same images as run A: train one on the same data.")
         return
-    b = right.selectbox("Run B (tested on the same images)", same_test, format_func=labels.get, key="tech_mc_b")
+    b = st.selectbox("Run B (tested on the same images)", same_test, format_func=labels.get, key="tech_mc_b")
     run_a, run_b = get_store().get(a), get_store().get(b)
     if run_a is None or run_b is None:
         st.error("One of these runs can no longer be read from the store: choose another.")
@@ -311,7 +388,7 @@ def mcnemar_section() -> None:
         return
     table = pd.DataFrame(result.table, index=["A right", "A wrong"], columns=["B right", "B wrong"])
     left, right = st.columns([1, 2])
-    left.dataframe(table)
+    left.table(table)
     left.caption(f"A: {result.accuracy_a:.2%} · B: {result.accuracy_b:.2%} on {int(result.table.sum()):,} test images")
     (right.success if result.significant else right.info)(result.verdict)
     right.caption(
@@ -321,6 +398,7 @@ def mcnemar_section() -> None:
 
 
 # -------------------------------------------------------------------- page
+projector_toggle()
 st.title(":material/science: Techniques, side by side")
 st.markdown(
     "Every experiment of the course is a preset. Choose a series and run it: stored runs appear at once, the "

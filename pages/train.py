@@ -16,9 +16,11 @@ from lab.data.prepare import test_images
 from lab.data.sources import class_names
 from lab.nn.result import RunResult
 from lab.reports.keras_script import keras_script
+from lab.reports.labels import distinct_descriptions
 from lab.spec import Augmentation, ExperimentSpec
 from ui import charts, images
 from ui.data import data_available, data_gallery, data_on_machine
+from ui.display import projector_toggle
 from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
@@ -114,25 +116,29 @@ def curves(result: RunResult) -> None:
     overlay = c1.multiselect(
         "Overlay runs from this session",
         options=others,
-        format_func=lambda rid: f"{setups[rid]} ({rid})",
+        format_func=setups.get,
         max_selections=2,
         key="overlay",
-        help="Draw up to two earlier runs on the same curves (dashed) to compare them.",
+        help="Draw up to two earlier runs on the same curves (dashed, dotted) to compare them; the key under the "
+        "curves names each line in full.",
     )
     log_scale = c2.toggle(
         "Log-scale loss", key="log_loss", help="Losses span orders of magnitude: a log scale shows late progress."
     )
-    histories = {f"this run ({result.run_id})": result.history}
-    best = {f"this run ({result.run_id})": result.best_epoch}
     store = get_store()
-    for rid in overlay:
-        other = store.get(rid)
-        if other is not None:
-            label = f"{other.spec.summary()} ({rid})"
-            histories[label], best[label] = other.history, other.best_epoch
+    runs = [result] + [other for other in (store.get(rid) for rid in overlay) if other is not None]
+    names = ["this run"] + [f"earlier run {i}" for i in range(1, len(runs))]
+    histories = {name: run.history for name, run in zip(names, runs, strict=True)}
+    best = {name: run.best_epoch for name, run in zip(names, runs, strict=True)}
     c1, c2 = st.columns(2)
     c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, best_epochs=best), width="stretch")
     c2.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
+    if len(runs) > 1:
+        # The legend names the lines; the key says in full which setup each one is (any length, wrapped).
+        descriptions = distinct_descriptions([run.spec for run in runs])
+        styles = charts.RUN_STYLE_WORDS[: len(runs)]
+        lines = [f"{style} **{name}**: {text}" for style, name, text in zip(styles, names, descriptions, strict=True)]
+        st.markdown("  \n".join(lines))
     diagnosis = diagnose_fit(result.history, result.diverged)
     if diagnosis is not None:
         st.caption(diagnosis.text)
@@ -141,9 +147,13 @@ def curves(result: RunResult) -> None:
 def mistakes(result: RunResult) -> None:
     """The confusion matrix and the test images the model got wrong, most confident first."""
     names = class_names(result.spec.data)
-    c1, c2 = st.columns([1, 1])
-    c1.altair_chart(charts.confusion_chart(result.confusion, names), width="content")
-    with c2:
+    cells = st.segmented_control(
+        "Cells show", ["counts", "percentages"], default="counts", key="confusion_cells",
+        help="Counts: how many test images. Percentages: each true digit's share (rows add up to 100%).",
+    )  # fmt: skip
+    matrix = charts.confusion_chart(result.confusion, names, percent=cells == "percentages")
+    st.altair_chart(matrix, width="content")  # large enough to read from the back: the mistakes follow below
+    with st.container():
         st.markdown("**Misclassified test images**, the most confident mistakes first")
         if not data_on_machine(result.spec):
             st.info("The test images are not on this machine, so the mistakes cannot be shown.")
@@ -182,6 +192,7 @@ def code_and_model(result: RunResult | None, spec: ExperimentSpec) -> None:
 
 # -------------------------------------------------------------------- page
 def main() -> None:
+    projector_toggle()
     st.title(":material/model_training: Train a network")
     st.markdown(
         "Set every technique on the left, press **Train**, and watch the network learn: loss and accuracy "

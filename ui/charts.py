@@ -82,6 +82,9 @@ ChartT = TypeVar("ChartT", alt.Chart, alt.LayerChart, alt.FacetChart)
 def styled(chart: ChartT, look: Look | None = None) -> ChartT:
     """The chart with every text at ``look``'s sizes (default: ``current_look()``), legends never cut short."""
     look = look or current_look()
+    # "fit-x": the chart fills its column's width, and its height is the plot's own (Streamlit's default "fit"
+    # would squeeze title, legends and axes into the height too, leaving a third of it for the plot).
+    chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
     return (
         chart.configure_axis(labelFontSize=look.font, titleFontSize=look.title_font, labelLimit=0)
         .configure_legend(
@@ -192,7 +195,8 @@ def curves_chart(
     if metric == "accuracy":
         y_scale = alt.Scale(zero=False, domainMax=1)
     y_format = ".1%" if metric == "accuracy" else ".4f"
-    stroke = alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=3)
+    # Legend symbols drawn as line samples long enough to show a dash pattern.
+    stroke = alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=3, symbolSize=look.font * 40)
     base = alt.Chart(data).encode(
         x=alt.X("epoch:Q", title="Epoch", scale=x_scale, axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=title + (" (log scale)" if log_scale else ""), scale=y_scale,
@@ -208,8 +212,8 @@ def curves_chart(
             title=None,
             sort=runs,
             scale=alt.Scale(domain=runs, range=[RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]),
-            legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=2, symbolStrokeColor="#1F2430",
-                              direction="vertical") if len(runs) > 1 else None,
+            legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=2.5, symbolStrokeColor="#1F2430",
+                              symbolSize=look.font * 40, direction="vertical") if len(runs) > 1 else None,
         ),
         tooltip=[
             alt.Tooltip("run:N", title="Run"),
@@ -218,8 +222,11 @@ def curves_chart(
             alt.Tooltip("value:Q", title=title, format=y_format),
         ],
     )  # fmt: skip
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=30), strokeWidth=2.5)
-    layers: list[alt.Chart] = [lines]
+    lines = base.mark_line(strokeWidth=2.5)
+    # The dots in a layer of their own: a line's own point overlay would turn every legend symbol into a dot,
+    # and the legend could no longer show which run is solid and which dashed.
+    dots = base.mark_point(size=30, filled=True).encode(strokeDash=alt.StrokeDash("run:N", legend=None))
+    layers: list[alt.Chart] = [lines, dots]
     best = [(run, e) for run, e in (best_epochs or {}).items() if e]
     if best:
         rules = pd.DataFrame({"run": [r for r, _ in best], "epoch": [e for _, e in best]})
@@ -236,10 +243,13 @@ def curves_chart(
             .mark_text(align="left", dx=4, dy=-4, color="#2B8A3E", baseline="top", fontSize=look.font)
             .encode(x="epoch:Q", y=alt.value(2), text=alt.value("best epoch"))
         )
-    heading = f"{title} per epoch: training vs validation images" + (", every run" if len(runs) > 1 else "")
+    # A short title that fits half a 1280-pixel page, and what the lines are in a subtitle under it.
+    heading = f"{title} per epoch"
+    lines_are = "training vs validation images" + (", every run" if len(runs) > 1 else "")
     if points is not None:
-        heading = f"{title} so far: training images every few dozen batches, validation images each epoch"
-    return styled(alt.layer(*layers).properties(title=heading, height=plot_height(height)), look)
+        heading = f"{title} so far, growing as it trains"
+    chart = alt.layer(*layers).properties(title=alt.Title(heading, subtitle=lines_are), height=plot_height(height))
+    return styled(chart, look)
 
 
 # ---------------------------------------------------------- output weights
@@ -347,7 +357,7 @@ def confusion_chart(
         text="text:N",
         color=alt.condition("datum.correct && datum.share > 0.6", alt.value("white"), alt.value("#1F2430")),
     )
-    what = "% of each true digit's test images (rows add up to 100%)" if percent else "number of test images"
+    what = "Share of each true digit's images (rows add up to 100%)" if percent else "Number of test images per cell"
     side = size or look.matrix_size
     chart = (
         alt.layer(right, wrong, text)
@@ -356,7 +366,7 @@ def confusion_chart(
             width=side,
             height=side,
             title=alt.Title(
-                CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=f"Each cell: {what}"
+                CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=what
             ),
         )
     )

@@ -83,7 +83,7 @@ def table_text(lines: list[dict[str, Any]], with_shift: bool) -> pd.DataFrame:
         shown.append(
             {
                 "Preset": line["Preset"],
-                "Model": line["Model"],
+                "Model": line["Model"].replace("+ ", "\\+ ", 1),  # a table cell is Markdown: "+ noise" is no list
                 "Kind": line["Kind"],
                 "Parameters": f"{line['Parameters']:,}",
                 "Course parameters": f"{line['Course parameters']:,}" if line["Course parameters"] else "—",

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.nn.result import RunResult
+from lab.reports.labels import distinct_descriptions
 from lab.spec import ExperimentSpec
 from ui.state import get_store
 from ui.text import fmt_percent, fmt_seconds
@@ -20,6 +21,7 @@ from ui.text import fmt_percent, fmt_seconds
 RUNS_KEY = "train_runs"  # run id -> its row in the session's table
 LAST_KEY = "train_last"  # the run shown last
 PREV_KEY = "train_prev"  # the distinct run shown before it: the deltas compare with it
+SPECS_KEY = "train_run_specs"  # run id -> its spec, to name the runs apart (a seed may be all that differs)
 
 
 def remember_shown(result: RunResult) -> dict[str, Any] | None:
@@ -34,6 +36,7 @@ def remember_shown(result: RunResult) -> dict[str, Any] | None:
     if last is None or last["run_id"] != result.run_id:
         st.session_state[PREV_KEY] = last
         st.session_state[LAST_KEY] = info
+    st.session_state.setdefault(SPECS_KEY, {})[result.run_id] = result.spec
     runs = st.session_state.setdefault(RUNS_KEY, {})
     runs[result.run_id] = {
         "Run": result.run_id,
@@ -56,8 +59,13 @@ def delta_text(value: float, prev: dict[str, Any] | None, key: str, pct: bool = 
 
 
 def session_setups() -> dict[str, str]:
-    """Run id -> its setup in words, for the runs this session has seen."""
-    return {run_id: row["Setup"] for run_id, row in st.session_state.get(RUNS_KEY, {}).items()}
+    """Run id -> its setup in plain words, for the runs this session has seen; no two read the same."""
+    runs = st.session_state.get(RUNS_KEY, {})
+    specs = st.session_state.get(SPECS_KEY, {})
+    if not all(run_id in specs for run_id in runs):  # rows kept from before the specs were: their own words
+        return {run_id: row["Setup"] for run_id, row in runs.items()}
+    texts = distinct_descriptions([specs[run_id] for run_id in runs])
+    return dict(zip(runs, texts, strict=True))
 
 
 def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], None]) -> None:
@@ -66,7 +74,8 @@ def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], Non
     if not runs:
         return
     st.subheader("This session's runs")
-    rows = list(runs.values())[::-1]
+    setups = session_setups()
+    rows = [{**row, "Setup": setups[run_id]} for run_id, row in reversed(runs.items())]
     st.table(pd.DataFrame(rows), hide_index=True)  # every run and its whole setup, newest first
     store = get_store()
 
@@ -81,7 +90,7 @@ def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], Non
         pick = c1.selectbox(
             "Go back to the settings of",
             choices,
-            format_func=lambda rid: runs[rid]["Setup"],
+            format_func=setups.get,
             key="load_run",
             help="Sets every control on the left to that run's settings; its results show at once.",
         )
