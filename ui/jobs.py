@@ -228,16 +228,27 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
 
     Drawn in ``slot`` when given, else under the Stop button and the progress bar.
     Training points come every few dozen batches (from the untrained network at 0),
-    validation points at each epoch's end.
+    validation points at each epoch's end. The charts are built with Altair once;
+    each later report only swaps their data (building and validating an Altair
+    chart takes a tenth of a second or more, which would slow the curve down).
     """
+    templates: dict[str, tuple[dict[str, Any], str]] = {}  # metric -> (Vega-Lite spec, its data set's name)
+
+    def spec_for(report: EpochReport, metric: str) -> dict[str, Any]:
+        if metric in templates:
+            spec, name = templates[metric]
+            return {**spec, "datasets": {name: live_rows(report, metric)}}
+        spec = charts.curves_chart(
+            {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
+        ).to_dict()
+        names = list(spec.get("datasets", {}))
+        if len(names) == 1:  # one table of points: the spec can be reused with new rows
+            templates[metric] = (spec, names[0])
+        return spec
 
     def draw(report: EpochReport) -> None:
-        c1, c2 = st.columns(2)
-        for column, metric in ((c1, "loss"), (c2, "accuracy")):
-            chart = charts.curves_chart(
-                {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
-            )
-            column.altair_chart(chart, width="stretch")
+        for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
+            column.vega_lite_chart(spec_for(report, metric), width="stretch")
 
     def render(report: EpochReport) -> None:
         if slot is None:
@@ -247,6 +258,24 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
                 draw(report)
 
     return render
+
+
+def live_rows(report: EpochReport, metric: str) -> list[dict[str, Any]]:
+    """The rows ``charts.curves_chart`` draws for ``report``'s live curve of ``metric``, without pandas.
+
+    Training values from ``report.points`` (fractional epochs), validation values per
+    epoch; a missing or non-finite value (a diverged run) is None, a gap in the line.
+    """
+
+    def row(epoch: float, split: str, value: float) -> dict[str, Any]:
+        value = float(value)
+        return {"run": "this run", "epoch": float(epoch), "metric": metric, "split": split,
+                "value": value if math.isfinite(value) else None}  # fmt: skip
+
+    points = report.points
+    train = [row(e, "train", v) for e, v in zip(points.get("epoch", []), points.get(metric, []), strict=False)]
+    val = [row(i, "validation", v) for i, v in enumerate(report.history.get("val_" + metric, []), start=1)]
+    return train + val
 
 
 # ------------------------------------------------------------- several runs
