@@ -186,7 +186,7 @@ def show(results: list[RunResult]) -> None:
 
     def draw_heatmap(result: RunResult, i: int) -> None:
         st.markdown(f"**Run {names[i]}** · {short_name(result)}")
-        title = f"Run {names[i]}: gradient norm per layer and epoch"
+        title = f"Run {names[i]}: gradient norm"  # short enough for half a projected page; the rest in a subtitle
         st.altair_chart(heatmap(result, domain, title), width="stretch")
         show_run_warnings(result)
         st.markdown(health_reading(result.health, result.diverged, result.history))
@@ -202,7 +202,7 @@ def show(results: list[RunResult]) -> None:
     side_by_side(
         results,
         lambda result, i: st.altair_chart(
-            lines(result, metric, line_domain, f"Run {names[i]}: {METRICS[metric][0].lower()} per layer"),
+            lines(result, metric, line_domain, f"Run {names[i]}"),
             width="stretch",
         ),
     )

@@ -112,11 +112,11 @@ def curves(result: RunResult) -> None:
     """Loss and accuracy, train vs validation, with other runs of this session overlaid on request."""
     setups = session_setups()
     others = [rid for rid in setups if rid != result.run_id]
-    c1, c2 = st.columns([3, 1])
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     overlay = c1.multiselect(
         "Overlay runs from this session",
         options=others,
-        format_func=setups.get,
+        format_func=setups.__getitem__,
         max_selections=2,
         key="overlay",
         help="Draw up to two earlier runs on the same curves (dashed, dotted) to compare them; the key under the "

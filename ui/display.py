@@ -19,9 +19,14 @@ URL_SETTINGS = (PROJECTOR_PARAM,)  # query parameters that are no spec setting (
 _SEEN_PARAM = "_projector_param"  # the URL value already applied, so a later toggle wins over the link
 PROJECTOR_CSS = """
 <style>
-/* Projector: everything a third larger. Streamlit sizes its text in rem, so the root size scales it all. */
-html { font-size: 21px; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
+/* Projector: the page's own text a quarter larger (paragraphs, lists, captions, notes, tables, headings).
+   Controls keep their size, so that their labels and choices still fit beside the sidebar at 1280x720. */
+[data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li) { font-size: 1.25rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+[data-testid="stMain"] [data-testid="stAlert"] :is(p, li) { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stTable"] { font-size: 1.1rem; }
+[data-testid="stMain"] h1 { font-size: 3.2rem; }
+[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
 </style>
 """
 

@@ -52,7 +52,8 @@ def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -
     marks = base.transform_filter("datum.missing == true").mark_text(
         text="✕ NaN", color="white", fontWeight="bold", fontSize=look.font
     )
-    chart = alt.layer(cells, missing, marks).properties(title=title, height=max(look.plot_height, 48 * len(order)))
+    heading = alt.Title(title, subtitle="per layer (rows) and epoch (columns)")
+    chart = alt.layer(cells, missing, marks).properties(title=heading, height=max(look.plot_height, 48 * len(order)))
     return styled(chart, look)
 
 
@@ -81,7 +82,7 @@ def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, ti
             ),
             tooltip=["layer", "epoch", alt.Tooltip(f"{metric}:Q", format=".3g", title=label)],
         )
-        .properties(title=title, height=plot_height(None))
+        .properties(title=alt.Title(title, subtitle=f"{label}, one line per layer"), height=plot_height(None))
     )
     return styled(chart)
 

@@ -90,7 +90,7 @@ def session_runs(current: RunResult | None, load: Callable[[ExperimentSpec], Non
         pick = c1.selectbox(
             "Go back to the settings of",
             choices,
-            format_func=setups.get,
+            format_func=setups.__getitem__,
             key="load_run",
             help="Sets every control on the left to that run's settings; its results show at once.",
         )

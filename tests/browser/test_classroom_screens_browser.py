@@ -263,13 +263,15 @@ def test_an_overlay_legend_shows_each_runs_line_style_and_the_key_names_it(class
 
 def test_the_projector_setting_enlarges_text_and_charts(classroom, screen):
     open_tiny_run(screen, classroom, "&projector=1")
-    root = screen.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
-    assert root > 16
+    paragraph = "document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')"
+    text = screen.evaluate(f"() => parseFloat(getComputedStyle({paragraph}).fontSize)")
+    assert text >= 19, text  # 16 px without the projector
     toggle = screen.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Projector")
     assert toggle.locator("input").is_checked()
     curves = [s for s in screen.evaluate(CHART_SIZES_JS) if s["title"].endswith("per epoch")]
     assert curves and all(c["height"] >= 400 and c["smallest"] >= 18 for c in curves), curves
     assert "projector=1" in screen.url
+    assert cut_off(screen) == []  # larger, and still nothing cut off
 
 
 def test_draw_has_a_visible_clear_button_that_empties_the_canvas(classroom, screen):
