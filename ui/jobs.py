@@ -68,6 +68,7 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
     bar = st.progress(0.0)
     live = st.empty()
     shown: EpochReport | None = None
+    prepare = getattr(render, "prepare", None)  # charts built while the model is, not after its first report
     try:
         while not job.finished:
             report = job.report
@@ -75,6 +76,9 @@ def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = No
                 status.info(waiting_text(job))
             elif report is None:
                 status.info("Preparing data and building the model ...")
+                if prepare is not None:
+                    prepare(job.spec.epochs)
+                    prepare = None
             elif report is not shown:
                 shown = report
                 status.info(progress_text(report, job.stop_requested))
@@ -232,19 +236,26 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
     each later report only swaps their data (building and validating an Altair
     chart takes a tenth of a second or more, which would slow the curve down).
     """
-    templates: dict[str, tuple[dict[str, Any], str]] = {}  # metric -> (Vega-Lite spec, its data set's name)
+    templates: dict[tuple[str, int], tuple[dict[str, Any], str]] = {}  # (metric, epochs) -> (spec, data set name)
 
     def spec_for(report: EpochReport, metric: str) -> dict[str, Any]:
-        if metric in templates:
-            spec, name = templates[metric]
+        key = (metric, report.epochs)
+        if key in templates:
+            spec, name = templates[key]
             return {**spec, "datasets": {name: live_rows(report, metric)}}
         spec = charts.curves_chart(
             {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
         ).to_dict()
         names = list(spec.get("datasets", {}))
         if len(names) == 1:  # one table of points: the spec can be reused with new rows
-            templates[metric] = (spec, names[0])
+            templates[key] = (spec, names[0])
         return spec
+
+    def prepare(epochs: int) -> None:
+        """Build the charts before the first report comes (while the model is built)."""
+        empty = EpochReport(0, epochs, {}, {}, 0.0, math.nan, 0.0, {"epoch": [], "loss": [], "accuracy": []})
+        for metric in ("loss", "accuracy"):
+            spec_for(empty, metric)
 
     def draw(report: EpochReport) -> None:
         for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
@@ -257,6 +268,7 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
             with slot.container():
                 draw(report)
 
+    render.prepare = prepare  # follow calls it while it waits for the first report
     return render
 
 
