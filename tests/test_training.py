@@ -149,3 +149,66 @@ def test_raw_pixels_start_far_above_chance_without_being_called_diverged():
     assert result.history["loss"][-1] < result.history["loss"][0]
     # A real blow-up on raw pixels is still caught.
     assert train(spec.replace(optimizer="sgd", learning_rate=10.0, activation="relu")).diverged
+
+
+def _plain_fit(spec: ExperimentSpec, data: Prepared) -> tuple[dict[str, list[float]], tuple[float, float]]:
+    """The course's way: a fresh model of the spec, plain ``model.fit`` on the arrays; history and test figures."""
+    import keras  # here: the module's other tests need no Keras of their own
+
+    from lab.nn.model import build_model, compile_model
+
+    keras.utils.set_random_seed(spec.seed)
+    keras.backend.clear_session()
+    model = compile_model(build_model(spec), spec)
+    fit = model.fit(
+        data.x_train, data.y_train, batch_size=spec.batch_size, epochs=spec.epochs,
+        validation_data=(data.x_val, data.y_val), verbose=0,
+    )  # fmt: skip
+    loss, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
+    return fit.history, (loss, accuracy)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TINY,  # 900 training images: the last batch of 32 is shorter
+        # 900 / 50: whole batches (Keras then fixes the batch size), batch norm and dropout
+        TINY.replace(
+            hidden=(32, 16), batchnorm="before", dropout=0.3, batch_size=50, optimizer="adam", learning_rate=0.01
+        ),
+    ],
+    ids=["last-batch-shorter", "batchnorm-dropout"],
+)
+def test_the_trainer_draws_the_curves_plain_model_fit_draws(spec):
+    """Same spec, same seed: the trainer's faster loop and the course's ``model.fit`` give the same numbers."""
+    data = prepare(spec)
+    plain, (test_loss, test_accuracy) = _plain_fit(spec, data)
+    fast = fit_prepared(spec, data, record_health=False)
+    assert set(fast.history) == set(plain) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for key, values in plain.items():
+        assert fast.history[key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
+    assert fast.test_loss == pytest.approx(test_loss, rel=1e-5)
+    assert fast.test_accuracy == pytest.approx(test_accuracy, abs=1e-6)
+
+
+def test_a_shape_trained_before_lends_its_trace_and_gives_the_same_numbers():
+    """Another seed and learning rate on a shape trained before: nothing traced, the numbers of a cold start."""
+    from lab.nn.forward import predict_probs
+    from lab.nn.loop import LOOPS
+
+    spec = TINY.replace(hidden=(24,), dropout=0.2, batchnorm="after", optimizer="sgd", momentum=0.9)
+    other = spec.replace(seed=3, learning_rate=0.05)
+    data = prepare(spec)
+    LOOPS.clear()
+    cold = fit_prepared(other, data, record_health=False)
+    LOOPS.clear()
+    first = fit_prepared(spec, data, record_health=False)
+    probs = predict_probs(first.model, data.x_test)
+    hits = LOOPS.hits
+    warm = fit_prepared(other, data, record_health=False)
+    assert LOOPS.hits == hits + 1
+    assert warm.history == cold.history
+    assert warm.test_loss == cold.test_loss and np.array_equal(warm.test_probs, cold.test_probs)
+    # The first run's model is its own: training the same shape again left it as it was.
+    assert warm.model is not first.model
+    assert np.array_equal(predict_probs(first.model, data.x_test), probs)

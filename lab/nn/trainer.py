@@ -21,7 +21,8 @@ import tensorflow as tf
 from lab.architecture import NUM_CLASSES, count_params, validate_network
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
-from lab.nn.forward import EVAL_BATCH, predict_probs
+from lab.nn.forward import predict_probs
+from lab.nn.loop import LOOPS, ArrayLoop
 from lab.nn.model import build_model, compile_model
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import EpochReport, RunResult
@@ -279,25 +280,30 @@ def fit_prepared(
     recorder = make_recorder(spec, data) if record_health else None
     if recorder is not None:
         callbacks.append(recorder.callback())
+
+    def build_copy() -> keras.Model:
+        return compile_model(build_model(spec), spec, steps_per_execution)
+
     start = time.perf_counter()
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=spec.batch_size,
-        epochs=spec.epochs,
-        validation_data=(data.x_val, data.y_val),
-        validation_batch_size=EVAL_BATCH,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    seconds = time.perf_counter() - start
+    # A shape trained before in this process lends its traced loop: nothing to trace (lab.nn.loop).
+    with LOOPS.lend(model, spec.batch_size, build_copy) as (loop, trained):
+        loop.fit(
+            data.x_train,
+            data.y_train,
+            epochs=spec.epochs,
+            validation=(data.x_val, data.y_val),
+            callbacks=callbacks,
+            steps_per_execution=steps_per_execution,
+        )
+        seconds = time.perf_counter() - start
+        test_loss, test_acc, probs = evaluate(loop.model, data, loop)
+        model = trained()  # the result's own: never trained again
     history = observer.history
     epochs_run = len(history.get("loss", []))
     best_epoch = _best_epoch(spec, history) if early is not None and spec.es_restore_best else None
     if best_epoch is not None and epochs_run == spec.epochs and early is not None and early.stopped_epoch == 0:
         # Keras restores best weights only when it stopped early; keep what it kept.
         best_epoch = None
-    test_loss, test_acc, probs = evaluate(model, data)
     return RunResult(
         spec=spec,
         history=history,
@@ -338,11 +344,14 @@ def _best_epoch(spec: ExperimentSpec, history: dict[str, list[float]]) -> int | 
     return int(np.argmax(arr) if "accuracy" in spec.es_monitor else np.argmin(arr)) + 1
 
 
-def evaluate(model: Any, data: Prepared) -> tuple[float, float, np.ndarray]:
-    """Test loss (with regularization, as Keras reports it), accuracy and probabilities."""
-    loss, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=EVAL_BATCH, verbose=0)
+def evaluate(model: Any, data: Prepared, loop: ArrayLoop | None = None) -> tuple[float, float, np.ndarray]:
+    """Test loss (with regularization, as Keras reports it), accuracy and probabilities.
+
+    ``loop``, the one that trained ``model``, evaluates with the step it already traced for validation.
+    """
+    logs = (loop or ArrayLoop(model, 1)).evaluate(data.x_test, data.y_test)
     probs = predict_probs(model, data.x_test)
-    return float(loss), float(accuracy), probs
+    return float(logs["loss"]), float(logs["accuracy"]), probs
 
 
 def confusion_matrix(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
