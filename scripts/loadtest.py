@@ -287,6 +287,60 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+def run_direct(args: argparse.Namespace) -> Report:
+    """No browser, no server: N trainings submitted at once to a job manager in this process, timed.
+
+    What the engine alone gives: in-process one after another (each using every
+    core), or on Ray workers in parallel (one core each). Both warm first
+    (TensorFlow imported, the sample prepared), so only training is timed.
+    """
+    # This checkout's lab, not an installed copy: the figures are for the code beside this script.
+    sys.path.insert(0, str(ROOT))
+    from lab.data.prepare import prepare
+    from lab.runs.executor import make_executor
+    from lab.runs.jobs import JobManager
+    from lab.runs.store import RunStore
+    from lab.spec import ExperimentSpec
+
+    report = Report((args.ray or "in-process") + " (direct)", args.sessions, args.epochs, args.hidden)
+    report.load_before = os.getloadavg()[0]
+    specs = [
+        ExperimentSpec(data="sample", hidden=(args.hidden,), epochs=args.epochs, seed=args.seed + i)
+        for i in range(args.sessions)
+    ]
+    executor = make_executor(args.ray)
+    if executor.notice:
+        raise RuntimeError(executor.notice)
+    if executor.engine == "in-process":
+        import lab.nn.trainer  # noqa: F401 - warm: TensorFlow imported before the clock starts
+
+        prepare(specs[0])
+    else:
+        import ray
+
+        ray.get(executor.warm_up())
+    store = RunStore(Path(tempfile.mkdtemp(prefix="mlp-lab-loadtest-")))
+    jobs = JobManager(store, executor)
+    t0 = time.monotonic()
+    submitted = [jobs.submit(spec) for spec in specs]
+    ended: dict[int, float] = {}
+    while len(ended) < len(submitted) and time.monotonic() - t0 < args.timeout:
+        for i, job in enumerate(submitted):
+            if i not in ended and job.finished:
+                ended[i] = time.monotonic()
+                if job.state == "failed":
+                    report.errors.append(f"run {i}: {job.error}")
+        time.sleep(0.05)
+    if ended:
+        report.first_result = min(ended.values()) - t0
+        report.last_result = report.longest_wait = max(ended.values()) - t0
+    report.stored_runs = len(store.list())
+    report.worker_rss_mb = [rss_mb(pid) for pid in ray_workers(os.getpid())]
+    report.server_rss_mb = rss_mb(os.getpid())
+    executor.close()
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python scripts/loadtest.py``: exit status 0 when every session got its result and every run was stored."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -298,8 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for every result")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--shots", type=Path, help="save a screenshot of every session at the end in this folder")
+    parser.add_argument(
+        "--direct", action="store_true", help="no browser, no server: submit the trainings to a job manager here"
+    )
     args = parser.parse_args(argv)
-    report = run(args)
+    report = run_direct(args) if args.direct else run(args)
     print(json.dumps(asdict(report)) if args.json else "\n".join(report.lines()))
     ok = not report.errors and report.stored_runs == args.sessions
     return 0 if ok else 1
