@@ -6,7 +6,9 @@ many times as it takes to make the writers collide.
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -52,12 +54,30 @@ def _consistent(result: RunResult) -> float:
     return marker
 
 
-def save_many(home: str, writer: int, start: multiprocessing.synchronize.Event) -> None:
-    """One writer process: wait for the start signal, then save the same run SAVES times."""
-    store = RunStore(home)
-    start.wait(30)
-    for i in range(SAVES):
-        store.save(_run(writer * 1000 + i))
+# One writer process: a fresh interpreter (as a second app server) that waits for the
+# start file, then saves the same run SAVES times. A subprocess rather than
+# multiprocessing's spawn, which re-runs whatever script is __main__ (AppTest's, in a
+# full test session).
+WRITER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_executor_store import SAVES, _run
+from lab.runs.store import RunStore
+home, writer, start = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+store = RunStore(home)
+deadline = time.monotonic() + 60
+while not start.exists() and time.monotonic() < deadline:
+    time.sleep(0.005)
+for i in range(SAVES):
+    store.save(_run(writer * 1000 + i))
+"""
+
+
+def start_writer(home: Path, writer: int, start: Path) -> subprocess.Popen:
+    code = WRITER.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    return subprocess.Popen([sys.executable, "-c", code, str(home), str(writer), str(start)], env=env)
 
 
 def _leftovers(home: Path) -> list[str]:
@@ -65,12 +85,11 @@ def _leftovers(home: Path) -> list[str]:
 
 
 def test_two_processes_finishing_the_same_run_leave_one_intact_run(tmp_path):
-    ctx = multiprocessing.get_context("spawn")  # two fresh interpreters, as two app servers
-    start = ctx.Event()
-    writers = [ctx.Process(target=save_many, args=(str(tmp_path), w, start)) for w in (1, 2)]
-    for proc in writers:
-        proc.start()
-    store = RunStore(tmp_path)
+    home = tmp_path / "store"
+    home.mkdir()
+    start = tmp_path / "start"
+    writers = [start_writer(home, w, start) for w in (1, 2)]  # two fresh interpreters
+    store = RunStore(home)
     seen: set[float] = set()
     errors: list[BaseException] = []
     done = threading.Event()
@@ -87,18 +106,17 @@ def test_two_processes_finishing_the_same_run_leave_one_intact_run(tmp_path):
 
     reader = threading.Thread(target=read)
     reader.start()
-    start.set()
-    for proc in writers:
-        proc.join(120)
+    start.touch()
+    codes = [proc.wait(120) for proc in writers]
     done.set()
     reader.join(10)
-    assert [proc.exitcode for proc in writers] == [0, 0]
+    assert codes == [0, 0]
     assert not errors, errors
     final = _consistent(store.get(SPEC))
     assert final in {1000 + SAVES - 1, 2000 + SAVES - 1}  # the last save of one of the two writers
     assert {m // 1000 for m in seen} <= {1, 2} and seen
     assert [info.run_id for info in store.list()] == [SPEC.run_id]
-    assert _leftovers(tmp_path) == []  # no temporary folder, trash or lock left behind
+    assert _leftovers(home) == []  # no temporary folder, trash or lock left behind
 
 
 def test_threads_saving_and_deleting_at_once_never_break_the_store(tmp_path):
