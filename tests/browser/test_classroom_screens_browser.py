@@ -245,6 +245,7 @@ def test_an_overlay_legend_shows_each_runs_line_style_and_the_key_names_it(class
     settle(screen)
     overlay = screen.locator('[data-testid="stMultiSelect"]', has_text="Overlay runs")
     overlay.locator("input").click()
+    screen.keyboard.press("ArrowDown")  # opens the list even when the click only focused the box
     screen.get_by_role("option").first.click()
     screen.keyboard.press("Escape")
     settle(screen)
