@@ -163,6 +163,19 @@ def test_cli_pretrain_trains_then_skips(tmp_path, capsys):
     assert "0 trained, 2 already stored" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_cli_pretrain_quick_trains_the_techniques_pages_quick_plan(tmp_path, capsys):
+    from lab.catalog.presets import get_preset
+    from lab.cli.main import main
+    from lab.runs.store import RunStore
+
+    b1 = get_preset("B1", "sample")
+    assert b1.quick().spec != b1.spec  # quick mode trains a shorter plan
+    assert main(["pretrain", "--presets", "B1", "--data", "sample", "--quick", "--home", str(tmp_path)]) == 0
+    assert "1 trained" in capsys.readouterr().err
+    assert [info.run_id for info in RunStore(tmp_path).list()] == [b1.quick().spec.run_id]
+
+
 def test_pretrain_reports_each_run_then_skips_it_once_stored(tmp_path):
     from lab.runs.pretrain import pretrain
     from lab.runs.store import RunStore

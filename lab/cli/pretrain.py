@@ -31,6 +31,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every preset")
     p.add_argument("--data", help="data source (default: MNIST when cached, else the offline sample)")
     p.add_argument("--epochs", type=int, default=0, help="cap each preset's epochs (0 = the course's length)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="quick mode's plan, as the Techniques page trains it (the lesson in minutes; the page then shows these)",
+    )
     p.add_argument("--home", help="run store folder (default $MLP_LAB_HOME or ./runs)")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     add_engine_flag(p)
@@ -47,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         print("Say what to train: --series A, --presets A1,A3 or --all (see --list).", file=sys.stderr)
         return 2
     cap = check_epochs_cap(args.epochs)
-    presets = [p.capped(cap) for p in resolve_presets(args.presets, args.series, args.data)]
+    chosen = resolve_presets(args.presets, args.series, args.data)
+    presets = [(p.quick() if args.quick else p).capped(cap) for p in chosen]
     for preset in presets:
         for spec in preset.member_specs():
             validate_network(spec)
