@@ -280,3 +280,53 @@ def test_an_embedded_ray_started_from_a_page_thread_outlives_that_thread(tmp_pat
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["RayExecutor", "42", "1"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+UNREACHABLE_TEXT = "Could not start or reach the Ray cluster"
+
+
+def test_a_server_joins_a_ray_head_by_its_address_and_falls_back_when_none_answers(tmp_path):
+    """As on a class server: `ray start --head` (loopback, 2 CPUs, no dashboard), the app given its address."""
+    from lab.runs.executor import InProcessExecutor, make_executor
+
+    port = _free_port()
+    nothing = make_executor(f"127.0.0.1:{port}")  # nothing listens there yet: in-process, with a notice
+    assert isinstance(nothing, InProcessExecutor) and UNREACHABLE_TEXT in nothing.notice, nothing.notice
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(tmp_path / "ray")}
+    head = subprocess.Popen(
+        ["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={tmp_path / 'ray'}"],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    executor = None
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the head takes a few seconds to answer
+            executor = make_executor(f"127.0.0.1:{port}")
+            if not isinstance(executor, InProcessExecutor) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert not isinstance(executor, InProcessExecutor), executor.notice
+        assert executor.workers == 2
+        store = RunStore(tmp_path / "runs")
+        reports = []
+        result = executor.train_and_save(SPECS[0], store, on_epoch=reports.append)
+        assert store.get(SPECS[0]) is not None and result.epochs_run == SPECS[0].epochs
+        assert [r.epoch for r in reports] == list(range(1, SPECS[0].epochs + 1))
+    finally:
+        if executor is not None:
+            executor.close()
+        os.killpg(head.pid, signal.SIGTERM)  # the head and every process it started, nothing else
+        try:
+            head.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(30)
