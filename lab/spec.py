@@ -417,7 +417,8 @@ class ExperimentSpec:
         names = {"sample": "", "mnist": "MNIST", "fashion": "Fashion-MNIST"}
         source = names.get(self.data, self.data.removeprefix("idx:"))
         if self.train_subset > 1:
-            images = f"{int(self.train_subset):,} images"
+            # "at most": a source with fewer training images (the sample's 4,000) trains on all of them.
+            images = f"at most {int(self.train_subset):,} images"
             return f"{images} of {source}" if source else images
         if self.train_subset < 1:
             share = f"{self.train_subset:.0%} of the images"

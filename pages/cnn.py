@@ -162,7 +162,9 @@ def train_section(spec: ExperimentSpec, ready: bool) -> RunResult | None:
 def result_section(result: RunResult) -> None:
     """Headline numbers and curves of the trained run."""
     show_run_warnings(result)
-    c1, c2, c3, c4 = st.columns(4)
+    # Two by two: the results share half the page with the controls, and four in a row cut the numbers off.
+    c1, c2 = st.columns(2)
+    c3, c4 = st.columns(2)
     c1.metric("Test accuracy", fmt_percent(result.test_accuracy))
     c2.metric("Parameters", f"{result.params:,}")
     c3.metric("Epochs trained", f"{result.epochs_run} / {result.spec.epochs}")

@@ -56,6 +56,26 @@ ARTIFACTS = ROOT / "test-artifacts"
 # A tiny run: 2 epochs of a 32-unit MLP on the offline sample, a few seconds.
 TINY_SPEC_FIELDS = {"data": "sample", "hidden": (32,), "epochs": 2, "batch_size": 64}
 
+# Visible text cut short: an ellipsis overflow (labels, metrics, buttons, legends drawn as HTML) or an input
+# whose value is wider than its box (a selectbox shows its choice in one). Main area and sidebar.
+CUT_OFF_JS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')) {
+    if (el.offsetParent === null) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    const cs = getComputedStyle(el);
+    const wider = el.scrollWidth > el.clientWidth + 1;
+    if (el.tagName === 'INPUT' && wider && el.value && el.type !== 'range') out.push('input: ' + el.value);
+    else if (cs.textOverflow === 'ellipsis' && wider && el.innerText.trim()) out.push(el.innerText.trim());
+  }
+  for (const t of document.querySelectorAll('[data-testid=stVegaLiteChart] svg text')) {
+    if (t.textContent.endsWith('…')) out.push('chart: ' + t.textContent);
+  }
+  return out;
+}"""
+
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/browser is a browser test."""

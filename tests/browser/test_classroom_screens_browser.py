@@ -17,31 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import TINY_SPEC_FIELDS, serve_app
+from tests.browser.conftest import CUT_OFF_JS, TINY_SPEC_FIELDS, serve_app
 
 pytestmark = pytest.mark.slow  # trains two tiny runs and opens every page
 
 WIDTH, HEIGHT = 1280, 720
 TINY_QUERY = "hidden=32&epochs=2&batch_size=64"  # TINY_SPEC_FIELDS as a link
 PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients"]
-# Visible text cut short: an ellipsis overflow (labels, metrics, buttons, legends drawn as HTML) or an input
-# whose value is wider than its box (a selectbox shows its choice in one). Main area and sidebar.
-CUT_OFF_JS = """() => {
-  const out = [];
-  for (const el of document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')) {
-    if (el.offsetParent === null) continue;
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0) continue;
-    const cs = getComputedStyle(el);
-    const wider = el.scrollWidth > el.clientWidth + 1;
-    if (el.tagName === 'INPUT' && wider && el.value && el.type !== 'range') out.push('input: ' + el.value);
-    else if (cs.textOverflow === 'ellipsis' && wider && el.innerText.trim()) out.push(el.innerText.trim());
-  }
-  for (const t of document.querySelectorAll('[data-testid=stVegaLiteChart] svg text')) {
-    if (t.textContent.endsWith('…')) out.push('chart: ' + t.textContent);
-  }
-  return out;
-}"""
 LEGEND_JS = """(index) => {
   const chart = document.querySelectorAll('[data-testid=stVegaLiteChart]')[index];
   return Array.from(chart.querySelectorAll('.role-legend-label text')).map(t => t.textContent);
