@@ -13,6 +13,7 @@ from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, stored_rows, together_text
 from lab.reports.labels import run_labels
+from lab.runs.store import RunInfo
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.data import data_available
@@ -356,6 +357,16 @@ def ensemble_view(results: list[RunResult], names: list[str]) -> None:
     )
 
 
+
+SELECT_CHARS = 90  # what a selectbox the page's width shows at 1280x720 with the sidebar open
+
+
+def full_text(infos: dict[str, RunInfo], key: str) -> str | None:
+    """The chosen run's whole description, for the hover text of a selectbox that may show it compact."""
+    info = infos.get(st.session_state.get(key, ""))
+    return f"{info.spec.describe()} · run {info.run_id}" if info is not None else None
+
+
 def mcnemar_section() -> None:
     """Is the difference between two runs real?"""
     st.subheader("Is the difference real?")
@@ -367,16 +378,22 @@ def mcnemar_section() -> None:
     if len(infos) < 2:
         st.info("Train at least two runs (for example by running a series above) to compare them.")
         return
-    labels = run_labels(list(infos.values()))
-    # One above the other, not side by side: each run's whole description fits on its line.
-    a = st.selectbox("Run A", list(infos), format_func=labels.get, key="tech_mc_a")
+    # One above the other, each the page's width; a description too long even for that shows compact.
+    labels = run_labels(list(infos.values()), max_chars=SELECT_CHARS)
+    a = st.selectbox("Run A", list(infos), format_func=labels.get, key="tech_mc_a", help=full_text(infos, "tech_mc_a"))
     # Only runs tested on the same images can be compared: offer those.
     tested_on = evaluation_key(infos[a].spec)
     same_test = [r for r, info in infos.items() if r != a and evaluation_key(info.spec) == tested_on]
     if not same_test:
         st.info("No other stored run was tested on the same images as run A: train one on the same data.")
         return
-    b = st.selectbox("Run B (tested on the same images)", same_test, format_func=labels.get, key="tech_mc_b")
+    b = st.selectbox(
+        "Run B (tested on the same images)",
+        same_test,
+        format_func=labels.get,
+        key="tech_mc_b",
+        help=full_text(infos, "tech_mc_b"),
+    )
     run_a, run_b = get_store().get(a), get_store().get(b)
     if run_a is None or run_b is None:
         st.error("One of these runs can no longer be read from the store: choose another.")

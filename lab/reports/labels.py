@@ -37,9 +37,18 @@ def accuracy_words(info: RunInfo) -> str:
     return f"{acc:.1%} test accuracy"
 
 
-def run_labels(infos: Sequence[RunInfo]) -> dict[str, str]:
-    """Run id -> ``MLP 128 units, ReLU, Adam, 10 epochs · 93.1% test accuracy``, distinct within ``infos``."""
+def run_labels(infos: Sequence[RunInfo], max_chars: int | None = None) -> dict[str, str]:
+    """Run id -> ``MLP 128 units, ReLU, Adam, 10 epochs · 93.1% test accuracy``, distinct within ``infos``.
+
+    With ``max_chars``, a description longer than that (a box too narrow for it)
+    gives way to the compact ``summary()``; ``run_help`` has it whole.
+    """
     texts = distinct_descriptions([info.spec for info in infos])
+    if max_chars is not None:
+        texts = [
+            text if len(text) <= max_chars else info.spec.summary()
+            for info, text in zip(infos, texts, strict=True)
+        ]
     return {info.run_id: f"{text} · {accuracy_words(info)}" for info, text in zip(infos, texts, strict=True)}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import serve_app
+from tests.browser.conftest import CUT_OFF_JS, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -71,6 +71,7 @@ def assert_final_state(page: Any, name: str, artifacts: Path) -> None:
     for text in STALE_TEXTS:
         assert page.get_by_text(text).count() == 0, f"{name}: '{text}' is left"
     assert page.locator("[data-testid=stException]").count() == 0, f"{name}: an exception"
+    assert page.evaluate(CUT_OFF_JS) == [], f"{name}: text cut off"
 
 
 def test_draw_trains_the_starter_model_and_opens_on_the_canvas(server, page, artifacts):
