@@ -12,7 +12,7 @@ from lab.catalog.presets import SERIES, Preset, list_presets
 from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, stored_rows, together_text
-from lab.reports.labels import run_labels
+from lab.reports.labels import run_description, run_labels
 from lab.runs.store import RunInfo
 from lab.spec import ExperimentSpec
 from ui import charts
@@ -364,7 +364,7 @@ SELECT_CHARS = 90  # what a selectbox the page's width shows at 1280x720 with th
 def full_text(infos: dict[str, RunInfo], key: str) -> str | None:
     """The chosen run's whole description, for the hover text of a selectbox that may show it compact."""
     info = infos.get(st.session_state.get(key, ""))
-    return f"{info.spec.describe()} · run {info.run_id}" if info is not None else None
+    return run_description(info) if info is not None else None
 
 
 def mcnemar_section() -> None:

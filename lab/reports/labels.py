@@ -55,3 +55,8 @@ def run_labels(infos: Sequence[RunInfo], max_chars: int | None = None) -> dict[s
 def run_help(info: RunInfo) -> str:
     """The compact form of a run, for a tooltip: its ``summary()`` and its id."""
     return f"{info.spec.summary()} · run {info.run_id}"
+
+
+def run_description(info: RunInfo) -> str:
+    """The whole plain-words description of a run and its id, for the hover text of a box that shows it compact."""
+    return f"{info.spec.describe()} · run {info.run_id}"
