@@ -49,8 +49,9 @@ def ray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _status(page: Any) -> str:
-    alerts = page.locator("[data-testid=stAlert]")
-    return " ".join(alerts.nth(i).inner_text() for i in range(alerts.count()))
+    # all_inner_texts reads the alerts present now: an alert that goes between a count()
+    # and an nth(i).inner_text() would make that wait out the page's whole default timeout.
+    return " ".join(page.locator("[data-testid=stAlert]").all_inner_texts())
 
 
 def test_two_sessions_train_at_once_on_ray_and_both_see_their_curves_grow(ray_server, _browser, artifacts):
