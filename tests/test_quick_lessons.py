@@ -8,6 +8,8 @@ Techniques page does, and check that every claim quick mode promises holds.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lab.catalog.lessons import BEATS, BELOW, NARROWS, OVERFITS, Claim, Numbers, check_claim, check_claims
@@ -16,6 +18,14 @@ from lab.catalog.presets import SERIES, list_presets
 from lab.reports.course_table import stored_rows
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
+
+
+def named_in(note: str) -> set[str]:
+    """Preset names a note names, ranges included: ``B7-B11`` names B7, B8, B9, B10 and B11."""
+    names = set(re.findall(r"\b[A-D]\d+\b", note))
+    for series, low, high in re.findall(r"\b([A-D])(\d+)-[A-D]?(\d+)\b", note):
+        names |= {f"{series}{i}" for i in range(int(low), int(high) + 1)}
+    return names
 
 
 # ------------------------------------------------------------ what is declared
@@ -37,10 +47,23 @@ def test_quick_plans_are_short_unless_a_series_says_why(series):
         assert quick.epochs <= preset.spec.epochs
         if preset.quick_changes:
             assert SERIES[series].quick_note, "a plan of its own is explained beside the results"
-            assert preset.name in SERIES[series].quick_note or "D0-D2" in SERIES[series].quick_note
+            assert preset.name in named_in(SERIES[series].quick_note), "the note names the presets it changes"
         else:
             assert quick.epochs == min(QUICK_EPOCHS, preset.spec.epochs)
             assert quick.replace(epochs=preset.spec.epochs) == preset.spec  # only the epochs change
+
+
+def test_series_b_quick_plan_takes_the_deep_cnns_as_far_in_four_epochs():
+    for preset in list_presets("B", "sample"):
+        course, quick = preset.spec, preset.quick().spec
+        if preset.name in named_in(SERIES["B"].quick_note):
+            assert (quick.epochs, quick.learning_rate) == (4, 0.05)
+            # As far as the ten quick epochs at the course's rate (rate x epochs), in 4 of them.
+            assert quick.epochs * quick.learning_rate == pytest.approx(QUICK_EPOCHS * course.learning_rate)
+            assert preset.quick_text == "4 of 100 epochs, learning rate 0.05"
+        else:
+            assert quick == course.replace(epochs=QUICK_EPOCHS)
+    assert named_in(SERIES["B"].quick_note) == {"B7", "B8", "B9", "B10", "B11"}
 
 
 def test_series_d_quick_plan_takes_sgd_as_far_as_the_course_in_fifty_epochs():

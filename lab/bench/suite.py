@@ -8,12 +8,16 @@ from lab.bench.augmentation import bench_augmentation
 from lab.bench.health import bench_health_overhead
 from lab.bench.live import bench_live
 from lab.bench.predict import bench_predict
+from lab.bench.series import bench_series
 from lab.bench.trainer import Comparison, compare
 from lab.bench.workloads import WORKLOADS
 
 
 def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
     """Print the trainer comparisons, then (for all workloads) the other features' benchmarks.
+
+    The last, ``bench_series``, trains series B's quick plan from an empty store as the
+    Techniques page does: the wait a class has before the series' lesson shows.
 
     Parameters
     ----------
@@ -37,7 +41,7 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
                 flush=True,
             )
     if only is None:
-        for bench in (bench_predict, bench_augmentation, bench_health_overhead, bench_live):
+        for bench in (bench_predict, bench_augmentation, bench_health_overhead, bench_live, bench_series):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
     return results
 

@@ -1,0 +1,69 @@
+"""What a class waits for on Techniques: one series' quick plan trained from an empty store.
+
+The Techniques page trains a series through ``lab.runs.pretrain.pretrain``; the
+benchmark does the same on the offline sample into a temporary store, so nothing
+is reused, and reports the wall time with each preset's share of it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.catalog.preset import Preset
+from lab.catalog.presets import list_presets
+from lab.runs.executor import Executor
+from lab.runs.pretrain import pretrain
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class SeriesTiming:
+    """Wall time of one series' quick plan trained from scratch, and each run's training time."""
+
+    series: str
+    seconds: float
+    workers: int
+    run_seconds: dict[str, float] = field(default_factory=dict)  # preset name -> its runs' training seconds
+
+    def __str__(self) -> str:
+        heaviest = sorted(self.run_seconds.items(), key=lambda item: -item[1])[:3]
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in heaviest)
+        where = "in-process" if self.workers <= 1 else f"on {self.workers} workers"
+        return (
+            f"series {self.series} quick mode on the sample, from an empty store, {where}: "
+            f"{self.seconds:.1f} s ({len(self.run_seconds)} presets; longest {parts})"
+        )
+
+
+def bench_series(series: str = "B", executor: Executor | None = None) -> SeriesTiming:
+    """Train ``series``' quick plan on the offline sample into an empty store, as Techniques does.
+
+    Parameters
+    ----------
+    series : str
+        ``A``, ``B``, ``C`` or ``D``.
+    executor : Executor, optional
+        Where to train (default: here, one run after another).
+
+    Returns
+    -------
+    SeriesTiming
+        The wall time and each preset's training seconds.
+    """
+    presets = [preset.quick() for preset in list_presets(series, "sample")]
+    run_seconds: dict[str, float] = {}
+
+    def on_event(kind: str, preset: Preset, spec: ExperimentSpec, payload: Any) -> None:
+        if kind == "done":
+            run_seconds[preset.name] = run_seconds.get(preset.name, 0.0) + payload.train_seconds
+
+    with tempfile.TemporaryDirectory(prefix="mlp-lab-bench-") as home:
+        started = time.perf_counter()
+        pretrain(presets, RunStore(home), on_event=on_event, executor=executor)
+        seconds = time.perf_counter() - started
+    workers = executor.workers if executor is not None else 1
+    return SeriesTiming(series.upper(), seconds, workers, run_seconds)
