@@ -285,6 +285,7 @@ def _read_run(folder: Path) -> RunResult:
         health=health,
         from_store=True,
         created=metrics.get("created") or 0.0,
+        stop_reason=metrics.get("stop_reason") or "",
         path=folder,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )
