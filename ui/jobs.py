@@ -161,11 +161,22 @@ def show_run_warnings(result: RunResult) -> None:
             f"({duration_text(result.train_seconds)}): these are the results so far. Train fewer epochs, "
             "on fewer images or a smaller network to finish within it."
         )
+    elif result.stopped and cancelled_by_teacher(result):
+        st.warning(
+            f"Stopped by the teacher after {result.epochs_run} of {result.spec.epochs} epochs: "
+            "these are the results so far. Press Train again to train it fully."
+        )
     elif result.stopped:
         st.warning(
             f"Stopped by you after {result.epochs_run} of {result.spec.epochs} epochs: "
             "these are the results so far. Press Train again to train it fully."
         )
+
+
+def cancelled_by_teacher(result: RunResult) -> bool:
+    """Whether the teacher's panel cancelled the training that stored ``result`` (on this server)."""
+    job = get_jobs().get(result.run_id)
+    return job is not None and job.cancelled and job.result is not None and job.result.created == result.created
 
 
 def queue_sidebar() -> None:
