@@ -26,6 +26,7 @@ from ui.conv_widgets import augmentation_controls, conv_controls, seed_conv_cont
 from ui.data import data_available
 from ui.display import projector_toggle
 from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.lesson import lesson_banner, lesson_link_maker
 from ui.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
@@ -276,10 +277,12 @@ def main() -> None:
         "data augmentation trains on randomly moved, turned and bent copies of the digits. Build a small CNN, "
         "watch augmentation at work, train it, and look at what its layers compute."
     )
+    lesson_banner()
     queue_sidebar()
     left, right = st.columns([2, 3], gap="large")
     with left:
         spec = setup_controls()
+        lesson_link_maker("cnn", spec)
     URL.write(spec)
     with right:
         valid = show_architecture(spec)
