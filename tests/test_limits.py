@@ -172,3 +172,14 @@ def test_a_training_that_reaches_the_time_limit_stops_and_is_stored_as_stopped(t
     stored = RunStore(tmp_path).get(spec)
     assert stored.stopped and stored.stop_reason == TIME_LIMIT and stored.epochs_run == 1
     assert np.isfinite(stored.test_accuracy) and stored.test_accuracy > 0.1  # what it learned is kept
+
+
+def test_the_readmes_deploy_section_lists_every_limit_and_setting():
+    from lab.runs.classroom import PASSPHRASE_KEY
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Deploy for a class", 1)[1].split("\n## ", 1)[0]
+    for _, _, setting in Limits().rows():
+        assert f"`{setting}`" in section, setting
+    for setting in (PASSPHRASE_KEY, "MLP_LAB_RAY", "MLP_LAB_HOME", "--no-limits", "lesson="):
+        assert setting in section, setting
