@@ -281,7 +281,9 @@ def main() -> None:
     queue_sidebar()
     left, right = st.columns([2, 3], gap="large")
     with left:
+        maker = st.container()  # above the controls, filled once they give the setup
         spec = setup_controls()
+    with maker:
         lesson_link_maker("cnn", spec)
     URL.write(spec)
     with right:

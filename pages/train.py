@@ -203,7 +203,9 @@ def main() -> None:
     lesson_banner()
     base = URL.load()
     with st.sidebar:
+        maker = st.container()  # above the controls, filled once they give the setup
         spec = spec_controls(base)
+    with maker:
         lesson_link_maker(PAGE_KEY, spec)
     URL.write(spec)
     queue_sidebar()

@@ -75,8 +75,8 @@ def trainings_section() -> None:
 def pretrain_section() -> None:
     """Pretrain a series for the class, one run after another."""
     st.subheader("Pretrain a series")
-    c1, c2, c3 = st.columns([2, 2, 1])
-    key = c1.selectbox("Series", list(SERIES), format_func=lambda k: f"{k}: {SERIES[k].title}", key="teacher_series")
+    c1, c2, c3 = st.columns([1, 2, 1])
+    key = c1.selectbox("Series", list(SERIES), format_func=lambda k: f"Series {k}", key="teacher_series")
     quick = c2.toggle("Quick mode (the lesson in minutes)", value=True, key="teacher_quick")
     presets = [p.quick() if quick else p for p in list_presets(key)]
     specs = [spec for preset in presets for spec in preset.member_specs()]
@@ -84,7 +84,10 @@ def pretrain_section() -> None:
     if c3.button("Pretrain", key="teacher_pretrain", disabled=not todo, type="primary"):
         pretrain_in_background(get_jobs(), todo)
         st.rerun()
-    st.caption(f"{len(specs)} runs, {len(todo)} not stored yet: they train one after another, listed above.")
+    st.caption(
+        f"{SERIES[key].title}: {len(specs)} runs, {len(todo)} not stored yet. They train one after another, "
+        "listed above."
+    )
 
 
 def delete_section() -> None:
