@@ -45,3 +45,15 @@ def test_an_idx_folder_outside_the_allowed_roots_reads_the_same_whether_it_exist
         assert not any("exist" in e or "missing" in e for e in errors), errors
         shown.append(errors)
     assert shown[0] == shown[1]
+
+
+def test_a_run_stopped_by_the_time_limit_says_so_on_the_train_page(store_home, monkeypatch):
+    from lab.runs.training import get_or_train
+    from lab.spec import ExperimentSpec
+
+    spec = ExperimentSpec(hidden=(16,), epochs=5, batch_size=64)
+    stored = get_or_train(spec, RunStore(store_home), time_limit=0.001)
+    assert stored.stopped and stored.epochs_run == 1
+    at = apptest_support.open_page("train", store_home, monkeypatch, hidden="16", epochs="5", batch_size="64")
+    warnings = [w.value for w in at.warning]
+    assert any("Stopped by the server's time limit after 1 of 5 epochs" in w for w in warnings), warnings

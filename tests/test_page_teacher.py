@@ -119,3 +119,27 @@ def test_with_the_passphrase_the_teacher_sees_and_cancels_another_sessions_runni
     assert job.wait(10) and jobs.executor.stopped.is_set()
     assert job.cancelled and job.result.stopped
     assert STUDENT_SPEC.summary() not in shown(at.run())
+
+
+def unlock(at: AppTest) -> AppTest:
+    at.text_input(key="teacher_passphrase").input(PASSPHRASE)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
+    from lab.runs.store import RunStore
+
+    spec = ExperimentSpec(hidden=(5,), epochs=1)
+    RunStore(store_home).save(
+        RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
+                  np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
+    )
+    at = unlock(open_panel())
+    at.multiselect(key="teacher_delete_runs").set_value([spec.run_id]).run()
+    assert at.button(key="teacher_delete").disabled  # not before the confirmation
+    at.checkbox(key="teacher_delete_sure").check().run()
+    at.button(key="teacher_delete").click().run()
+    assert not at.exception, at.exception
+    assert RunStore(store_home).get(spec) is None
