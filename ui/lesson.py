@@ -28,6 +28,8 @@ LABELS = {
     "nesterov": "Nesterov momentum", "batch_size": "Batch size", "epochs": "Epochs",
     "early_stopping": "Early stopping", "es_monitor": "Early stopping: watch", "es_min_delta": "Early stopping: change",
     "es_restore_best": "Early stopping: best weights", "seed": "Seed",
+    "aug_rotation": "Rotation", "aug_shift": "Shift", "aug_shear": "Shear", "aug_zoom": "Zoom",
+    "aug_noise": "Pixel noise", "aug_elastic": "Elastic distortion",
 }  # fmt: skip
 _SEEN_KEY = "lesson_problem_seen"
 
