@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lab.spec import (
@@ -45,6 +45,33 @@ KEYS: tuple[str, ...] = tuple(
     for key in ([AUG_PREFIX + a for a in _AUG_NAMES] if f.name == "augmentation" else [f.name])
 )
 """Every settable key, in the spec's field order: its fields, augmentation's as ``aug_NAME``."""
+
+LESSON_PARAM = "lesson"
+"""A link's lesson: ``?lesson=activation,optimizer`` leaves only those settings' controls editable."""
+
+
+def parse_lesson(text: str) -> tuple[str, ...]:
+    """The settings a lesson link leaves editable (``"activation,optimizer"``), in the spec's order.
+
+    Raises
+    ------
+    ValueError
+        For a name that is no setting, with the names there are.
+    """
+    names = [name.strip() for name in str(text).split(",") if name.strip()]
+    unknown = [name for name in names if name not in KEYS]
+    if unknown:
+        raise ValueError(
+            f"The lesson names {', '.join(repr(n) for n in unknown)}, which is no setting: "
+            f"use any of {', '.join(KEYS)}."
+        )
+    return tuple(key for key in KEYS if key in names)
+
+
+def format_lesson(names: Sequence[str]) -> str:
+    """A lesson's settings as a link writes them (``activation,optimizer``), in the spec's order."""
+    return ",".join(parse_lesson(",".join(names)))
+
 
 # The command line's historic short names; every other flag is the key with dashes.
 _FLAG_NAMES = {"initializer": "--init", "learning_rate": "--lr"}

@@ -26,6 +26,7 @@ from ui.conv_widgets import augmentation_controls, conv_controls, seed_conv_cont
 from ui.data import data_available
 from ui.display import projector_toggle
 from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.lesson import lesson, lesson_banner, lesson_link_maker
 from ui.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
@@ -54,6 +55,7 @@ URL = PageUrl("cnn", get_preset("B6").spec, "preset B6", seed_page_controls)
 def preset_picker() -> None:
     """Start from one of the course's CNNs (B6-B11)."""
     presets = {name: get_preset(name) for name in CNN_PRESETS}
+    in_lesson = lesson() is not None  # a preset would replace the setup a lesson link fixed
     c1, c2 = st.columns([3, 1])
     name = c1.selectbox(
         "Start from a course CNN",
@@ -61,10 +63,11 @@ def preset_picker() -> None:
         format_func=lambda n: presets[n].label,
         key=P + "preset",
         help="Sets every control below to one of the course's models (series B, CS4487).",
+        disabled=in_lesson,
     )
     with c2:
         st.write("")
-        st.button("Load", key=P + "load_preset", on_click=URL.show, args=(presets[name].spec,))
+        st.button("Load", key=P + "load_preset", on_click=URL.show, args=(presets[name].spec,), disabled=in_lesson)
     st.caption(presets[name].change)
 
 
@@ -276,10 +279,14 @@ def main() -> None:
         "data augmentation trains on randomly moved, turned and bent copies of the digits. Build a small CNN, "
         "watch augmentation at work, train it, and look at what its layers compute."
     )
+    lesson_banner()
     queue_sidebar()
     left, right = st.columns([2, 3], gap="large")
     with left:
+        maker = st.container()  # above the controls, filled once they give the setup
         spec = setup_controls()
+    with maker:
+        lesson_link_maker("cnn", spec)
     URL.write(spec)
     with right:
         valid = show_architecture(spec)

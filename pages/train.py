@@ -22,6 +22,7 @@ from ui import charts, images
 from ui.data import data_available, data_gallery, data_on_machine
 from ui.display import projector_toggle
 from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.lesson import lesson_banner, lesson_link_maker
 from ui.navigation import ensure_app_navigation
 from ui.network import show_architecture
 from ui.session_runs import delta_text, remember_shown, session_runs, session_setups
@@ -199,9 +200,13 @@ def main() -> None:
         "epoch by epoch, then what its units learned to look for and where it still goes wrong. "
         "The link in your address bar keeps the whole setup: share it to open the same run."
     )
+    lesson_banner()
     base = URL.load()
     with st.sidebar:
+        maker = st.container()  # above the controls, filled once they give the setup
         spec = spec_controls(base)
+    with maker:
+        lesson_link_maker(PAGE_KEY, spec)
     URL.write(spec)
     queue_sidebar()
     carried_settings_note(base)

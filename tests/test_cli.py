@@ -128,3 +128,16 @@ def test_cli_trains_a_cnn_with_augmentation_from_flags_and_the_train_page_finds_
     captions = [str(c.value) for c in at.caption]
     assert any("Read from the run store" in c for c in captions)
     assert spec_from_query(dict(at.query_params)).run_id == out["run_id"]
+
+
+def test_train_applies_the_servers_limits_unless_no_limits_lifts_them(tmp_path, monkeypatch, capsys):
+    from lab.cli.main import main
+
+    monkeypatch.setenv("MLP_LAB_HOME", str(tmp_path))
+    monkeypatch.setenv("MLP_LAB_MAX_EPOCHS", "3")
+    monkeypatch.setattr("lab.cli.train.get_or_train", lambda *a, **k: pytest.fail("refused specs never train"))
+    assert main(["train", "--data", "sample", "--epochs", "4"]) != 0
+    assert "MLP_LAB_MAX_EPOCHS" in capsys.readouterr().err
+    lifted = train.cli_limits(lifted=True)
+    assert lifted.check(spec_from_query({"epochs": "1000", "hidden": "3000,1500"})).epochs == 1000
+    assert train.cli_limits(lifted=False).data_roots is None  # the operator's own folders stay readable

@@ -281,3 +281,35 @@ def test_an_embedded_ray_started_from_a_page_thread_outlives_that_thread(tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["RayExecutor", "42", "1"]
 
+
+
+def test_the_time_limit_stops_a_ray_training_on_its_worker_and_it_is_stored_as_stopped(ray_engine, tmp_path):
+    from lab.nn.result import TIME_LIMIT
+    from lab.runs.limits import Limits
+
+    store = RunStore(tmp_path)
+    job = JobManager(store, ray_engine, Limits(max_train_seconds=0.001)).submit(LONG)
+    _wait_all([job])
+    assert job.state == "done", job.error
+    assert job.result.stopped and job.result.epochs_run == 1
+    stored = store.get(LONG)
+    assert stored.stopped and stored.stop_reason == TIME_LIMIT
+
+
+def test_a_queued_ray_training_the_teacher_cancels_never_trains_on_and_frees_its_place(ray_engine, tmp_path):
+    from lab.runs.jobs import CANCELLED_TEXT
+
+    store = RunStore(tmp_path)
+    jobs = JobManager(store, ray_engine)
+    busy = [jobs.submit(LONG.replace(seed=s)) for s in (31, 32)]  # both workers
+    for job in busy:
+        _wait_for_report(job)
+    queued = jobs.submit(LONG.replace(seed=33))
+    assert queued.state == "queued"
+    assert jobs.cancel(queued.run_id)
+    for job in busy:
+        job.request_stop()
+    _wait_all([*busy, queued])
+    assert queued.state == "failed" and queued.error == CANCELLED_TEXT
+    assert all(job.state == "done" and job.result.stopped for job in busy)
+    assert ray_engine.status().waiting == 0

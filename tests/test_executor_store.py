@@ -166,3 +166,48 @@ def test_a_temporary_folder_left_by_a_killed_worker_is_invisible_and_swept_later
     store.save(_run(3))
     assert not half.exists()
     assert _consistent(store.get(SPEC)) == 3
+
+
+def _age(folder: Path, seconds: float) -> None:
+    stamp = time.time() - seconds
+    os.utime(folder, (stamp, stamp))
+
+
+def test_folders_left_by_a_crash_over_an_hour_ago_are_gone_once_the_store_opens(tmp_path):
+    RunStore(tmp_path).save(_run(1))
+    old_tmp = tmp_path / f".tmp-{SPEC.run_id}-crashed"
+    old_trash = tmp_path / f".trash-{SPEC.run_id}-1"
+    fresh_tmp = tmp_path / f".tmp-{SPEC.run_id}-writing-now"  # another writer, still at work
+    for folder in (old_tmp, old_trash, fresh_tmp):
+        folder.mkdir()
+        (folder / "spec.json").write_text(SPEC.to_json())
+    _age(old_tmp, 3700)
+    _age(old_trash, 3700)
+    _age(fresh_tmp, 60)
+    store = RunStore(tmp_path)  # opening it, no save
+    assert not old_tmp.exists() and not old_trash.exists()
+    assert fresh_tmp.exists()
+    assert _consistent(store.get(SPEC)) == 1
+
+
+def test_every_file_of_a_run_is_flushed_to_disk_before_the_rename_that_publishes_it(tmp_path, monkeypatch):
+    synced: set[int] = set()
+    real_fsync, real_replace = os.fsync, os.replace
+    unsynced_at_publish: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        src = Path(src)
+        if src.name.startswith(".tmp-"):
+            unsynced_at_publish.extend(p.name for p in src.iterdir() if p.stat().st_ino not in synced)
+            assert src.stat().st_ino in synced, "the folder's entries were not flushed"
+        real_replace(src, dst)
+
+    monkeypatch.setattr("lab.runs.store.os.fsync", fsync)
+    monkeypatch.setattr("lab.runs.store.os.replace", replace)
+    RunStore(tmp_path).save(_run(2))
+    assert unsynced_at_publish == []
+    assert _consistent(RunStore(tmp_path).get(SPEC)) == 2

@@ -80,7 +80,8 @@ def seed_conv_controls(spec: ExperimentSpec, key_prefix: str) -> None:
 
 def _w(p: str, name: str, options: Any = None) -> dict[str, Any]:
     """The page's key and help; kept while hidden, so that a block switched off keeps its values."""
-    return widget_args(p + name, BLOCK_HELP.get(name.split("_", 1)[-1]), options)
+    field = name if name.startswith("aug_") else "conv"  # the lesson locks every block's control with conv
+    return widget_args(p + name, BLOCK_HELP.get(name.split("_", 1)[-1]), options, field=field)
 
 
 def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:

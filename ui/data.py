@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lab.analysis.inspection import gallery_indices
-from lab.data.sources import SOURCES, DataUnavailable, class_names, is_cached, load_source
+from lab.data.sources import SOURCES, DataUnavailable, check_data_allowed, class_names, is_cached, load_source
 from lab.spec import ExperimentSpec
 from ui import images
+from ui.state import get_limits
 
 GALLERY_PER_CLASS = 2
 
@@ -23,6 +24,8 @@ def data_available(spec: ExperimentSpec, key_prefix: str = "") -> bool:
         return True
     if source.startswith("idx:"):
         try:
+            # Before any look at the folder: a visitor learns nothing of folders outside the allowed roots.
+            check_data_allowed(source, get_limits().data_roots)
             load_source(source)
             return True
         except (DataUnavailable, ValueError) as exc:
@@ -72,6 +75,7 @@ def data_on_machine(spec: ExperimentSpec) -> bool:
 def data_gallery(spec: ExperimentSpec) -> None:
     """A few training images with their labels, two of each class."""
     try:
+        check_data_allowed(spec.data, get_limits().data_roots)
         source = load_source(spec.data)
     except ValueError as exc:
         st.error(str(exc))

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lab.codec import LESSON_PARAM
 from ui import charts
 
 PROJECTOR_KEY = "projector"
 PROJECTOR_PARAM = "projector"  # ?projector=1 in any page's URL
-URL_SETTINGS = (PROJECTOR_PARAM,)  # query parameters that are no spec setting (ui.url leaves them alone)
+# Query parameters that are no spec setting (ui.url leaves them alone): the look, and a lesson link's controls.
+URL_SETTINGS = (PROJECTOR_PARAM, LESSON_PARAM)
 _SEEN_PARAM = "_projector_param"  # the URL value already applied, so a later toggle wins over the link
 PROJECTOR_CSS = """
 <style>

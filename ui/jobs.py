@@ -17,13 +17,12 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from lab.architecture import validate_network
-from lab.nn.result import EpochReport, RunResult
+from lab.nn.result import TIME_LIMIT, EpochReport, RunResult
 from lab.runs.jobs import Job
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.engine import engine_notice, waiting_text
-from ui.state import get_jobs, get_store
+from ui.state import get_jobs, get_store, session_id
 from ui.text import DIVERGED_TEXT, fmt_seconds
 
 POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
@@ -123,19 +122,19 @@ def run_spec(
     only what is stored (a stopped run is trained again if ``start``), or None.
     Invalid specs show ``st.error``; so does a failed training, with a Retry button.
     """
+    jobs = get_jobs()
     try:
-        validate_network(spec)
+        jobs.limits.check(spec)  # a link beyond the server's limits is refused before anything trains
     except ValueError as exc:
         st.error(str(exc))
         return None
-    jobs = get_jobs()
     job = jobs.get(spec.run_id)
     if job is not None and not job.finished:
         follow(job, key, render)
     stored = get_store().get(spec)
     if start and (stored is None or stored.stopped):
         try:
-            job = jobs.submit(spec)
+            job = jobs.submit(spec, session_id())
         except ValueError as exc:
             st.error(str(exc))
             return None
@@ -156,11 +155,28 @@ def show_run_warnings(result: RunResult) -> None:
     """Diverged and stopped runs say so in plain words."""
     if result.diverged:
         st.error(DIVERGED_TEXT)
+    elif result.stopped and result.stop_reason == TIME_LIMIT:
+        st.warning(
+            f"Stopped by the server's time limit after {result.epochs_run} of {result.spec.epochs} epochs "
+            f"({duration_text(result.train_seconds)}): these are the results so far. Train fewer epochs, "
+            "on fewer images or a smaller network to finish within it."
+        )
+    elif result.stopped and cancelled_by_teacher(result):
+        st.warning(
+            f"Stopped by the teacher after {result.epochs_run} of {result.spec.epochs} epochs: "
+            "these are the results so far. Press Train again to train it fully."
+        )
     elif result.stopped:
         st.warning(
             f"Stopped by you after {result.epochs_run} of {result.spec.epochs} epochs: "
             "these are the results so far. Press Train again to train it fully."
         )
+
+
+def cancelled_by_teacher(result: RunResult) -> bool:
+    """Whether the teacher's panel cancelled the training that stored ``result`` (on this server)."""
+    job = get_jobs().get(result.run_id)
+    return job is not None and job.cancelled and job.result is not None and job.result.created == result.created
 
 
 def queue_sidebar() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lab.architecture import NUM_CLASSES, NUM_PIXELS, count_params, count_trainable, layer_infos, validate_network
+from lab.architecture import NUM_CLASSES, NUM_PIXELS, count_params, count_trainable, layer_infos
 from lab.spec import ExperimentSpec
+from ui.state import get_limits
 
 
 def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
@@ -56,7 +57,7 @@ def show_architecture(spec: ExperimentSpec) -> bool:
     with st.expander("Layer table", expanded=False):
         st.table(table, hide_index=True)
     try:
-        validate_network(spec)
+        get_limits().check(spec)  # the server's limits, as the training itself will be checked
     except ValueError as exc:
         st.error(str(exc))
         return False

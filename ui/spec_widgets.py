@@ -29,6 +29,8 @@ from lab.spec import (
     VAL_MODES,
     ExperimentSpec,
 )
+from ui.lesson import lesson as current_lesson
+from ui.lesson import locked as lesson_locked
 from ui.spec_texts import (
     BATCHNORM_NAMES,
     HELP,
@@ -104,24 +106,48 @@ def spec_controls(defaults: ExperimentSpec, key_prefix: str = "") -> ExperimentS
     p = key_prefix
     for name, value in control_values(defaults).items():
         st.session_state.setdefault(p + name, value)
-    with st.expander("Data", expanded=True):
+    with st.expander("Data", expanded=_lesson_opens(_DATA_FIELDS)):
         data = _data_controls(p)
-    with st.expander("Model", expanded=True):
+    with st.expander("Model", expanded=_lesson_opens(_MODEL_FIELDS)):
         model = _model_controls(p)
-    with st.expander("Training", expanded=True):
+    with st.expander("Training", expanded=_lesson_opens(_TRAINING_FIELDS)):
         training = _training_controls(p)
     # Settings a choice makes irrelevant (momentum under Adam ...) keep their values, disabled, rather than
     # being reset: a preset's spec must come back with the same run id, or its stored run would not be found.
     return ExperimentSpec(**data, **model, **training, conv=defaults.conv, augmentation=defaults.augmentation)
 
 
-def widget_args(key: str, help_text: str | None, options: Sequence[Any] | None = None) -> dict[str, Any]:
+_DATA_FIELDS = ("data", "train_subset", "subset_mode", "test_subset", "val_split", "val_mode", "center", "raw_pixels",
+                "data_seed")  # fmt: skip
+_MODEL_FIELDS = ("hidden", "activation", "initializer", "init_stddev", "batchnorm", "dropout", "l2", "l2_output",
+                 "output")  # fmt: skip
+_TRAINING_FIELDS = ("optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs", "early_stopping",
+                    "es_monitor", "es_min_delta", "es_restore_best", "seed")  # fmt: skip
+
+
+def _lesson_opens(fields: Sequence[str]) -> bool:
+    """Whether a group of controls starts open: always, but under a lesson only when it holds one of its controls."""
+    editable = current_lesson()
+    return editable is None or any(field in editable for field in fields)
+
+
+def widget_args(
+    key: str,
+    help_text: str | None,
+    options: Sequence[Any] | None = None,
+    *,
+    field: str | None = None,
+    disabled: bool = False,
+) -> dict[str, Any]:
     """Common widget arguments: a stable key, help text, kept when hidden or on another page.
 
     ``options`` gain the widget's current value when they lack it (a link or a
-    preset may hold a value the list does not offer).
+    preset may hold a value the list does not offer). The widget is disabled when
+    ``disabled`` or when it sets spec setting ``field`` and the URL's lesson
+    leaves that setting fixed (``ui.lesson``).
     """
-    kwargs: dict[str, Any] = {"key": key, "help": help_text, "persist_state": "session"}
+    locked = field is not None and lesson_locked(field)
+    kwargs: dict[str, Any] = {"key": key, "help": help_text, "persist_state": "session", "disabled": disabled or locked}
     if options is not None:
         kwargs["options"] = with_current(options, st.session_state.get(key))
     return kwargs
@@ -137,8 +163,13 @@ def with_current(options: Sequence[Any], current: Any) -> list[Any]:
     return values
 
 
-def _w(p: str, name: str, options: Sequence[Any] | None = None) -> dict[str, Any]:
-    return widget_args(p + name, HELP.get(name), options)
+# Widgets that set a spec setting of another name (the lesson locks them with it); width_N sets hidden too.
+_FIELDS = {"data_source": "data", "idx_folder": "data", "n_hidden": "hidden", "width": "hidden", "per_layer": "hidden"}
+
+
+def _w(p: str, name: str, options: Sequence[Any] | None = None, disabled: bool = False) -> dict[str, Any]:
+    field = "hidden" if name.startswith("width_") else _FIELDS.get(name, name)
+    return widget_args(p + name, HELP.get(name), options, field=field, disabled=disabled)
 
 
 def _data_controls(p: str) -> dict[str, Any]:
@@ -156,8 +187,7 @@ def _data_controls(p: str) -> dict[str, Any]:
     val_split = st.select_slider(
         "Validation share",
         format_func=lambda v: f"{v:.0%}",
-        disabled=val_mode == "test",
-        **_w(p, "val_split", VAL_OPTIONS),
+        **_w(p, "val_split", VAL_OPTIONS, disabled=val_mode == "test"),
     )
     center = st.checkbox("Center the pixels (subtract the mean image)", **_w(p, "center"))
     raw_pixels = st.checkbox(
@@ -214,7 +244,7 @@ def _model_controls(p: str) -> dict[str, Any]:
     batchnorm = st.selectbox("Batch normalization", format_func=BATCHNORM_NAMES.get, **_w(p, "batchnorm", BATCHNORM))
     dropout = st.slider("Dropout rate", min_value=0.0, max_value=0.9, step=0.05, **_w(p, "dropout"))
     l2 = st.select_slider("L2 penalty", format_func=lambda v: "off" if v == 0 else f"{v:g}", **_w(p, "l2", L2_OPTIONS))
-    l2_output = st.checkbox("L2 on the output layer too", disabled=not l2, **_w(p, "l2_output"))
+    l2_output = st.checkbox("L2 on the output layer too", **_w(p, "l2_output", disabled=not l2))
     output = st.selectbox("Output and loss", format_func=OUTPUT_NAMES.get, **_w(p, "output", OUTPUTS))
     return {
         "hidden": hidden,
@@ -233,8 +263,8 @@ def _training_controls(p: str) -> dict[str, Any]:
     optimizer = st.selectbox("Optimizer", format_func=str.upper, **_w(p, "optimizer", OPTIMIZERS))
     learning_rate = st.select_slider("Learning rate", format_func=_g, **_w(p, "learning_rate", LR_OPTIONS))
     sgd = optimizer == "sgd"
-    momentum = st.select_slider("Momentum", disabled=not sgd, format_func=_g, **_w(p, "momentum", MOMENTUM_OPTIONS))
-    nesterov = st.checkbox("Nesterov momentum", disabled=not sgd, **_w(p, "nesterov"))
+    momentum = st.select_slider("Momentum", format_func=_g, **_w(p, "momentum", MOMENTUM_OPTIONS, disabled=not sgd))
+    nesterov = st.checkbox("Nesterov momentum", **_w(p, "nesterov", disabled=not sgd))
     batch_size = st.select_slider("Batch size", **_w(p, "batch_size", BATCH_OPTIONS))
     top = max(100, st.session_state.get(p + "epochs", 1))
     epochs = st.slider("Epochs", min_value=1, max_value=top, step=1, **_w(p, "epochs"))

@@ -6,11 +6,16 @@ same store and the same queue of trainings.
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from lab.runs.executor import RAY_ENV, Executor, make_executor, ray_setting
 from lab.runs.jobs import JobManager
+from lab.runs.limits import Limits
 from lab.runs.store import RunStore
+
+SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what the per-session queue limit counts
 
 
 @st.cache_resource
@@ -31,8 +36,31 @@ def get_executor() -> Executor:
 
 @st.cache_resource
 def get_jobs() -> JobManager:
-    """The process-wide training jobs, trained by ``get_executor()``."""
-    return JobManager(get_store(), get_executor())
+    """The process-wide training jobs, trained by ``get_executor()`` within ``server_limits()``."""
+    return JobManager(get_store(), get_executor(), server_limits())
+
+
+def get_limits() -> Limits:
+    """The limits this server enforces (read once, when its first page ran: see ``get_jobs``)."""
+    return get_jobs().limits
+
+
+def server_limits() -> Limits:
+    """The operator's limits: the environment, else ``.streamlit/secrets.toml``, else the defaults.
+
+    A setting that is not a number is reported on the page, and the defaults hold.
+    """
+    secrets = dict(st.secrets) if st.secrets.load_if_toml_exists() else {}
+    try:
+        return Limits.from_env(secrets=secrets)
+    except ValueError as exc:
+        st.error(f"{exc} The default limits apply until it is fixed and the server restarted.")
+        return Limits()
+
+
+def session_id() -> str:
+    """This browser session's opaque id (random, no personal data), made on first use."""
+    return st.session_state.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
 
 
 def _secret(name: str) -> str:

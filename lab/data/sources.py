@@ -12,7 +12,9 @@ mnist, fashion
     Keras' datasets (60,000 / 10,000), downloaded once into the Keras cache.
     Read from the cache with numpy, so no TensorFlow import is needed.
 idx:DIR
-    A folder with the four standard IDX files, plain or gzipped.
+    A folder with the four standard IDX files, plain or gzipped. On a shared
+    server only folders under the operator's allowed roots
+    (:func:`check_data_allowed`); the command line reads any folder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,8 @@ from lab.data.idx import load_idx_dir
 SAMPLE_TEST_SIZE = 1_000
 SAMPLE_SPLIT_SEED = 0
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# The project's own data/ folder: the one place a shared server reads idx: folders from by default.
+PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 _KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 _FASHION_FILES = (
     "train-labels-idx1-ubyte.gz",
@@ -66,6 +71,37 @@ class Dataset:
     def sizes(self) -> tuple[int, int]:
         """(training images, test images)."""
         return len(self.y_train), len(self.y_test)
+
+
+# ----------------------------------------------------------------- allowed folders
+def check_data_allowed(name: str, roots: Sequence[Path] | None) -> None:
+    """Refuse an ``idx:`` folder outside ``roots``, saying nothing of whether it exists.
+
+    Parameters
+    ----------
+    name : str
+        A data source (``sample``, ``mnist``, ``fashion`` are always allowed).
+    roots : sequence of Path, or None
+        The folders (and what lies under them) a visitor may read; None allows any folder.
+
+    Raises
+    ------
+    DataUnavailable
+        For an ``idx:`` folder outside every root; the message is the same whether
+        the folder exists or not, so that no visitor can probe the server's folders.
+    """
+    if roots is None or not name.startswith("idx:"):
+        return
+    # realpath without touching the folder: ".." and symlinks cannot lead out of a root.
+    folder = Path(os.path.realpath(Path(name[4:]).expanduser()))
+    for root in roots:
+        if folder.is_relative_to(os.path.realpath(root)):
+            return
+    raise DataUnavailable(
+        f"The data folder '{name[4:]}' is not allowed on this server: use the sample, MNIST or Fashion-MNIST, "
+        "or ask the operator to put the IDX files under the project's data/ folder "
+        "(or to allow another folder with MLP_LAB_DATA_ROOTS)."
+    )
 
 
 # ----------------------------------------------------------------- sources

@@ -68,6 +68,10 @@ class EpochReport:
         return self.progress == self.epoch and self.epoch > 0
 
 
+STOP_PRESSED = "stop pressed"
+TIME_LIMIT = "time limit"
+
+
 @dataclass
 class RunResult:
     """One finished (or stopped, or diverged) training run.
@@ -93,7 +97,10 @@ class RunResult:
     diverged : bool
         The loss became NaN or infinite (exploding gradients).
     stopped : bool
-        Stopped by the user before its last epoch.
+        Stopped before its last epoch: by the user, or by the server's time limit.
+    stop_reason : str
+        Why it stopped: ``STOP_PRESSED``, ``TIME_LIMIT``, or "" when it was not stopped
+        (or was stored before reasons were: a Stop press).
     params : int
         Number of weights.
     mean : np.ndarray | None
@@ -128,6 +135,7 @@ class RunResult:
     health: dict[str, Any] | None = None
     from_store: bool = False
     created: float = 0.0
+    stop_reason: str = ""
     path: Path | None = None
     model_loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _model: Any = field(default=None, init=False, repr=False, compare=False)  # the loader's answer, kept
@@ -168,6 +176,7 @@ class RunResult:
             "stopped": self.stopped,
             "params": self.params,
             "created": self.created,
+            "stop_reason": self.stop_reason,
         }
 
 

@@ -18,14 +18,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lab.architecture import NUM_CLASSES, count_params, validate_network
+from lab.architecture import DEFAULT_PARAM_BUDGET, NUM_CLASSES, count_params, validate_network
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
 from lab.nn.forward import predict_probs
 from lab.nn.loop import LOOPS, ArrayLoop
 from lab.nn.model import build_model, compile_model
 from lab.nn.queue import TRAINING_QUEUE
-from lab.nn.result import EpochReport, RunResult
+from lab.nn.result import STOP_PRESSED, TIME_LIMIT, EpochReport, RunResult
 from lab.spec import ExperimentSpec
 
 # Several batches per call into TensorFlow: the course's small MLPs are
@@ -60,8 +60,10 @@ class _Observer(keras.callbacks.Callback):
         probe: tuple[np.ndarray, np.ndarray] | None = None,
         on_progress: Callable[[EpochReport], None] | None = None,
         report_every: int = REPORT_EVERY,
+        time_limit: float | None = None,
     ):
         super().__init__()
+        self.time_limit = time_limit
         self.limit = limit
         self.probe = probe
         self.epochs = epochs
@@ -73,6 +75,7 @@ class _Observer(keras.callbacks.Callback):
         self.points: dict[str, list[float]] = {"epoch": [], "loss": [], "accuracy": []}
         self.diverged = False
         self.stopped = False
+        self.stop_reason = ""
         self.start = 0.0
         self.epoch_index = 0  # 0-based epoch being trained
         self.reported_batches = 0  # batches of this epoch done at the last report
@@ -164,8 +167,16 @@ class _Observer(keras.callbacks.Callback):
         if self.diverged:
             self.model.stop_training = True
         elif self.should_stop is not None and done < self.epochs and self.should_stop():
-            self.stopped = True
+            self.stopped, self.stop_reason = True, STOP_PRESSED
             self.model.stop_training = True
+        elif self.out_of_time() and done < self.epochs:
+            # As a Stop press: the epoch that crossed the limit is kept, and the run says why it ended.
+            self.stopped, self.stop_reason = True, TIME_LIMIT
+            self.model.stop_training = True
+
+    def out_of_time(self) -> bool:
+        """Whether the training has run for its time limit (the server's longest training) or more."""
+        return self.time_limit is not None and time.perf_counter() - self.start >= self.time_limit
 
 
 def exploded(loss: float, limit: float) -> bool:
@@ -185,6 +196,8 @@ def train(
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
     record_health: bool = True,
+    time_limit: float | None = None,
+    param_budget: int = DEFAULT_PARAM_BUDGET,
 ) -> RunResult:
     """Train ``spec`` from scratch and return its result (nothing is stored).
 
@@ -213,13 +226,18 @@ def train(
     record_health : bool
         Record gradient and activation health (``lab.health.recorder``) into ``result.health``;
         off only to measure what recording costs.
+    time_limit : float, optional
+        Seconds of training (queue time excluded) after which it stops at the end of
+        the epoch, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
+    param_budget : int
+        The most weights the network may have (``lab.architecture.validate_network``).
 
     Raises
     ------
     ValueError
         For an invalid spec or data that cannot be loaded.
     """
-    validate_network(spec)
+    validate_network(spec, param_budget)
     data = prepare(spec)
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
         if start is not None:
@@ -234,6 +252,7 @@ def train(
             extra_callbacks=extra_callbacks,
             steps_per_execution=steps_per_execution,
             record_health=record_health,
+            time_limit=time_limit,
         )
 
 
@@ -248,6 +267,7 @@ def fit_prepared(
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
     record_health: bool = True,
+    time_limit: float | None = None,
 ) -> RunResult:
     """Train ``spec`` on arrays already prepared, here and now: no validation, no queue.
 
@@ -261,7 +281,7 @@ def fit_prepared(
         What to train (a valid spec: see ``lab.architecture.validate_network``).
     data : Prepared
         The arrays to train, validate and test on.
-    on_epoch, on_progress, report_every, should_stop, extra_callbacks, steps_per_execution, record_health
+    on_epoch, on_progress, report_every, should_stop, extra_callbacks, steps_per_execution, record_health, time_limit
         As in :func:`train`.
     """
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
@@ -271,7 +291,7 @@ def fit_prepared(
     model = compile_model(build_model(spec), spec, steps_per_execution)
     probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
     observer = _Observer(
-        EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe, on_progress, report_every
+        EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe, on_progress, report_every, time_limit
     )
     callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
     early = _early_stopping(spec)
@@ -316,6 +336,7 @@ def fit_prepared(
         train_seconds=seconds,
         diverged=observer.diverged,
         stopped=observer.stopped,
+        stop_reason=observer.stop_reason,
         params=count_params(spec),
         mean=data.mean,
         health=recorder.summary() if recorder is not None else None,

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from lab.architecture import DEFAULT_PARAM_BUDGET
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.store import RunStore
@@ -115,6 +116,8 @@ class Executor(Protocol):
         on_queue: Callable[[QueuePlace], None] | None = None,
         start: Callable[[], None] | None = None,
         on_worker: Callable[[int, str], None] | None = None,
+        time_limit: float | None = None,
+        param_budget: int = DEFAULT_PARAM_BUDGET,
     ) -> RunResult:
         """Train ``spec``, store it in ``store`` and return the run (blocks until done).
 
@@ -122,7 +125,9 @@ class Executor(Protocol):
         ``should_stop``, ``on_wait`` and ``start`` are those of
         ``lab.nn.trainer.train``, called in the caller's thread; ``on_queue``
         receives a :class:`QueuePlace` while the training waits for a worker;
-        ``on_worker(pid, host)`` is told which worker process trains it (Ray only).
+        ``on_worker(pid, host)`` is told which worker process trains it (Ray only);
+        ``time_limit`` and ``param_budget`` are those of ``lab.nn.trainer.train`` (the
+        server's limits, ``lab.runs.limits``), applied where the training runs.
 
         Raises
         ------
@@ -173,6 +178,8 @@ class InProcessExecutor:
         on_queue: Callable[[QueuePlace], None] | None = None,
         start: Callable[[], None] | None = None,
         on_worker: Callable[[int, str], None] | None = None,
+        time_limit: float | None = None,
+        param_budget: int = DEFAULT_PARAM_BUDGET,
     ) -> RunResult:
         """Train here and now (after those ahead in this process's queue); see :class:`Executor`."""
 
@@ -191,6 +198,8 @@ class InProcessExecutor:
             should_stop=should_stop,
             on_wait=waiting,
             start=start,
+            time_limit=time_limit,
+            param_budget=param_budget,
         )
 
     def status(self) -> EngineStatus:

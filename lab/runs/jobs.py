@@ -7,6 +7,9 @@ default it trains right there, one at a time per process (``lab.nn.queue``);
 with Ray, on a worker process while the thread relays its reports. The run is
 stored when done, whatever happens to the browser session that asked for it.
 Two sessions asking for the same spec share one job; a failed job can be retried.
+Every spec is checked against the server's limits (``lab.runs.limits``) before
+it is queued, and each browser session may have only so many jobs at once; the
+teacher may cancel any job.
 """
 
 from __future__ import annotations
@@ -15,11 +18,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from lab.architecture import validate_network
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.executor import EngineStatus, Executor, InProcessExecutor, QueuePlace, job_error_text
+from lab.runs.limits import Limits
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
+
+
+CANCELLED_TEXT = "Cancelled by the teacher before it started."
+
+
+class JobCancelled(ValueError):
+    """A queued job the teacher cancelled: it ends, failed with this message, before it trains."""
 
 
 @dataclass
@@ -47,6 +57,11 @@ class Job:
         Set when done.
     error : str
         The message when failed.
+    session : str
+        An opaque id of the browser session that asked for it ("" for none): what the
+        per-session queue limit counts. Never shown.
+    cancelled : bool
+        Cancelled by the teacher: one still queued never trains; one running stops after this epoch.
     """
 
     spec: ExperimentSpec
@@ -61,6 +76,8 @@ class Job:
     report: EpochReport | None = None
     result: RunResult | None = None
     error: str = ""
+    session: str = field(default="", repr=False)
+    cancelled: bool = False
     submitted: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -77,6 +94,11 @@ class Job:
 
     def request_stop(self) -> None:
         """End training after the current epoch, keeping what was learned."""
+        self._stop.set()
+
+    def cancel(self) -> None:
+        """The teacher's cancel: a queued job never starts, a running one stops after this epoch (kept)."""
+        self.cancelled = True
         self._stop.set()
 
     @property
@@ -100,6 +122,8 @@ class Job:
         self.worker_pid, self.worker_node = pid, node
 
     def _on_start(self) -> None:
+        if self.cancelled:  # raised inside the training slot, which is released for the next in line
+            raise JobCancelled(CANCELLED_TEXT)
         self.state, self.place = "running", 0
 
     def _on_progress(self, report: EpochReport) -> None:
@@ -115,28 +139,37 @@ class JobManager:
         Where finished runs are saved and looked up.
     executor : Executor, optional
         Where trainings run (default: in this process, ``InProcessExecutor``).
+    limits : Limits, optional
+        What one training and one session may ask for (default: ``Limits()``, the defaults).
     """
 
-    def __init__(self, store: RunStore, executor: Executor | None = None) -> None:
+    def __init__(self, store: RunStore, executor: Executor | None = None, limits: Limits | None = None) -> None:
         self.store = store
         self.executor: Executor = executor if executor is not None else InProcessExecutor()
+        self.limits = limits if limits is not None else Limits()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
 
-    def submit(self, spec: ExperimentSpec) -> Job:
-        """Start training ``spec`` (or join the job already training it).
+    def submit(self, spec: ExperimentSpec, session: str = "") -> Job:
+        """Start training ``spec`` for ``session`` (or join the job already training it).
+
+        Joining a job another session started costs nothing and is always allowed;
+        a new job counts against ``session``'s limit of jobs queued or running.
 
         Raises
         ------
         ValueError
-            For an invalid spec, at once, before anything is queued.
+            For an invalid spec, or one beyond the server's limits
+            (``lab.runs.limits.LimitExceeded``), at once, before anything is queued.
         """
-        validate_network(spec)
+        self.limits.check(spec)
         with self._lock:
             job = self._jobs.get(spec.run_id)
             if job is not None and not job.finished:
                 return job
-            job = Job(spec)
+            if session:
+                self.limits.check_queue(sum(1 for j in self._jobs.values() if j.session == session and not j.finished))
+            job = Job(spec, session=session)
             self._jobs[spec.run_id] = job
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()
         return job
@@ -152,7 +185,7 @@ class JobManager:
         job = self.get(run_id)
         if job is None:
             raise KeyError(f"no training of run {run_id} to retry")
-        return self.submit(job.spec)
+        return self.submit(job.spec, job.session)
 
     def status(self) -> EngineStatus:
         """The engine's workers and how many are busy (``Executor.status``)."""
@@ -169,6 +202,14 @@ class JobManager:
             jobs = [j for j in self._jobs.values() if not j.finished]
         return sorted(jobs, key=lambda j: j.submitted)
 
+    def cancel(self, run_id: str) -> bool:
+        """Cancel the job training ``run_id`` (``Job.cancel``); returns whether one was going on."""
+        job = self.get(run_id)
+        if job is None or job.finished:
+            return False
+        job.cancel()
+        return True
+
     def _work(self, job: Job) -> None:
         try:
             job.result = self.executor.train_and_save(
@@ -180,6 +221,8 @@ class JobManager:
                 on_queue=job._on_queue,
                 start=job._on_start,
                 on_worker=job._on_worker,
+                time_limit=self.limits.max_train_seconds,
+                param_budget=self.limits.param_budget,
             )
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on

@@ -37,6 +37,7 @@ import ray
 import ray.exceptions
 
 import lab
+from lab.architecture import DEFAULT_PARAM_BUDGET
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.executor import WORKER_DIED_TEXT, EngineStatus, QueuePlace, WorkerLostError
 from lab.runs.store import RunStore
@@ -191,11 +192,19 @@ class _WorkerLink:
 
 
 @ray.remote(num_cpus=CPUS_PER_TRAINING, max_retries=0)
-def train_on_worker(spec_json: str, home: str, ticket: str, coordinator: Any) -> str:
+def train_on_worker(
+    spec_json: str,
+    home: str,
+    ticket: str,
+    coordinator: Any,
+    time_limit: float | None = None,
+    param_budget: int = DEFAULT_PARAM_BUDGET,
+) -> str:
     """Train one spec on this worker and store it in ``home``; returns the run's folder.
 
     Runs in a Ray worker process: reports each epoch to ``coordinator`` and
-    stops between epochs once it says so. Never retried (``max_retries=0``): a
+    stops between epochs once it says so, or once ``time_limit`` seconds have gone
+    (the server's limit, enforced on the worker itself). Never retried (``max_retries=0``): a
     worker that dies fails its job instead of training again unseen.
     """
     configure_worker()
@@ -203,7 +212,14 @@ def train_on_worker(spec_json: str, home: str, ticket: str, coordinator: Any) ->
     link = _WorkerLink(coordinator, ticket)
     try:
         spec = ExperimentSpec.from_json(spec_json)
-        result = train_and_save(spec, RunStore(home), on_epoch=link.report, should_stop=link.should_stop)
+        result = train_and_save(
+            spec,
+            RunStore(home),
+            on_epoch=link.report,
+            should_stop=link.should_stop,
+            time_limit=time_limit,
+            param_budget=param_budget,
+        )
     finally:
         link.close()
     coordinator.saved.remote(ticket)  # after every report: calls from one caller arrive in order
@@ -393,6 +409,8 @@ class RayExecutor:
         on_queue: Callable[[QueuePlace], None] | None = None,
         start: Callable[[], None] | None = None,
         on_worker: Callable[[int, str], None] | None = None,
+        time_limit: float | None = None,
+        param_budget: int = DEFAULT_PARAM_BUDGET,
     ) -> RunResult:
         """Train on a worker and return the stored run; see ``lab.runs.executor.Executor``.
 
@@ -401,7 +419,9 @@ class RayExecutor:
         ticket = f"{spec.run_id}-{uuid.uuid4().hex[:12]}"
         coordinator = self.coordinator
         self._answer(coordinator.submit.remote(ticket, spec.summary()))
-        ref = train_on_worker.remote(spec.to_json(), str(store.home.resolve()), ticket, coordinator)
+        ref = train_on_worker.remote(
+            spec.to_json(), str(store.home.resolve()), ticket, coordinator, time_limit, param_budget
+        )
         started = stop_sent = False
 
         def apply(update: dict[str, Any]) -> None:
@@ -450,6 +470,10 @@ class RayExecutor:
             # The worker process died (killed, out of memory, its node lost): say so, never retry unseen.
             ray.cancel(ref, force=True)
             raise WorkerLostError(WORKER_DIED_TEXT) from exc
+        except Exception:
+            # An observer of this server raised (a job cancelled before it started): nobody waits for this run.
+            ray.cancel(ref)
+            raise
         finally:
             coordinator.finish.remote(ticket)
         result = store.get(spec)

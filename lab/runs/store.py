@@ -8,8 +8,11 @@ run at once (two app servers, Ray workers on a shared filesystem): the swap into
 place is done under a lock folder per run (``mkdir`` is atomic on every local and
 network filesystem), so one complete run is left, never a mix. A reader reads
 every file of a run through one handle on its folder, so a run replaced while it
-is read is still read whole. A folder that cannot be read is skipped with a
-warning. The store only persists: training and saving in one step is
+is read is still read whole. Every file of a run is flushed to disk (``fsync``)
+before the rename that publishes it, so a power cut cannot publish empty files;
+what a writer that died left behind (``.tmp-*``, ``.trash-*`` older than an
+hour) is erased when the store opens and after each save. A folder that cannot
+be read is skipped with a warning. The store only persists: training and saving in one step is
 ``lab.runs.training``.
 """
 
@@ -79,6 +82,8 @@ class RunStore:
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
+        # Opening sweeps too: a server that crashed mid-save and restarted may never save again.
+        self._sweep()
 
     # ------------------------------------------------------------- reading
     def path(self, run_id: str) -> Path:
@@ -148,9 +153,12 @@ class RunStore:
             }
             # result.json last: its presence marks a complete run.
             (tmp / "result.json").write_text(json.dumps(payload))
+            # On disk before the rename: else a power cut can leave a published run of empty files.
+            _fsync_tree(tmp)
             with self._locked(result.run_id):
                 trash = self._move_to_trash(result.run_id)
                 os.replace(tmp, target)
+            _fsync_folder(self.home)  # the rename itself survives a power cut
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
         finally:
@@ -204,6 +212,8 @@ class RunStore:
 
     def _sweep(self) -> None:
         """Erase what writers that died left behind: old temporary folders and trash."""
+        if not self.home.is_dir():
+            return
         now = time.time()
         for folder in self.home.glob(".t*-*"):
             try:
@@ -217,6 +227,29 @@ class RunStore:
         """The stored run with the highest test accuracy, if any."""
         finished = [i for i in self.list() if not i.metrics.get("diverged")]
         return max(finished, key=lambda i: i.test_accuracy, default=None)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder`` (Keras' model file is a zip it wrote itself), then the folder."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as file:
+                os.fsync(file.fileno())
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (names, renames); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some network filesystems refuse fsync on a folder; the files themselves are flushed
+    finally:
+        os.close(fd)
 
 
 def _read_run(folder: Path) -> RunResult:
@@ -252,6 +285,7 @@ def _read_run(folder: Path) -> RunResult:
         health=health,
         from_store=True,
         created=metrics.get("created") or 0.0,
+        stop_reason=metrics.get("stop_reason") or "",
         path=folder,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )

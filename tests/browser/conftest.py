@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,11 @@ def seeded_store(lab_home: Path) -> Any:
 
 
 @contextlib.contextmanager
-def serve_app(lab_home: Path, log_dir: Path) -> Iterator[str]:
-    """Start ``streamlit run streamlit_app.py`` on a free loopback port; yield its base URL; stop it."""
+def serve_app(lab_home: Path, log_dir: Path, extra_args: Sequence[str] = ()) -> Iterator[str]:
+    """Start ``streamlit run streamlit_app.py`` on a free loopback port; yield its base URL; stop it.
+
+    ``extra_args`` go to ``streamlit run`` (``--secrets.files PATH`` for a server with a passphrase).
+    """
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = log_dir / "server.log"
@@ -138,7 +141,7 @@ def serve_app(lab_home: Path, log_dir: Path) -> Iterator[str]:
     command = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
         "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *extra_args,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         # start_new_session: the server gets its own process group, stopped as a whole.

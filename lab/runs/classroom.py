@@ -1,0 +1,105 @@
+"""The teacher's side of a class server: the passphrase, the trainings of every session, a series pretrained.
+
+Pure Python, for the teacher's panel (``pages/teacher.py``). The passphrase lives
+in the server's ``.streamlit/secrets.toml`` under ``MLP_LAB_TEACHER_PASSPHRASE``
+and is compared in constant time; it never travels in a URL and is never logged.
+Trainings are listed by what they train, never by who asked for them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lab.runs.jobs import Job, JobManager
+from lab.spec import ExperimentSpec
+
+PASSPHRASE_KEY = "MLP_LAB_TEACHER_PASSPHRASE"
+MIN_PASSPHRASE_LENGTH = 8  # a shorter one is refused: every student can try passphrases on the panel
+
+
+def passphrase_problem(expected: str) -> str:
+    """Why the server's passphrase cannot unlock the panel ("" when it can)."""
+    if not expected:
+        return f"No passphrase is set: add {PASSPHRASE_KEY} = \"...\" to the server's .streamlit/secrets.toml."
+    if len(expected) < MIN_PASSPHRASE_LENGTH:
+        return f"The passphrase in .streamlit/secrets.toml is too short: use {MIN_PASSPHRASE_LENGTH} characters or more."
+    return ""
+
+
+def passphrase_matches(given: str, expected: str) -> bool:
+    """Whether ``given`` is the server's passphrase, compared in constant time; never with an unusable one."""
+    if passphrase_problem(expected):
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One training of any session, as the teacher's panel lists it (no personal data).
+
+    Attributes
+    ----------
+    run_id : str
+        The run it trains (what Cancel names).
+    setup : str
+        The spec's summary.
+    state : str
+        ``running`` or ``queued``.
+    progress : str
+        ``epoch 3/10`` while running, ``place 2 in line`` while queued.
+    waited : str
+        How long ago it was asked for.
+    cancelled : bool
+        Cancel was pressed (it ends after this epoch).
+    """
+
+    run_id: str
+    setup: str
+    state: str
+    progress: str
+    waited: str
+    cancelled: bool
+
+
+def job_rows(jobs: Sequence[Job], now: float | None = None) -> list[JobRow]:
+    """The panel's rows for queued and running jobs, running ones first."""
+    now = time.time() if now is None else now
+    rows = []
+    for job in sorted(jobs, key=lambda j: (j.state != "running", j.submitted)):
+        if job.state == "running" and job.report is not None:
+            progress = f"epoch {min(job.report.epoch + 1, job.report.epochs)}/{job.report.epochs}"
+        elif job.state == "running":
+            progress = "starting"
+        else:
+            progress = f"place {job.place} in line" if job.place else "waiting"
+        minutes, seconds = divmod(int(now - job.submitted), 60)
+        rows.append(
+            JobRow(job.run_id, job.spec.summary(), job.state, progress, f"{minutes} min {seconds:02d} s", job.cancelled)
+        )
+    return rows
+
+
+def pretrain_in_background(jobs: JobManager, specs: Sequence[ExperimentSpec]) -> threading.Thread:
+    """Train ``specs`` one after another (those not stored yet), each a job the panel lists and can cancel.
+
+    One at a time, so a series never fills the line ahead of the class at once;
+    the teacher's jobs count against no session's limit. A spec refused by the
+    limits or a failed training is skipped; the rest go on.
+    """
+
+    def work() -> None:
+        for spec in specs:
+            if spec in jobs.store:
+                continue
+            try:
+                jobs.submit(spec).wait()
+            except ValueError:
+                continue  # beyond the server's limits: the panel's list shows what did train
+
+    thread = threading.Thread(target=work, name="teacher-pretrain", daemon=True)
+    thread.start()
+    return thread

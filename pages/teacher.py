@@ -1,0 +1,22 @@
+"""Teacher: the class server's queue, pretraining, run deletion and limits, behind the server's passphrase."""
+
+import streamlit as st
+
+from ui.display import projector_toggle
+from ui.navigation import ensure_app_navigation
+from ui.teacher import delete_section, limits_section, lock_button, pretrain_section, trainings_section, unlock_form
+from ui.teacher import unlocked as teacher_unlocked
+
+ensure_app_navigation()
+projector_toggle()
+
+st.title(":material/admin_panel_settings: Teacher's panel")
+if not teacher_unlocked():
+    st.markdown("For the teacher of this class server: the trainings of every student, pretraining and limits.")
+    unlock_form()
+else:
+    trainings_section()
+    pretrain_section()
+    delete_section()
+    limits_section()
+    lock_button()

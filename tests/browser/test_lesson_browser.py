@@ -1,0 +1,52 @@
+"""A lesson link in a real browser: only the lesson's controls editable, the link's setup in place."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+LESSON_LINK = "train?hidden=50,50&activation=sigmoid&learning_rate=0.01&lesson=activation,optimizer"
+# Each control of the sidebar's spec controls: its label, and whether the browser lets a student change it.
+CONTROLS_JS = """() => {
+  const kinds = '[data-testid=stSelectbox], [data-testid=stSlider], [data-testid=stCheckbox], '
+    + '[data-testid=stNumberInput], [data-testid=stTextInput], [data-testid=stToggle]';
+  return Array.from(document.querySelectorAll('[data-testid=stSidebar] [data-testid=stExpander]'))
+    .flatMap(e => Array.from(e.querySelectorAll(kinds)))
+    .map(w => {
+      const label = (w.querySelector('[data-testid=stWidgetLabel]') || w).innerText.trim().split('\\n')[0];
+      const inputs = Array.from(w.querySelectorAll('input, [role=slider], [role=combobox]'));
+      const off = inputs.some(i => i.disabled || i.getAttribute('aria-disabled') === 'true');
+      return {label, editable: inputs.length > 0 && !off};
+    });
+}"""
+
+
+@pytest.mark.browser
+def test_a_lesson_link_shows_only_the_lessons_controls_editable_and_its_setup(app_url, browser_page, artifacts):
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app_url}/{LESSON_LINK}")
+    page.get_by_role("heading", name=re.compile("Train a network")).wait_for(timeout=90_000)
+    page.get_by_text("Today's lesson: Activation and Optimizer").wait_for()
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+    controls = page.evaluate(CONTROLS_JS)
+    editable = sorted(c["label"] for c in controls if c["editable"])
+    assert editable == ["Activation", "Optimizer"], controls
+    assert len(controls) > 15  # the rest are there, read-only
+    # The link's setup is in place: two hidden layers of 50 units, sigmoid, learning rate 0.01.
+    assert page.get_by_text("784 → 50 → 50 → 10").count() >= 1
+    sidebar = page.locator("[data-testid=stSidebar]")
+    activation = sidebar.locator("[data-testid=stSelectbox]", has_text="Activation").locator("input")
+    assert activation.input_value() == "sigmoid"
+    assert "0.01" in sidebar.locator("[data-testid=stSlider]", has_text="Learning rate").inner_text()
+    page.screenshot(path=str(artifacts / "lesson-link.png"))
+
+    page.get_by_role("button", name=re.compile("Show the full page")).click()
+    page.get_by_text("Today's lesson").wait_for(state="detached")
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+    assert "lesson=" not in page.url and re.search("hidden=50(%2C|,)50", page.url), page.url
+    again = page.evaluate(CONTROLS_JS)
+    assert {"Activation", "Optimizer", "Hidden layers", "Learning rate", "Epochs"} <= {
+        c["label"] for c in again if c["editable"]
+    }

@@ -1,0 +1,64 @@
+"""The teacher's panel in a real browser: locked for a link, and with the passphrase it lists and cancels
+a training another browser (a student) is running."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import serve_app
+
+PASSPHRASE = "teach the room 42"
+# Long enough to be caught running (150 epochs, under the 200 limit); the Cancel ends it after an epoch.
+STUDENT_LINK = "train?hidden=32&epochs=150&batch_size=64&seed=21"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_panel_is_locked_without_the_passphrase_and_with_it_cancels_a_students_training(
+    _browser, tmp_path, artifacts
+):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'MLP_LAB_TEACHER_PASSPHRASE = "{PASSPHRASE}"\n')
+    with serve_app(tmp_path / "runs", tmp_path, ["--secrets.files", str(secrets)]) as url:
+        student = _browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        teacher = _browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+        for page in (student, teacher):
+            page.set_default_timeout(30_000)
+        try:
+            # A student starts a long training.
+            student.goto(f"{url}/{STUDENT_LINK}")
+            student.get_by_role("heading", name=re.compile("Train a network")).wait_for(timeout=90_000)
+            student.get_by_role("button", name="Train", exact=True).click()
+            student.get_by_text(re.compile(r"Epoch \d+/150")).first.wait_for(timeout=120_000)
+
+            # A link cannot open the panel: only the passphrase field shows.
+            teacher.goto(f"{url}/teacher?teacher_unlocked=true&unlocked=1")
+            teacher.get_by_role("heading", name=re.compile("Teacher's panel")).wait_for(timeout=90_000)
+            teacher.get_by_label("Passphrase", exact=True).wait_for()
+            assert teacher.get_by_text("Trainings on this server").count() == 0
+            assert teacher.get_by_role("button", name="Cancel").count() == 0
+
+            teacher.get_by_label("Passphrase", exact=True).fill("not it at all")
+            teacher.get_by_role("button", name="Unlock").click()
+            teacher.get_by_text("That is not the passphrase").wait_for()
+            assert teacher.get_by_text("Trainings on this server").count() == 0
+
+            teacher.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+            teacher.get_by_role("button", name="Unlock").click()
+            teacher.get_by_text("Trainings on this server").wait_for()
+            row = teacher.get_by_text(re.compile(r"running: epoch \d+/150"))
+            row.first.wait_for()
+            assert PASSPHRASE not in teacher.url
+            teacher.screenshot(path=str(artifacts / "teacher-panel.png"), full_page=True)
+            teacher.get_by_role("button", name="Cancel").first.click()
+
+            # The student's page ends on what was learned, stopped by the teacher.
+            student.get_by_text(re.compile("Stopped by the teacher after \\d+ of 150 epochs")).wait_for(timeout=60_000)
+            student.get_by_text("Test accuracy").first.wait_for()
+            teacher.get_by_role("button", name="Refresh").click()
+            teacher.get_by_text("Nothing is training or waiting.").wait_for()
+        finally:
+            student.context.close()
+            teacher.context.close()

@@ -1,0 +1,65 @@
+"""The teacher's side in lab: the passphrase check, the panel's rows, a series pretrained one run at a time."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from lab.nn.result import RunResult
+from lab.runs.classroom import job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
+from lab.runs.jobs import JobManager
+from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
+
+
+def test_only_the_servers_passphrase_unlocks_and_never_an_empty_or_short_one():
+    assert passphrase_matches("correct horse battery", "correct horse battery")
+    assert not passphrase_matches("correct horse batter", "correct horse battery")
+    assert not passphrase_matches("", "") and "No passphrase is set" in passphrase_problem("")
+    assert not passphrase_matches("short", "short") and "too short" in passphrase_problem("short")
+
+
+class Counting:
+    """Trains nothing; records how many trainings ran at once."""
+
+    engine, notice, workers = "stand-in", "", 4
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+        self.trained: list[ExperimentSpec] = []
+
+    def train_and_save(self, spec, store, *, start=None, **observers):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        start()
+        threading.Event().wait(0.05)
+        result = RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
+                           np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
+        store.save(result)
+        with self.lock:
+            self.running -= 1
+            self.trained.append(spec)
+        return result
+
+
+def test_a_series_is_pretrained_one_run_after_another_skipping_stored_ones_and_refused_ones(tmp_path):
+    store = RunStore(tmp_path)
+    executor = Counting()
+    jobs = JobManager(store, executor)
+    specs = [ExperimentSpec(hidden=(8,), seed=s) for s in range(4)] + [ExperimentSpec(epochs=500)]
+    executor.train_and_save(specs[0], store, start=lambda: None)  # already stored
+    pretrain_in_background(jobs, specs).join(30)
+    assert executor.trained == specs[:4] and executor.most == 1
+    assert all(spec in store for spec in specs[:4]) and specs[4] not in store
+
+
+def test_the_panels_rows_name_the_setup_and_the_state_never_the_session(tmp_path):
+    jobs = JobManager(RunStore(tmp_path), Counting())
+    job = jobs.submit(ExperimentSpec(hidden=(8,)), "someones-session")
+    job.wait(10)
+    (row,) = job_rows([job], now=job.submitted + 65)
+    assert row.setup == job.spec.summary() and row.waited == "1 min 05 s"
+    assert "someones-session" not in repr(row)

@@ -1,0 +1,145 @@
+"""The teacher's panel under AppTest: locked without the passphrase (a link cannot open it), and with it,
+every session's trainings listed and a running one of another session cancelled."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lab.nn.result import STOP_PRESSED, EpochReport, RunResult
+from lab.runs.classroom import PASSPHRASE_KEY
+from lab.spec import ExperimentSpec
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "teacher.py")
+PASSPHRASE = "correct horse battery"
+STUDENT_SPEC = ExperimentSpec(hidden=(77,), epochs=9, seed=4)
+
+
+class TrainsUntilStopped:
+    """A stand-in engine: the training starts at once and runs until a Stop (or the teacher's Cancel)."""
+
+    engine, notice, workers = "stand-in", "", 1
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+
+    def train_and_save(self, spec, store, *, start=None, should_stop=None, on_progress=None, **observers):
+        start()
+        on_progress(EpochReport(2, spec.epochs, {}, {}, 1.0, 3.0, 2.0, {}))
+        while not should_stop():
+            threading.Event().wait(0.02)
+        self.stopped.set()
+        return RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
+                         np.zeros((4, 10), dtype=np.float32), 3, None, 0.1, False, True, 1,
+                         stop_reason=STOP_PRESSED)  # fmt: skip
+
+    def status(self):
+        raise NotImplementedError
+
+
+@pytest.fixture
+def server(store_home, monkeypatch):
+    """The server's shared jobs, on a stand-in engine, with a student's training running."""
+    st.cache_resource.clear()
+    from ui.state import get_jobs
+
+    jobs = get_jobs()
+    jobs.executor = TrainsUntilStopped()
+    job = jobs.submit(STUDENT_SPEC, "another-students-session")
+    yield jobs, job
+    job.request_stop()
+    st.cache_resource.clear()
+
+
+def open_panel(secret: str | None = PASSPHRASE, **query: str) -> AppTest:
+    """The panel, on a server whose secrets hold ``secret`` (None: no passphrase), opened with URL ``query``."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if secret is not None:
+        at.secrets[PASSPHRASE_KEY] = secret
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.subheader, *at.caption, *at.error, *at.warning)]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_locked(at: AppTest) -> None:
+    text = shown(at)
+    assert "Trainings on this server" not in text and STUDENT_SPEC.summary() not in text
+    assert not [b for b in at.button if b.label in ("Cancel", "Delete", "Pretrain")]
+
+
+@pytest.mark.parametrize(
+    "query", [{}, {"teacher_unlocked": "true"}, {"unlocked": "1", PASSPHRASE_KEY: PASSPHRASE}, {"passphrase": "x"}]
+)
+def test_the_panel_is_unreachable_without_the_passphrase_also_by_url(server, query):
+    at = open_panel(**query)
+    assert_locked(at)
+    assert at.text_input(key="teacher_passphrase").value == ""
+
+
+def test_a_server_without_a_passphrase_keeps_the_panel_locked_and_says_how_to_set_one(server):
+    at = open_panel(secret=None)
+    assert_locked(at)
+    assert any("No passphrase is set" in w.value and "secrets.toml" in w.value for w in at.warning)
+
+
+def test_a_wrong_passphrase_unlocks_nothing(server):
+    at = open_panel()
+    at.text_input(key="teacher_passphrase").input("correct horse battery!")
+    at.button[0].click().run()
+    assert any("not the passphrase" in e.value for e in at.error)
+    assert_locked(at)
+
+
+def test_with_the_passphrase_the_teacher_sees_and_cancels_another_sessions_running_training(server):
+    jobs, job = server
+    assert job.state == "running"
+    at = open_panel()
+    at.text_input(key="teacher_passphrase").input(PASSPHRASE)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    text = shown(at)
+    assert "Trainings on this server" in text and STUDENT_SPEC.summary() in text
+    assert "running: epoch 3/9" in text
+    assert "another-students-session" not in text  # listed by what it trains, never by who asked
+    assert PASSPHRASE not in text and PASSPHRASE not in str(dict(at.query_params))
+    assert any("MLP_LAB_MAX_EPOCHS" in str(t.value) for t in at.table)  # the limits as they stand
+    at.button(key=f"cancel-{job.run_id}").click().run()
+    assert job.wait(10) and jobs.executor.stopped.is_set()
+    assert job.cancelled and job.result.stopped
+    assert STUDENT_SPEC.summary() not in shown(at.run())
+
+
+def unlock(at: AppTest) -> AppTest:
+    at.text_input(key="teacher_passphrase").input(PASSPHRASE)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
+    from lab.runs.store import RunStore
+
+    spec = ExperimentSpec(hidden=(5,), epochs=1)
+    RunStore(store_home).save(
+        RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
+                  np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
+    )
+    at = unlock(open_panel())
+    at.multiselect(key="teacher_delete_runs").set_value([spec.run_id]).run()
+    assert at.button(key="teacher_delete").disabled  # not before the confirmation
+    at.checkbox(key="teacher_delete_sure").check().run()
+    at.button(key="teacher_delete").click().run()
+    assert not at.exception, at.exception
+    assert RunStore(store_home).get(spec) is None
