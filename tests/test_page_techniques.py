@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,32 @@ def test_seed_ensemble_and_mcnemar_on_stored_runs(tmp_path, monkeypatch):
     at.run()
     verdicts = [m.value for m in at.success] + [m.value for m in at.info]
     assert any("McNemar p =" in v for v in verdicts), verdicts
+
+
+def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
+    # An engine that says it has two workers, as Ray on two cores does. It is the in-process one
+    # underneath (quick), one whole training and save at a time, as a Ray worker process does
+    # it; it counts the trainings asked of it at once.
+    from lab.runs.executor import InProcessExecutor
+
+    train = InProcessExecutor.train_and_save
+    lock, worker = threading.Lock(), threading.Lock()
+    in_flight, most = [0], [0]
+
+    def counting(self, spec, store, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            with worker:
+                return train(self, spec, store, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(InProcessExecutor, "workers", property(lambda self: 2))
+    monkeypatch.setattr(InProcessExecutor, "train_and_save", counting)
+    home = tmp_path / "runs"
+    at = run_series(open_page(home, monkeypatch), "D", cap=1)
+    assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed
+    assert most[0] == 2  # the next run was asked for beside the one the page followed, never more

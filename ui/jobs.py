@@ -367,8 +367,40 @@ def train_in_turn(
         for i in failed:
             job = get_jobs().get(specs[i].run_id)
             st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
-        for i in todo:
+        for n, i in enumerate(todo):
+            alongside = start_alongside([specs[j] for j in todo[n + 1 :]])
             st.markdown(f"**Training {names[i]}** (run {i + 1} of {len(specs)}; {len(todo) - 1} more after it)")
+            if alongside:
+                by_id = {spec.run_id: name for spec, name in zip(specs, names, strict=True)}
+                st.caption("Also training on other workers: " + ", ".join(by_id[s.run_id] for s in alongside) + ".")
             run_spec(specs[i], key=f"{key_prefix}{specs[i].run_id}", start=True)
             # Only a spec that could not even start returns here (its error is shown): go on.
     forget_in_turn(state_key)
+
+
+def side_by_side(workers: int, max_queued: int | None) -> int:
+    """How many runs of a series train at once: one per worker, within the session's queue limit."""
+    return max(1, min(workers, max_queued if max_queued is not None else workers))
+
+
+def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]:
+    """Start the next runs of a series on the engine's other workers (Ray); the runs now training beside.
+
+    In-process (one worker) nothing starts alongside: the series trains one run after
+    another. On Ray a series keeps every worker busy, while the page follows one run.
+    """
+    jobs = get_jobs()
+    extra = side_by_side(jobs.executor.workers, jobs.limits.max_queued) - 1
+    alongside = []
+    for spec in following[:extra]:
+        job = jobs.get(spec.run_id)
+        if job is None or job.finished:
+            stored = get_store().get(spec)
+            if stored is not None and not stored.stopped:
+                continue
+            try:
+                job = jobs.submit(spec, session_id())
+            except ValueError:
+                break  # the session's queue limit: the rest start later, in turn
+        alongside.append(spec)
+    return alongside

@@ -198,6 +198,7 @@ def train(
     record_health: bool = True,
     time_limit: float | None = None,
     param_budget: int = DEFAULT_PARAM_BUDGET,
+    then: Callable[[RunResult], object] | None = None,
 ) -> RunResult:
     """Train ``spec`` from scratch and return its result (nothing is stored).
 
@@ -231,6 +232,10 @@ def train(
         the epoch, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
     param_budget : int
         The most weights the network may have (``lab.architecture.validate_network``).
+    then : callable, optional
+        Called with the result while this training still holds the slot (the run store's
+        save): writing a Keras model while the next training clears Keras' process-wide
+        session and builds its own fails now and then.
 
     Raises
     ------
@@ -242,7 +247,7 @@ def train(
     with TRAINING_QUEUE.slot(spec.summary(), on_wait):
         if start is not None:
             start()
-        return fit_prepared(
+        result = fit_prepared(
             spec,
             data,
             on_epoch=on_epoch,
@@ -254,6 +259,9 @@ def train(
             record_health=record_health,
             time_limit=time_limit,
         )
+        if then is not None:
+            then(result)
+        return result
 
 
 def fit_prepared(

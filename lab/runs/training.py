@@ -38,9 +38,8 @@ def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> R
     # pages that only read the store (and ``python -m lab runs``) never need.
     from lab.nn.trainer import train
 
-    result = train(spec, **observers)
-    store.save(result)
-    return result
+    # Saved inside the training slot: the next training in this process waits until the model is written.
+    return train(spec, then=store.save, **observers)
 
 
 def get_or_train(
