@@ -64,7 +64,7 @@ def test_small_search_stores_every_trial_and_a_second_search_reuses_them(local_r
 
     best = result.best
     assert best is not None and best.state == "finished"
-    assert best.best_val_accuracy == max(t.best_val_accuracy for t in result.trials if t.state == "finished")
+    assert best.val_accuracy == max(t.val_accuracy for t in result.trials if t.state == "finished")
     assert result.best_spec.run_id == best.run_id
     assert result.test_accuracy == store.get(best.run_id).test_accuracy and 0.5 < result.test_accuracy <= 1
     assert set(result.importances) == set(SPACE.names)

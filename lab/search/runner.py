@@ -63,6 +63,9 @@ class TrialRow:
         Validation accuracy after each epoch.
     reused : bool
         Read from the run store (trained by an earlier search or page), not trained now.
+    kept_epoch : int or None
+        The epoch whose weights the stored run kept, when early stopping went back to its best
+        epoch (set once the search ended); None: the last epoch's.
     """
 
     number: int
@@ -74,10 +77,13 @@ class TrialRow:
     epochs: int = 0
     curve: list[float] = field(default_factory=list)
     reused: bool = False
+    kept_epoch: int | None = None
 
     @property
     def val_accuracy(self) -> float:
-        """The last validation accuracy reported (NaN before the first epoch)."""
+        """Validation accuracy of the weights the run keeps: the last epoch's (or the kept one's); NaN before any."""
+        if self.kept_epoch and self.kept_epoch <= len(self.curve):
+            return self.curve[self.kept_epoch - 1]
         return self.curve[-1] if self.curve else math.nan
 
     @property
@@ -115,7 +121,7 @@ class SearchResult:
         Every trial, in the order they started.
     best : TrialRow or None
         The trial with the best validation accuracy among those that trained every
-        epoch (any trial, if none did); None when no trial reported.
+        epoch (any trial, if none did): see :func:`best_trial`; None when no trial reported.
     best_spec : ExperimentSpec or None
         The best trial's spec.
     test_accuracy : float
@@ -150,7 +156,7 @@ class SearchResult:
         return {
             "run_id": self.best.run_id if self.best else None,
             "spec": self.best_spec.to_dict() if self.best_spec else None,
-            "val_accuracy": _number(self.best.best_val_accuracy) if self.best else None,
+            "val_accuracy": _number(self.best.val_accuracy) if self.best else None,
             "test_accuracy": _number(self.test_accuracy),
             "base_run_id": self.base.run_id,
             "search": self.space.text(),
@@ -168,27 +174,30 @@ def _number(value: float) -> float | None:
 
 
 def best_trial(trials: list[TrialRow]) -> TrialRow | None:
-    """The trial to keep: best validation accuracy among the finished ones (else among all), first on ties."""
-    reported = [t for t in trials if math.isfinite(t.best_val_accuracy) and t.state != "diverged"]
+    """The trial to keep: best validation accuracy among the finished ones (else among all), first on ties.
+
+    The accuracy of the weights each run keeps (``TrialRow.val_accuracy``), whose test accuracy is then read.
+    """
+    reported = [t for t in trials if math.isfinite(t.val_accuracy) and t.state != "diverged"]
     finished = [t for t in reported if t.state == "finished"]
     pool = finished or reported
-    return max(pool, key=lambda t: (t.best_val_accuracy, -t.number), default=None)
+    return max(pool, key=lambda t: (t.val_accuracy, -t.number), default=None)
 
 
 def importances(space: SearchSpace, trials: list[TrialRow], seed: int = 0) -> dict[str, float]:
     """How much each searched setting explains of the validation accuracy (Optuna's fANOVA), largest first.
 
-    Built from an Optuna study of the trials that reported, each with the best
-    validation accuracy it reached (an ASHA-stopped trial counts with what it
-    reached before it was stopped). Empty with fewer than two such trials, or when
-    every trial scored the same.
+    Built from an Optuna study of the trials that reported, each with its last
+    validation accuracy, as the searcher saw it (an ASHA-stopped trial counts with
+    what it reached before it was stopped). Empty with fewer than two such trials,
+    or when every trial scored the same.
     """
     # Imported here: Optuna is only needed once a search has results.
     import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-    done = [t for t in trials if math.isfinite(t.best_val_accuracy)]
-    if len(done) < 2 or len({t.best_val_accuracy for t in done}) < 2:
+    done = [t for t in trials if math.isfinite(t.val_accuracy)]
+    if len(done) < 2 or len({t.val_accuracy for t in done}) < 2:
         return {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     distributions = space.distributions()
@@ -198,7 +207,7 @@ def importances(space: SearchSpace, trials: list[TrialRow], seed: int = 0) -> di
             optuna.trial.create_trial(
                 params={k: t.params[k] for k in space.names},
                 distributions=distributions,
-                value=t.best_val_accuracy,
+                value=t.val_accuracy,
             )
         )
     try:
@@ -428,6 +437,7 @@ def run_search(
         if row.state == "running":  # ended by the user's Stop before Tune said it completed
             row.state = "stopped"
     _wait_for_store(store, table)
+    _states_from_store(store, table)
     tell()
     best = best_trial(table)
     best_spec = space.apply(base, best.params) if best else None
@@ -456,6 +466,19 @@ def _trial_number(trial: Any, fallback: int) -> int:
     """
     head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
     return int(head) if head.isdigit() else fallback
+
+
+def _states_from_store(store: RunStore, rows: list[TrialRow]) -> None:
+    """Each trained trial's final state as its stored run says it.
+
+    Tune only tells that a trial ended before its last epoch; whether ASHA stopped it
+    or it diverged (a blow-up the trainer ends by itself) is in the run.
+    """
+    for row in rows:
+        stored = store.get(row.run_id) if row.curve and not row.reused else None
+        if stored is not None:
+            row.state = "diverged" if stored.diverged else "stopped" if stored.stopped else "finished"
+            row.kept_epoch = stored.best_epoch
 
 
 def _wait_for_store(store: RunStore, rows: list[TrialRow]) -> None:
