@@ -20,12 +20,15 @@ import math
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.nn.result import json_number
 from lab.runs.store import RunStore
+from lab.search.rows import TrialRow
 from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
 
@@ -33,78 +36,8 @@ SEARCHERS = ("tpe", "random")
 """Optuna's Tree-structured Parzen Estimator, or plain random search (for comparison)."""
 
 METRIC = "val_accuracy"
-STATES = ("waiting", "running", "finished", "stopped", "diverged", "error")
-"""A trial's state: finished = every epoch trained; stopped = ended early by ASHA (or Stop); diverged = blew up."""
 
 STORE_WAIT_SECONDS = 60.0  # a stopped trial's run is written as its worker ends: wait this long for it
-
-
-@dataclass
-class TrialRow:
-    """One trial as the live table shows it.
-
-    Attributes
-    ----------
-    number : int
-        1, 2, ... in the order the trials started.
-    trial_id : str
-        Ray Tune's name for it.
-    run_id : str
-        The stored run it trains (its spec's hash).
-    params : dict
-        The searched settings' values.
-    state : str
-        One of ``STATES``.
-    epoch : int
-        Epochs reported so far.
-    epochs : int
-        Epochs planned.
-    curve : list of float
-        Validation accuracy after each epoch.
-    reused : bool
-        Read from the run store (trained by an earlier search or page), not trained now.
-    kept_epoch : int or None
-        The epoch whose weights the stored run kept, when early stopping went back to its best
-        epoch (set once the search ended); None: the last epoch's.
-    """
-
-    number: int
-    trial_id: str
-    run_id: str
-    params: dict[str, Any]
-    state: str = "waiting"
-    epoch: int = 0
-    epochs: int = 0
-    curve: list[float] = field(default_factory=list)
-    reused: bool = False
-    kept_epoch: int | None = None
-
-    @property
-    def val_accuracy(self) -> float:
-        """Validation accuracy of the weights the run keeps: the last epoch's (or the kept one's); NaN before any."""
-        if self.kept_epoch and self.kept_epoch <= len(self.curve):
-            return self.curve[self.kept_epoch - 1]
-        return self.curve[-1] if self.curve else math.nan
-
-    @property
-    def best_val_accuracy(self) -> float:
-        """The best validation accuracy it reached (NaN before the first epoch)."""
-        finite = [v for v in self.curve if math.isfinite(v)]
-        return max(finite) if finite else math.nan
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as JSON: run id, settings, state, epochs run, validation accuracy."""
-        return {
-            "number": self.number,
-            "run_id": self.run_id,
-            "settings": dict(self.params),
-            "state": self.state,
-            "epochs_run": self.epoch,
-            "epochs": self.epochs,
-            "val_accuracy": _number(self.val_accuracy),
-            "best_val_accuracy": _number(self.best_val_accuracy),
-            "reused": self.reused,
-        }
 
 
 @dataclass(frozen=True)
@@ -156,8 +89,8 @@ class SearchResult:
         return {
             "run_id": self.best.run_id if self.best else None,
             "spec": self.best_spec.to_dict() if self.best_spec else None,
-            "val_accuracy": _number(self.best.val_accuracy) if self.best else None,
-            "test_accuracy": _number(self.test_accuracy),
+            "val_accuracy": json_number(self.best.val_accuracy) if self.best else None,
+            "test_accuracy": json_number(self.test_accuracy),
             "base_run_id": self.base.run_id,
             "search": self.space.text(),
             "importances": self.importances,
@@ -167,10 +100,6 @@ class SearchResult:
             "stopped_by_user": self.stopped_by_user,
             "trials": [t.as_dict() for t in self.trials],
         }
-
-
-def _number(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def best_trial(trials: list[TrialRow]) -> TrialRow | None:
@@ -331,6 +260,7 @@ def run_search(
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
+    from lab.search.hooks import TABLES, SearchTable, UserStop, Watch
     from lab.search.trial import SearchTrial
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -346,66 +276,8 @@ def run_search(
         grace_period=min(grace_period, epochs),
         reduction_factor=reduction_factor,
     )
-    rows: dict[str, TrialRow] = {}
-    stopped_by_user = False
-
-    def row_for(trial: Any) -> TrialRow:
-        row = rows.get(trial.trial_id)
-        if row is None:
-            params = {k: trial.config[k] for k in space.names if k in trial.config}
-            run_id = space.apply(base, params).run_id
-            row = TrialRow(_trial_number(trial, len(rows) + 1), trial.trial_id, run_id, params, epochs=epochs)
-            rows[trial.trial_id] = row
-        return row
-
-    def ordered() -> list[TrialRow]:
-        return sorted(rows.values(), key=lambda r: r.number)
-
-    def tell() -> None:
-        if on_update is not None:
-            on_update(ordered())
-
-    class Watch(tune.Callback):
-        """Keeps the table: Tune calls these in the driver, the caller's thread."""
-
-        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            row = row_for(trial)
-            row.state = "running"
-            tell()
-
-        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-            row = row_for(trial)
-            row.reused = bool(result.get("reused"))
-            if result.get("repeat"):
-                row.state = "diverged" if result.get("diverged") else row.state
-            else:
-                raw = result.get("raw_val_accuracy")
-                row.curve.append(math.nan if raw is None else float(raw))
-                row.epoch = int(result.get("epoch", row.epoch))
-                if result.get("diverged"):
-                    row.state = "diverged"
-            tell()
-
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            row = row_for(trial)
-            if row.state != "diverged":
-                row.state = "finished" if row.epoch >= epochs else "stopped"
-            tell()
-
-        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            row_for(trial).state = "error"
-            tell()
-
-    class UserStop(tune.Stopper):
-        def __call__(self, trial_id: str, result: dict) -> bool:
-            return False
-
-        def stop_all(self) -> bool:
-            nonlocal stopped_by_user
-            if should_stop is not None and should_stop():
-                stopped_by_user = True
-            return stopped_by_user
-
+    key = uuid.uuid4().hex
+    table = TABLES[key] = SearchTable(space, base, epochs, on_update, should_stop)
     trainable = tune.with_resources(
         tune.with_parameters(SearchTrial, base_json=base.to_json(), space_text=space.text(), home=home),
         {"cpu": 1},
@@ -425,21 +297,24 @@ def run_search(
                 name="search",
                 storage_path=tune_dir,
                 verbose=0,
-                callbacks=[Watch()],
-                stop=UserStop(),
+                callbacks=[Watch(key)],
+                stop=UserStop(key),
                 checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
             ),
         )
-        tuner.fit()
+        try:
+            tuner.fit()
+        finally:
+            TABLES.pop(key, None)
     wall = time.perf_counter() - start
-    table = ordered()
-    for row in table:
+    rows = table.ordered()
+    for row in rows:
         if row.state == "running":  # ended by the user's Stop before Tune said it completed
             row.state = "stopped"
-    _wait_for_store(store, table)
-    _states_from_store(store, table)
-    tell()
-    best = best_trial(table)
+    _wait_for_store(store, rows)
+    _states_from_store(store, rows)
+    table.tell()
+    best = best_trial(rows)
     best_spec = space.apply(base, best.params) if best else None
     stored = store.get(best_spec) if best_spec is not None else None
     # The one look at the test set: the best trial's, after the search.
@@ -447,25 +322,16 @@ def run_search(
     return SearchResult(
         base=base,
         space=space,
-        trials=table,
+        trials=rows,
         best=best,
         best_spec=best_spec,
         test_accuracy=test_accuracy,
-        importances=importances(space, table, seed),
+        importances=importances(space, rows, seed),
         wall_seconds=wall,
-        epochs_trained=sum(r.epoch for r in table),
+        epochs_trained=sum(r.epoch for r in rows),
         epochs_budget=trials * epochs,
-        stopped_by_user=stopped_by_user,
+        stopped_by_user=table.stopped_by_user,
     )
-
-
-def _trial_number(trial: Any, fallback: int) -> int:
-    """The trial's place in the searcher's order: Tune's tag starts with it (``3_dropout=0.2,...``).
-
-    The order trials start in is not it: with several at once, two start in either order.
-    """
-    head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
-    return int(head) if head.isdigit() else fallback
 
 
 def _states_from_store(store: RunStore, rows: list[TrialRow]) -> None:
