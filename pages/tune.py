@@ -111,7 +111,7 @@ def live_view(job: SearchJob) -> None:
         st.caption("Stopping: every trial ends after its current epoch and is stored as stopped.")
     elif not rows:
         st.caption("Starting Ray and the first trials (a first search takes a few seconds more) ...")
-    tune.show_trials_table(rows, space)
+    tune.show_live_table(rows, space)
     st.altair_chart(tune.curves_chart(rows, epochs), width="stretch")
 
 

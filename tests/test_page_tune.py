@@ -97,8 +97,8 @@ def test_a_small_search_fills_the_table_stores_every_trial_and_links_the_best_to
         time.sleep(1.0)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        if at.dataframe:
-            seen_rows = max(seen_rows, len(at.dataframe[0].value))
+        if at.table:  # the live table
+            seen_rows = max(seen_rows, len(at.table[0].value))
     assert not job.error, job.error
     assert seen_rows >= 1, "the live table never showed a trial while the search ran"
     at.run()

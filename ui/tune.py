@@ -143,8 +143,18 @@ def trials_frame(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec 
     return pd.DataFrame.from_records(records)
 
 
+def show_live_table(rows: list[TrialRow], space: SearchSpace) -> None:
+    """The trials table while the search runs: a plain table, readable from the back of the room."""
+    frame = trials_frame(rows, space)
+    if not frame.empty:
+        frame["Val accuracy"] = [
+            f"{v:.2f}%" if v is not None and math.isfinite(v) else "–" for v in frame["Val accuracy"]
+        ]
+    st.table(frame, hide_index=True)
+
+
 def show_trials_table(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec | None = None) -> None:
-    """The trials table, accuracy as a percent, the Train link as a link."""
+    """The trials table at the end: sortable, accuracy as a percent, each row's Open in Train link."""
     config: dict[str, Any] = {"Val accuracy": st.column_config.NumberColumn(format="%.2f%%")}
     if base is not None:
         config["Open in Train"] = st.column_config.LinkColumn(display_text="Open in Train")
