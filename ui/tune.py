@@ -25,7 +25,7 @@ from lab.spec import ACTIVATIONS, BATCHNORM, INITIALIZERS, OPTIMIZERS, Experimen
 from ui import charts
 
 K = "tune_"  # widget keys
-STOPPED_GREY = "#c4c4c4"
+STOPPED_GREY = "#9a9a9a"  # dark enough to see on a projector, plainly not a colour
 BATCH_SIZES = [16, 32, 50, 64, 128, 256]
 
 
@@ -177,11 +177,16 @@ def curves_chart(rows: list[TrialRow], epochs: int) -> alt.Chart:
         alt.Chart(data, title="Validation accuracy of every trial (stopped ones in grey)")
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(epochs, 2)])),
+            x=alt.X(
+                "epoch:Q",
+                title="epoch",
+                scale=alt.Scale(domain=[1, max(epochs, 2)]),
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
             y=alt.Y("val_accuracy:Q", title="validation accuracy", axis=alt.Axis(format="%")),
             detail="trial:N",
             color=alt.condition(stopped, alt.value(STOPPED_GREY), alt.Color("trial:N", legend=None)),
-            opacity=alt.condition(stopped, alt.value(0.6), alt.value(1.0)),
+            strokeDash=alt.condition(stopped, alt.value([4, 3]), alt.value([1, 0])),
             tooltip=["trial:N", "state:N", "epoch:Q", alt.Tooltip("val_accuracy:Q", format=".2%")],
         )
     )
