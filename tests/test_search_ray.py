@@ -6,6 +6,7 @@ The fixture starts Ray in this test process and shuts down what it started.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,3 +106,27 @@ def test_asha_stops_a_trial_that_cannot_win_before_its_last_epoch(local_ray, tmp
     assert result.best.params["learning_rate"] == "0.1"
     assert result.epochs_trained < result.epochs_budget  # ASHA saved epochs
     assert math.isfinite(result.test_accuracy)
+
+
+def test_stop_ends_every_running_trial_after_its_epoch_and_stores_it_stopped(local_ray, tmp_path):
+    from lab.search.job import SearchJob
+
+    store = RunStore(tmp_path / "runs")
+    job = SearchJob(
+        {"base": BASE, "space": SPACE, "trials": 4, "epochs": 30, "concurrency": 2, "seed": 5, "store": store}
+    ).start()
+    deadline = time.monotonic() + 600
+    while not any(r.epoch >= 1 for r in job.snapshot()):
+        assert time.monotonic() < deadline and not job.finished, job.error
+        time.sleep(0.2)
+    job.stop()  # what the page's Stop button calls
+    assert job.wait(600), "the search did not end after Stop"
+    assert not job.error, job.error
+    result = job.result
+    assert result.stopped_by_user
+    trained = [t for t in result.trials if t.curve]
+    assert trained
+    for trial in trained:
+        assert trial.state == "stopped" and trial.epoch < 30
+        stored = store.get(trial.run_id)
+        assert stored is not None and stored.stopped and stored.epochs_run == trial.epoch

@@ -338,13 +338,17 @@ def _states_from_store(store: RunStore, rows: list[TrialRow]) -> None:
     """Each trained trial's final state as its stored run says it.
 
     Tune only tells that a trial ended before its last epoch; whether ASHA stopped it
-    or it diverged (a blow-up the trainer ends by itself) is in the run.
+    or it diverged (a blow-up the trainer ends by itself) is in the run, and so is the
+    epoch a Stop let it finish.
     """
     for row in rows:
         stored = store.get(row.run_id) if row.curve and not row.reused else None
         if stored is not None:
             row.state = "diverged" if stored.diverged else "stopped" if stored.stopped else "finished"
             row.kept_epoch = stored.best_epoch
+            # A trial stopped by the user finishes the epoch it was in, which Tune never heard of.
+            row.epoch = stored.epochs_run
+            row.curve = list(stored.history.get(METRIC, row.curve))
 
 
 def _wait_for_store(store: RunStore, rows: list[TrialRow]) -> None:
