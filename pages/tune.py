@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 import streamlit as st
 
@@ -16,7 +17,7 @@ from lab.catalog.presets import get_preset, list_presets
 from lab.codec import spec_from_query
 from lab.runs.executor import ray_setting
 from lab.search.job import SearchJob
-from lab.search.runner import SEARCHERS, SearchResult
+from lab.search.runner import SEARCHERS, SearchResult, workers_available
 from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
 from ui import tune
@@ -80,15 +81,9 @@ def budget_controls() -> dict:
 
 def tune_workers() -> int:
     """Trials that can run at once: the Ray cluster's CPUs, or this machine's cores before Ray starts."""
-    from lab.search.runner import workers_available
-
-    try:
-        import ray
-
-        if ray.is_initialized():
-            return workers_available()
-    except ImportError:
-        pass
+    ray = sys.modules.get("ray")  # never imported here just to ask: Ray takes a second to import
+    if ray is not None and ray.is_initialized():
+        return workers_available()
     return os.cpu_count() or 1
 
 
