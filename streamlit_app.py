@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/techniques.py", title="Techniques", icon=":material/science:", url_path="techniques"),
     st.Page("pages/cnn.py", title="CNN", icon=":material/grid_on:", url_path="cnn"),
     st.Page("pages/gradients.py", title="Gradients", icon=":material/monitoring:", url_path="gradients"),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:", url_path="tune"),
     # Locked by the server's passphrase: a student who opens it sees only the passphrase field.
     st.Page("pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher"),
 ]

@@ -42,6 +42,9 @@ st.page_link("pages/cnn.py", label="Convolutional networks and data augmentation
 st.page_link(
     "pages/gradients.py", label="Vanishing and exploding gradients, as they happen", icon=":material/monitoring:"
 )
+st.page_link(
+    "pages/tune.py", label="Search hyperparameters automatically, and watch the search", icon=":material/tune:"
+)
 st.caption(
     "In front of a class, switch on **Projector** in the sidebar (or add `?projector=1` to any link): "
     "larger charts and text."

@@ -52,8 +52,8 @@ def test_app_opens_on_home_which_explains_the_lab_and_links_every_page():
     for technique in ("weight initialization", "batch normalization", "dropout", "augmentation"):
         assert technique in text
     links = [link.proto.page for link in at.get("page_link")]
-    assert len(links) == 10  # the five steps of "Start here" (tests/test_home_route.py), then every page
-    for page in ("train", "draw", "techniques", "cnn", "gradients"):
+    assert len(links) == 11  # the five steps of "Start here" (tests/test_home_route.py), then every page
+    for page in ("train", "draw", "techniques", "cnn", "gradients", "tune"):
         assert any(page in link for link in links), (page, links)
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``python -m lab train|runs|bench|predict|pretrain|import-mnist|reproduce ...``.
+"""The command line: ``python -m lab train|runs|bench|predict|pretrain|import-mnist|reproduce|tune ...``.
 
 Everything a page shows can be computed here with the same code. Each
 subcommand is one module of ``lab.cli`` with ``add_parser(subparsers)`` and
@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lab.cli import bench, import_mnist, predict, pretrain, reproduce, runs, train
+from lab.cli import bench, import_mnist, predict, pretrain, reproduce, runs, train, tune
 
 # Subcommand name -> its module, in the order ``--help`` lists them.
 COMMANDS = {
@@ -23,6 +23,7 @@ COMMANDS = {
     "pretrain": pretrain,
     "import-mnist": import_mnist,
     "reproduce": reproduce,
+    "tune": tune,
 }
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # trains two tiny runs and opens every page
 
 WIDTH, HEIGHT = 1280, 720
 TINY_QUERY = "hidden=32&epochs=2&batch_size=64"  # TINY_SPEC_FIELDS as a link
-PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients"]
+PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune"]
 LEGEND_JS = """(index) => {
   const chart = document.querySelectorAll('[data-testid=stVegaLiteChart]')[index];
   return Array.from(chart.querySelectorAll('.role-legend-label text')).map(t => t.textContent);

@@ -1,0 +1,81 @@
+"""A search in a background thread, so that a page can show its table while it runs and stop it.
+
+Pure Python: the Tune page keeps one ``SearchJob`` per session and redraws from
+``snapshot()`` every second; ``stop()`` ends every trial after its epoch (each is
+stored as stopped) and the search then ends as usual.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.search.runner import SearchResult, TrialRow, run_search
+
+
+@dataclass
+class SearchJob:
+    """One search running (or run) in a thread of this process.
+
+    Parameters
+    ----------
+    options : dict
+        Keyword arguments of :func:`lab.search.runner.run_search` (``base``, ``space``,
+        ``trials``, ``epochs`` ...), except ``on_update`` and ``should_stop``.
+    """
+
+    options: dict[str, Any]
+    rows: list[TrialRow] = field(default_factory=list)
+    result: SearchResult | None = None
+    error: str = ""
+    started: float = field(default_factory=time.time)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> SearchJob:
+        """Start the search in a daemon thread; returns the job."""
+        self._thread = threading.Thread(target=self._work, name="mlp-lab-search", daemon=True)
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            result = run_search(**self.options, on_update=self._update, should_stop=self._stop.is_set)
+            with self._lock:
+                self.result, self.rows = result, copy.deepcopy(result.trials)
+        except Exception as exc:  # noqa: BLE001 - shown on the page in words, never raised in a thread
+            self.error = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+
+    def _update(self, rows: list[TrialRow]) -> None:
+        snapshot = copy.deepcopy(rows)  # the search keeps changing its rows while the page draws these
+        with self._lock:
+            self.rows = snapshot
+
+    def snapshot(self) -> list[TrialRow]:
+        """The trials as last reported (a copy the page may keep)."""
+        with self._lock:
+            return list(self.rows)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the search ended (with a result or an error)."""
+        return self.result is not None or bool(self.error)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether Stop was pressed."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """End every trial after its current epoch (each is stored as stopped); the search then ends."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the search to end; returns whether it did."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished

@@ -1,0 +1,270 @@
+"""The Tune page's parts: the knobs to search, the live trials table and curves, and the charts of what was found.
+
+Widgets return plain values (the search text); tables and charts are built from
+``lab.search`` rows, so the page only wires them together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from lab.catalog.preset import Preset, format_figure
+from lab.catalog.presets import list_presets
+from lab.codec import spec_to_query
+from lab.search.runner import TrialRow
+from lab.search.space import SearchSpace
+from lab.spec import ACTIVATIONS, BATCHNORM, INITIALIZERS, OPTIMIZERS, ExperimentSpec
+from ui import charts
+
+K = "tune_"  # widget keys
+STOPPED_GREY = "#9a9a9a"  # dark enough to see on a projector, plainly not a colour
+BATCH_SIZES = [16, 32, 50, 64, 128, 256]
+
+
+def _range(label: str, key: str, low: float, high: float, *, step: float | None = None, fmt: str = "%g") -> str:
+    """Two number boxes, low and high, as ``low:high`` (a log range adds ``:log``)."""
+    c1, c2 = st.columns(2)
+    lo = c1.number_input(f"{label}: from", value=low, step=step, format=fmt, key=f"{K}{key}_low")
+    hi = c2.number_input(f"{label}: to", value=high, step=step, format=fmt, key=f"{K}{key}_high")
+    return f"{lo:g}:{hi:g}"
+
+
+def _choices(label: str, key: str, options: Sequence[Any], default: Sequence[Any]) -> str:
+    picked = st.multiselect(label, options, default=list(default), key=f"{K}{key}_choices")
+    return "|".join(str(p) for p in picked)
+
+
+def knob_controls(base: ExperimentSpec) -> str:
+    """A checkbox per knob and its range; returns the search text (``lr=1e-4:1e-1:log,...``), empty if none ticked."""
+    knobs: list[str] = []
+
+    def ticked(label: str, key: str, default: bool = False, help: str | None = None) -> bool:
+        return st.checkbox(label, value=default, key=f"{K}{key}", help=help)
+
+    c1, c2 = st.columns(2)
+    with c1:
+        if ticked("Hidden layers", "layers", help="How many hidden layers, all of the same width."):
+            knobs.append("layers=" + _range("Layers", "layers", 1, 3, step=1, fmt="%d"))
+        if ticked("Units per layer", "units", True, help="Width of each hidden layer, sampled on a log scale."):
+            knobs.append("units=" + _range("Units", "units", 32, 256, step=1, fmt="%d") + ":log")
+        if ticked("Activation", "activation"):
+            knobs.append("activation=" + _choices("Activations", "activation", ACTIVATIONS, ("relu", "tanh")))
+        if ticked("Initializer", "initializer"):
+            knobs.append(
+                "initializer=" + _choices("Initializers", "initializer", INITIALIZERS, ("glorot_uniform", "he_normal"))
+            )
+        if ticked("Optimizer", "optimizer"):
+            knobs.append("optimizer=" + _choices("Optimizers", "optimizer", OPTIMIZERS, ("sgd", "adam")))
+        if base.conv and ticked("Conv filters", "filters", help="Every convolution block's number of filters."):
+            knobs.append("filters=" + _range("Filters", "filters", 8, 32, step=1, fmt="%d"))
+    with c2:
+        if ticked("Learning rate (log range)", "lr", True, help="Sampled evenly on a log scale: 1e-4 to 1e-1 ..."):
+            knobs.append("lr=" + _range("Learning rate", "lr", 1e-4, 1e-1, fmt="%.0e") + ":log")
+        if ticked("Batch size", "batch_size"):
+            knobs.append("batch_size=" + _choices("Batch sizes", "batch_size", BATCH_SIZES, (32, 128)))
+        if ticked("Dropout", "dropout", True):
+            knobs.append("dropout=" + _range("Dropout", "dropout", 0.0, 0.5, step=0.05))
+        if ticked("L2 (log range)", "l2"):
+            knobs.append("l2=" + _range("L2", "l2", 1e-6, 1e-2, fmt="%.0e") + ":log")
+        if ticked("Batch norm", "batchnorm"):
+            knobs.append("batchnorm=" + _choices("Batch norm", "batchnorm", BATCHNORM, BATCHNORM))
+        if base.conv and ticked("Augmentation strength", "aug", help="1 = course B10: rotation 10°, shift 0.2 ..."):
+            knobs.append("aug=" + _range("Augmentation", "aug", 0.0, 1.0, step=0.1))
+    return ",".join(knobs)
+
+
+def preset_for(spec: ExperimentSpec) -> Preset | None:
+    """The course preset ``spec`` is (on any data source, any epochs), if any."""
+    for preset in list_presets():
+        if preset.spec.replace(data=spec.data, epochs=spec.epochs) == spec:
+            return preset
+    return None
+
+
+def course_best(series: str) -> tuple[Preset, float] | None:
+    """The series' preset with the best course test accuracy, and that figure (a range's top)."""
+    scored = [(p, _top(p.course_accuracy)) for p in list_presets(series) if p.course_accuracy is not None]
+    return max(scored, key=lambda item: item[1], default=None)
+
+
+def _top(figure: Any) -> float:
+    return max(figure) if isinstance(figure, tuple) else float(figure)
+
+
+def train_query(space: SearchSpace, base: ExperimentSpec, row: TrialRow) -> dict[str, str]:
+    """The Train page's URL query for a trial: its setup, so that Train opens its stored run."""
+    return spec_to_query(space.apply(base, row.params))
+
+
+def train_url(query: dict[str, str]) -> str:
+    """The Train page's relative URL for a setup (a plain link: it opens in a new session, the setup in its URL)."""
+    return "train?" + urlencode(query)
+
+
+def train_page_link(label: str, query: dict[str, str], icon: str = ":material/model_training:") -> None:
+    """A link to the Train page on ``query``'s setup, keeping this session.
+
+    ``st.page_link`` only knows the pages of the app's navigation: when this page runs on
+    its own (``streamlit run pages/tune.py``, or a test of this page alone) a plain link does.
+    """
+    try:
+        st.page_link("pages/train.py", label=label, icon=icon, query_params=query)
+    except StreamlitAPIException:
+        st.markdown(f"[{label}]({train_url(query)})")
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def trials_frame(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec | None = None) -> pd.DataFrame:
+    """The live table: trial, state, epoch, validation accuracy, settings (and, with ``base``, the Train link)."""
+    records = []
+    for row in rows:
+        record = {
+            "Trial": row.number,
+            "State": row.state + (" (stored)" if row.reused else ""),
+            "Epoch": f"{row.epoch}/{row.epochs}",
+            "Val accuracy": row.val_accuracy * 100 if math.isfinite(row.val_accuracy) else None,
+            **{name: _value_text(row.params.get(name, "")) for name in space.names},
+            "Run id": row.run_id,
+        }
+        if base is not None:
+            record["Open in Train"] = train_url(train_query(space, base, row))
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def show_live_table(rows: list[TrialRow], space: SearchSpace) -> None:
+    """The trials table while the search runs: a plain table, readable from the back of the room."""
+    frame = trials_frame(rows, space)
+    if not frame.empty:
+        frame["Val accuracy"] = [
+            f"{v:.2f}%" if v is not None and math.isfinite(v) else "–" for v in frame["Val accuracy"]
+        ]
+    st.table(frame, hide_index=True)
+
+
+def show_trials_table(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec | None = None) -> None:
+    """The trials table at the end: sortable, accuracy as a percent, each row's Open in Train link."""
+    config: dict[str, Any] = {"Val accuracy": st.column_config.NumberColumn(format="%.2f%%")}
+    if base is not None:
+        config["Open in Train"] = st.column_config.LinkColumn(display_text="Open in Train")
+    st.dataframe(trials_frame(rows, space, base), hide_index=True, column_config=config)
+
+
+def curves_chart(rows: list[TrialRow], epochs: int) -> alt.Chart:
+    """Every trial's validation curve on one chart; stopped trials greyed out."""
+    data = pd.DataFrame.from_records(
+        [
+            {"epoch": i + 1, "val_accuracy": v, "trial": f"trial {r.number}", "state": r.state}
+            for r in rows
+            for i, v in enumerate(r.curve)
+            if math.isfinite(v)
+        ],
+        columns=["epoch", "val_accuracy", "trial", "state"],
+    )
+    stopped = alt.datum.state == "stopped"
+    chart = (
+        alt.Chart(data, title="Validation accuracy of every trial (stopped ones in grey)")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "epoch:Q",
+                title="epoch",
+                scale=alt.Scale(domain=[1, max(epochs, 2)]),
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            y=alt.Y("val_accuracy:Q", title="validation accuracy", axis=alt.Axis(format="%")),
+            detail="trial:N",
+            color=alt.condition(stopped, alt.value(STOPPED_GREY), alt.Color("trial:N", legend=None)),
+            strokeDash=alt.condition(stopped, alt.value([4, 3]), alt.value([1, 0])),
+            tooltip=["trial:N", "state:N", "epoch:Q", alt.Tooltip("val_accuracy:Q", format=".2%")],
+        )
+    )
+    return charts.styled(chart)
+
+
+def _position(space: SearchSpace, name: str, value: Any) -> float:
+    """A knob's value on a 0-1 axis: its place in the range (log ranges by log), or among the choices."""
+    knob = next(k for k in space.knobs if k.name == name)
+    if knob.choices:
+        place = knob.choices.index(str(value)) if str(value) in knob.choices else 0
+        return place / max(len(knob.choices) - 1, 1)
+    low, high, x = float(knob.low), float(knob.high), float(value)
+    if high == low:
+        return 0.5
+    if knob.log:
+        return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
+    return (x - low) / (high - low)
+
+
+def parallel_chart(rows: list[TrialRow], space: SearchSpace) -> alt.Chart:
+    """Parallel coordinates: one line per trial through its settings, then its validation accuracy, coloured by it."""
+    done = [r for r in rows if math.isfinite(r.val_accuracy)]
+    if not done:
+        return alt.Chart(pd.DataFrame({"x": []})).mark_line()
+    accs = [r.val_accuracy for r in done]
+    low, high = min(accs), max(accs)
+    axes = [*space.names, "val accuracy"]
+    records = []
+    for r in done:
+        for name in space.names:
+            value = r.params.get(name)
+            records.append(
+                {"axis": name, "position": _position(space, name, value), "value": _value_text(value),
+                 "trial": r.number, "val_accuracy": r.val_accuracy, "state": r.state}
+            )  # fmt: skip
+        spread = (r.val_accuracy - low) / (high - low) if high > low else 0.5
+        records.append(
+            {"axis": "val accuracy", "position": spread, "value": f"{r.val_accuracy:.2%}", "trial": r.number,
+             "val_accuracy": r.val_accuracy, "state": r.state}
+        )  # fmt: skip
+    data = pd.DataFrame.from_records(records)
+    base = alt.Chart(data, title="Settings against validation accuracy (each line a trial; top = high end)")
+    lines = base.mark_line(opacity=0.8).encode(
+        x=alt.X("axis:N", sort=axes, title=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("position:Q", title=None, axis=None),
+        detail="trial:N",
+        color=alt.Color(
+            "val_accuracy:Q", title="val accuracy", scale=alt.Scale(scheme="viridis"), legend=alt.Legend(format="%")
+        ),  # fmt: skip
+        tooltip=["trial:N", "state:N", "axis:N", "value:N", alt.Tooltip("val_accuracy:Q", format=".2%")],
+    )
+    rules = base.mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axes))
+    return charts.styled(alt.layer(rules, lines))
+
+
+def importance_chart(importances: dict[str, float]) -> alt.Chart:
+    """Optuna's importance of each searched setting, as horizontal bars."""
+    data = pd.DataFrame({"setting": list(importances), "importance": list(importances.values())})
+    chart = (
+        alt.Chart(data, title="Importance of each searched setting (Optuna, fANOVA)")
+        .mark_bar()
+        .encode(
+            x=alt.X("importance:Q", axis=alt.Axis(format="%"), title="share of the accuracy's variation"),
+            y=alt.Y("setting:N", sort="-x", title=None),
+            tooltip=["setting:N", alt.Tooltip("importance:Q", format=".1%")],
+        )
+    )
+    return charts.styled(chart)
+
+
+def course_comparison_text(base_preset: Preset | None) -> str:
+    """The course's figures to hold the search's result against, in one sentence ("" without a preset)."""
+    if base_preset is None:
+        return ""
+    text = f"The course's {base_preset.name} ({base_preset.title}) reached {base_preset.course_figure_text()}"
+    best = course_best(base_preset.series)
+    if best is not None and best[0].name != base_preset.name:
+        text += f"; the best of series {base_preset.series} is {best[0].name} ({best[0].title}) at "
+        text += format_figure(best[0].course_accuracy)
+    return text + " on the test set of full MNIST, after the course's full length of training."
