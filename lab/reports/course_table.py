@@ -135,11 +135,15 @@ class CourseRow:
 
     @property
     def status(self) -> str:
-        """``not trained``, ``trained``, ``trained, capped at 5 epochs`` or ``2 of 3 members trained``."""
+        """``not trained``, ``trained``, ``trained, capped at 5 epochs``, ``trained, quick plan: ...`` or
+        ``2 of 3 members trained``."""
         if not self.results:
             return NOT_TRAINED
         if not self.complete:
             return f"{len(self.results)} of {len(self.preset.member_specs())} members trained"
+        course = self.course_preset
+        if course.quick_changes and self.results[0].spec == course.quick().spec:
+            return f"trained, quick plan: {course.quick_text}"
         if self.epochs_planned >= self.course_preset.spec.epochs:
             return TRAINED
         return f"trained, capped at {self.epochs_planned} epochs"
@@ -225,11 +229,16 @@ def stored_rows(presets: Sequence[Preset], store: RunStore, course: Sequence[Pre
 
 
 def best_stored_rows(presets: Sequence[Preset], store: RunStore) -> list[CourseRow]:
-    """A row per (single-run) preset from its own run, else its longest capped run (never a stopped one)."""
+    """A row per (single-run) preset from its own run, else its longest capped run, else its quick plan's run.
+
+    Never a stopped run.
+    """
     infos = store.list()
     rows = []
     for preset in presets:
         info = find_preset_run(infos, preset.spec)
+        if info is None and preset.quick_changes:  # quick mode's own plan (Techniques), not only a cap
+            info = find_preset_run(infos, preset.quick().spec)
         result = store.get(info.run_id) if info is not None else None
         rows.append(CourseRow(preset, (result,) if result is not None else ()))
     return rows

@@ -211,7 +211,9 @@ def test_the_cnn_pages_table_shows_every_preset_and_its_status(classroom, screen
     rows = table.locator("tbody tr")
     assert rows.count() == 11 and rows.nth(10).inner_text().startswith("B11")
     assert "None" not in table.inner_text()
-    assert "trained, capped at 10 epochs" in rows.nth(10).inner_text()
+    assert "trained, capped at 10 epochs" in rows.nth(0).inner_text()  # B1: quick mode caps it
+    # B11: quick mode's own plan for the deep CNNs, found and said as such
+    assert "trained, quick plan: 4 of 100 epochs, learning rate 0.05" in rows.nth(10).inner_text()
     assert rows.nth(9).locator("td").nth(1).inner_text() == "+ augmentation"  # as written, not a Markdown list
 
 
