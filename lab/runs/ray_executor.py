@@ -247,6 +247,28 @@ def configure_worker() -> None:
     os.environ.update(WORKER_ENV)
 
 
+def start_ray(setting: str, num_cpus: int | None = None) -> None:
+    """Start an embedded Ray (``local`` or "") or join the cluster at ``setting`` (``auto``, an address).
+
+    Raises
+    ------
+    ConnectionError, TimeoutError, RuntimeError
+        When no cluster answers at the address.
+    """
+    if setting in ("", "local"):
+        init_local_ray(num_cpus)
+        return
+    check_reachable(setting)
+    # The cluster's workers get this server's own copy of the lab, so both run the same code
+    # (the nodes need the lab's requirements installed, not the lab itself).
+    ray.init(
+        address=setting,
+        log_to_driver=False,
+        namespace=NAMESPACE,
+        runtime_env={"py_modules": [str(PROJECT_ROOT / "lab")]},
+    )
+
+
 def init_local_ray(num_cpus: int | None = None) -> None:
     """Start an embedded Ray on this machine: ``num_cpus`` workers (default: every core), no dashboard.
 
@@ -353,18 +375,7 @@ class RayExecutor:
         """
         owns = False
         if not ray.is_initialized():
-            if setting == "local":
-                init_local_ray(num_cpus)
-            else:
-                check_reachable(setting)
-                # The cluster's workers get this server's own copy of the lab, so both run the same code
-                # (the nodes need the lab's requirements installed, not the lab itself).
-                ray.init(
-                    address=setting,
-                    log_to_driver=False,
-                    namespace=NAMESPACE,
-                    runtime_env={"py_modules": [str(PROJECT_ROOT / "lab")]},
-                )
+            start_ray(setting, num_cpus)
             owns = True
         local = setting == "local"
         options: dict[str, Any] = {"name": COORDINATOR_NAME, "namespace": NAMESPACE, "get_if_exists": True}

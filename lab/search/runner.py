@@ -154,20 +154,11 @@ def ensure_ray(setting: str = "local", num_cpus: int | None = None) -> bool:
     # Imported here: Ray takes a second to import, and only a search needs it.
     import ray
 
-    from lab.runs.ray_executor import NAMESPACE, PROJECT_ROOT, check_reachable, init_local_ray
+    from lab.runs.ray_executor import start_ray
 
     if ray.is_initialized():
         return False
-    if setting in ("", "local"):
-        init_local_ray(num_cpus)
-    else:
-        check_reachable(setting)
-        ray.init(
-            address=setting,
-            log_to_driver=False,
-            namespace=NAMESPACE,
-            runtime_env={"py_modules": [str(PROJECT_ROOT / "lab")]},
-        )
+    start_ray(setting, num_cpus)
     return True
 
 
