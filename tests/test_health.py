@@ -11,6 +11,7 @@ import pytest
 from lab.analysis.diagnosis import HEALTHY, VANISHING, gradient_verdict
 from lab.bench.health import bench_health_overhead
 from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_pair, comparison_spec
+from lab.data.prepare import prepare
 from lab.health import recorder as health_recorder
 from lab.health.readings import (
     finite_range,
@@ -21,6 +22,7 @@ from lab.health.readings import (
     recording_overhead,
 )
 from lab.health.recorder import (
+    CONV_PROBE_SIZE,
     PROBE_SIZE,
     activation_stats,
     histogram_edges,
@@ -44,6 +46,16 @@ def test_probed_layers_follow_the_activation_to_where_it_is_computed():
     assert [(p.name, p.activation_layer) for p in bn] == [("hidden_1", "act_1"), ("output", None)]
     conv = probed_layers(ExperimentSpec(conv=(ConvBlock(4),), hidden=()))
     assert [(p.name, p.kind) for p in conv] == [("conv_1", "conv"), ("output", "output")]
+
+
+def test_a_convolutional_network_is_probed_on_fewer_images():
+    # A CNN's probe costs training steps of compute every epoch: it looks at CONV_PROBE_SIZE images.
+    data = prepare(ExperimentSpec(data="sample"))
+    assert len(make_recorder(ExperimentSpec(data="sample"), data).x_probe) == PROBE_SIZE == 256
+    cnn = ExperimentSpec(data="sample", conv=(ConvBlock(4),), hidden=())
+    recorder = make_recorder(cnn, data)
+    assert len(recorder.x_probe) == CONV_PROBE_SIZE == 64
+    assert np.array_equal(recorder.x_probe, data.x_train[probe_indices(len(data.x_train), cnn.seed, 64)])
 
 
 def test_probe_batch_is_fixed_by_the_seed_and_leaves_numpys_global_generator_alone():
@@ -207,7 +219,6 @@ def test_a1_sigmoids_are_bunched_near_one_half_not_saturated(a1_a3):
 def test_saturation_is_high_when_sigmoid_weights_are_large():
     import keras
 
-    from lab.data.prepare import prepare
     from lab.nn.model import build_model, compile_model
 
     spec = comparison_spec("A1").replace(initializer="random_normal", init_stddev=1.0)
