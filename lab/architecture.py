@@ -117,6 +117,22 @@ def count_trainable(spec: ExperimentSpec) -> int:
     return sum(info.trainable for info in layer_infos(spec))
 
 
+def multiply_adds(spec: ExperimentSpec) -> int:
+    """Multiply-adds of one image's forward pass through ``spec``'s weight layers.
+
+    Each kernel weight is applied once per output position: once in a dense
+    layer, ``side x side`` times in a convolution. Training an image costs about
+    three times this (forward, and backward to the weights and the inputs), which
+    is what makes a run long or short on a given machine, more than its weights.
+    """
+    total = 0
+    for info in layer_infos(spec):
+        if info.kind in ("conv", "dense", "output"):
+            positions = math.prod(info.output_shape[:-1])
+            total += (info.trainable - info.output_shape[-1]) * positions  # weights less one bias per unit
+    return total
+
+
 def validate_network(spec: ExperimentSpec, param_budget: int = DEFAULT_PARAM_BUDGET) -> ExperimentSpec:
     """Check a spec's values and that its network can be built within the budget; return the spec.
 

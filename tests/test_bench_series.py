@@ -11,7 +11,7 @@ from lab.catalog.presets import list_presets
 def test_the_series_line_names_the_wall_time_and_the_longest_presets():
     timing = SeriesTiming("B", 58.4, 1, {"B1": 1.0, "B7": 9.5, "B10": 11.2, "B5": 3.1})
     assert str(timing) == (
-        "series B quick mode on the sample, from an empty store, in-process: 58.4 s "
+        "series B quick mode on the sample, from an empty store on a warm server, in-process: 58.4 s "
         "(4 presets; longest B10 11.2 s, B7 9.5 s, B5 3.1 s)"
     )
     assert "on 2 workers" in str(SeriesTiming("B", 40.0, 2, {"B1": 1.0}))

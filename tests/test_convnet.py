@@ -8,7 +8,7 @@ import pytest
 
 from lab.analysis.convnet import conv_kernels, feature_maps, symmetric_limit
 from lab.analysis.shift import shift_images, shifted_accuracy
-from lab.architecture import count_params, layer_infos
+from lab.architecture import count_params, layer_infos, multiply_adds
 from lab.bench.augmentation import AugmentationTiming, b10_spec, bench_augmentation
 from lab.catalog.presets import get_preset
 from lab.data.prepare import test_images as plain_test_images  # a test_ name would be collected by pytest
@@ -22,6 +22,15 @@ CNN_PARAMS = {"B6": 98_820, "B7": 286_940, "B8": 286_940, "B9": 286_940, "B10": 
 
 
 # ------------------------------------------------------------ the course
+def test_multiply_adds_count_each_kernel_weight_once_per_output_position():
+    # B7 by hand: 5x5 kernels; 14x14, 7x7 and 7x7 outputs; then 3,920 -> 50 -> 10.
+    by_hand = 25 * 1 * 10 * 14 * 14 + 25 * 10 * 40 * 7 * 7 + 25 * 40 * 80 * 7 * 7 + 3920 * 50 + 50 * 10
+    assert multiply_adds(get_preset("B7").spec) == by_hand == 4_655_500
+    assert multiply_adds(get_preset("B1").spec) == 784 * 10  # logistic regression: one multiply-add per weight
+    # Far more arithmetic than the MLP with twice its weights: what makes a CNN's epoch long.
+    assert multiply_adds(get_preset("B7").spec) > 5 * multiply_adds(get_preset("B4").spec)
+
+
 @pytest.mark.parametrize("name", CNN_PARAMS)
 def test_course_cnns_have_the_course_parameter_counts_in_keras(name):
     spec = get_preset(name).spec

@@ -204,3 +204,40 @@ def test_the_command_line_flag_beats_the_environment_and_an_unreachable_cluster_
         assert isinstance(executor, InProcessExecutor) and not executor.notice
     for command in ("train", "pretrain --all", "reproduce"):
         assert build_parser().parse_args([*command.split(), "--ray", "auto"]).ray == "auto"
+
+
+class TwoWorkers:
+    """A parallel stand-in: records the order runs reach its queue and how many it holds at once."""
+
+    engine, notice, workers = "stand-in", "", 2
+
+    def __init__(self) -> None:
+        self.arrived: list[str] = []
+        self.held = self.most_held = 0
+        self.lock = threading.Lock()
+
+    def train_and_save(self, spec, store, *, on_queue=None, start=None, **observers):
+        with self.lock:
+            self.arrived.append(spec.run_id)
+            self.held += 1
+            self.most_held = max(self.most_held, self.held)
+        on_queue(QueuePlace(place=1, running=2, waiting=1, workers=2, running_label="2 runs on 2 workers"))
+        time.sleep(0.05)  # the next run may arrive while this one "trains"
+        start()
+        time.sleep(0.05)
+        with self.lock:
+            self.held -= 1
+        return _result(spec)
+
+
+def test_parallel_pretraining_queues_the_longest_runs_first_one_more_than_the_workers_at_a_time(tmp_path):
+    from lab.catalog.presets import list_presets
+    from lab.runs.pretrain import longest_first, pretrain
+
+    presets = [p.quick() for p in list_presets("B", "sample")]
+    engine = TwoWorkers()
+    results = pretrain(presets, RunStore(tmp_path), executor=engine)
+    expected = [spec.run_id for _, spec in longest_first([(p, p.spec) for p in presets])]
+    assert engine.arrived == expected  # B7-B11 first, in this order, however the threads were scheduled
+    assert engine.most_held <= engine.workers + 1  # the rest of the series waits here, not in the cluster's queue
+    assert list(results) == [p.name for p in presets]  # reported in the course's order

@@ -8,7 +8,7 @@ from lab.bench.augmentation import bench_augmentation
 from lab.bench.health import bench_health_overhead
 from lab.bench.live import bench_live
 from lab.bench.predict import bench_predict
-from lab.bench.series import bench_series
+from lab.bench.series import bench_series, bench_series_on_ray
 from lab.bench.trainer import Comparison, compare
 from lab.bench.workloads import WORKLOADS
 
@@ -16,8 +16,9 @@ from lab.bench.workloads import WORKLOADS
 def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
     """Print the trainer comparisons, then (for all workloads) the other features' benchmarks.
 
-    The last, ``bench_series``, trains series B's quick plan from an empty store as the
-    Techniques page does: the wait a class has before the series' lesson shows.
+    The last two, ``bench_series`` and ``bench_series_on_ray``, train series B's quick plan
+    from an empty store as the Techniques page does, in-process and on one Ray worker per
+    core: the wait a class has before the series' lesson shows.
 
     Parameters
     ----------
@@ -41,7 +42,8 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
                 flush=True,
             )
     if only is None:
-        for bench in (bench_predict, bench_augmentation, bench_health_overhead, bench_live, bench_series):
+        benches = (bench_predict, bench_augmentation, bench_health_overhead, bench_live)
+        for bench in (*benches, bench_series, bench_series_on_ray):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
     return results
 

@@ -4,15 +4,17 @@
 (``lab.reports.reproduce``) both train through here; each run goes through the
 one train-and-save path, ``lab.runs.training.get_or_train``. In-process the
 runs train one after another; on an executor with several workers (Ray) they
-are all submitted at once and train in parallel, as many as there are workers.
+train in parallel, as many as there are workers, the longest first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from lab.architecture import multiply_adds
 from lab.catalog.presets import Preset
 from lab.nn.result import RunResult
 from lab.runs.executor import Executor
@@ -23,7 +25,8 @@ from lab.spec import ExperimentSpec
 PretrainEvent = Callable[[str, Preset, ExperimentSpec, Any], None]
 """``on_event(kind, preset, spec, payload)``: see ``pretrain``."""
 
-MAX_SUBMITTING = 64  # threads that each follow one run on a parallel executor (the rest wait their turn)
+MAX_SUBMITTING = 64  # at most this many runs queued or training at once on a parallel executor
+QUEUEING_SECONDS = 10.0  # the longest a parallel pretraining waits for one run to be queued before the next
 
 
 def pretrain(
@@ -58,14 +61,26 @@ def pretrain(
     notify = on_event or (lambda *args: None)
     members = [(preset, spec) for preset in presets for spec in preset.member_specs()]
 
-    def one(preset: Preset, spec: ExperimentSpec) -> RunResult:
-        result = get_or_train(
-            spec,
-            store,
-            executor=executor,
-            start=lambda: notify("start", preset, spec, None),
-            on_epoch=lambda report: notify("epoch", preset, spec, report),
-        )
+    def one(preset: Preset, spec: ExperimentSpec, queued: threading.Event | None = None) -> RunResult:
+        def started() -> None:
+            if queued is not None:
+                queued.set()
+            notify("start", preset, spec, None)
+
+        # Waiting in an executor's queue counts as queued (in-process there is no queue to report).
+        waiting = {} if queued is None else {"on_queue": lambda place: queued.set()}
+        try:
+            result = get_or_train(
+                spec,
+                store,
+                executor=executor,
+                start=started,
+                on_epoch=lambda report: notify("epoch", preset, spec, report),
+                **waiting,
+            )
+        finally:
+            if queued is not None:
+                queued.set()  # stored already, or failed: the next may go
         notify("skip" if result.from_store else "done", preset, spec, result)
         return result
 
@@ -74,13 +89,26 @@ def pretrain(
         for preset, spec in members:
             results.setdefault(preset.name, []).append(one(preset, spec))
         return results
-    # Parallel: every distinct run at once (the executor's queue orders them); one spec asked
-    # for twice (by two presets) trains once, and the second asker gets it as stored.
+    # Parallel, the longest runs first, so that none is left training alone at the end while the
+    # other workers idle. One run more than there are workers at a time: a worker that finishes finds
+    # the next one queued, and the rest of the series neither polls the cluster (the workers' CPU)
+    # nor crowds other sessions' trainings out of its queue. A spec asked for twice (by two
+    # presets) trains once, and the second asker gets it as stored.
+    distinct: dict[str, tuple[Preset, ExperimentSpec]] = {}
+    for preset, spec in longest_first(members):
+        distinct.setdefault(spec.run_id, (preset, spec))
+    order = list(distinct.values())
+    queued = [threading.Event() for _ in order]
+
+    def in_turn(i: int, preset: Preset, spec: ExperimentSpec) -> RunResult:
+        if i:  # into the executor's queue in this order (threads let go at once reach it in any order)
+            queued[i - 1].wait(QUEUEING_SECONDS)
+        return one(preset, spec, queued[i])
+
     firsts: dict[str, Future[RunResult]] = {}
-    with ThreadPoolExecutor(max_workers=min(len(members), MAX_SUBMITTING)) as pool:
-        for preset, spec in members:
-            if spec.run_id not in firsts:
-                firsts[spec.run_id] = pool.submit(one, preset, spec)
+    with ThreadPoolExecutor(max_workers=min(len(order), executor.workers + 1, MAX_SUBMITTING)) as pool:
+        for i, (preset, spec) in enumerate(order):
+            firsts[spec.run_id] = pool.submit(in_turn, i, preset, spec)
     seen: set[str] = set()
     for preset, spec in members:
         result = firsts[spec.run_id].result()  # raises the training's error, as in-process
@@ -90,3 +118,14 @@ def pretrain(
         seen.add(spec.run_id)
         results.setdefault(preset.name, []).append(result)
     return results
+
+
+def longest_first(members: Sequence[tuple[Preset, ExperimentSpec]]) -> list[tuple[Preset, ExperimentSpec]]:
+    """``members`` in the order to hand them to parallel workers: the costliest training first.
+
+    The cost is a rough one, multiply-adds per image times epochs (``lab.architecture.multiply_adds``):
+    enough to put series B's deep CNNs (4.7 million a digit) before its MLPs (8,000-800,000).
+    Scheduling the longest jobs first keeps the workers busy until the end; equal costs keep
+    the course's order.
+    """
+    return sorted(members, key=lambda member: -multiply_adds(member[1]) * member[1].epochs)

@@ -228,11 +228,15 @@ def train_on_worker(
 
 @ray.remote(num_cpus=CPUS_PER_TRAINING, max_retries=0)
 def warm_up() -> int:
-    """Import TensorFlow and the trainer on a worker, so that its first training starts at once."""
-    configure_worker()
-    # Imported here, in the worker: this is what the warm-up is for (3-8 s on a cold worker).
-    import lab.nn.trainer  # noqa: F401
+    """Import TensorFlow and the trainer on a worker and read the default data, as a server warms up.
 
+    Its first training then starts at once: no 3-8 s of imports, no reading the sample.
+    """
+    configure_worker()
+    # Imported here, in the worker: warming up this process is what the task is for.
+    from lab.runs import warm
+
+    warm.warm_up()
     return os.getpid()
 
 
@@ -404,9 +408,15 @@ class RayExecutor:
             self._workers = (count, time.monotonic())
         return count
 
-    def warm_up(self) -> list[Any]:
-        """Have every worker import TensorFlow now (in the background); returns the tasks' refs."""
-        return [warm_up.remote() for _ in range(self.workers)]
+    def warm_up(self, wait: bool = False) -> list[Any]:
+        """Have every worker import TensorFlow and read the default data now; returns the tasks' refs.
+
+        In the background, unless ``wait``: then once every worker is warm.
+        """
+        refs = [warm_up.remote() for _ in range(self.workers)]
+        if wait:
+            ray.get(refs)
+        return refs
 
     def train_and_save(
         self,
