@@ -146,10 +146,11 @@ def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
 
     train = InProcessExecutor.train_and_save
     lock, worker = threading.Lock(), threading.Lock()
-    in_flight, most = [0], [0]
+    in_flight, most, arrived = [0], [0], []
 
     def counting(self, spec, store, **kwargs):
         with lock:
+            arrived.append(spec)
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
         try:
@@ -161,7 +162,14 @@ def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(InProcessExecutor, "workers", property(lambda self: 2))
     monkeypatch.setattr(InProcessExecutor, "train_and_save", counting)
+    specs = [p.capped(1).spec for p in list_presets("D", "sample")]
+    ranked = [spec.run_id for spec in reversed(specs)]
+    monkeypatch.setattr("ui.jobs.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
     home = tmp_path / "runs"
     at = run_series(open_page(home, monkeypatch), "D", cap=1)
     assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed
     assert most[0] == 2  # the next run was asked for beside the one the page followed, never more
+    # The costliest first, so that none is left training alone at the end. Capped at one epoch the
+    # series' runs cost the same, so the test ranks them itself: D5 costliest, then D4 ...
+    assert [spec.run_id for spec in arrived[:2]] in (ranked[:2], ranked[1::-1])
+    assert {spec.run_id for spec in arrived[2:4]} == set(ranked[2:4])

@@ -19,6 +19,7 @@ import streamlit as st
 
 from lab.nn.result import TIME_LIMIT, EpochReport, RunResult
 from lab.runs.jobs import Job
+from lab.runs.pretrain import training_cost
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.engine import engine_notice, waiting_text
@@ -353,8 +354,10 @@ def train_in_turn(
 ) -> None:
     """Train the next spec that is not stored yet, with a heading; the rest follow, one per rerun.
 
-    Runs are submitted one at a time (the next only when the previous is stored),
-    so the queue order is the given order. Following a run ends in a rerun of the
+    In-process, runs are submitted one at a time (the next only when the previous is
+    stored), so the queue order is the given order; on several workers (Ray) the
+    longest go first and the next ones start beside the one followed
+    (``start_alongside``). Following a run ends in a rerun of the
     page, which calls this again for the next one; a rerun for any other reason
     (a click anywhere) picks the current training up again from the job manager.
     A run that fails is reported and skipped. ``state_key`` (the session state
@@ -363,13 +366,17 @@ def train_in_turn(
     """
     todo = still_to_train(specs, state_key)
     failed = [i for i in range(len(specs)) if i not in todo and specs[i] not in get_store()]
+    if get_jobs().executor.workers > 1:
+        # Several workers: the longest runs first, so that none is left training alone at the end.
+        todo.sort(key=lambda i: -training_cost(specs[i]))
     with progress.container():
         for i in failed:
             job = get_jobs().get(specs[i].run_id)
             st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
         for n, i in enumerate(todo):
             alongside = start_alongside([specs[j] for j in todo[n + 1 :]])
-            st.markdown(f"**Training {names[i]}** (run {i + 1} of {len(specs)}; {len(todo) - 1} more after it)")
+            done = len(specs) - len(todo) + n
+            st.markdown(f"**Training {names[i]}** (run {done + 1} of {len(specs)}; {len(todo) - n - 1} more after it)")
             if alongside:
                 by_id = {spec.run_id: name for spec, name in zip(specs, names, strict=True)}
                 st.caption("Also training on other workers: " + ", ".join(by_id[s.run_id] for s in alongside) + ".")
@@ -391,8 +398,10 @@ def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]
     """
     jobs = get_jobs()
     extra = side_by_side(jobs.executor.workers, jobs.limits.max_queued) - 1
-    alongside = []
-    for spec in following[:extra]:
+    alongside: list[ExperimentSpec] = []
+    for spec in following:
+        if len(alongside) >= extra:
+            break
         job = jobs.get(spec.run_id)
         if job is None or job.finished:
             stored = get_store().get(spec)

@@ -120,12 +120,19 @@ def pretrain(
     return results
 
 
+def training_cost(spec: ExperimentSpec) -> int:
+    """A rough cost of training ``spec``, to order runs by: multiply-adds per image times epochs.
+
+    Enough to put series B's deep CNNs (4.7 million multiply-adds a digit,
+    ``lab.architecture.multiply_adds``) before its MLPs (8,000-800,000).
+    """
+    return multiply_adds(spec) * spec.epochs
+
+
 def longest_first(members: Sequence[tuple[Preset, ExperimentSpec]]) -> list[tuple[Preset, ExperimentSpec]]:
     """``members`` in the order to hand them to parallel workers: the costliest training first.
 
-    The cost is a rough one, multiply-adds per image times epochs (``lab.architecture.multiply_adds``):
-    enough to put series B's deep CNNs (4.7 million a digit) before its MLPs (8,000-800,000).
-    Scheduling the longest jobs first keeps the workers busy until the end; equal costs keep
-    the course's order.
+    Scheduling the longest jobs first keeps the workers busy until the end (no long run left
+    training alone); equal costs keep the course's order.
     """
-    return sorted(members, key=lambda member: -multiply_adds(member[1]) * member[1].epochs)
+    return sorted(members, key=lambda member: -training_cost(member[1]))
