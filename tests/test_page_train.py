@@ -313,6 +313,7 @@ def test_a_diverging_run_is_shown_as_such(open_page, store_home):
     assert any("exploding gradients" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_mnist_offline_offers_the_download_then_the_sample(open_page, monkeypatch, tmp_path):
     import lab.data.sources
 

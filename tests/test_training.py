@@ -173,8 +173,11 @@ def _plain_fit(spec: ExperimentSpec, data: Prepared) -> tuple[dict[str, list[flo
     [
         TINY,  # 900 training images: the last batch of 32 is shorter
         # 900 / 50: whole batches (Keras then fixes the batch size), batch norm and dropout
-        TINY.replace(
-            hidden=(32, 16), batchnorm="before", dropout=0.3, batch_size=50, optimizer="adam", learning_rate=0.01
+        pytest.param(
+            TINY.replace(
+                hidden=(32, 16), batchnorm="before", dropout=0.3, batch_size=50, optimizer="adam", learning_rate=0.01
+            ),
+            marks=pytest.mark.slow,  # 8 s: the quick loop keeps the other case
         ),
     ],
     ids=["last-batch-shorter", "batchnorm-dropout"],
@@ -191,6 +194,7 @@ def test_the_trainer_draws_the_curves_plain_model_fit_draws(spec):
     assert fast.test_accuracy == pytest.approx(test_accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_shape_trained_before_lends_its_trace_and_gives_the_same_numbers():
     """Another seed and learning rate on a shape trained before: nothing traced, the numbers of a cold start."""
     from lab.nn.forward import predict_probs
