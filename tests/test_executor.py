@@ -233,12 +233,12 @@ class TwoWorkers:
 
 def test_parallel_pretraining_queues_the_longest_runs_first_one_more_than_the_workers_at_a_time(tmp_path):
     from lab.catalog.presets import list_presets
-    from lab.runs.pretrain import longest_first, pretrain
+    from lab.runs.pretrain import costliest_first, pretrain
 
     presets = [p.quick() for p in list_presets("B", "sample")]
     engine = TwoWorkers()
     results = pretrain(presets, RunStore(tmp_path), executor=engine)
-    expected = [spec.run_id for _, spec in longest_first([(p, p.spec) for p in presets])]
+    expected = [presets[i].spec.run_id for i in costliest_first([p.spec for p in presets])]
     assert engine.arrived == expected  # B7-B11 first, in this order, however the threads were scheduled
     assert engine.most_held <= engine.workers + 1  # the rest of the series waits here, not in the cluster's queue
     assert list(results) == [p.name for p in presets]  # reported in the course's order

@@ -165,7 +165,7 @@ def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(InProcessExecutor, "train_and_save", counting)
     specs = [p.capped(1).spec for p in list_presets("D", "sample")]
     ranked = [spec.run_id for spec in reversed(specs)]
-    monkeypatch.setattr("ui.jobs.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
+    monkeypatch.setattr("lab.runs.pretrain.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
     home = tmp_path / "runs"
     at = run_series(open_page(home, monkeypatch), "D", cap=1)
     assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed

@@ -191,10 +191,10 @@ def test_pretrain_reports_each_run_then_skips_it_once_stored(tmp_path):
 
 def test_parallel_pretraining_hands_the_longest_runs_to_the_workers_first():
     from lab.catalog.presets import list_presets
-    from lab.runs.pretrain import longest_first
+    from lab.runs.pretrain import costliest_first
 
-    members = [(p, p.quick().spec) for p in list_presets("B", "sample")]
-    order = [preset.name for preset, _ in longest_first(members)]
+    presets = list_presets("B", "sample")
+    order = [presets[i].name for i in costliest_first([p.quick().spec for p in presets])]
     # The five deep CNNs (4 epochs of 4.7 million multiply-adds a digit) in course order, then the MLPs by size.
     assert order == ["B7", "B8", "B9", "B10", "B11", "B4", "B5", "B3", "B6", "B2", "B1"]
 

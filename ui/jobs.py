@@ -19,7 +19,7 @@ import streamlit as st
 
 from lab.nn.result import TIME_LIMIT, EpochReport, RunResult
 from lab.runs.jobs import Job
-from lab.runs.pretrain import training_cost
+from lab.runs.pretrain import costliest_first
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.engine import engine_notice, waiting_text
@@ -368,7 +368,7 @@ def train_in_turn(
     failed = [i for i in range(len(specs)) if i not in todo and specs[i] not in get_store()]
     if get_jobs().executor.workers > 1:
         # Several workers: the longest runs first, so that none is left training alone at the end.
-        todo.sort(key=lambda i: -training_cost(specs[i]))
+        todo = [todo[j] for j in costliest_first([specs[i] for i in todo])]
     with progress.container():
         for i in failed:
             job = get_jobs().get(specs[i].run_id)

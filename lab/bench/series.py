@@ -86,7 +86,8 @@ def bench_series_on_ray(series: str = "B", workers: int | None = None) -> Series
     # Imported here: the rest of the benchmarks never need Ray (a second to import).
     from lab.runs.ray_executor import RayExecutor
 
-    executor = RayExecutor.start("local", num_cpus=workers or os.cpu_count() or 1)
+    # Not warmed at start: bench_series warms every worker and waits for it, once.
+    executor = RayExecutor.start("local", num_cpus=workers or os.cpu_count() or 1, warm=False)
     try:
         return bench_series(series, executor)
     finally:

@@ -9,8 +9,8 @@ train in parallel, as many as there are workers, the longest first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -95,8 +95,8 @@ def pretrain(
     # nor crowds other sessions' trainings out of its queue. A spec asked for twice (by two
     # presets) trains once, and the second asker gets it as stored.
     distinct: dict[str, tuple[Preset, ExperimentSpec]] = {}
-    for preset, spec in longest_first(members):
-        distinct.setdefault(spec.run_id, (preset, spec))
+    for i in costliest_first([spec for _, spec in members]):
+        distinct.setdefault(members[i][1].run_id, members[i])
     order = list(distinct.values())
     queued = [threading.Event() for _ in order]
 
@@ -129,10 +129,11 @@ def training_cost(spec: ExperimentSpec) -> int:
     return multiply_adds(spec) * spec.epochs
 
 
-def longest_first(members: Sequence[tuple[Preset, ExperimentSpec]]) -> list[tuple[Preset, ExperimentSpec]]:
-    """``members`` in the order to hand them to parallel workers: the costliest training first.
+def costliest_first(specs: Sequence[ExperimentSpec]) -> list[int]:
+    """Indices of ``specs`` in the order to hand them to parallel workers: the costliest training first.
 
     Scheduling the longest jobs first keeps the workers busy until the end (no long run left
-    training alone); equal costs keep the course's order.
+    training alone); equal costs keep the given order. ``pretrain`` and the Techniques page
+    on several workers both order a series by it.
     """
-    return sorted(members, key=lambda member: -training_cost(member[1]))
+    return sorted(range(len(specs)), key=lambda i: -training_cost(specs[i]))
