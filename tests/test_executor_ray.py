@@ -298,10 +298,13 @@ def test_the_time_limit_stops_a_ray_training_on_its_worker_and_it_is_stored_as_s
 
 def test_a_queued_ray_training_the_teacher_cancels_never_trains_on_and_frees_its_place(ray_engine, tmp_path):
     from lab.runs.jobs import CANCELLED_TEXT
+    from lab.runs.limits import Limits
 
     store = RunStore(tmp_path)
-    jobs = JobManager(store, ray_engine)
-    busy = [jobs.submit(LONG.replace(seed=s)) for s in (31, 32)]  # both workers
+    # The first busy run must outlast the second's start, which on a loaded machine may wait
+    # for a fresh worker to import TensorFlow: 60 epochs ended before it once, unstopped.
+    jobs = JobManager(store, ray_engine, Limits(max_epochs=None))
+    busy = [jobs.submit(LONG.replace(seed=s, epochs=2000)) for s in (31, 32)]  # both workers
     for job in busy:
         _wait_for_report(job)
     queued = jobs.submit(LONG.replace(seed=33))
@@ -311,5 +314,7 @@ def test_a_queued_ray_training_the_teacher_cancels_never_trains_on_and_frees_its
         job.request_stop()
     _wait_all([*busy, queued])
     assert queued.state == "failed" and queued.error == CANCELLED_TEXT
-    assert all(job.state == "done" and job.result.stopped for job in busy)
+    assert all(job.state == "done" and job.result.stopped for job in busy), [
+        (job.state, job.error, job.result and job.result.epochs_run) for job in busy
+    ]
     assert ray_engine.status().waiting == 0
