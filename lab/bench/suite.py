@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import sys
 
 from lab.bench.augmentation import bench_augmentation
@@ -41,11 +42,27 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
                 f"{c.lab_final.get('val_accuracy', float('nan')):.4f})",
                 flush=True,
             )
+        if repeats > 1:
+            print(repeat_summary(name, results[-repeats:]), flush=True)
     if only is None:
         benches = (bench_predict, bench_augmentation, bench_health_overhead, bench_live)
         for bench in (*benches, bench_series, bench_series_on_ray):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
     return results
+
+
+def repeat_summary(name: str, comparisons: list[Comparison]) -> str:
+    """One line for a workload timed several times: the median ratio and the range.
+
+    A virtual machine's speed drifts from one minute to the next; the median of a few
+    side-by-side runs is the figure to quote, the range says how far to trust it.
+    """
+    ratios = sorted(c.speedup for c in comparisons)
+    return (
+        f"{name} over {len(ratios)} runs: median {statistics.median(ratios):.2f}x faster "
+        f"(from {ratios[0]:.2f}x to {ratios[-1]:.2f}x); same results every time: "
+        f"{all(c.same_results for c in comparisons)}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
