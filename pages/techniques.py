@@ -20,15 +20,16 @@ from ui.data import data_available
 from ui.display import projector_toggle
 from ui.jobs import (
     duration_text,
-    forget_in_turn,
     in_turn_active,
+    just_withdrawn,
     queue_sidebar,
     request_in_turn,
     train_in_turn,
     trained_just_now,
+    withdraw_in_turn,
 )
 from ui.navigation import ensure_app_navigation
-from ui.state import get_jobs, get_store
+from ui.state import get_store
 from ui.text import fmt_seconds
 
 ensure_app_navigation()
@@ -150,13 +151,15 @@ def series_section(series: str, data: str, cap: int) -> None:
     ):  # fmt: skip
         request_in_turn(RUN_KEY, settings)
         running = True
-    if running and st.button("Cancel the rest of the series", key="tech_cancel"):
-        forget_in_turn(RUN_KEY)
-        for spec in specs:  # the one training now ends after its epoch; the rest never start
-            job = get_jobs().get(spec.run_id)
-            if job is not None and not job.finished:
-                job.request_stop()
-        running = False
+    if running:
+        st.button(
+            "Cancel the rest of the series", key="tech_cancel", on_click=withdraw_in_turn, args=(RUN_KEY, specs)
+        )
+    if just_withdrawn(RUN_KEY):
+        st.info(
+            f"Series {series} cancelled: the run that was training stops after its epoch and is kept; the rest did "
+            "not start. Press Run to train what is missing."
+        )
     if finished:
         series_done_note(series, specs)
     rows = stored_rows(presets, get_store(), list(course.values()))

@@ -16,7 +16,7 @@ import pytest
 from lab.codec import spec_from_query
 from lab.data.sources import PROJECT_DATA_DIR, check_data_allowed
 from lab.nn.result import TIME_LIMIT, RunResult
-from lab.runs.jobs import CANCELLED_TEXT, JobManager
+from lab.runs.jobs import CANCELLED_TEXT, WITHDRAWN_TEXT, JobManager
 from lab.runs.limits import LimitExceeded, Limits
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
@@ -133,6 +133,16 @@ def test_a_queued_job_the_teacher_cancels_never_trains(tmp_path):
     executor.release.set()
     assert job.wait(10)
     assert job.state == "failed" and job.error == CANCELLED_TEXT and job.result is None
+
+
+def test_a_queued_job_its_session_withdraws_never_trains_and_does_not_blame_the_teacher(tmp_path):
+    jobs, executor = _manager(tmp_path)
+    job = jobs.submit(ExperimentSpec(hidden=(8,)), "student")
+    job.withdraw()  # the series' "Cancel the rest of the series", for the run waiting in line
+    executor.release.set()
+    assert job.wait(10)
+    assert job.state == "failed" and job.error == WITHDRAWN_TEXT and job.result is None
+    assert "teacher" not in job.error and not job.cancelled
 
 
 # ------------------------------------------------------------- allowed data folders

@@ -138,11 +138,12 @@ def test_seed_ensemble_and_mcnemar_on_stored_runs(tmp_path, monkeypatch):
     assert any("McNemar p =" in v for v in verdicts), verdicts
 
 
-@pytest.mark.slow
-def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
-    # An engine that says it has two workers, as Ray on two cores does. It is the in-process one
-    # underneath (quick), one whole training and save at a time, as a Ray worker process does
-    # it; it counts the trainings asked of it at once.
+def counting_engine(monkeypatch, workers: int) -> tuple[list, list[int]]:
+    """The in-process engine, saying it has ``workers`` workers, counting the trainings asked of it at once.
+
+    It trains one whole training and save at a time, as a Ray worker process does;
+    returns the specs in the order they arrived and (in a list) the most asked at once.
+    """
     from lab.runs.executor import InProcessExecutor
 
     train = InProcessExecutor.train_and_save
@@ -161,16 +162,38 @@ def test_on_two_workers_a_series_trains_two_runs_at_once(tmp_path, monkeypatch):
             with lock:
                 in_flight[0] -= 1
 
-    monkeypatch.setattr(InProcessExecutor, "workers", property(lambda self: 2))
+    monkeypatch.setattr(InProcessExecutor, "workers", property(lambda self: workers))
     monkeypatch.setattr(InProcessExecutor, "train_and_save", counting)
+    return arrived, most
+
+
+@pytest.mark.slow
+def test_in_process_the_next_run_of_a_series_waits_in_line_so_none_waits_for_the_page(tmp_path, monkeypatch):
+    arrived, most = counting_engine(monkeypatch, workers=1)
+    specs = [p.capped(1).spec for p in list_presets("D", "sample")]
+    home = tmp_path / "runs"
+    at = run_series(open_page(home, monkeypatch), "D", cap=1)
+    assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed
+    assert most[0] == 2  # the one training and the next, in line behind it; never more
+    assert [spec.run_id for spec in arrived] == [spec.run_id for spec in specs]  # in the series' order
+
+
+@pytest.mark.slow
+def test_on_two_workers_a_series_keeps_both_busy_and_one_run_in_line(tmp_path, monkeypatch):
+    arrived, most = counting_engine(monkeypatch, workers=2)
     specs = [p.capped(1).spec for p in list_presets("D", "sample")]
     ranked = [spec.run_id for spec in reversed(specs)]
     monkeypatch.setattr("lab.runs.pretrain.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
     home = tmp_path / "runs"
     at = run_series(open_page(home, monkeypatch), "D", cap=1)
     assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed
-    assert most[0] == 2  # the next run was asked for beside the one the page followed, never more
+    assert most[0] == 3  # one run per worker and one in line, never more
+    # Runs that ended beside the one followed were trained just now too, not "read from the run store".
+    assert any(m.value.startswith("Series D done: 6 runs trained just now and stored") for m in at.success), [
+        m.value for m in at.success
+    ]
     # The costliest first, so that none is left training alone at the end. Capped at one epoch the
     # series' runs cost the same, so the test ranks them itself: D5 costliest, then D4 ...
-    assert [spec.run_id for spec in arrived[:2]] in (ranked[:2], ranked[1::-1])
-    assert {spec.run_id for spec in arrived[2:4]} == set(ranked[2:4])
+    assert arrived[0].run_id == ranked[0]  # the run the page follows is asked for first
+    assert {spec.run_id for spec in arrived[:3]} == set(ranked[:3])
+    assert [spec.run_id for spec in arrived[3:]] == ranked[3:]

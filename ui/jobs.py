@@ -9,6 +9,7 @@ results can say how they came to be (``origin_text``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from ui.text import DIVERGED_TEXT, fmt_seconds
 POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
 TRAINED_KEY = "jobs_trained"  # session state: run id -> Trained, the runs this session saw trained
 SINCE_SUFFIX = ".since"  # session state key + this: when runs were asked for in turn
+WITHDRAWN_SUFFIX = ".withdrawn"  # session state: runs asked for in turn were just cancelled by their asker
 JUST_NOW_SECONDS = 120.0  # a training that ended this recently was "just now"
 
 
@@ -203,9 +205,22 @@ def trained_here(result: RunResult) -> Trained | None:
 
 
 def trained_just_now(result: RunResult) -> bool:
-    """Whether this session saw ``result`` trained, and it ended moments ago."""
+    """Whether this session saw ``result`` trained, or asked for it, and it ended moments ago.
+
+    A series on several workers follows one run while others end beside it: those
+    were trained just now too, by this session's jobs, though the page never followed them.
+    """
     seen = trained_here(result)
-    return seen is not None and time.time() - seen.ended < JUST_NOW_SECONDS
+    if seen is not None:
+        return time.time() - seen.ended < JUST_NOW_SECONDS
+    job = get_jobs().get(result.run_id)
+    return (
+        job is not None
+        and job.session == session_id()
+        and job.result is not None
+        and abs(job.result.created - result.created) < 1e-3
+        and time.time() - result.created < JUST_NOW_SECONDS
+    )
 
 
 def duration_text(seconds: float) -> str:
@@ -320,6 +335,26 @@ def forget_in_turn(state_key: str) -> None:
     st.session_state.pop(state_key + SINCE_SUFFIX, None)
 
 
+def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:
+    """Cancel the runs asked for under ``state_key``: the one training stops after its epoch, the rest never start.
+
+    Meant as a button's ``on_click``: it runs before the page, so the page that follows
+    draws no Cancel button and no heading of a run that will not train.
+    """
+    forget_in_turn(state_key)
+    jobs = get_jobs()
+    for spec in specs:
+        job = jobs.get(spec.run_id)
+        if job is not None and not job.finished:
+            job.withdraw()
+    st.session_state[state_key + WITHDRAWN_SUFFIX] = True
+
+
+def just_withdrawn(state_key: str) -> bool:
+    """Whether ``withdraw_in_turn`` ran for ``state_key`` just before this page run (said once)."""
+    return bool(st.session_state.pop(state_key + WITHDRAWN_SUFFIX, False))
+
+
 def still_to_train(specs: Sequence[ExperimentSpec], state_key: str) -> list[int]:
     """Indices of the specs not stored yet whose training did not fail since the request."""
     since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
@@ -354,10 +389,10 @@ def train_in_turn(
 ) -> None:
     """Train the next spec that is not stored yet, with a heading; the rest follow, one per rerun.
 
-    In-process, runs are submitted one at a time (the next only when the previous is
-    stored), so the queue order is the given order; on several workers (Ray) the
-    longest go first and the next ones start beside the one followed
-    (``start_alongside``). Following a run ends in a rerun of the
+    The next runs are submitted beside the one followed (``start_alongside``): on
+    several workers (Ray) the longest go first and keep every worker busy, and one
+    more waits in line, in-process too, so that no worker idles while the page
+    reruns between two runs. Following a run ends in a rerun of the
     page, which calls this again for the next one; a rerun for any other reason
     (a click anywhere) picks the current training up again from the job manager.
     A run that fails is reported and skipped. ``state_key`` (the session state
@@ -374,30 +409,60 @@ def train_in_turn(
             job = get_jobs().get(specs[i].run_id)
             st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
         for n, i in enumerate(todo):
+            submit_first(specs[i])  # first in line, before the runs that go beside it
             alongside = start_alongside([specs[j] for j in todo[n + 1 :]])
             done = len(specs) - len(todo) + n
             st.markdown(f"**Training {names[i]}** (run {done + 1} of {len(specs)}; {len(todo) - n - 1} more after it)")
             if alongside:
-                by_id = {spec.run_id: name for spec, name in zip(specs, names, strict=True)}
-                st.caption("Also training on other workers: " + ", ".join(by_id[s.run_id] for s in alongside) + ".")
+                st.caption(alongside_text(alongside, dict(zip((s.run_id for s in specs), names, strict=True))))
             run_spec(specs[i], key=f"{key_prefix}{specs[i].run_id}", start=True)
             # Only a spec that could not even start returns here (its error is shown): go on.
     forget_in_turn(state_key)
 
 
-def side_by_side(workers: int, max_queued: int | None) -> int:
-    """How many runs of a series train at once: one per worker, within the session's queue limit."""
-    return max(1, min(workers, max_queued if max_queued is not None else workers))
+def in_flight(workers: int, max_queued: int | None) -> int:
+    """How many runs of a series are asked for at once: one per worker and one in line, within the queue limit.
+
+    The one in line starts the moment a worker is free, instead of after the page's
+    next rerun: a second or so per run that a class would otherwise wait.
+    """
+    return max(1, min(workers + 1, max_queued if max_queued is not None else workers + 1))
+
+
+def alongside_text(alongside: Sequence[ExperimentSpec], names: dict[str, str]) -> str:
+    """The caption under a series' heading: the runs training beside the one followed, and those next in line."""
+    jobs = get_jobs()
+    waiting = [s for s in alongside if (job := jobs.get(s.run_id)) is not None and job.state == "queued"]
+    training = [s for s in alongside if s not in waiting]
+    parts = []
+    if training:
+        parts.append("Also training on other workers: " + ", ".join(names[s.run_id] for s in training) + ".")
+    if waiting:
+        parts.append("Next in line: " + ", ".join(names[s.run_id] for s in waiting) + ".")
+    return " ".join(parts)
+
+
+def submit_first(spec: ExperimentSpec) -> None:
+    """Submit ``spec`` unless it trains or is stored; a refusal is left for ``run_spec`` to show."""
+    jobs = get_jobs()
+    job = jobs.get(spec.run_id)
+    if job is not None and not job.finished:
+        return
+    stored = get_store().get(spec)
+    if stored is not None and not stored.stopped:
+        return
+    with contextlib.suppress(ValueError):
+        jobs.submit(spec, session_id())
 
 
 def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]:
-    """Start the next runs of a series on the engine's other workers (Ray); the runs now training beside.
+    """Submit the next runs of a series beside the one followed; the runs now training or waiting beside it.
 
-    In-process (one worker) nothing starts alongside: the series trains one run after
-    another. On Ray a series keeps every worker busy, while the page follows one run.
+    In-process (one worker) the next run waits in line and starts when the one
+    followed ends; on Ray a series keeps every worker busy, and one more waits in line.
     """
     jobs = get_jobs()
-    extra = side_by_side(jobs.executor.workers, jobs.limits.max_queued) - 1
+    extra = in_flight(jobs.executor.workers, jobs.limits.max_queued) - 1
     alongside: list[ExperimentSpec] = []
     for spec in following:
         if len(alongside) >= extra:

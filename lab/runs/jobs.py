@@ -26,10 +26,11 @@ from lab.spec import ExperimentSpec
 
 
 CANCELLED_TEXT = "Cancelled by the teacher before it started."
+WITHDRAWN_TEXT = "Cancelled before it started."
 
 
 class JobCancelled(ValueError):
-    """A queued job the teacher cancelled: it ends, failed with this message, before it trains."""
+    """A queued job cancelled (by the teacher, or withdrawn): it ends, failed with this message, before it trains."""
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Job:
         per-session queue limit counts. Never shown.
     cancelled : bool
         Cancelled by the teacher: one still queued never trains; one running stops after this epoch.
+    withdrawn : bool
+        Withdrawn by the session that asked for it (a series' Cancel): the same, in its own words.
     """
 
     spec: ExperimentSpec
@@ -78,6 +81,7 @@ class Job:
     error: str = ""
     session: str = field(default="", repr=False)
     cancelled: bool = False
+    withdrawn: bool = False
     submitted: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -101,6 +105,11 @@ class Job:
         self.cancelled = True
         self._stop.set()
 
+    def withdraw(self) -> None:
+        """The asker's own cancel: a queued job never starts, a running one stops after this epoch (kept)."""
+        self.withdrawn = True
+        self._stop.set()
+
     @property
     def stop_requested(self) -> bool:
         """Whether a stop was asked for."""
@@ -122,8 +131,11 @@ class Job:
         self.worker_pid, self.worker_node = pid, node
 
     def _on_start(self) -> None:
-        if self.cancelled:  # raised inside the training slot, which is released for the next in line
+        # Raised inside the training slot, which is released for the next in line.
+        if self.cancelled:
             raise JobCancelled(CANCELLED_TEXT)
+        if self.withdrawn:
+            raise JobCancelled(WITHDRAWN_TEXT)
         self.state, self.place = "running", 0
 
     def _on_progress(self, report: EpochReport) -> None:
