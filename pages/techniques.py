@@ -20,6 +20,7 @@ from ui.data import data_available
 from ui.display import projector_toggle
 from ui.jobs import (
     duration_text,
+    finish_withdrawn,
     in_turn_active,
     just_withdrawn,
     queue_sidebar,
@@ -160,6 +161,7 @@ def series_section(series: str, data: str, cap: int) -> None:
             f"Series {series} cancelled: the run that was training stops after its epoch and is kept; the rest did "
             "not start. Press Run to train what is missing."
         )
+        finish_withdrawn(RUN_KEY, specs, key_prefix="tech-")
     if finished:
         series_done_note(series, specs)
     rows = stored_rows(presets, get_store(), list(course.values()))

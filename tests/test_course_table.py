@@ -6,7 +6,7 @@ import numpy as np
 
 from lab.catalog.presets import get_preset
 from lab.data import prepare
-from lab.nn.result import RunResult
+from lab.nn.result import STOP_PRESSED, TIME_LIMIT, RunResult
 from lab.reports.course_table import (
     NOT_RUN,
     NOT_TRAINED,
@@ -19,7 +19,9 @@ from lab.reports.course_table import (
 from lab.runs.store import RunStore
 
 
-def fake_result(spec, labels, right: int, epochs_run: int | None = None, seconds: float = 2.0) -> RunResult:
+def fake_result(
+    spec, labels, right: int, epochs_run: int | None = None, seconds: float = 2.0, stop_reason: str = ""
+) -> RunResult:
     """A run whose first ``right`` test answers are correct and the rest wrong."""
     predicted = np.where(np.arange(len(labels)) < right, labels, (labels + 1) % 10)
     probs = np.eye(10, dtype=np.float32)[predicted]
@@ -34,7 +36,8 @@ def fake_result(spec, labels, right: int, epochs_run: int | None = None, seconds
         best_epoch=None,
         train_seconds=seconds,
         diverged=False,
-        stopped=False,
+        stopped=bool(stop_reason),
+        stop_reason=stop_reason,
         params=123,
     )
 
@@ -99,6 +102,11 @@ def test_epochs_text_says_quick_early_stopping_or_stopped():
     early = CourseRow(course, (fake_result(course.spec, labels, 50, epochs_run=17),))
     assert early.epochs_text == "17 of 1000 (early stopping)"
     assert CourseRow(course, (fake_result(course.spec, labels, 50),)).epochs_text == "1000"
+    # A quick run stopped after its first epoch (a series cancelled) says it was stopped, not only quick.
+    stopped = fake_result(course.capped(5).spec, labels, 50, epochs_run=1, stop_reason=STOP_PRESSED)
+    assert CourseRow(course.capped(5), (stopped,), course).epochs_text == "1 of 1000 (stopped by you)"
+    timed_out = fake_result(course.spec, labels, 50, epochs_run=40, stop_reason=TIME_LIMIT)
+    assert CourseRow(course, (timed_out,)).epochs_text == "40 of 1000 (stopped: the server's time limit)"
 
 
 def test_together_is_compared_with_the_best_single_technique():

@@ -351,8 +351,22 @@ def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:
 
 
 def just_withdrawn(state_key: str) -> bool:
-    """Whether ``withdraw_in_turn`` ran for ``state_key`` just before this page run (said once)."""
-    return bool(st.session_state.pop(state_key + WITHDRAWN_SUFFIX, False))
+    """Whether ``withdraw_in_turn`` ran for ``state_key`` and ``finish_withdrawn`` has not yet seen it end."""
+    return bool(st.session_state.get(state_key + WITHDRAWN_SUFFIX, False))
+
+
+def finish_withdrawn(state_key: str, specs: Sequence[ExperimentSpec], key_prefix: str) -> None:
+    """After ``withdraw_in_turn``: follow the run still finishing its epoch, so the page then shows it stored.
+
+    Following ends in a rerun; on the page run after the last one ended, the
+    withdrawal is forgotten (``just_withdrawn`` says False from then on).
+    """
+    jobs = get_jobs()
+    for spec in specs:
+        job = jobs.get(spec.run_id)
+        if job is not None and not job.finished and job.state == "running":
+            follow(job, f"{key_prefix}{spec.run_id}")
+    st.session_state.pop(state_key + WITHDRAWN_SUFFIX, None)
 
 
 def still_to_train(specs: Sequence[ExperimentSpec], state_key: str) -> list[int]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lab.analysis.ensemble import EnsembleResult, combine, format_interval
 from lab.catalog.presets import Preset
-from lab.nn.result import RunResult
+from lab.nn.result import TIME_LIMIT, RunResult
 from lab.runs.queries import find_preset_run
 from lab.runs.store import RunStore
 
@@ -163,16 +163,18 @@ class CourseRow:
 
     @property
     def epochs_text(self) -> str:
-        """``100`` (as the course), ``5 of 100 (quick: fewer than the course)`` or ``17 of 100 (early stopping)``."""
+        """``100`` (as the course), ``5 of 100 (quick: fewer than the course)``, ``17 of 100 (early stopping)``
+        or ``1 of 100 (stopped by you)``."""
         planned, full = self.preset.spec.epochs, self.course_preset.spec.epochs
         if not self.results:
             return f"{planned} of {full}" + (" (quick)" if planned < full else "")
         ran = self.epochs_run
         text = f"{ran} of {full}" if ran < full else str(full)
-        if planned < full:
+        if self.stopped:  # first: a quick run stopped early is stopped, not just quick
+            limited = any(r.stop_reason == TIME_LIMIT for r in self.results)
+            text += " (stopped: the server's time limit)" if limited else " (stopped by you)"
+        elif planned < full:
             text += " (quick: fewer than the course)"
-        elif self.stopped:
-            text += " (stopped by you)"
         elif ran < planned:
             text += " (early stopping)"
         return text
