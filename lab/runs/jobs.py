@@ -14,6 +14,7 @@ teacher may cancel any job.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from lab.runs.limits import Limits
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
 
+
+LOG = logging.getLogger(__name__)
 
 CANCELLED_TEXT = "Cancelled by the teacher before it started."
 WITHDRAWN_TEXT = "Cancelled before it started."
@@ -238,6 +241,8 @@ class JobManager:
             )
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on
+            if not isinstance(exc, JobCancelled):  # the operator's log keeps what the page words for the class
+                LOG.exception("Training %s failed", job.spec.summary())
             job.error = job_error_text(exc)
             job.state = "failed"
         finally:

@@ -101,7 +101,8 @@ def test_techniques_series_fills_its_table_and_leaves_no_progress(server, page, 
     assert_final_state(page, "techniques", artifacts)
     assert page.get_by_role("button", name=re.compile(r"^Run series D")).is_enabled()
     assert page.get_by_text(re.compile(r"^Training D\d")).count() == 0
-    assert page.get_by_text("Series D done: 6 runs trained just now and stored").count() == 1
+    alerts = page.locator("[data-testid=stAlert]").all_inner_texts()  # a failed run's error, if any
+    assert page.get_by_text("Series D done: 6 runs trained just now and stored").count() == 1, alerts
     table = page.locator("[data-testid=stTable], [data-testid=stDataFrame]").first.inner_text()
     assert "not run yet" not in table and "not trained yet" not in table, table
     assert all(f"D{i}" in table for i in range(6)), table
