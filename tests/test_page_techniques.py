@@ -168,13 +168,13 @@ def counting_engine(monkeypatch, workers: int) -> tuple[list, list[int]]:
 
 
 @pytest.mark.slow
-def test_in_process_the_next_run_of_a_series_waits_in_line_so_none_waits_for_the_page(tmp_path, monkeypatch):
+def test_in_process_a_series_trains_one_run_at_a_time_in_its_order(tmp_path, monkeypatch):
     arrived, most = counting_engine(monkeypatch, workers=1)
     specs = [p.capped(1).spec for p in list_presets("D", "sample")]
     home = tmp_path / "runs"
     at = run_series(open_page(home, monkeypatch), "D", cap=1)
     assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed
-    assert most[0] == 2  # the one training and the next, in line behind it; never more
+    assert most[0] == 1  # one training in this process at a time, none asked for beside it
     assert [spec.run_id for spec in arrived] == [spec.run_id for spec in specs]  # in the series' order
 
 
