@@ -460,17 +460,30 @@ def alongside_text(alongside: Sequence[ExperimentSpec], names: dict[str, str]) -
     return " ".join(parts)
 
 
-def submit_first(spec: ExperimentSpec) -> None:
-    """Submit ``spec`` unless it trains or is stored; a refusal is left for ``run_spec`` to show."""
+def ensure_job(spec: ExperimentSpec) -> Job | None:
+    """The job training ``spec``, submitted now if none is; None when a finished run is stored.
+
+    A stopped run counts as not stored (it trains again, as ``run_spec`` does).
+
+    Raises
+    ------
+    ValueError
+        When the job manager refuses it (the server's limits, the session's queue).
+    """
     jobs = get_jobs()
     job = jobs.get(spec.run_id)
     if job is not None and not job.finished:
-        return
+        return job
     stored = get_store().get(spec)
     if stored is not None and not stored.stopped:
-        return
+        return None
+    return jobs.submit(spec, session_id())
+
+
+def submit_first(spec: ExperimentSpec) -> None:
+    """Submit ``spec`` unless it trains or is stored; a refusal is left for ``run_spec`` to show."""
     with contextlib.suppress(ValueError):
-        jobs.submit(spec, session_id())
+        ensure_job(spec)
 
 
 def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]:
@@ -485,14 +498,10 @@ def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]
     for spec in following:
         if len(alongside) >= extra:
             break
-        job = jobs.get(spec.run_id)
-        if job is None or job.finished:
-            stored = get_store().get(spec)
-            if stored is not None and not stored.stopped:
-                continue
-            try:
-                job = jobs.submit(spec, session_id())
-            except ValueError:
-                break  # the session's queue limit: the rest start later, in turn
-        alongside.append(spec)
+        try:
+            job = ensure_job(spec)
+        except ValueError:
+            break  # the session's queue limit: the rest start later, in turn
+        if job is not None:
+            alongside.append(spec)
     return alongside
