@@ -6,6 +6,7 @@ Run with ``streamlit run streamlit_app.py``.
 import streamlit as st
 
 from lab.runs.warm import start_warm_up
+from ui.keras_session import keep_keras_session
 
 st.set_page_config(page_title="MLP Lab", page_icon=":material/neurology:", layout="wide")
 
@@ -21,6 +22,8 @@ PAGES = [
     st.Page("pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher"),
 ]
 
+# Trainings and predictions run beside other sessions' reruns: Streamlit must not clear Keras' state.
+keep_keras_session()
 # Import TensorFlow and prepare the default data in a background thread, once per server
 # process, so that the first press of Train trains at once; Home never waits for it.
 start_warm_up()

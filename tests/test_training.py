@@ -140,6 +140,31 @@ def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
     assert places[0] == (1, "first")
 
 
+def test_a_waiter_that_gives_up_leaves_the_line():
+    """A training that stops waiting (its on_wait raises) must not block the ones behind it."""
+    queue = TrainingQueue()
+    release, first_in = threading.Event(), threading.Event()
+
+    def first():
+        with queue.slot("first"):
+            first_in.set()
+            release.wait(5)
+
+    def give_up(place, running):
+        raise RuntimeError("cancelled while waiting")
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    first_in.wait(5)
+    with pytest.raises(RuntimeError), queue.slot("second", on_wait=give_up):
+        pass
+    assert queue.snapshot() == ["first"]
+    release.set()
+    t1.join(5)
+    with queue.slot("third"):  # the line is free again
+        assert queue.snapshot() == ["third"]
+
+
 @pytest.mark.slow
 def test_raw_pixels_start_far_above_chance_without_being_called_diverged():
     """0-255 inputs give a first loss in the hundreds; training brings it down, so it is no blow-up."""
@@ -216,3 +241,17 @@ def test_a_shape_trained_before_lends_its_trace_and_gives_the_same_numbers():
     # The first run's model is its own: training the same shape again left it as it was.
     assert warm.model is not first.model
     assert np.array_equal(predict_probs(first.model, data.x_test), probs)
+
+
+def test_a_training_leaves_keras_scopes_of_other_threads_alone():
+    """A page predicting while a training starts keeps its Keras state (the trainer clears no session)."""
+    import keras
+
+    variable = keras.Variable(1.0)
+    seen: list[float] = []
+    with keras.StatelessScope(state_mapping=[(variable, keras.ops.convert_to_tensor(5.0))]):
+        worker = threading.Thread(target=lambda: train(TINY.replace(epochs=1)))
+        worker.start()
+        worker.join()
+        seen.append(float(keras.ops.convert_to_numpy(variable.value)))
+    assert seen == [5.0]  # 1.0: the scope was wiped while the training built its model

@@ -9,4 +9,5 @@
 - ``text``: numbers in words.
 - ``weights_view``, ``session_runs``, ``mlp_vs_cnn``: larger views of the Train and CNN pages.
 - ``navigation``: the one workaround a ``pages/`` folder needs.
+- ``keras_session``: keeps Streamlit from clearing Keras' state (every thread's) after each script run.
 """

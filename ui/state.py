@@ -14,6 +14,7 @@ from lab.runs.executor import RAY_ENV, Executor, make_executor, ray_setting
 from lab.runs.jobs import JobManager
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore
+from ui.keras_session import keep_keras_session
 
 SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what the per-session queue limit counts
 
@@ -37,6 +38,7 @@ def get_executor() -> Executor:
 @st.cache_resource
 def get_jobs() -> JobManager:
     """The process-wide training jobs, trained by ``get_executor()`` within ``server_limits()``."""
+    keep_keras_session()  # its trainings run in background threads, through other sessions' reruns
     return JobManager(get_store(), get_executor(), server_limits())
 
 

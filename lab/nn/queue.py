@@ -37,12 +37,15 @@ class TrainingQueue:
         ticket = object()
         with self._cond:
             self._line.append((ticket, label))
-            while self._line[0][0] is not ticket:
-                if on_wait is not None:
-                    place = [t for t, _ in self._line].index(ticket)
-                    on_wait(place, self._line[0][1])
-                self._cond.wait(poll_seconds)
+        # The ticket leaves the line however this ends, waiting included: an ``on_wait`` that
+        # raises (or a KeyboardInterrupt) must not leave a ticket that would block everyone behind it.
         try:
+            with self._cond:
+                while self._line[0][0] is not ticket:
+                    if on_wait is not None:
+                        place = [t for t, _ in self._line].index(ticket)
+                        on_wait(place, self._line[0][1])
+                    self._cond.wait(poll_seconds)
             yield
         finally:
             with self._cond:

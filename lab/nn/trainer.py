@@ -293,9 +293,9 @@ def fit_prepared(
         As in :func:`train`.
     """
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
-    # No gc.collect() (free_memory): it takes about a second in a process holding TensorFlow,
-    # all before the first point of the live curve; Python's own collector frees old models.
-    keras.backend.clear_session(free_memory=False)
+    # No keras.backend.clear_session(): in Keras 3 it replaces the state of every thread, so a
+    # prediction or a model being loaded on a page while this training starts would lose its
+    # scopes mid-call. Every layer is named by layer_infos, and old models are freed by Python.
     model = compile_model(build_model(spec), spec, steps_per_execution)
     probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
     observer = _Observer(
