@@ -153,9 +153,7 @@ def series_section(series: str, data: str, cap: int) -> None:
         request_in_turn(RUN_KEY, settings)
         running = True
     if running:
-        st.button(
-            "Cancel the rest of the series", key="tech_cancel", on_click=withdraw_in_turn, args=(RUN_KEY, specs)
-        )
+        st.button("Cancel the rest of the series", key="tech_cancel", on_click=withdraw_in_turn, args=(RUN_KEY, specs))
     if just_withdrawn(RUN_KEY):
         st.info(
             f"Series {series} cancelled: the run that was training stops after its epoch and is kept; the rest did "
@@ -360,7 +358,6 @@ def ensemble_view(results: list[RunResult], names: list[str]) -> None:
         f"{(ens.soft_accuracy - ens.best_member_accuracy) * 100:+.1f} over the best one; hard voting "
         f"{(ens.hard_accuracy - ens.mean_member_accuracy) * 100:+.1f} over the average."
     )
-
 
 
 SELECT_CHARS = 90  # what a selectbox the page's width shows at 1280x720 with the sidebar open

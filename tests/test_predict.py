@@ -207,9 +207,7 @@ def test_digit_runs_best_first_without_unusable_runs(trained, tmp_path):
 
     def save(spec, accuracy, *, model=True, diverged=False):
         loader = trained.model_loader if model else None
-        result = dataclasses.replace(
-            trained, spec=spec, test_accuracy=accuracy, diverged=diverged, model_loader=loader
-        )
+        result = dataclasses.replace(trained, spec=spec, test_accuracy=accuracy, diverged=diverged, model_loader=loader)
         store.save(result)
         return spec.run_id
 

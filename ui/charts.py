@@ -365,9 +365,7 @@ def confusion_chart(
         .properties(
             width=side,
             height=side,
-            title=alt.Title(
-                CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=what
-            ),
+            title=alt.Title(CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=what),
         )
     )
     return styled(chart, look)

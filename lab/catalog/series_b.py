@@ -66,8 +66,11 @@ SERIES = Series(
         # beating the MLP takes the course's length (96.9% vs 95.2% in the course).
         Claim(
             "The deep CNN (B7) does as well as the best MLP (B5), within a point, with less than half its weights",
-            BEATS, "B7", "B5", value=-0.01,
-        ),  # fmt: skip
+            BEATS,
+            "B7",
+            "B5",
+            value=-0.01,
+        ),
         Claim("The deep CNN (B7) beats the best MLP, two layers of 500 (B5)", BEATS, "B7", "B5", quick=False),
         Claim("Two layers of 500 (B5) beat one layer of 50 (B2)", BEATS, "B5", "B2", quick=False),
         Claim("Augmentation (B10) improves on the same CNN without it (B8)", BEATS, "B10", "B8", quick=False),

@@ -160,7 +160,6 @@ class CourseRow:
                 text += " · members " + " / ".join(f"{a:.1%}" for a in self.member_accuracies)
         return text
 
-
     @property
     def epochs_text(self) -> str:
         """``100`` (as the course), ``5 of 100 (quick: fewer than the course)``, ``17 of 100 (early stopping)``

@@ -46,8 +46,7 @@ def run_labels(infos: Sequence[RunInfo], max_chars: int | None = None) -> dict[s
     texts = distinct_descriptions([info.spec for info in infos])
     if max_chars is not None:
         texts = [
-            text if len(text) <= max_chars else info.spec.summary()
-            for info, text in zip(infos, texts, strict=True)
+            text if len(text) <= max_chars else info.spec.summary() for info, text in zip(infos, texts, strict=True)
         ]
     return {info.run_id: f"{text} · {accuracy_words(info)}" for info, text in zip(infos, texts, strict=True)}
 

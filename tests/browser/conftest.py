@@ -76,7 +76,6 @@ CUT_OFF_JS = """() => {
 }"""
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/browser is a browser test."""
     for item in items:
