@@ -59,8 +59,18 @@ def open_page(page: Any, url: str, heading: str) -> None:
 
 
 def wait_for_the_end(page: Any, done: Any, timeout_ms: int = TRAINING_TIMEOUT_MS) -> None:
-    """Wait until ``done`` (a locator of the final state) shows and the page's script has finished."""
-    done.first.wait_for(state="visible", timeout=timeout_ms)
+    """Wait until ``done`` (a locator of the final state) shows and the page's script has finished.
+
+    If it never shows, the failure says what the page shows instead (a training still
+    running, in line, failed, or never asked for).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        done.first.wait_for(state="visible", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pytest.fail(f"the final state never showed in {timeout_ms / 1000:.0f} s; the page reads:\n"
+                    + page.inner_text("body")[-4000:])  # fmt: skip
     settle(page)
 
 

@@ -80,13 +80,16 @@ def test_a_three_trial_search_fills_the_live_table_then_shows_what_it_found(tune
             if counts[-1] and len(counts) % 10 == 1:
                 page.screenshot(path=str(artifacts / "tune-live.png"))
             time.sleep(0.5)
+        # The heading comes first; the rest of that script run's elements arrive after it.
+        best_link = page.get_by_role("link", name=re.compile(r"Open the best trial \(trial \d\) in Train"))
+        best_link.first.wait_for(timeout=60_000)
         page.screenshot(path=str(artifacts / "tune-done.png"), full_page=True)
         # The table filled while the search ran: first no trial, then trials, one running.
         assert counts and counts[0] == 0 or min(counts) < max(counts), counts
         assert max(counts) >= 1 and running_seen, counts
         # At the end: the best trial, its test accuracy, a link to it in Train, and three stored runs.
         assert page.get_by_text("Its test accuracy").count()
-        assert page.get_by_role("link", name=re.compile(r"Open the best trial \(trial \d\) in Train")).count()
+        assert best_link.count() == 1
         assert len(RunStore(home).list()) == 3
         assert page.locator("[data-testid=stException]").count() == 0
     finally:
