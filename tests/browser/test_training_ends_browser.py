@@ -134,6 +134,15 @@ def test_gradients_trains_the_pair_and_leaves_no_stop_button(server, page, artif
     if not button.is_visible():  # the expander is closed once stored runs have a health record
         page.get_by_text("Train a comparison pair on the sample data").click()
     button.click()
+    # Started (its heading), or over already: else the click was lost in a rerun (CI once waited
+    # ten minutes with nothing trained), and a student would press again.
+    began = page.get_by_text(re.compile(r"Training run A|Training run B|Trained just now and stored"))
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        began.first.wait_for(state="visible", timeout=60_000)
+    except PlaywrightTimeout:
+        button.click()
     wait_for_the_end(page, page.get_by_text(re.compile("Trained just now and stored")), 2 * TRAINING_TIMEOUT_MS)
     page.get_by_text(re.compile("Trained just now and stored")).scroll_into_view_if_needed()
     assert_final_state(page, "gradients", artifacts)
