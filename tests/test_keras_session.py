@@ -32,11 +32,17 @@ with keras.StatelessScope(state_mapping=[(variable, keras.ops.convert_to_tensor(
 
 @pytest.mark.parametrize("script", ["streamlit_app.py", "pages/techniques.py"])
 def test_a_script_run_leaves_another_threads_keras_scope_alone(script, tmp_path):
-    env = {"MLP_LAB_HOME": str(tmp_path / "runs"), "MLP_LAB_WARM_UP": "0", "PATH": "/usr/bin:/bin"}
+    env = {
+        "MLP_LAB_HOME": str(tmp_path / "runs"),
+        "MLP_LAB_WARM_UP": "0",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
     done = subprocess.run(
         [sys.executable, "-c", HOLD_A_SCOPE_THROUGH_A_RUN, str(ROOT / script)],
         cwd=ROOT,
-        env={**env, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,

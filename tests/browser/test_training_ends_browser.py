@@ -58,17 +58,24 @@ def open_page(page: Any, url: str, heading: str) -> None:
     settle(page)
 
 
+def shows_within(locator: Any, timeout_ms: int) -> bool:
+    """Whether ``locator``'s first match becomes visible within ``timeout_ms``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # lazy, as in conftest
+
+    try:
+        locator.first.wait_for(state="visible", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def wait_for_the_end(page: Any, done: Any, timeout_ms: int = TRAINING_TIMEOUT_MS) -> None:
     """Wait until ``done`` (a locator of the final state) shows and the page's script has finished.
 
     If it never shows, the failure says what the page shows instead (a training still
     running, in line, failed, or never asked for).
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        done.first.wait_for(state="visible", timeout=timeout_ms)
-    except PlaywrightTimeout:
+    if not shows_within(done, timeout_ms):
         pytest.fail(f"the final state never showed in {timeout_ms / 1000:.0f} s; the page reads:\n"
                     + page.inner_text("body")[-4000:])  # fmt: skip
     settle(page)
@@ -137,13 +144,9 @@ def test_gradients_trains_the_pair_and_leaves_no_stop_button(server, page, artif
     # Started (its heading), or over already: else the click was lost in a rerun (CI once waited
     # ten minutes with nothing trained), and a student would press again.
     began = page.get_by_text(re.compile(r"Training run A|Training run B|Trained just now and stored"))
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        began.first.wait_for(state="visible", timeout=60_000)
-    except PlaywrightTimeout:
-        if button.is_enabled():  # disabled: the pair is training after all, and the wait below follows it
-            button.click()
+    # Disabled: the pair is training after all, and the wait below follows it.
+    if not shows_within(began, 60_000) and button.is_enabled():
+        button.click()
     wait_for_the_end(page, page.get_by_text(re.compile("Trained just now and stored")), 2 * TRAINING_TIMEOUT_MS)
     page.get_by_text(re.compile("Trained just now and stored")).scroll_into_view_if_needed()
     assert_final_state(page, "gradients", artifacts)
