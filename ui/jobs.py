@@ -440,7 +440,7 @@ def in_flight(workers: int, max_queued: int | None) -> int:
     On several workers (Ray) one per worker and one in line: the one in line starts
     the moment a worker is free, not after the page's next rerun (35.7 s to 31-32 s for
     series B on two workers). In-process one at a time: a run in line there saved 2 s
-    of 51, not worth a second training held in memory.
+    of 51, not worth it.
     """
     wanted = workers + 1 if workers > 1 else 1
     return max(1, min(wanted, max_queued if max_queued is not None else wanted))

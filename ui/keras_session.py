@@ -6,8 +6,8 @@ Keras is imported (``_clean_problem_modules`` in
 one global graph. In Keras 3 that call replaces the thread-local state of
 *every* thread, so any rerun, by any student, could pull the state from under a
 training in a background thread (the gradient probe lost its stateless scope
-mid-call: a gradient came back None and the training failed, about one series
-in twenty in CI) or under a prediction in another session. Nothing in the lab
+mid-call: a gradient came back None and the training failed, in about one of 16
+runs of the test that caught it) or under a prediction in another session. Nothing in the lab
 needs Keras' session cleared between script runs, so the server keeps
 Streamlit's other cleanup (matplotlib's figures) and leaves Keras alone.
 """
