@@ -102,8 +102,7 @@ def layer_infos(spec: ExperimentSpec) -> list[LayerInfo]:
             infos.append(LayerInfo(f"dropout_{i}", "dropout", (width,), detail=f"rate {spec.dropout:g}"))
         shape = (width,)
     params = shape[0] * NUM_CLASSES + NUM_CLASSES
-    out_act = "softmax" if spec.output == "softmax_ce" else "sigmoid"
-    infos.append(LayerInfo("output", "output", (NUM_CLASSES,), params, params, f"10 units, {out_act}"))
+    infos.append(LayerInfo("output", "output", (NUM_CLASSES,), params, params, f"10 units, {spec.output_activation}"))
     return infos
 
 

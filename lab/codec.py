@@ -22,28 +22,11 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lab.spec import (
-    ACTIVATIONS,
-    BATCHNORM,
-    INITIALIZERS,
-    MONITORS,
-    OPTIMIZERS,
-    OUTPUTS,
-    SUBSET_MODES,
-    Augmentation,
-    ConvBlock,
-    ExperimentSpec,
-)
+from lab.spec import AUG_PREFIX, SETTINGS, ConvBlock, ExperimentSpec
 
-AUG_PREFIX = "aug_"
 _DEFAULTS = ExperimentSpec()
-_AUG_NAMES = tuple(a.name for a in dataclasses.fields(Augmentation))
 
-KEYS: tuple[str, ...] = tuple(
-    key
-    for f in dataclasses.fields(ExperimentSpec)
-    for key in ([AUG_PREFIX + a for a in _AUG_NAMES] if f.name == "augmentation" else [f.name])
-)
+KEYS: tuple[str, ...] = tuple(SETTINGS)
 """Every settable key, in the spec's field order: its fields, augmentation's as ``aug_NAME``."""
 
 LESSON_PARAM = "lesson"
@@ -71,49 +54,6 @@ def parse_lesson(text: str) -> tuple[str, ...]:
 def format_lesson(names: Sequence[str]) -> str:
     """A lesson's settings as a link writes them (``activation,optimizer``), in the spec's order."""
     return ",".join(parse_lesson(",".join(names)))
-
-
-# The command line's historic short names; every other flag is the key with dashes.
-_FLAG_NAMES = {"initializer": "--init", "learning_rate": "--lr"}
-
-_HELP = {
-    "data": "sample, mnist, fashion or idx:DIR",
-    "train_subset": "fraction (<=1) or number of training images",
-    "subset_mode": "how the subset is picked: " + ", ".join(SUBSET_MODES),
-    "test_subset": "first N test images (0 = all)",
-    "val_split": "validation fraction",
-    "val_mode": "random, last (Keras' validation_split) or test",
-    "center": "subtract the training mean",
-    "raw_pixels": "feed 0-255 pixels unscaled, as course notebooks 000, 001 and 004",
-    "data_seed": "seed of the subset and the validation split",
-    "conv": "conv blocks before the dense layers, e.g. 10x5s2,40x5s2p2 (none: no conv)",
-    "hidden": "comma-separated hidden widths, empty or none for none",
-    "activation": ", ".join(ACTIVATIONS),
-    "initializer": "kernel initializer: " + ", ".join(INITIALIZERS),
-    "init_stddev": "standard deviation of the random_normal initializer",
-    "batchnorm": ", ".join(BATCHNORM) + " (the activation)",
-    "dropout": "dropout rate after each hidden activation",
-    "l2": "L2 penalty on the kernels",
-    "l2_output": "L2 also on the output layer's kernel",
-    "output": " or ".join(OUTPUTS),
-    "aug_rotation": "augmentation: largest rotation in degrees",
-    "aug_shift": "augmentation: largest shift, a fraction of the image side",
-    "aug_shear": "augmentation: largest shear, a fraction",
-    "aug_zoom": "augmentation: largest zoom in or out, a fraction",
-    "aug_noise": "augmentation: standard deviation of Gaussian pixel noise",
-    "aug_elastic": "augmentation: elastic distortion strength in pixels",
-    "optimizer": ", ".join(OPTIMIZERS),
-    "learning_rate": "learning rate",
-    "momentum": "SGD momentum",
-    "nesterov": "Nesterov momentum (SGD)",
-    "batch_size": "mini-batch size",
-    "epochs": "epochs",
-    "early_stopping": "patience in epochs (0 = off)",
-    "es_monitor": "what early stopping watches: " + ", ".join(MONITORS),
-    "es_min_delta": "smallest change early stopping counts as better",
-    "es_restore_best": "go back to the best epoch's weights when early stopping ends training",
-    "seed": "random seed",
-}
 
 
 def _kind(key: str) -> type:
@@ -344,7 +284,7 @@ def apply_settings(spec: ExperimentSpec, settings: Iterable[str]) -> ExperimentS
 # ------------------------------------------------------------ command line
 def flag_name(key: str) -> str:
     """The command-line flag of a setting: ``--hidden``, ``--aug-rotation``, ``--lr``, ``--init`` ..."""
-    return _FLAG_NAMES.get(_check_key(key), "--" + key.replace("_", "-"))
+    return SETTINGS[_check_key(key)].flag or "--" + key.replace("_", "-")
 
 
 def add_spec_flags(parser: argparse.ArgumentParser) -> None:
@@ -358,10 +298,10 @@ def add_spec_flags(parser: argparse.ArgumentParser) -> None:
     for key in KEYS:
         if _kind(key) is bool:
             parser.add_argument(
-                flag_name(key), dest=key, action=argparse.BooleanOptionalAction, default=None, help=_HELP[key]
+                flag_name(key), dest=key, action=argparse.BooleanOptionalAction, default=None, help=SETTINGS[key].cli
             )
         else:
-            parser.add_argument(flag_name(key), dest=key, default=None, metavar=_metavar(key), help=_HELP[key])
+            parser.add_argument(flag_name(key), dest=key, default=None, metavar=_metavar(key), help=SETTINGS[key].cli)
     parser.add_argument(
         "--set",
         dest="settings",

@@ -12,8 +12,11 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from lab.setting import SETTING, Requires, Search, Setting, Widget, described
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "elu", "selu", "leaky_relu", "softplus", "linear")
 INITIALIZERS = (
@@ -34,6 +37,28 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
 _DEFAULT_STDDEV = 0.05
+AUG_PREFIX = "aug_"  # augmentation's settings are keyed aug_rotation, aug_shift ...
+
+# How the controls name the choices.
+SOURCE_NAMES = {
+    "sample": "MNIST sample (5,000)",
+    "mnist": "MNIST (70,000)",
+    "fashion": "Fashion-MNIST (70,000)",
+    "idx": "IDX files in a folder",
+}
+BATCHNORM_NAMES = {"none": "off", "before": "before the activation", "after": "after the activation"}
+OUTPUT_NAMES = {"softmax_ce": "softmax + cross-entropy", "sigmoid_mse": "sigmoid + squared error"}
+MONITOR_NAMES = {
+    "val_loss": "validation loss",
+    "val_accuracy": "validation accuracy",
+    "loss": "training loss",
+    "accuracy": "training accuracy",
+}
+VAL_MODE_NAMES = {"random": "random, stratified", "last": "last images (Keras)", "test": "the test set"}
+SUBSET_MODE_NAMES = {"random": "random, stratified", "every": "every k-th image", "first": "the first images"}
+# What each output choice puts on the last layer, and the loss it trains with (Keras' names).
+OUTPUT_ACTIVATIONS = {"softmax_ce": "softmax", "sigmoid_mse": "sigmoid"}
+OUTPUT_LOSSES = {"softmax_ce": "categorical_crossentropy", "sigmoid_mse": "mean_squared_error"}
 # How describe() names the choices: as a teacher says them.
 _ACTIVATION_WORDS = {"relu": "ReLU", "elu": "ELU", "selu": "SELU", "leaky_relu": "leaky ReLU"}
 _OPTIMIZER_WORDS = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
@@ -142,12 +167,57 @@ class Augmentation:
         field smoothed over 4 pixels: pixels move about 1.4 px), 0 for none.
     """
 
-    rotation: float = 0.0
-    shift: float = 0.0
-    shear: float = 0.0
-    zoom: float = 0.0
-    noise: float = 0.0
-    elastic: float = 0.0
+    rotation: float = described(
+        0.0,
+        label="Rotation",
+        help="Turn each training digit by a random angle up to this (B10: 10°).",
+        cli="augmentation: largest rotation in degrees",
+        group="augmentation",
+        widget=Widget("slider", label="Rotation (degrees)", low=0.0, high=45.0, step=1.0),
+    )
+    shift: float = described(
+        0.0,
+        label="Shift",
+        help="Move it up to this share of 28 pixels in x and y (B10: 0.2).",
+        cli="augmentation: largest shift, a fraction of the image side",
+        group="augmentation",
+        widget=Widget("slider", label="Shift (share of the side)", low=0.0, high=0.3, step=0.01),
+    )
+    shear: float = described(
+        0.0,
+        label="Shear",
+        help="Slant it sideways by up to this fraction (B10: 0.1).",
+        cli="augmentation: largest shear, a fraction",
+        group="augmentation",
+        widget=Widget("slider", low=0.0, high=0.5, step=0.01),
+    )
+    zoom: float = described(
+        0.0,
+        label="Zoom",
+        help="Enlarge or shrink it by up to this fraction, each axis on its own (B10: 0.1).",
+        cli="augmentation: largest zoom in or out, a fraction",
+        group="augmentation",
+        widget=Widget("slider", low=0.0, high=0.3, step=0.01),
+    )
+    noise: float = described(
+        0.0,
+        label="Pixel noise",
+        help="Add Gaussian noise of this standard deviation to every pixel (B11: 0.05).",
+        cli="augmentation: standard deviation of Gaussian pixel noise",
+        group="augmentation",
+        widget=Widget("slider", label="Pixel noise (σ)", low=0.0, high=0.5, step=0.01),
+    )
+    elastic: float = described(
+        0.0,
+        label="Elastic distortion",
+        help=(
+            "Bend it like a rubber sheet: a smooth random displacement field (σ 4 px) times α. Simard et al. "
+            "(2003), the classic MNIST augmentation, used α 34."
+        ),
+        cli="augmentation: elastic distortion strength in pixels",
+        group="augmentation",
+        widget=Widget("slider", label="Elastic distortion (α)", low=0.0, high=60.0, step=1.0),
+    )
 
     @property
     def active(self) -> bool:
@@ -165,39 +235,338 @@ class ExperimentSpec:
     """
 
     # --- data -----------------------------------------------------------------
-    data: str = "sample"  # "sample", "mnist", "fashion" or "idx:DIR"
-    train_subset: float = 1.0  # <= 1: fraction of the training set; > 1: number of images
-    subset_mode: str = "random"  # random (stratified, seeded), every (every k-th image), first
-    test_subset: int = 0  # first N test images (course D: 100); 0 = all
-    val_split: float = 0.1  # fraction of the training subset held out for validation
-    val_mode: str = "random"  # random (stratified, seeded), last (Keras' validation_split), test
-    center: bool = False  # subtract the per-pixel training mean (course series B)
-    raw_pixels: bool = False  # feed 0-255 pixels, unscaled, as course notebooks 000, 001 and 004 did
-    data_seed: int = 0  # fixes subset and validation split, so runs with other seeds see the same data
+    data: str = described(
+        "sample",
+        label="Data",
+        help=(
+            "Which images to learn from: the MNIST sample (5,000 real digits that ship with the lab, offline), "
+            "full MNIST, Fashion-MNIST, or your own IDX files."
+        ),
+        cli="sample, mnist, fashion or idx:DIR",
+        group="data",
+        widget=Widget("custom", names=SOURCE_NAMES),
+        flag="",
+    )
+    train_subset: float = described(  # <= 1: fraction of the training set; > 1: number of images
+        1.0,
+        label="Training images",
+        help="Train on only part of the training images: fewer images train faster but the network over-fits sooner.",
+        cli="fraction (<=1) or number of training images",
+        group="data",
+        widget=Widget("steps", options=(0.01, 0.02, 0.05, 0.1, 0.2, 0.33, 0.5, 1.0), fmt="percent"),
+    )
+    subset_mode: str = described(
+        "random",
+        label="Picked",
+        help=(
+            "How the part is picked: at random with the same share of each digit, every k-th image, or the first ones."
+        ),
+        cli="how the subset is picked: " + ", ".join(SUBSET_MODES),
+        group="data",
+        widget=Widget("select", options=SUBSET_MODES, names=SUBSET_MODE_NAMES),
+        choices=SUBSET_MODES,
+    )
+    test_subset: int = described(
+        0,
+        label="Test images",
+        help="Evaluate on only the first N test images (0 = all of them).",
+        cli="first N test images (0 = all)",
+        group="data",
+        widget=Widget("number", label="Test images (0 = all)", low=0, step=100),
+    )
+    val_split: float = described(
+        0.1,
+        label="Validation share",
+        help=(
+            "The share of training images kept aside to check, after each epoch, how well the network does on "
+            "images it never trains on."
+        ),
+        cli="validation fraction",
+        group="data",
+        widget=Widget("steps", options=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5), fmt="percent"),
+        requires=Requires("val_mode", ("random", "last")),
+    )
+    val_mode: str = described(
+        "random",
+        label="Validation images",
+        help=(
+            "Random keeps each digit's share; 'last' copies Keras' validation_split (the last images, unshuffled); "
+            "'test' validates on the test set."
+        ),
+        cli="random, last (Keras' validation_split) or test",
+        group="data",
+        widget=Widget("select", options=VAL_MODES, names=VAL_MODE_NAMES),
+        choices=VAL_MODES,
+    )
+    center: bool = described(
+        False,
+        label="Center the pixels",
+        help=(
+            "Subtract the average training image from every image, so that pixels vary around zero, which often "
+            "speeds up learning."
+        ),
+        cli="subtract the training mean",
+        group="data",
+        widget=Widget("checkbox", label="Center the pixels (subtract the mean image)"),
+    )
+    raw_pixels: bool = described(
+        False,
+        label="Raw pixels",
+        help=(
+            "Feed the pixels as stored, 0 to 255, instead of scaled to 0-1: what course notebooks 000, 001 and 004 "
+            "did. Inputs 255 times larger make plain SGD take 255 times larger steps in the first layer, sigmoid "
+            "units saturate, and batch normalization has real work to do."
+        ),
+        cli="feed 0-255 pixels unscaled, as course notebooks 000, 001 and 004",
+        group="data",
+        widget=Widget("checkbox", label="Raw 0-255 pixels (no scaling, as the course's notebooks 000, 001, 004)"),
+    )
+    data_seed: int = described(  # fixes subset and validation split, so runs with other seeds see the same data
+        0,
+        label="Data seed",
+        help="Fixes which images are kept and which validate, so that runs with different seeds see the same data.",
+        cli="seed of the subset and the validation split",
+        group="data",
+        widget=Widget("number", low=0, step=1),
+    )
     # --- model ----------------------------------------------------------------
-    conv: tuple[ConvBlock, ...] = ()
-    hidden: tuple[int, ...] = (128,)  # widths of the hidden Dense layers; () = logistic regression
-    activation: str = "relu"
-    initializer: str = "glorot_uniform"
-    init_stddev: float = _DEFAULT_STDDEV  # only for initializer="random_normal"
-    batchnorm: str = "none"
-    dropout: float = 0.0  # after each hidden activation
-    l2: float = 0.0  # on the Dense kernels
-    l2_output: bool = True  # also on the output layer's kernel (course D1 yes, B9 no)
-    output: str = "softmax_ce"
-    augmentation: Augmentation = field(default_factory=Augmentation)
+    conv: tuple[ConvBlock, ...] = described(
+        (),
+        label="Convolution blocks",
+        help="Conv layers before the dense layers; 0 makes this an MLP.",
+        cli="conv blocks before the dense layers, e.g. 10x5s2,40x5s2p2 (none: no conv)",
+        group="model",
+        widget=Widget("custom"),
+    )
+    hidden: tuple[int, ...] = described(  # widths of the hidden Dense layers; () = logistic regression
+        (128,),
+        label="Hidden layers",
+        help="Layers of units between the pixels and the ten outputs; 0 hidden layers is logistic regression.",
+        cli="comma-separated hidden widths, empty or none for none",
+        group="model",
+        widget=Widget("custom", options=(2, 5, 10, 20, 30, 50, 64, 100, 128, 200, 256, 500, 1000, 2000), high=6),
+    )
+    activation: str = described(
+        "relu",
+        label="Activation",
+        help=(
+            "The function each unit applies to its weighted sum: ReLU keeps gradients alive, sigmoid and tanh "
+            "squash them and can make deep networks stall."
+        ),
+        cli=", ".join(ACTIVATIONS),
+        group="model",
+        widget=Widget("select", options=ACTIVATIONS),
+        choices=ACTIVATIONS,
+        search=Search(picked=("relu", "tanh")),
+    )
+    initializer: str = described(
+        "glorot_uniform",
+        label="Weight initializer",
+        help=(
+            "How the weights are drawn before training: scaled schemes (Glorot, He) keep signals from vanishing "
+            "or exploding through the layers."
+        ),
+        cli="kernel initializer: " + ", ".join(INITIALIZERS),
+        group="model",
+        widget=Widget("select", options=INITIALIZERS),
+        choices=INITIALIZERS,
+        search=Search(picked=("glorot_uniform", "he_normal"), label="Initializer"),
+        flag="--init",
+    )
+    init_stddev: float = described(
+        _DEFAULT_STDDEV,
+        label="Initial weights' spread",
+        help="Spread of the normal distribution the initial weights are drawn from.",
+        cli="standard deviation of the random_normal initializer",
+        group="model",
+        widget=Widget(
+            "steps",
+            label="Initial weights' standard deviation",
+            options=(0.01, 0.05, 0.1, 0.5, 1.0),
+            hide_when_off=True,
+        ),
+        requires=Requires("initializer", ("random_normal",)),
+        reset=True,
+    )
+    batchnorm: str = described(
+        "none",
+        label="Batch normalization",
+        help=(
+            "Batch normalization rescales each layer's outputs to mean 0 and spread 1 on every batch, which "
+            "speeds up and steadies training."
+        ),
+        cli=", ".join(BATCHNORM) + " (the activation)",
+        group="model",
+        widget=Widget("select", options=BATCHNORM, names=BATCHNORM_NAMES),
+        choices=BATCHNORM,
+        search=Search(picked=BATCHNORM, label="Batch norm"),
+    )
+    dropout: float = described(  # after each hidden activation
+        0.0,
+        label="Dropout rate",
+        help=(
+            "During training, switch off this share of the hidden units at random, so that no unit can rely on "
+            "another: fights over-fitting."
+        ),
+        cli="dropout rate after each hidden activation",
+        group="model",
+        widget=Widget("slider", low=0.0, high=0.9, step=0.05),
+        search=Search(0.0, 0.5, ticked=True, label="Dropout"),
+    )
+    l2: float = described(  # on the Dense kernels
+        0.0,
+        label="L2 penalty",
+        help=(
+            "Add the sum of squared weights times this number to the loss, pulling weights toward zero: a simpler "
+            "network over-fits less."
+        ),
+        cli="L2 penalty on the kernels",
+        group="model",
+        widget=Widget("steps", options=(0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), fmt="off_g"),
+        search=Search(1e-6, 1e-2, log=True, label="L2 (log range)"),
+    )
+    l2_output: bool = described(  # course D1 yes, B9 no
+        True,
+        label="L2 on the output",
+        help="Also apply the L2 penalty to the output layer's weights.",
+        cli="L2 also on the output layer's kernel",
+        group="model",
+        widget=Widget("checkbox", label="L2 on the output layer too"),
+        requires=Requires("l2"),
+    )
+    output: str = described(
+        "softmax_ce",
+        label="Output and loss",
+        help=(
+            "Softmax with cross-entropy (the modern choice) or sigmoid outputs with mean squared error (the older "
+            "textbook network)."
+        ),
+        cli=" or ".join(OUTPUTS),
+        group="model",
+        widget=Widget("select", options=OUTPUTS, names=OUTPUT_NAMES),
+        choices=OUTPUTS,
+    )
+    augmentation: Augmentation = field(default_factory=Augmentation)  # its fields describe themselves
     # --- training -------------------------------------------------------------
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    momentum: float = 0.0  # SGD only
-    nesterov: bool = False  # SGD only
-    batch_size: int = 32
-    epochs: int = 10
-    early_stopping: int = 0  # patience in epochs; 0 = off
-    es_monitor: str = "val_loss"
-    es_min_delta: float = 0.0
-    es_restore_best: bool = True
-    seed: int = 0
+    optimizer: str = described(
+        "adam",
+        label="Optimizer",
+        help=(
+            "The rule that turns gradients into weight updates: SGD takes plain steps, Adam and RMSprop adapt the "
+            "step size for each weight."
+        ),
+        cli=", ".join(OPTIMIZERS),
+        group="training",
+        widget=Widget("select", options=OPTIMIZERS, fmt="upper"),
+        choices=OPTIMIZERS,
+        search=Search(picked=("sgd", "adam")),
+    )
+    learning_rate: float = described(
+        0.001,
+        label="Learning rate",
+        help=(
+            "How big each update step is: too small and learning crawls, too big and the loss jumps around or explodes."
+        ),
+        cli="learning rate",
+        group="training",
+        widget=Widget(
+            "steps", options=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0), fmt="g"
+        ),  # fmt: skip
+        search=Search(1e-4, 1e-1, log=True, ticked=True, label="Learning rate (log range)"),
+        flag="--lr",
+    )
+    momentum: float = described(
+        0.0,
+        label="Momentum",
+        help="SGD only: keep a share of the previous step, so that updates build up speed in a consistent direction.",
+        cli="SGD momentum",
+        group="training",
+        widget=Widget("steps", options=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99), fmt="g"),
+        requires=Requires("optimizer", ("sgd",)),
+        reset=True,
+    )
+    nesterov: bool = described(
+        False,
+        label="Nesterov momentum",
+        help="SGD only: look ahead along the momentum before computing the gradient, a slightly smarter momentum.",
+        cli="Nesterov momentum (SGD)",
+        group="training",
+        widget=Widget("checkbox"),
+        requires=Requires("optimizer", ("sgd",)),
+        reset=True,
+    )
+    batch_size: int = described(
+        32,
+        label="Batch size",
+        help=(
+            "How many images are averaged for each update: small batches give many noisy "
+            "steps, large batches few smooth ones."
+        ),
+        cli="mini-batch size",
+        group="training",
+        widget=Widget("steps", options=(1, 5, 8, 16, 32, 50, 64, 100, 128, 256, 512, 1024)),
+        search=Search(choices=(16, 32, 50, 64, 128, 256), picked=(32, 128)),
+    )
+    epochs: int = described(
+        10,
+        label="Epochs",
+        help="How many times training goes through all training images.",
+        cli="epochs",
+        group="training",
+        widget=Widget("slider", low=1, high=100, step=1),
+    )
+    early_stopping: int = described(  # patience in epochs; 0 = off
+        0,
+        label="Early stopping",
+        help=(
+            "Stop when the validation result has not improved for this many epochs (0 = "
+            "off), before the network over-fits."
+        ),
+        cli="patience in epochs (0 = off)",
+        group="training",
+        widget=Widget("slider", label="Early stopping patience (0 = off)", low=0, high=20, step=1),
+    )
+    es_monitor: str = described(
+        "val_loss",
+        label="Early stopping: watch",
+        help="Which number early stopping watches.",
+        cli="what early stopping watches: " + ", ".join(MONITORS),
+        group="training",
+        widget=Widget("select", label="Watch", options=MONITORS, names=MONITOR_NAMES, hide_when_off=True),
+        choices=MONITORS,
+        requires=Requires("early_stopping"),
+        reset=True,
+    )
+    es_min_delta: float = described(
+        0.0,
+        label="Early stopping: change",
+        help="The smallest change that counts as an improvement for early stopping.",
+        cli="smallest change early stopping counts as better",
+        group="training",
+        widget=Widget(
+            "steps", label="Smallest change that counts", options=(0.0, 1e-4, 1e-3, 1e-2), fmt="g", hide_when_off=True
+        ),  # fmt: skip
+        requires=Requires("early_stopping"),
+        reset=True,
+    )
+    es_restore_best: bool = described(
+        True,
+        label="Early stopping: best weights",
+        help="When early stopping ends training, go back to the weights of the best epoch.",
+        cli="go back to the best epoch's weights when early stopping ends training",
+        group="training",
+        widget=Widget("checkbox", label="Keep the best epoch's weights", hide_when_off=True),
+        requires=Requires("early_stopping"),
+        reset=True,
+    )
+    seed: int = described(
+        0,
+        label="Seed",
+        help="Fixes the random initial weights, dropout and batch order, so that the same settings give the same run.",
+        cli="random seed",
+        group="training",
+        widget=Widget("number", low=0, step=1),
+    )
 
     def __post_init__(self) -> None:
         # Normalize types so that equal settings give equal hashes (100 vs 100.0,
@@ -212,15 +581,10 @@ class ExperimentSpec:
         object.__setattr__(self, "conv", tuple(self.conv))
         # Settings that do not apply go back to their defaults, so that equal
         # trainings share one name (momentum under Adam changes nothing).
-        if self.optimizer != "sgd":
-            object.__setattr__(self, "momentum", 0.0)
-            object.__setattr__(self, "nesterov", False)
-        if self.initializer != "random_normal":
-            object.__setattr__(self, "init_stddev", _DEFAULT_STDDEV)
-        if not self.early_stopping:
-            object.__setattr__(self, "es_monitor", "val_loss")
-            object.__setattr__(self, "es_min_delta", 0.0)
-            object.__setattr__(self, "es_restore_best", True)
+        values = self.settings()
+        for setting in SETTINGS.values():
+            if setting.reset and not setting.applies(values):
+                object.__setattr__(self, setting.key, setting.default)
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> ExperimentSpec:
@@ -235,14 +599,9 @@ class ExperimentSpec:
             With a message a student understands, naming the field and what to do.
         """
         _check_data(self.data)
-        _one_of("activation", self.activation, ACTIVATIONS)
-        _one_of("initializer", self.initializer, INITIALIZERS)
-        _one_of("optimizer", self.optimizer, OPTIMIZERS)
-        _one_of("batchnorm", self.batchnorm, BATCHNORM)
-        _one_of("output", self.output, OUTPUTS)
-        _one_of("subset_mode", self.subset_mode, SUBSET_MODES)
-        _one_of("val_mode", self.val_mode, VAL_MODES)
-        _one_of("es_monitor", self.es_monitor, MONITORS)
+        for setting in SETTINGS.values():
+            if setting.choices:
+                _one_of(setting.key, getattr(self, setting.key), setting.choices)
         if self.train_subset <= 0:
             raise ValueError("train_subset must be a fraction in (0, 1] or a number of images above 1.")
         if self.train_subset > 1 and self.train_subset != int(self.train_subset):
@@ -279,6 +638,24 @@ class ExperimentSpec:
         if aug.shift >= 1 or aug.zoom >= 1 or aug.shear >= 1:
             raise ValueError("augmentation shift, zoom and shear are fractions below 1 (0.1-0.2 is usual).")
         return self
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting's value by its key (``SETTINGS``'s keys: augmentation's as ``aug_NAME``)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "augmentation"}
+        values.update(
+            {AUG_PREFIX + f.name: getattr(self.augmentation, f.name) for f in dataclasses.fields(Augmentation)}
+        )
+        return values
+
+    @property
+    def output_activation(self) -> str:
+        """The output layer's activation (Keras' name): ``softmax`` or ``sigmoid``."""
+        return OUTPUT_ACTIVATIONS[self.output]
+
+    @property
+    def loss(self) -> str:
+        """The loss it trains with (Keras' name): ``categorical_crossentropy`` or ``mean_squared_error``."""
+        return OUTPUT_LOSSES[self.output]
 
     # ------------------------------------------------------------- identity
     def to_dict(self, *, omit_defaults: bool = False) -> dict[str, Any]:
@@ -425,6 +802,20 @@ class ExperimentSpec:
             return f"{share} of {source}" if source else share
         return source
 
+
+def _describe_settings() -> dict[str, Setting]:
+    """Every setting's description by key, in the spec's field order (augmentation's in its place)."""
+    out: dict[str, Setting] = {}
+    for f in dataclasses.fields(ExperimentSpec):
+        nested = dataclasses.fields(Augmentation) if f.name == "augmentation" else ()
+        for g, key in [(g, AUG_PREFIX + g.name) for g in nested] or [(f, f.name)]:
+            default = g.default if g.default is not dataclasses.MISSING else g.default_factory()
+            out[key] = dataclasses.replace(g.metadata[SETTING], key=key, default=default)
+    return out
+
+
+SETTINGS: Mapping[str, Setting] = _describe_settings()
+"""Every setting of the spec, described once (``lab.setting.Setting``), by the key links and flags use."""
 
 _DEFAULT_VALUES = {f.name: getattr(ExperimentSpec(), f.name) for f in dataclasses.fields(ExperimentSpec)}
 

@@ -141,3 +141,15 @@ def test_train_applies_the_servers_limits_unless_no_limits_lifts_them(tmp_path, 
     lifted = train.cli_limits(lifted=True)
     assert lifted.check(spec_from_query({"epochs": "1000", "hidden": "3000,1500"})).epochs == 1000
     assert train.cli_limits(lifted=False).data_roots is None  # the operator's own folders stay readable
+
+
+def test_every_setting_through_the_train_command_line_names_the_same_spec():
+    # Every setting of the spec, read from the spec itself, as `python -m lab train` flags.
+    from lab.cli.main import build_parser
+    from lab.cli.train import spec_from_args
+    from lab.codec import spec_to_flags
+    from tests.spec_examples import every_setting_changed
+
+    spec = every_setting_changed()
+    args = build_parser().parse_args(["train", *spec_to_flags(spec)])
+    assert spec_from_args(args) == spec

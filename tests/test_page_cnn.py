@@ -164,3 +164,18 @@ def test_a_link_to_an_unknown_preset_is_reported_and_opens_on_b6(tmp_path, monke
     assert any("Unknown preset 'Q9'" in w.value for w in at.warning)
     assert metrics(at)["Parameters"] == "98,820"  # the course's B6
     assert at.number_input(key="cnn_seed").value == 4, "the link's other settings still apply"
+
+
+def test_a_link_with_every_setting_changed_comes_back_from_the_widgets(tmp_path, monkeypatch):
+    # The CNN page draws the conv blocks and augmentation too: every setting, read from the spec itself.
+    from lab.codec import spec_from_query, spec_to_query
+    from lab.spec import SETTINGS
+    from tests.spec_examples import every_setting_changed
+
+    spec = every_setting_changed()
+    at = open_page(tmp_path, monkeypatch, **spec_to_query(spec))
+    assert not at.exception, [e.value for e in at.exception]
+    for key, value in spec.settings().items():
+        if SETTINGS[key].widget.kind != "custom":
+            assert at.session_state["cnn_" + key] == value, key
+    assert spec_from_query(dict(at.query_params)) == spec

@@ -2,7 +2,7 @@
 
 - ``state``: the server's run store and training jobs (cached).
 - ``url``: a page's setup in its URL (one loader for every page).
-- ``spec_widgets``, ``spec_texts``, ``conv_widgets``: the controls for a spec, their help texts.
+- ``spec_widgets``, ``conv_widgets``: the controls for a spec, made from its settings' descriptions.
 - ``network``, ``data``: what a spec builds; whether its data is here (and the download).
 - ``jobs``: following a training job (progress, live curves, Stop), training specs in turn.
 - ``charts``, ``health_charts``, ``images``: Altair charts and pixel pictures (no Streamlit).

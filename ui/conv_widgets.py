@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from lab.spec import Augmentation, ConvBlock, ExperimentSpec
-from ui.spec_widgets import widget_args
+from lab.spec import AUG_PREFIX, SETTINGS, Augmentation, ConvBlock, ExperimentSpec
+from ui.spec_widgets import group_controls, widget_args
 
 MAX_BLOCKS = 3
 FILTER_OPTIONS = (1, 2, 4, 6, 8, 10, 16, 20, 32, 40, 64, 80, 128)
@@ -19,26 +19,6 @@ KERNEL_OPTIONS = (1, 2, 3, 4, 5, 7, 9)
 STRIDE_OPTIONS = (1, 2, 3, 4)
 POOL_OPTIONS = (0, 2, 3, 4)
 BLOCK_L2_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
-# name -> (label, largest value, step, help)
-AUG_SLIDERS: dict[str, tuple[str, float, float, str]] = {
-    "rotation": ("Rotation (degrees)", 45.0, 1.0, "Turn each training digit by a random angle up to this (B10: 10°)."),
-    "shift": ("Shift (share of the side)", 0.3, 0.01, "Move it up to this share of 28 pixels in x and y (B10: 0.2)."),
-    "shear": ("Shear", 0.5, 0.01, "Slant it sideways by up to this fraction (B10: 0.1)."),
-    "zoom": ("Zoom", 0.3, 0.01, "Enlarge or shrink it by up to this fraction, each axis on its own (B10: 0.1)."),
-    "noise": (
-        "Pixel noise (σ)",
-        0.5,
-        0.01,
-        "Add Gaussian noise of this standard deviation to every pixel (B11: 0.05).",
-    ),
-    "elastic": (
-        "Elastic distortion (α)",
-        60.0,
-        1.0,
-        "Bend it like a rubber sheet: a smooth random displacement field (σ 4 px) times α. Simard et al. (2003), "
-        "the classic MNIST augmentation, used α 34.",
-    ),
-}
 BLOCK_HELP = {
     "filters": "How many kernels this layer learns: each becomes one feature map.",
     "kernel": "Side of each square kernel in pixels: the patch it looks at.",
@@ -55,8 +35,7 @@ def conv_values(spec: ExperimentSpec) -> dict[str, Any]:
     values: dict[str, Any] = {"n_conv": len(spec.conv)}
     for i, block in enumerate(spec.conv, start=1):
         values.update(_block_values(i, block))
-    for name in AUG_SLIDERS:
-        values[f"aug_{name}"] = float(getattr(spec.augmentation, name))
+    values.update({key: value for key, value in spec.settings().items() if key.startswith(AUG_PREFIX)})
     return values
 
 
@@ -90,8 +69,8 @@ def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:
     for name, value in conv_values(ExperimentSpec()).items():
         st.session_state.setdefault(p + name, value)
     args = _w(p, "n_conv")
-    args["help"] = "Conv layers before the dense layers; 0 makes this an MLP."
-    n_blocks = st.slider("Convolution blocks", 0, MAX_BLOCKS, step=1, **args)
+    args["help"] = SETTINGS["conv"].help
+    n_blocks = st.slider(SETTINGS["conv"].label, 0, MAX_BLOCKS, step=1, **args)
     blocks = []
     for i in range(1, n_blocks + 1):
         for name, value in _block_values(i, ConvBlock()).items():
@@ -120,15 +99,7 @@ def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:
 
 
 def augmentation_controls(key_prefix: str) -> Augmentation:
-    """A slider for each augmentation; all at 0 is no augmentation."""
-    p = key_prefix
-    values = {}
-    c1, c2 = st.columns(2)
-    for i, (name, (label, top, step, text)) in enumerate(AUG_SLIDERS.items()):
-        column = c1 if i % 2 == 0 else c2
-        top = max(top, float(st.session_state.get(f"{p}aug_{name}", 0.0)))
-        args = _w(p, f"aug_{name}")
-        args["help"] = text
-        values[name] = float(column.slider(label, 0.0, top, step=step, **args))
+    """A slider for each augmentation setting (``lab.spec.SETTINGS``); all at 0 is no augmentation."""
+    values = group_controls("augmentation", key_prefix, columns=2)
     st.caption("Applied to training images only, inside the model (Keras preprocessing layers): never to evaluation.")
-    return Augmentation(**values)
+    return Augmentation(**{key.removeprefix(AUG_PREFIX): value for key, value in values.items()})

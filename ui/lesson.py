@@ -15,22 +15,8 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from lab.codec import KEYS, LESSON_PARAM, format_lesson, parse_lesson, spec_to_query
-from lab.spec import ExperimentSpec
+from lab.spec import SETTINGS, ExperimentSpec
 
-# The names a lesson line and the link maker show; a setting without one shows its key.
-LABELS = {
-    "data": "Data", "train_subset": "Training images", "subset_mode": "Picked", "test_subset": "Test images",
-    "val_split": "Validation share", "val_mode": "Validation images", "center": "Center the pixels",
-    "raw_pixels": "Raw pixels", "data_seed": "Data seed", "conv": "Convolution blocks", "hidden": "Hidden layers",
-    "activation": "Activation", "initializer": "Weight initializer", "init_stddev": "Initial weights' spread",
-    "batchnorm": "Batch normalization", "dropout": "Dropout rate", "l2": "L2 penalty", "l2_output": "L2 on the output",
-    "output": "Output and loss", "optimizer": "Optimizer", "learning_rate": "Learning rate", "momentum": "Momentum",
-    "nesterov": "Nesterov momentum", "batch_size": "Batch size", "epochs": "Epochs",
-    "early_stopping": "Early stopping", "es_monitor": "Early stopping: watch", "es_min_delta": "Early stopping: change",
-    "es_restore_best": "Early stopping: best weights", "seed": "Seed",
-    "aug_rotation": "Rotation", "aug_shift": "Shift", "aug_shear": "Shear", "aug_zoom": "Zoom",
-    "aug_noise": "Pixel noise", "aug_elastic": "Elastic distortion",
-}  # fmt: skip
 _SEEN_KEY = "lesson_problem_seen"
 
 
@@ -58,8 +44,9 @@ def locked(field: str) -> bool:
 
 
 def label(field: str) -> str:
-    """A setting's name in words."""
-    return LABELS.get(field, field.replace("_", " "))
+    """A setting's name in words (its ``lab.spec.SETTINGS`` label)."""
+    setting = SETTINGS.get(field)
+    return setting.label if setting is not None else field.replace("_", " ")
 
 
 def lesson_banner() -> None:

@@ -1,8 +1,12 @@
-"""Widgets for every field of an ExperimentSpec.
+"""Widgets for every setting of an ExperimentSpec, made from the settings' descriptions.
 
-``spec_controls`` draws the data, model and training controls and returns the
-spec they describe; any page can reuse it (with its own ``key_prefix``). The
-spec in the URL is ``ui.url``'s.
+``spec_controls`` draws the data, model and training groups and returns the spec
+they describe; any page can reuse it (with its own ``key_prefix``). Each control
+is made from its ``lab.spec.SETTINGS`` entry (label, help, widget, when it applies):
+a setting added to the spec appears here without a line of this module changing.
+Three settings are laid out by hand (``custom`` widgets): the data source (a source
+and a folder), the hidden layers (a count and widths) and the conv blocks (the CNN
+page's ``ui.conv_widgets``). The spec in the URL is ``ui.url``'s.
 
 Widgets take their values from session state (seeded from a spec by
 ``seed_controls``), never from a ``value=`` argument, so that a link, a preset
@@ -13,45 +17,27 @@ state" conflict.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from lab.spec import (
-    ACTIVATIONS,
-    BATCHNORM,
-    INITIALIZERS,
-    MONITORS,
-    OPTIMIZERS,
-    OUTPUTS,
-    SUBSET_MODES,
-    VAL_MODES,
-    ExperimentSpec,
-)
+from lab.setting import GROUPS, Setting
+from lab.spec import AUG_PREFIX, SETTINGS, SOURCE_NAMES, Augmentation, ExperimentSpec
 from ui.lesson import lesson as current_lesson
 from ui.lesson import locked as lesson_locked
-from ui.spec_texts import (
-    BATCHNORM_NAMES,
-    HELP,
-    MONITOR_NAMES,
-    OUTPUT_NAMES,
-    SOURCE_NAMES,
-    SUBSET_MODE_NAMES,
-    VAL_MODE_NAMES,
-)
 
 MAX_HIDDEN_LAYERS = 6
-SUBSET_OPTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.33, 0.5, 1.0)
-VAL_OPTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
-WIDTH_OPTIONS = (2, 5, 10, 20, 30, 50, 64, 100, 128, 200, 256, 500, 1000, 2000)
-L2_OPTIONS = (0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-LR_OPTIONS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0)
-MOMENTUM_OPTIONS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
-STDDEV_OPTIONS = (0.01, 0.05, 0.1, 0.5, 1.0)
-BATCH_OPTIONS = (1, 5, 8, 16, 32, 50, 64, 100, 128, 256, 512, 1024)
-MIN_DELTA_OPTIONS = (0.0, 1e-4, 1e-3, 1e-2)
 SOURCE_SIZES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}  # training images, for the subset labels
+# Help for the parts of the hand-laid controls (the setting's own help goes on its first part).
+PART_HELP = {
+    "idx_folder": "A folder holding train-images, train-labels, t10k-images and t10k-labels IDX files (.gz or not).",
+    "width": "How many units each hidden layer has: more units can learn more patterns but have more weights to fit.",
+    "per_layer": "Give each hidden layer its own number of units (for example 580, 325, 125).",
+    "width_i": "Units in this hidden layer.",
+}
+# Widgets of the hand-laid controls, and the setting each one sets (a lesson locks them with it).
+_PARTS = {"data_source": "data", "idx_folder": "data", "n_hidden": "hidden", "width": "hidden", "per_layer": "hidden"}
 
 
 # ------------------------------------------------------- session state seeding
@@ -68,13 +54,8 @@ def control_values(spec: ExperimentSpec) -> dict[str, Any]:
     }
     for i, w in enumerate(widths, start=1):
         values[f"width_{i}"] = int(w)
-    for name in (
-        "train_subset", "subset_mode", "val_split", "val_mode", "center", "raw_pixels", "test_subset",
-        "data_seed", "activation", "initializer", "init_stddev", "batchnorm", "dropout", "l2", "l2_output", "output",
-        "optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs", "early_stopping",
-        "es_monitor", "es_min_delta", "es_restore_best", "seed",
-    ):  # fmt: skip
-        values[name] = getattr(spec, name)
+    settings = spec.settings()
+    values.update({key: settings[key] for key, s in SETTINGS.items() if s.widget.kind != "custom"})
     return values
 
 
@@ -88,13 +69,13 @@ def seed_controls(spec: ExperimentSpec, key_prefix: str = "") -> None:
 
 # ------------------------------------------------------------------ widgets
 def spec_controls(defaults: ExperimentSpec, key_prefix: str = "") -> ExperimentSpec:
-    """Draw a control for every field of the spec and return the spec they describe.
+    """Draw a control for every setting of the data, model and training groups; return the spec they describe.
 
     Parameters
     ----------
     defaults : ExperimentSpec
-        Values for controls not set yet in this session. Its ``conv`` and
-        ``augmentation`` (not drawn here: a page draws its own) go into the result.
+        Values for controls not set yet in this session, and for the settings not drawn here (the conv
+        blocks and augmentation: a page draws its own), which pass into the result unchanged.
     key_prefix : str
         Prefix of every widget key, so that two pages keep separate settings.
 
@@ -106,23 +87,88 @@ def spec_controls(defaults: ExperimentSpec, key_prefix: str = "") -> ExperimentS
     p = key_prefix
     for name, value in control_values(defaults).items():
         st.session_state.setdefault(p + name, value)
-    with st.expander("Data", expanded=_lesson_opens(_DATA_FIELDS)):
-        data = _data_controls(p)
-    with st.expander("Model", expanded=_lesson_opens(_MODEL_FIELDS)):
-        model = _model_controls(p)
-    with st.expander("Training", expanded=_lesson_opens(_TRAINING_FIELDS)):
-        training = _training_controls(p)
+    values: dict[str, Any] = {}
+    for group in ("data", "model", "training"):
+        keys = group_keys(group)
+        with st.expander(group.capitalize(), expanded=_lesson_opens(keys)):
+            values.update(group_controls(group, p))
     # Settings a choice makes irrelevant (momentum under Adam ...) keep their values, disabled, rather than
     # being reset: a preset's spec must come back with the same run id, or its stored run would not be found.
-    return ExperimentSpec(**data, **model, **training, conv=defaults.conv, augmentation=defaults.augmentation)
+    return with_settings(defaults, values)
 
 
-_DATA_FIELDS = ("data", "train_subset", "subset_mode", "test_subset", "val_split", "val_mode", "center", "raw_pixels",
-                "data_seed")  # fmt: skip
-_MODEL_FIELDS = ("hidden", "activation", "initializer", "init_stddev", "batchnorm", "dropout", "l2", "l2_output",
-                 "output")  # fmt: skip
-_TRAINING_FIELDS = ("optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs", "early_stopping",
-                    "es_monitor", "es_min_delta", "es_restore_best", "seed")  # fmt: skip
+def group_keys(group: str) -> tuple[str, ...]:
+    """The settings of one group (``lab.setting.GROUPS``), in the spec's order."""
+    if group not in GROUPS:
+        raise ValueError(f"Unknown group '{group}'. Choose one of: {', '.join(GROUPS)}.")
+    return tuple(key for key, setting in SETTINGS.items() if setting.group == group)
+
+
+def group_controls(group: str, key_prefix: str, columns: int = 1) -> dict[str, Any]:
+    """Draw every control of ``group`` (conv blocks excepted) and return their values by setting key.
+
+    ``columns`` > 1 lays them out side by side (augmentation's sliders, on the CNN page).
+    """
+    p = key_prefix
+    state = {key: st.session_state.get(p + key) for key in SETTINGS}  # what 'applies' is judged on
+    drawn: dict[str, Any] = {}
+    keys = [key for key in group_keys(group) if key != "conv"]
+    slots = st.columns(columns) if columns > 1 else None
+    for i, key in enumerate(keys):
+        with slots[i % columns] if slots else contextlib.nullcontext():
+            if key == "data":
+                drawn[key] = _data_control(p)
+            elif key == "hidden":
+                drawn[key] = _hidden_control(p)
+            else:
+                state[key] = drawn[key] = setting_control(SETTINGS[key], p, state)
+    return {key: value for key, value in drawn.items() if value is not None}
+
+
+def with_settings(spec: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:
+    """``spec`` with settings changed by key (augmentation's ``aug_NAME`` keys included)."""
+    aug = {key.removeprefix(AUG_PREFIX): v for key, v in values.items() if key.startswith(AUG_PREFIX)}
+    changes = {key: v for key, v in values.items() if not key.startswith(AUG_PREFIX)}
+    if aug:
+        changes["augmentation"] = Augmentation(**{**spec.augmentation.__dict__, **aug})
+    return ExperimentSpec(**{**spec.__dict__, **changes})
+
+
+def setting_control(setting: Setting, key_prefix: str, state: Mapping[str, Any]) -> Any:
+    """Draw the control of one setting; its value (typed as the spec's field), or its current one when hidden.
+
+    ``state`` holds every setting's current value by key: a setting that does not apply under it
+    (momentum under Adam) is greyed out, or hidden when its widget says so.
+    """
+    key, widget = setting.key, setting.widget
+    applies = setting.applies({k: (v if v is not None else SETTINGS[k].default) for k, v in state.items()})
+    current = st.session_state.get(key_prefix + key, setting.default)
+    if widget.hide_when_off and not applies:
+        return current
+    args = widget_args(key_prefix + key, setting.help, widget.options or None, field=key, disabled=not applies)
+    label = widget.label or setting.label
+    if widget.kind == "select":
+        value = st.selectbox(label, format_func=widget.show, **args)
+    elif widget.kind == "steps":
+        value = st.select_slider(label, format_func=_formatter(setting, key_prefix), **args)
+    elif widget.kind == "slider":
+        kind = type(setting.default)
+        top = max(kind(widget.high), current)  # a link may go past the slider's usual end
+        value = st.slider(label, min_value=kind(widget.low), max_value=top, step=kind(widget.step), **args)
+    elif widget.kind == "number":
+        value = st.number_input(label, min_value=int(widget.low), step=int(widget.step), **args)
+    elif widget.kind == "checkbox":
+        value = st.checkbox(label, **args)
+    else:  # pragma: no cover - a new custom widget is laid out by hand in group_controls
+        raise ValueError(f"No control for custom setting '{key}': lay it out by hand.")
+    return type(setting.default)(value)
+
+
+def _formatter(setting: Setting, key_prefix: str) -> Any:
+    if setting.key == "train_subset":  # shares of the chosen source: "10% · 400"
+        source = st.session_state.get(key_prefix + "data_source", "sample")
+        return lambda value: _subset_label(value, SOURCE_SIZES.get(source, 60_000))
+    return setting.widget.show
 
 
 def _lesson_opens(fields: Sequence[str]) -> bool:
@@ -163,54 +209,19 @@ def with_current(options: Sequence[Any], current: Any) -> list[Any]:
     return values
 
 
-# Widgets that set a spec setting of another name (the lesson locks them with it); width_N sets hidden too.
-_FIELDS = {"data_source": "data", "idx_folder": "data", "n_hidden": "hidden", "width": "hidden", "per_layer": "hidden"}
+def _part(p: str, name: str, options: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Arguments of one part of a hand-laid control; the first part carries the setting's own help."""
+    field = "hidden" if name.startswith("width_") else _PARTS[name]
+    help_text = PART_HELP.get("width_i" if name.startswith("width_") else name) or SETTINGS[field].help
+    return widget_args(p + name, help_text, options, field=field)
 
 
-def _w(p: str, name: str, options: Sequence[Any] | None = None, disabled: bool = False) -> dict[str, Any]:
-    field = "hidden" if name.startswith("width_") else _FIELDS.get(name, name)
-    return widget_args(p + name, HELP.get(name), options, field=field, disabled=disabled)
-
-
-def _data_controls(p: str) -> dict[str, Any]:
-    source = st.selectbox("Data", format_func=SOURCE_NAMES.get, **_w(p, "data_source", list(SOURCE_NAMES)))
-    data = source
-    if source == "idx":
-        folder = st.text_input("IDX folder", placeholder="/path/to/mnist", **_w(p, "idx_folder")).strip()
-        data = f"idx:{folder}" if folder else "idx:"
-    size = SOURCE_SIZES.get(source, 60_000)
-    subset = st.select_slider(
-        "Training images", format_func=lambda v: _subset_label(v, size), **_w(p, "train_subset", SUBSET_OPTIONS)
-    )
-    subset_mode = st.selectbox("Picked", format_func=SUBSET_MODE_NAMES.get, **_w(p, "subset_mode", SUBSET_MODES))
-    val_mode = st.selectbox("Validation images", format_func=VAL_MODE_NAMES.get, **_w(p, "val_mode", VAL_MODES))
-    val_split = st.select_slider(
-        "Validation share",
-        format_func=lambda v: f"{v:.0%}",
-        **_w(p, "val_split", VAL_OPTIONS, disabled=val_mode == "test"),
-    )
-    center = st.checkbox("Center the pixels (subtract the mean image)", **_w(p, "center"))
-    raw_pixels = st.checkbox(
-        "Raw 0-255 pixels (no scaling, as the course's notebooks 000, 001, 004)", **_w(p, "raw_pixels")
-    )
-    c1, c2 = st.columns(2)
-    test_subset = c1.number_input("Test images (0 = all)", min_value=0, step=100, **_w(p, "test_subset"))
-    data_seed = c2.number_input("Data seed", min_value=0, step=1, **_w(p, "data_seed"))
-    return {
-        "data": data,
-        "train_subset": float(subset),
-        "subset_mode": subset_mode,
-        "val_split": float(val_split),
-        "val_mode": val_mode,
-        "center": bool(center),
-        "raw_pixels": bool(raw_pixels),
-        "test_subset": int(test_subset),
-        "data_seed": int(data_seed),
-    }
-
-
-def _g(value: float) -> str:
-    return f"{value:g}"
+def _data_control(p: str) -> str:
+    source = st.selectbox(SETTINGS["data"].label, format_func=SOURCE_NAMES.get, **_part(p, "data_source", SOURCE_NAMES))
+    if source != "idx":
+        return source
+    folder = st.text_input("IDX folder", placeholder="/path/to/mnist", **_part(p, "idx_folder")).strip()
+    return f"idx:{folder}" if folder else "idx:"
 
 
 def _subset_label(value: float, size: int) -> str:
@@ -219,75 +230,19 @@ def _subset_label(value: float, size: int) -> str:
     return f"{value:.0%} · {round(value * size):,}"
 
 
-def _model_controls(p: str) -> dict[str, Any]:
+def _hidden_control(p: str) -> tuple[int, ...]:
+    setting = SETTINGS["hidden"]
     top = max(MAX_HIDDEN_LAYERS, st.session_state.get(p + "n_hidden", 0))
-    n_hidden = st.slider("Hidden layers", min_value=0, max_value=top, step=1, **_w(p, "n_hidden"))
-    hidden: tuple[int, ...] = ()
-    if n_hidden:
-        width = st.select_slider("Units per hidden layer", **_w(p, "width", WIDTH_OPTIONS))
-        per_layer = st.toggle("Set each layer's width", **_w(p, "per_layer"))
-        hidden = (int(width),) * n_hidden
-        if per_layer:
-            columns = st.columns(min(n_hidden, 3))
-            widths = []
-            for i in range(1, n_hidden + 1):
-                st.session_state.setdefault(f"{p}width_{i}", int(width))
-                args = _w(p, f"width_{i}")
-                args["help"] = HELP["width_i"]
-                widths.append(columns[(i - 1) % len(columns)].number_input(f"Layer {i}", min_value=1, step=10, **args))
-            hidden = tuple(int(w) for w in widths)
-    activation = st.selectbox("Activation", **_w(p, "activation", ACTIVATIONS))
-    initializer = st.selectbox("Weight initializer", **_w(p, "initializer", INITIALIZERS))
-    init_stddev = st.session_state[p + "init_stddev"]
-    if initializer == "random_normal":
-        init_stddev = st.select_slider("Initial weights' standard deviation", **_w(p, "init_stddev", STDDEV_OPTIONS))
-    batchnorm = st.selectbox("Batch normalization", format_func=BATCHNORM_NAMES.get, **_w(p, "batchnorm", BATCHNORM))
-    dropout = st.slider("Dropout rate", min_value=0.0, max_value=0.9, step=0.05, **_w(p, "dropout"))
-    l2 = st.select_slider("L2 penalty", format_func=lambda v: "off" if v == 0 else f"{v:g}", **_w(p, "l2", L2_OPTIONS))
-    l2_output = st.checkbox("L2 on the output layer too", **_w(p, "l2_output", disabled=not l2))
-    output = st.selectbox("Output and loss", format_func=OUTPUT_NAMES.get, **_w(p, "output", OUTPUTS))
-    return {
-        "hidden": hidden,
-        "activation": activation,
-        "initializer": initializer,
-        "init_stddev": float(init_stddev),
-        "batchnorm": batchnorm,
-        "dropout": float(dropout),
-        "l2": float(l2),
-        "l2_output": bool(l2_output),
-        "output": output,
-    }
-
-
-def _training_controls(p: str) -> dict[str, Any]:
-    optimizer = st.selectbox("Optimizer", format_func=str.upper, **_w(p, "optimizer", OPTIMIZERS))
-    learning_rate = st.select_slider("Learning rate", format_func=_g, **_w(p, "learning_rate", LR_OPTIONS))
-    sgd = optimizer == "sgd"
-    momentum = st.select_slider("Momentum", format_func=_g, **_w(p, "momentum", MOMENTUM_OPTIONS, disabled=not sgd))
-    nesterov = st.checkbox("Nesterov momentum", **_w(p, "nesterov", disabled=not sgd))
-    batch_size = st.select_slider("Batch size", **_w(p, "batch_size", BATCH_OPTIONS))
-    top = max(100, st.session_state.get(p + "epochs", 1))
-    epochs = st.slider("Epochs", min_value=1, max_value=top, step=1, **_w(p, "epochs"))
-    top = max(20, st.session_state.get(p + "early_stopping", 0))
-    patience = st.slider("Early stopping patience (0 = off)", min_value=0, max_value=top, **_w(p, "early_stopping"))
-    monitor, min_delta, restore = (st.session_state[p + k] for k in ("es_monitor", "es_min_delta", "es_restore_best"))
-    if patience:
-        monitor = st.selectbox("Watch", format_func=MONITOR_NAMES.get, **_w(p, "es_monitor", MONITORS))
-        min_delta = st.select_slider(
-            "Smallest change that counts", format_func=_g, **_w(p, "es_min_delta", MIN_DELTA_OPTIONS)
-        )
-        restore = st.checkbox("Keep the best epoch's weights", **_w(p, "es_restore_best"))
-    seed = st.number_input("Seed", min_value=0, step=1, **_w(p, "seed"))
-    return {
-        "optimizer": optimizer,
-        "learning_rate": float(learning_rate),
-        "momentum": float(momentum),
-        "nesterov": bool(nesterov),
-        "batch_size": int(batch_size),
-        "epochs": int(epochs),
-        "early_stopping": int(patience),
-        "es_monitor": monitor,
-        "es_min_delta": float(min_delta),
-        "es_restore_best": bool(restore),
-        "seed": int(seed),
-    }
+    n_hidden = st.slider(setting.label, min_value=0, max_value=top, step=1, **_part(p, "n_hidden"))
+    if not n_hidden:
+        return ()
+    width = st.select_slider("Units per hidden layer", **_part(p, "width", setting.widget.options))
+    if not st.toggle("Set each layer's width", **_part(p, "per_layer")):
+        return (int(width),) * n_hidden
+    columns = st.columns(min(n_hidden, 3))
+    widths = []
+    for i in range(1, n_hidden + 1):
+        st.session_state.setdefault(f"{p}width_{i}", int(width))
+        column = columns[(i - 1) % len(columns)]
+        widths.append(column.number_input(f"Layer {i}", min_value=1, step=10, **_part(p, f"width_{i}")))
+    return tuple(int(w) for w in widths)

@@ -21,12 +21,12 @@ from lab.catalog.presets import list_presets
 from lab.codec import spec_to_query
 from lab.search.runner import TrialRow
 from lab.search.space import SearchSpace
-from lab.spec import ACTIVATIONS, BATCHNORM, INITIALIZERS, OPTIMIZERS, ExperimentSpec
+from lab.setting import Setting
+from lab.spec import SETTINGS, ExperimentSpec
 from ui import charts
 
 K = "tune_"  # widget keys
 STOPPED_GREY = "#9a9a9a"  # dark enough to see on a projector, plainly not a colour
-BATCH_SIZES = [16, 32, 50, 64, 128, 256]
 
 
 def _range(label: str, key: str, low: float, high: float, *, step: float | None = None, fmt: str = "%g") -> str:
@@ -37,48 +37,58 @@ def _range(label: str, key: str, low: float, high: float, *, step: float | None 
     return f"{lo:g}:{hi:g}"
 
 
-def _choices(label: str, key: str, options: Sequence[Any], default: Sequence[Any]) -> str:
-    picked = st.multiselect(label, options, default=list(default), key=f"{K}{key}_choices")
+def _choices(label: str, key: str, options: Sequence[Any], default: Sequence[Any], show: Any = str) -> str:
+    picked = st.multiselect(label, list(options), default=list(default), key=f"{K}{key}_choices", format_func=show)
     return "|".join(str(p) for p in picked)
 
 
+def _knob_name(setting: Setting) -> str:
+    """The knob's name in the search text and its widgets' keys: the short flag where there is one (``lr``)."""
+    return setting.flag.removeprefix("--") if setting.flag else setting.key
+
+
+def setting_knob(setting: Setting) -> str | None:
+    """A checkbox for one setting's knob (its ``Search`` description) and its range or choices; None if unticked."""
+    search, name = setting.search, _knob_name(setting)
+    label = search.label or setting.label
+    if not st.checkbox(label, value=search.ticked, key=f"{K}{name}", help=setting.help):
+        return None
+    if search.is_range:
+        whole = isinstance(setting.default, int)
+        fmt = "%d" if whole else ("%.0e" if search.log else "%g")
+        step = 1 if whole else (None if search.log else 0.05)
+        span = _range(setting.label, name, search.low, search.high, step=step, fmt=fmt)
+        return f"{name}={span}" + (":log" if search.log else "")
+    options = search.choices or setting.widget.options
+    return f"{name}=" + _choices(setting.label, name, options, search.picked or options, setting.widget.show)
+
+
 def knob_controls(base: ExperimentSpec) -> str:
-    """A checkbox per knob and its range; returns the search text (``lr=1e-4:1e-1:log,...``), empty if none ticked."""
-    knobs: list[str] = []
+    """A checkbox per knob and its range; returns the search text (``lr=1e-4:1e-1:log,...``), empty if none ticked.
+
+    The network's shape (layers, units, conv filters, augmentation strength) is searched through knobs that set
+    several settings at once; every other knob is made from a setting's ``Search`` description in ``lab.spec``.
+    """
+    knobs: list[str | None] = []
 
     def ticked(label: str, key: str, default: bool = False, help: str | None = None) -> bool:
         return st.checkbox(label, value=default, key=f"{K}{key}", help=help)
 
+    searchable = [s for s in SETTINGS.values() if s.search is not None]
     c1, c2 = st.columns(2)
     with c1:
         if ticked("Hidden layers", "layers", help="How many hidden layers, all of the same width."):
             knobs.append("layers=" + _range("Layers", "layers", 1, 3, step=1, fmt="%d"))
         if ticked("Units per layer", "units", True, help="Width of each hidden layer, sampled on a log scale."):
             knobs.append("units=" + _range("Units", "units", 32, 256, step=1, fmt="%d") + ":log")
-        if ticked("Activation", "activation"):
-            knobs.append("activation=" + _choices("Activations", "activation", ACTIVATIONS, ("relu", "tanh")))
-        if ticked("Initializer", "initializer"):
-            knobs.append(
-                "initializer=" + _choices("Initializers", "initializer", INITIALIZERS, ("glorot_uniform", "he_normal"))
-            )
-        if ticked("Optimizer", "optimizer"):
-            knobs.append("optimizer=" + _choices("Optimizers", "optimizer", OPTIMIZERS, ("sgd", "adam")))
         if base.conv and ticked("Conv filters", "filters", help="Every convolution block's number of filters."):
             knobs.append("filters=" + _range("Filters", "filters", 8, 32, step=1, fmt="%d"))
-    with c2:
-        if ticked("Learning rate (log range)", "lr", True, help="Sampled evenly on a log scale: 1e-4 to 1e-1 ..."):
-            knobs.append("lr=" + _range("Learning rate", "lr", 1e-4, 1e-1, fmt="%.0e") + ":log")
-        if ticked("Batch size", "batch_size"):
-            knobs.append("batch_size=" + _choices("Batch sizes", "batch_size", BATCH_SIZES, (32, 128)))
-        if ticked("Dropout", "dropout", True):
-            knobs.append("dropout=" + _range("Dropout", "dropout", 0.0, 0.5, step=0.05))
-        if ticked("L2 (log range)", "l2"):
-            knobs.append("l2=" + _range("L2", "l2", 1e-6, 1e-2, fmt="%.0e") + ":log")
-        if ticked("Batch norm", "batchnorm"):
-            knobs.append("batchnorm=" + _choices("Batch norm", "batchnorm", BATCHNORM, BATCHNORM))
         if base.conv and ticked("Augmentation strength", "aug", help="1 = course B10: rotation 10°, shift 0.2 ..."):
             knobs.append("aug=" + _range("Augmentation", "aug", 0.0, 1.0, step=0.1))
-    return ",".join(knobs)
+        knobs += [setting_knob(s) for s in searchable if s.group != "training"]
+    with c2:
+        knobs += [setting_knob(s) for s in searchable if s.group == "training"]
+    return ",".join(knob for knob in knobs if knob)
 
 
 def preset_for(spec: ExperimentSpec) -> Preset | None:

@@ -104,7 +104,7 @@ def probed_layers(spec: ExperimentSpec) -> list[ProbedLayer]:
             act_layer = "act_" + info.name.split("_")[1] if spec.batchnorm == "before" else info.name
             out.append(ProbedLayer(info.name, "dense", spec.activation, act_layer))
         elif info.kind == "output":
-            out.append(ProbedLayer(info.name, "output", "softmax" if spec.output == "softmax_ce" else "sigmoid", None))
+            out.append(ProbedLayer(info.name, "output", spec.output_activation, None))
     return out
 
 

@@ -102,7 +102,7 @@ def build_model(spec: ExperimentSpec, compose_affine: bool = True) -> keras.Mode
         elif info.kind == "output":
             x = layers.Dense(
                 info.output_shape[0],
-                activation="softmax" if spec.output == "softmax_ce" else "sigmoid",
+                activation=spec.output_activation,
                 kernel_initializer=make_initializer(spec),
                 kernel_regularizer=regularizer if spec.l2_output else None,
                 name=info.name,
@@ -118,10 +118,9 @@ def compile_model(model: keras.Model, spec: ExperimentSpec, steps_per_execution:
     ``steps_per_execution`` > 1 runs several batches per call into TensorFlow;
     the course's small MLPs spend most of their time in per-batch overhead.
     """
-    loss = "categorical_crossentropy" if spec.output == "softmax_ce" else "mean_squared_error"
     model.compile(
         optimizer=make_optimizer(spec),
-        loss=loss,
+        loss=spec.loss,
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         steps_per_execution=steps_per_execution,
     )

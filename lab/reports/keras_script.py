@@ -222,10 +222,9 @@ def _build_model(spec: ExperimentSpec) -> str:
         lines.append("model.add(Flatten())")
     for width in spec.hidden:
         lines += _dense_lines(spec, width)
-    out_act = "softmax" if spec.output == "softmax_ce" else "sigmoid"
     args = _dense_args(spec, spec.l2_output)
     lines.append("# one output unit per class")
-    lines.append(f'model.add(Dense(10, activation="{out_act}"{args}))')
+    lines.append(f"model.add(Dense(10, activation={spec.output_activation!r}{args}))")
     lines.append("model.summary()")
     return "\n".join(lines)
 
@@ -304,11 +303,10 @@ def _augmentation_lines(aug: Augmentation) -> list[str]:
 
 
 def _compile_and_fit(spec: ExperimentSpec) -> str:
-    loss = "categorical_crossentropy" if spec.output == "softmax_ce" else "mean_squared_error"
     lines = [
         "# --- training -------------------------------------------------------------",
         "model.compile(",
-        f'    loss="{loss}",',
+        f"    loss={spec.loss!r},",
         f"    optimizer={_optimizer(spec)},",
         '    metrics=["accuracy"],',
         ")",
@@ -336,16 +334,13 @@ def _compile_and_fit(spec: ExperimentSpec) -> str:
 
 
 def _optimizer(spec: ExperimentSpec) -> str:
-    lr = f"learning_rate={spec.learning_rate!r}"
-    if spec.optimizer == "sgd":
-        extra = ""
-        if spec.momentum:
-            extra += f", momentum={spec.momentum!r}"
-        if spec.nesterov:
-            extra += ", nesterov=True"
-        return f"optimizers.SGD({lr}{extra})"
-    name = {"adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}[spec.optimizer]
-    return f"optimizers.{name}({lr})"
+    args = f"learning_rate={spec.learning_rate!r}"
+    if spec.momentum:
+        args += f", momentum={spec.momentum!r}"
+    if spec.nesterov:
+        args += ", nesterov=True"
+    name = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}[spec.optimizer]
+    return f"optimizers.{name}({args})"
 
 
 def _needs_image(spec: ExperimentSpec) -> bool:
