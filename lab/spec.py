@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -495,6 +496,18 @@ class ExperimentSpec:
         requires=Requires("optimizer", ("sgd",)),
         reset=True,
     )
+    clipnorm: float = described(
+        0.0,
+        label="Gradient clipping",
+        help=(
+            "Shrink each weight's gradient whenever its length (norm) is above this, so that one huge gradient "
+            "cannot throw the weights far away: the cure for exploding gradients (0 = off)."
+        ),
+        cli="clip each gradient to this norm (0 = off)",
+        group="training",
+        widget=Widget("steps", label="Clip gradients at norm", options=(0.0, 0.5, 1.0, 2.0, 5.0, 10.0), fmt="off_g"),
+        search=Search(0.1, 10.0, log=True),
+    )
     batch_size: int = described(
         32,
         label="Batch size",
@@ -625,6 +638,8 @@ class ExperimentSpec:
             raise ValueError(f"learning rate is {self.learning_rate}: it must be above 0 (try 0.001).")
         if not 0 <= self.momentum < 1:
             raise ValueError("momentum must be at least 0 and below 1 (0.9 is usual).")
+        if not 0 <= self.clipnorm < math.inf:
+            raise ValueError(f"clipnorm is {self.clipnorm}: 0 (off) or a positive norm, e.g. 1.")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be at least 1.")
         if self.early_stopping < 0:
@@ -715,6 +730,8 @@ class ExperimentSpec:
         parts = [*convs, layers, self.activation, f"{self.optimizer} lr={self.learning_rate:g}"]
         if self.momentum:
             parts.append(f"momentum={self.momentum:g}" + (" nesterov" if self.nesterov else ""))
+        if self.clipnorm:
+            parts.append(f"clipnorm={self.clipnorm:g}")
         if self.batch_size != _DEFAULT_VALUES["batch_size"]:
             parts.append(f"batch={self.batch_size}")
         if self.raw_pixels:
@@ -788,6 +805,8 @@ class ExperimentSpec:
         text = name if self.optimizer == "adam" and self.learning_rate == 0.001 else f"{name} lr {self.learning_rate:g}"
         if self.momentum:
             text += f" + {'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}"
+        if self.clipnorm:
+            text += f", gradients clipped at norm {self.clipnorm:g}"
         return text
 
     def _data_words(self) -> str:

@@ -153,3 +153,4 @@ def test_every_setting_through_the_train_command_line_names_the_same_spec():
     spec = every_setting_changed()
     args = build_parser().parse_args(["train", *spec_to_flags(spec)])
     assert spec_from_args(args) == spec
+    assert "--clipnorm=10" in spec_to_flags(spec)  # a setting added to the spec has its flag by itself

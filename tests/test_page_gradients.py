@@ -80,6 +80,7 @@ def test_empty_store_offers_the_comparison_pair(tmp_path, monkeypatch):
         "A1 naive sigmoid vs A3 ReLU",
         "A1 naive sigmoid vs A5 batch norm",
         "A3 ReLU vs A3 with a far too large step",
+        "A far too large step, without and with gradient clipping",
     ]
     assert at.button(key="grad_train_pair")
     assert any("train the comparison pair" in i.value for i in at.info)

@@ -144,6 +144,13 @@ def test_a_link_with_every_setting_changed_comes_back_from_the_widgets(open_page
     assert spec_from_query(dict(at.query_params)) == spec
 
 
+def test_a_clipnorm_link_opens_with_its_control_there(open_page):
+    at = open_page({"clipnorm": "1.5"})
+    assert_clean(at)
+    assert at.select_slider(key="clipnorm").value == 1.5
+    assert at.query_params["clipnorm"] == "1.5"
+
+
 def test_a_bad_link_is_reported_not_raised(open_page):
     at = open_page({"activation": "banana", "epochs": "3"})
     assert_clean(at)

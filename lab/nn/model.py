@@ -32,11 +32,12 @@ def make_initializer(spec: ExperimentSpec, seed: int | None = None) -> keras.ini
 
 
 def make_optimizer(spec: ExperimentSpec) -> keras.optimizers.Optimizer:
-    """The optimizer named by the spec, with its learning rate."""
+    """The optimizer named by the spec, with its learning rate (and gradient clipping, when set)."""
+    clip = {"clipnorm": spec.clipnorm} if spec.clipnorm else {}
     if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(float(spec.learning_rate), momentum=spec.momentum, nesterov=spec.nesterov)
+        return keras.optimizers.SGD(float(spec.learning_rate), momentum=spec.momentum, nesterov=spec.nesterov, **clip)
     classes = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
-    return classes[spec.optimizer](float(spec.learning_rate))
+    return classes[spec.optimizer](float(spec.learning_rate), **clip)
 
 
 def _activation(name: str) -> Any:

@@ -339,6 +339,8 @@ def _optimizer(spec: ExperimentSpec) -> str:
         args += f", momentum={spec.momentum!r}"
     if spec.nesterov:
         args += ", nesterov=True"
+    if spec.clipnorm:
+        args += f", clipnorm={spec.clipnorm!r}"  # each gradient's norm clipped to this
     name = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad"}[spec.optimizer]
     return f"optimizers.{name}({args})"
 
