@@ -7,11 +7,11 @@ import streamlit as st
 
 from lab.analysis.ensemble import combine, evaluation_key, format_interval, mcnemar_test, seed_specs
 from lab.architecture import count_params
-from lab.catalog.lessons import ClaimCheck, Numbers, check_claims
+from lab.catalog.lessons import ClaimCheck, check_claims
 from lab.catalog.presets import SERIES, Preset, list_presets
 from lab.data.sources import SOURCES, default_source, is_cached
 from lab.nn.result import RunResult
-from lab.reports.course_table import CourseRow, stored_rows, together_text
+from lab.reports.course_table import CourseRow, lesson_numbers, stored_rows, together_text
 from lab.reports.labels import run_description, run_labels
 from lab.runs.store import RunInfo
 from lab.spec import ExperimentSpec
@@ -222,17 +222,12 @@ def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset])
         st.caption("\n\n".join(lines))
 
 
-def numbers(rows: list[CourseRow]) -> dict[str, Numbers]:
-    """What the table shows of each preset, for the lesson's claims."""
-    return {row.preset.name: Numbers(row.accuracy, row.train_accuracy if row.results else None) for row in rows}
-
-
 def lesson_checks(series: str, data: str, cap: int, rows: list[CourseRow]) -> None:
     """Beside the results: which sentences of the series' lesson these numbers show, and which need the full run."""
     claims = SERIES[series].claims
     if not claims:
         return
-    checks = check_claims(claims, numbers(rows))
+    checks = check_claims(claims, lesson_numbers(rows))
     shortened = cap != COURSE_LENGTH
     lines = [claim_line(check, shortened) for check in checks]
     st.markdown("**What these numbers show of the lesson**\n\n" + "\n".join(lines))

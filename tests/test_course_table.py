@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from lab.catalog.lessons import Numbers
 from lab.catalog.presets import get_preset
 from lab.data import prepare
 from lab.nn.result import STOP_PRESSED, TIME_LIMIT, RunResult
@@ -13,6 +15,7 @@ from lab.reports.course_table import (
     CourseRow,
     best_single,
     best_stored_rows,
+    lesson_numbers,
     stored_rows,
     together_text,
 )
@@ -118,3 +121,25 @@ def test_together_is_compared_with_the_best_single_technique():
     assert together_text(row, {rival: 0.85}) == f"+5.0 points vs the best single technique ({rival}, 85.0%)"
     assert together_text(row, {}) == "run the series to compare"
     assert together_text(CourseRow(get_preset("D0", "sample")), {}) == ""
+
+
+def test_lesson_numbers_are_what_the_table_shows():
+    """The numbers the series' claims are read on: accuracy, training accuracy kept, an ensemble's members."""
+    single = get_preset("D0", "sample")
+    labels = prepare.test_images(single.spec)[1]
+    ensemble = get_preset("A7", "sample")
+    specs = ensemble.member_specs()
+    votes = prepare.test_images(specs[0])[1]
+    members = tuple(
+        fake_result(spec, votes, right=right) for spec, right in zip(specs, (len(votes), 0, 0), strict=True)
+    )
+    rows = [
+        CourseRow(single, (fake_result(single.spec, labels, right=80),)),
+        CourseRow(ensemble, members),
+        CourseRow(get_preset("D1", "sample")),  # not trained: its claims wait
+    ]
+    numbers = lesson_numbers(rows)
+    assert numbers["D0"] == Numbers(0.8, 0.9)
+    assert numbers["D0"].gap == pytest.approx(0.1)
+    assert numbers["A7"].members == (1.0, 0.0, 0.0) and numbers["A7"].accuracy == rows[1].accuracy
+    assert numbers["D1"] == Numbers(None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from lab.analysis.ensemble import combine, seed_specs
-from lab.catalog.presets import get_preset
+from lab.catalog.lessons import VOTES, Numbers, check_claim
+from lab.catalog.presets import SERIES, get_preset
 from lab.nn.trainer import train
 
 pytestmark = pytest.mark.slow
@@ -54,3 +55,7 @@ def test_an_ensemble_is_at_least_as_accurate_as_its_average_member():
     assert ensemble.hard_accuracy >= min(ensemble.member_accuracies)
     for member, accuracy in zip(members, ensemble.member_accuracies, strict=True):
         assert accuracy == pytest.approx(member.test_accuracy, abs=1e-6)
+    # The catalog's sentence for it (series A's A7 claim), read by the one check on these numbers.
+    (claim,) = [c for c in SERIES["A"].claims if c.kind == VOTES]
+    numbers = {claim.preset: Numbers(ensemble.soft_accuracy, members=ensemble.member_accuracies)}
+    assert check_claim(claim, numbers).holds is True

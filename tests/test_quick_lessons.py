@@ -12,10 +12,10 @@ import re
 
 import pytest
 
-from lab.catalog.lessons import BEATS, BELOW, NARROWS, OVERFITS, Claim, Numbers, check_claim, check_claims
+from lab.catalog.lessons import BEATS, BELOW, NARROWS, OVERFITS, VOTES, Claim, Numbers, check_claim, check_claims
 from lab.catalog.preset import QUICK_EPOCHS
 from lab.catalog.presets import SERIES, list_presets
-from lab.reports.course_table import stored_rows
+from lab.reports.course_table import lesson_numbers, stored_rows
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
 
@@ -90,6 +90,16 @@ def test_claims_read_accuracies_and_gaps_as_the_table_shows_them():
     assert check_claims([Claim("D1 narrows D0's gap", NARROWS, "D1", "D0")], numbers)[0].holds is None
 
 
+def test_an_ensembles_claim_reads_its_vote_against_its_average_member():
+    claim = Claim("The ensemble (A7) is at least as accurate as its average member", VOTES, "A7")
+    voted = check_claim(claim, {"A7": Numbers(0.20, members=(0.31, 0.20, 0.19))})
+    assert voted.holds is False and voted.detail == "A7 20.0% vs its members 31.0%, 20.0%, 19.0% (average 23.3%)"
+    assert check_claim(claim, {"A7": Numbers(0.9, members=(0.9, 0.9, 0.9))}).holds is True  # a tie holds
+    # Members not all stored (no vote yet), or not an ensemble at all: the claim waits.
+    assert check_claim(claim, {"A7": Numbers(None, members=())}).holds is None
+    assert check_claim(claim, {"A7": Numbers(0.9)}).holds is None
+
+
 def test_a_claim_must_be_complete():
     with pytest.raises(ValueError, match="Unknown claim kind"):
         Claim("x", "bigger", "A1")
@@ -109,7 +119,6 @@ def test_quick_mode_shows_the_lesson_of_each_series(series, tmp_path):
         for spec in preset.member_specs():
             train_and_save(spec, store)
     rows = stored_rows(presets, store, course)
-    numbers = {row.preset.name: Numbers(row.accuracy, row.train_accuracy) for row in rows}
-    checks = check_claims(SERIES[series].claims, numbers)
+    checks = check_claims(SERIES[series].claims, lesson_numbers(rows))  # as the page reads them
     promised = [check for check in checks if check.claim.quick]
     assert promised and all(check.holds for check in promised), [(c.claim.text, c.detail) for c in checks]

@@ -1,10 +1,11 @@
 """A series' lesson as claims our numbers can confirm, and whether quick mode is meant to show each.
 
-A claim compares presets by what the Techniques table shows: test accuracy, or
-the gap between training and test accuracy (over-fitting). Each series module
-lists its claims (``Series.claims``); ``check_claims`` reads them on a table's
-numbers, so a page can say beside the results which part of the lesson they
-show, and which needs the full run.
+A claim compares presets by what the course table shows: test accuracy, the
+gap between training and test accuracy (over-fitting), or an ensemble's vote
+against its members. Each series module lists its claims (``Series.claims``):
+they are the only statement of the lessons. ``check_claims`` reads them on a
+table's numbers, for the Techniques page (which part of the lesson the results
+show, and which needs the full run) and for REPRODUCTION.md alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ BELOW = "below"  # the preset's test accuracy stays below `value` (near chance)
 BEATS = "beats"  # its test accuracy is above `other`'s by more than `value`
 OVERFITS = "overfits"  # its training accuracy is above its test accuracy by more than `value`
 NARROWS = "narrows"  # its train/test gap is smaller than `other`'s
-KINDS = (BELOW, BEATS, OVERFITS, NARROWS)
+VOTES = "votes"  # an ensemble: its vote's test accuracy is at least its members' average, less `value`
+KINDS = (BELOW, BEATS, OVERFITS, NARROWS, VOTES)
+# An ensemble whose members all agree scores exactly their average; rounding must not call that a loss.
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Claim:
     text : str
         The sentence, naming the presets: "ReLU (A3) learns where A1 does not".
     kind : str
-        ``below``, ``beats``, ``overfits`` or ``narrows`` (see the constants).
+        ``below``, ``beats``, ``overfits``, ``narrows`` or ``votes`` (see the constants).
     preset : str
         The preset the sentence is about.
     other : str
@@ -61,10 +65,21 @@ class Claim:
 
 @dataclass(frozen=True)
 class Numbers:
-    """What the table shows of one preset: test accuracy, and training accuracy of the weights kept."""
+    """What the table shows of one preset.
+
+    Attributes
+    ----------
+    accuracy : float or None
+        Test accuracy (an ensemble's soft vote); None until every run is stored, or when it diverged.
+    train_accuracy : float or None
+        Training accuracy of the weights kept; None (or NaN) when unknown.
+    members : tuple of float
+        An ensemble's members' test accuracies; empty for a single run.
+    """
 
     accuracy: float | None
     train_accuracy: float | None = None
+    members: tuple[float, ...] = ()
 
     @property
     def gap(self) -> float | None:
@@ -95,6 +110,13 @@ class ClaimCheck:
 def check_claim(claim: Claim, numbers: Mapping[str, Numbers]) -> ClaimCheck:
     """Whether ``numbers`` (preset name -> its numbers) show ``claim``."""
     mine, theirs = numbers.get(claim.preset), numbers.get(claim.other)
+    if claim.kind == VOTES:
+        if mine is None or mine.accuracy is None or not mine.members:
+            return ClaimCheck(claim, None, "")
+        average = sum(mine.members) / len(mine.members)
+        members = ", ".join(f"{m:.1%}" for m in mine.members)
+        detail = f"{claim.preset} {mine.accuracy:.1%} vs its members {members} (average {average:.1%})"
+        return ClaimCheck(claim, mine.accuracy >= average - claim.value - _EPSILON, detail)
     if claim.kind in (BELOW, BEATS):
         acc = mine.accuracy if mine else None
         if claim.kind == BELOW:

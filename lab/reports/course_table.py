@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.analysis.ensemble import EnsembleResult, combine, format_interval
+from lab.catalog.lessons import Numbers
 from lab.catalog.presets import Preset
 from lab.nn.result import TIME_LIMIT, RunResult
 from lab.runs.queries import find_preset_run
@@ -177,6 +178,26 @@ class CourseRow:
         elif ran < planned:
             text += " (early stopping)"
         return text
+
+
+def lesson_numbers(rows: Iterable[CourseRow]) -> dict[str, Numbers]:
+    """What the table shows of each preset, for its series' claims (``lab.catalog.lessons.check_claims``).
+
+    Parameters
+    ----------
+    rows : iterable of CourseRow
+        The table's rows; a row not (fully) trained yet gives no accuracy, so its claims wait.
+
+    Returns
+    -------
+    dict
+        Preset name -> its ``Numbers``: our accuracy, the training accuracy of the weights kept, an ensemble's
+        members' accuracies.
+    """
+    return {
+        row.preset.name: Numbers(row.accuracy, row.train_accuracy if row.results else None, row.member_accuracies)
+        for row in rows
+    }
 
 
 def best_single(preset: Preset, accuracies: Mapping[str, float | None]) -> tuple[str, float] | None:
