@@ -14,6 +14,7 @@ that sets it, when it applies, and the range a search may give it. The codec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,10 @@ class Setting:
         run id (momentum under Adam changes nothing).
     search : Search, optional
         The Tune page's knob for it; None: not offered there (the search text still takes it).
+    bounds : tuple of two numbers, optional
+        The smallest and largest value the lab takes (for a list of widths or conv blocks: how many),
+        checked by ``ExperimentSpec.validate`` on every door (links, widgets, the command line, stored
+        specs); a number must also be finite.
     flag : str
         The command-line flag, when it is not ``--`` + the key with dashes (``--lr``).
     key : str
@@ -180,6 +185,7 @@ class Setting:
     requires: Requires | None = None
     reset: bool = False
     search: Search | None = None
+    bounds: tuple[float, float] | None = None
     flag: str = ""
     key: str = ""
     default: Any = None
@@ -188,9 +194,25 @@ class Setting:
         if self.group not in GROUPS:
             raise ValueError(f"Unknown setting group '{self.group}'. Choose one of: {', '.join(GROUPS)}.")
 
+    def out_of_bounds(self, value: Any) -> str:
+        """Why ``value`` is outside the setting's bounds, or empty when it is inside them (or has none)."""
+        if self.bounds is None:
+            return ""
+        low, high = self.bounds
+        if isinstance(value, tuple):
+            return f"at most {_number(high)} ({len(value)} given)" if not low <= len(value) <= high else ""
+        if not math.isfinite(value):
+            return f"a finite number, not {value}"
+        return f"between {_number(low)} and {_number(high)}" if not low <= value <= high else ""
+
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether the setting changes the training, given every setting's value by key."""
         return self.requires is None or self.requires.holds(values)
+
+
+def _number(value: float) -> str:
+    """A bound as people write it: ``100,000``, ``0.5``."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 SETTING = "setting"

@@ -38,6 +38,7 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
 _DEFAULT_STDDEV = 0.05
+MAX_FILTERS = 1024  # a conv block's kernels: the course's largest has 80
 AUG_PREFIX = "aug_"  # augmentation's settings are keyed aug_rotation, aug_shift ...
 
 # How the controls name the choices.
@@ -175,6 +176,7 @@ class Augmentation:
         cli="augmentation: largest rotation in degrees",
         group="augmentation",
         widget=Widget("slider", label="Rotation (degrees)", low=0.0, high=45.0, step=1.0),
+        bounds=(0, 180),
     )
     shift: float = described(
         0.0,
@@ -183,6 +185,7 @@ class Augmentation:
         cli="augmentation: largest shift, a fraction of the image side",
         group="augmentation",
         widget=Widget("slider", label="Shift (share of the side)", low=0.0, high=0.3, step=0.01),
+        bounds=(0, 1),
     )
     shear: float = described(
         0.0,
@@ -191,6 +194,7 @@ class Augmentation:
         cli="augmentation: largest shear, a fraction",
         group="augmentation",
         widget=Widget("slider", low=0.0, high=0.5, step=0.01),
+        bounds=(0, 1),
     )
     zoom: float = described(
         0.0,
@@ -199,6 +203,7 @@ class Augmentation:
         cli="augmentation: largest zoom in or out, a fraction",
         group="augmentation",
         widget=Widget("slider", low=0.0, high=0.3, step=0.01),
+        bounds=(0, 1),
     )
     noise: float = described(
         0.0,
@@ -207,6 +212,7 @@ class Augmentation:
         cli="augmentation: standard deviation of Gaussian pixel noise",
         group="augmentation",
         widget=Widget("slider", label="Pixel noise (σ)", low=0.0, high=0.5, step=0.01),
+        bounds=(0, 10),
     )
     elastic: float = described(
         0.0,
@@ -218,6 +224,7 @@ class Augmentation:
         cli="augmentation: elastic distortion strength in pixels",
         group="augmentation",
         widget=Widget("slider", label="Elastic distortion (α)", low=0.0, high=60.0, step=1.0),
+        bounds=(0, 1_000),
     )
 
     @property
@@ -255,6 +262,7 @@ class ExperimentSpec:
         cli="fraction (<=1) or number of training images",
         group="data",
         widget=Widget("steps", options=(0.01, 0.02, 0.05, 0.1, 0.2, 0.33, 0.5, 1.0), fmt="percent"),
+        bounds=(0, 10_000_000),
     )
     subset_mode: str = described(
         "random",
@@ -274,6 +282,7 @@ class ExperimentSpec:
         cli="first N test images (0 = all)",
         group="data",
         widget=Widget("number", label="Test images (0 = all)", low=0, step=100),
+        bounds=(0, 10_000_000),
     )
     val_split: float = described(
         0.1,
@@ -286,6 +295,7 @@ class ExperimentSpec:
         group="data",
         widget=Widget("steps", options=(0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5), fmt="percent"),
         requires=Requires("val_mode", ("random", "last")),
+        bounds=(0, 1),
     )
     val_mode: str = described(
         "random",
@@ -329,6 +339,7 @@ class ExperimentSpec:
         cli="seed of the subset and the validation split",
         group="data",
         widget=Widget("number", low=0, step=1),
+        bounds=(0, 2**32 - 1),
     )
     # --- model ----------------------------------------------------------------
     conv: tuple[ConvBlock, ...] = described(
@@ -338,6 +349,7 @@ class ExperimentSpec:
         cli="conv blocks before the dense layers, e.g. 10x5s2,40x5s2p2 (none: no conv)",
         group="model",
         widget=Widget("custom"),
+        bounds=(0, 3),
     )
     hidden: tuple[int, ...] = described(  # widths of the hidden Dense layers; () = logistic regression
         (128,),
@@ -346,6 +358,7 @@ class ExperimentSpec:
         cli="comma-separated hidden widths, empty or none for none",
         group="model",
         widget=Widget("custom", options=(2, 5, 10, 20, 30, 50, 64, 100, 128, 200, 256, 500, 1000, 2000), high=6),
+        bounds=(0, 6),
     )
     activation: str = described(
         "relu",
@@ -388,6 +401,7 @@ class ExperimentSpec:
         ),
         requires=Requires("initializer", ("random_normal",)),
         reset=True,
+        bounds=(0, 10),
     )
     batchnorm: str = described(
         "none",
@@ -413,6 +427,7 @@ class ExperimentSpec:
         group="model",
         widget=Widget("slider", low=0.0, high=0.9, step=0.05),
         search=Search(0.0, 0.5, ticked=True, label="Dropout"),
+        bounds=(0, 1),
     )
     l2: float = described(  # on the Dense kernels
         0.0,
@@ -425,6 +440,7 @@ class ExperimentSpec:
         group="model",
         widget=Widget("steps", options=(0.0, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), fmt="off_g"),
         search=Search(1e-6, 1e-2, log=True, label="L2 (log range)"),
+        bounds=(0, 10),
     )
     l2_output: bool = described(  # course D1 yes, B9 no
         True,
@@ -475,6 +491,7 @@ class ExperimentSpec:
         ),  # fmt: skip
         search=Search(1e-4, 1e-1, log=True, ticked=True, label="Learning rate (log range)"),
         flag="--lr",
+        bounds=(0, 100),
     )
     momentum: float = described(
         0.0,
@@ -485,6 +502,7 @@ class ExperimentSpec:
         widget=Widget("steps", options=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99), fmt="g"),
         requires=Requires("optimizer", ("sgd",)),
         reset=True,
+        bounds=(0, 1),
     )
     nesterov: bool = described(
         False,
@@ -507,6 +525,7 @@ class ExperimentSpec:
         group="training",
         widget=Widget("steps", label="Clip gradients at norm", options=(0.0, 0.5, 1.0, 2.0, 5.0, 10.0), fmt="off_g"),
         search=Search(0.1, 10.0, log=True),
+        bounds=(0, 1_000_000),
     )
     batch_size: int = described(
         32,
@@ -519,6 +538,7 @@ class ExperimentSpec:
         group="training",
         widget=Widget("steps", options=(1, 5, 8, 16, 32, 50, 64, 100, 128, 256, 512, 1024)),
         search=Search(choices=(16, 32, 50, 64, 128, 256), picked=(32, 128)),
+        bounds=(1, 100_000),
     )
     epochs: int = described(
         10,
@@ -527,6 +547,7 @@ class ExperimentSpec:
         cli="epochs",
         group="training",
         widget=Widget("slider", low=1, high=100, step=1),
+        bounds=(1, 100_000),
     )
     early_stopping: int = described(  # patience in epochs; 0 = off
         0,
@@ -538,6 +559,7 @@ class ExperimentSpec:
         cli="patience in epochs (0 = off)",
         group="training",
         widget=Widget("slider", label="Early stopping patience (0 = off)", low=0, high=20, step=1),
+        bounds=(0, 100_000),
     )
     es_monitor: str = described(
         "val_loss",
@@ -561,6 +583,7 @@ class ExperimentSpec:
         ),  # fmt: skip
         requires=Requires("early_stopping"),
         reset=True,
+        bounds=(0, 1_000),
     )
     es_restore_best: bool = described(
         True,
@@ -579,6 +602,7 @@ class ExperimentSpec:
         cli="random seed",
         group="training",
         widget=Widget("number", low=0, step=1),
+        bounds=(0, 2**32 - 1),
     )
 
     def __post_init__(self) -> None:
@@ -612,6 +636,10 @@ class ExperimentSpec:
             With a message a student understands, naming the field and what to do.
         """
         _check_data(self.data)
+        values = self.settings()
+        for key, value in values.items():  # NaN and infinity pass every comparison below: refused first
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{SETTINGS[key].label} ({key}) must be a finite number, not {value}.")
         for setting in SETTINGS.values():
             if setting.choices:
                 _one_of(setting.key, getattr(self, setting.key), setting.choices)
@@ -652,6 +680,10 @@ class ExperimentSpec:
                 raise ValueError(f"augmentation {f.name} must be 0 (off) or positive.")
         if aug.shift >= 1 or aug.zoom >= 1 or aug.shear >= 1:
             raise ValueError("augmentation shift, zoom and shear are fractions below 1 (0.1-0.2 is usual).")
+        for setting in SETTINGS.values():  # every value within what the lab takes
+            problem = setting.out_of_bounds(values[setting.key])
+            if problem:
+                raise ValueError(f"{setting.label} ({setting.key}) must be {problem}.")
         return self
 
     def settings(self) -> dict[str, Any]:
@@ -865,6 +897,10 @@ def _check_conv(index: int, block: ConvBlock) -> None:
     where = f"Conv block {index + 1}"
     if block.filters < 1 or block.kernel_size < 1 or block.strides < 1:
         raise ValueError(f"{where}: filters, kernel size and stride must each be at least 1.")
+    if block.filters > MAX_FILTERS or max(block.kernel_size, block.strides, block.pool) > 28:
+        raise ValueError(f"{where}: at most {MAX_FILTERS} filters, and kernel, stride and pool of at most 28 pixels.")
+    if not (math.isfinite(block.dropout) and math.isfinite(block.l2)) or block.l2 > 10:
+        raise ValueError(f"{where}: dropout and l2 must be finite numbers (l2 at most 10).")
     _one_of(f"{where} padding", block.padding, PADDINGS)
     if block.pool < 0 or block.pool == 1:
         raise ValueError(f"{where}: pool is 0 (none) or a window of 2 or more.")
