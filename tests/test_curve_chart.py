@@ -102,6 +102,15 @@ def test_a_dozen_runs_each_get_their_own_colour_and_line_style_in_one_legend():
     assert encoding(spec)["y"]["scale"]["domain"] == [0, 1]
 
 
+def test_a_legend_under_a_chart_gets_fewer_columns_for_longer_labels_so_none_is_cut_off():
+    def columns(label: str) -> int:
+        runs = [f"{label} {i}" for i in range(1, 13)]
+        spec = charts.curve_chart([], title="t", y_title="y", runs=runs, splits=["validation"]).to_dict()
+        return encoding(spec)["color"]["legend"]["columns"]
+
+    assert columns("B") == 4 and columns("hidden") == 3 and columns("trial 3 (stopped), seed") < 3
+
+
 def test_compared_runs_keep_train_and_validation_colours_and_differ_in_line_style():
     spec = charts.curves_chart({"this run": HISTORY, "earlier run 1": HISTORY}, "loss").to_dict()
     assert encoding(spec)["color"]["field"] == "split" and encoding(spec)["strokeDash"]["field"] == "run"
@@ -125,6 +134,9 @@ def test_tune_trials_are_drawn_by_the_builder_with_stopped_ones_grey():
     color = encoding(spec)["color"]
     assert color["scale"]["domain"] == ["trial 1", "trial 2 (stopped)"]
     assert color["scale"]["range"][1] == charts.MUTED_COLOR
+    many = [TrialRow(i, str(i), f"r{i}", {}, "done", 1, 3, [0.5]) for i in range(1, 10)] + trials[1:]
+    colors = encoding(tune.curves_chart(many, 3).to_dict())["color"]["scale"]["range"]
+    assert colors.count(charts.MUTED_COLOR) == 1 and charts.TABLEAU_GREY not in colors  # no live trial looks stopped
     assert encoding(spec)["x"]["scale"]["domain"] == [0, 3] and encoding(spec)["y"]["scale"]["domain"] == [0, 1]
     assert "stopped ones in grey" in spec["title"]
 

@@ -31,6 +31,7 @@ LINE_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     "#000000", "#b8860b", "#00008b", "#66c2a5",
 )  # fmt: skip
+TABLEAU_GREY = LINE_COLORS[7]  # beside a muted run's grey it would look muted too
 RUN_DASHES = ([1, 0], [8, 4], [2, 3], [12, 3, 2, 3])  # solid for the first run, then dashed, dotted, dash-dot
 RUN_STYLE_WORDS = ("━━━ solid", "╍╍╍ dashed", "┈┈┈ dotted", "━ ┈ dash-dot")  # the same, for a key written in text
 
@@ -119,6 +120,7 @@ YScale = Literal["linear", "log", "percent"]
 MUTED_COLOR = "#9a9a9a"  # a run drawn as not counting (a trial stopped early): dark enough for a projector
 MUTED_DASH = [4, 3]
 LEGEND_MAX = len(LINE_COLORS)  # more runs than colours: no legend (the tooltip names each line)
+LEGEND_WIDTH = 400  # pixels a legend under a chart may fill: half a 1280-pixel page, the narrowest a curve is drawn
 BEST_EPOCH_COLOR = "#2B8A3E"
 
 
@@ -277,18 +279,27 @@ def _split_style(runs: list[str], splits: list[str], look: Look) -> dict[str, An
 
 def _run_style(runs: list[str], run_title: str | None, muted: Collection[str], look: Look) -> dict[str, Any]:
     """A colour and a line style for each run, in one legend: a dozen runs stay apart, in colour or not."""
-    colors = [MUTED_COLOR if run in muted else LINE_COLORS[i % len(LINE_COLORS)] for i, run in enumerate(runs)]
-    # Four dashes against fourteen colours: neighbours differ in both, and no two runs share the pair.
+    # Where some runs are muted, no other run may look it: Tableau's grey is left out.
+    palette = [c for c in LINE_COLORS if c != TABLEAU_GREY] if muted else list(LINE_COLORS)
+    colors = [MUTED_COLOR if run in muted else palette[i % len(palette)] for i, run in enumerate(runs)]
+    # Four dashes against a dozen colours: neighbours differ in both, and no two runs share the pair.
     dashes = [MUTED_DASH if run in muted else RUN_DASHES[i % len(RUN_DASHES)] for i, run in enumerate(runs)]
     legend = None
     if 1 < len(runs) <= LEGEND_MAX:
-        legend = _stroke_legend(look, orient="bottom", columns=min(len(runs), 4), title=run_title)
+        legend = _stroke_legend(look, orient="bottom", columns=_legend_columns(runs, look), title=run_title)
     # The same field, title and legend on both channels: Vega-Lite draws one legend, each symbol in both.
     color_scale, dash_scale = alt.Scale(domain=runs, range=colors), alt.Scale(domain=runs, range=dashes)
     return {
         "color": alt.Color("run:N", title=run_title, sort=runs, scale=color_scale, legend=legend),
         "strokeDash": alt.StrokeDash("run:N", title=run_title, sort=runs, scale=dash_scale, legend=legend),
     }
+
+
+def _legend_columns(runs: list[str], look: Look) -> int:
+    """As many legend columns (1 to 4) as fit ``LEGEND_WIDTH``: a fixed count that is too many cuts labels off."""
+    longest = max((len(run) for run in runs), default=1)
+    entry = look.font * (0.6 * longest + 3.5)  # a label's characters, the line sample and the gap after it
+    return int(min(4, max(1, LEGEND_WIDTH // entry)))
 
 
 def _best_epoch_layers(best_epochs: Mapping[str, int | None] | None, look: Look) -> list[alt.Chart]:

@@ -70,7 +70,7 @@ def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, ti
     return curve_chart(
         rows,
         title=title,
-        subtitle=f"{label}, one line per layer (epoch 0: before training)",
+        subtitle=f"{label}, one line per layer",
         y_title=label,
         y_scale="log" if log else "percent" if metric in SHARES else "linear",
         y_domain=domain,
