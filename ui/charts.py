@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import altair as alt
 import numpy as np
@@ -31,6 +31,7 @@ LINE_COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     "#000000", "#b8860b", "#00008b", "#66c2a5",
 )  # fmt: skip
+TABLEAU_GREY = LINE_COLORS[7]  # beside a muted run's grey it would look muted too
 RUN_DASHES = ([1, 0], [8, 4], [2, 3], [12, 3, 2, 3])  # solid for the first run, then dashed, dotted, dash-dot
 RUN_STYLE_WORDS = ("━━━ solid", "╍╍╍ dashed", "┈┈┈ dotted", "━ ┈ dash-dot")  # the same, for a key written in text
 
@@ -111,38 +112,214 @@ def natural_order(labels: Sequence[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------ curves
-def history_frame(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> pd.DataFrame:
-    """Long-form table of training curves: run, epoch, metric, split, value.
+# The one builder of every curve over epochs (``curve_chart``): the Train and CNN pages' curves, live while a run
+# trains and final after it, a series' runs on the Techniques page, Tune's trials, the Gradients page's layers.
+# Its rows are plain dicts (``curve_row``), so the live chart can swap new rows into a spec built once.
+CURVE_COLUMNS = ("run", "split", "epoch", "value")
+YScale = Literal["linear", "log", "percent"]
+MUTED_COLOR = "#9a9a9a"  # a run drawn as not counting (a trial stopped early): dark enough for a projector
+MUTED_DASH = [4, 3]
+LEGEND_MAX = len(LINE_COLORS)  # more runs than colours: no legend (the tooltip names each line)
+LEGEND_WIDTH = 400  # pixels a legend under a chart may fill: half a 1280-pixel page, the narrowest a curve is drawn
+BEST_EPOCH_COLOR = "#2B8A3E"
+
+
+def curve_row(run: str, split: str, epoch: float, value: float | None) -> dict[str, Any]:
+    """One point of a curve: a missing, NaN or infinite value (a diverged run) is None, a gap in the line."""
+    number = math.nan if value is None else float(value)
+    return {"run": run, "split": split, "epoch": float(epoch), "value": number if math.isfinite(number) else None}
+
+
+def history_rows(
+    run: str, history: Mapping[str, Sequence[float]], metric: str, points: Mapping[str, Sequence[float]] | None = None
+) -> list[dict[str, Any]]:
+    """``run``'s training then validation rows of ``metric`` from a Keras history (epochs from 1).
+
+    ``points`` (``EpochReport.points``: ``epoch`` from 0, fractions included, and ``loss`` / ``accuracy``)
+    replaces the per-epoch training values: the live curve, from the untrained network on.
+    """
+    if points is not None:
+        pairs = zip(points.get("epoch", []), points.get(metric, []), strict=False)
+        train = [curve_row(run, "train", epoch, value) for epoch, value in pairs]
+    else:
+        train = [curve_row(run, "train", i, v) for i, v in enumerate(history.get(metric, []) or [], start=1)]
+    val = [curve_row(run, "validation", i, v) for i, v in enumerate(history.get("val_" + metric, []) or [], start=1)]
+    return train + val
+
+
+def curve_chart(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    title: str,
+    y_title: str,
+    y_scale: YScale = "linear",
+    subtitle: str | None = None,
+    y_domain: Sequence[float] | None = None,
+    epochs: int | None = None,
+    runs: Sequence[str] | None = None,
+    splits: Sequence[str] | None = None,
+    run_title: str | None = None,
+    muted: Collection[str] = (),
+    best_epochs: Mapping[str, int | None] | None = None,
+    height: int | None = None,
+) -> alt.LayerChart:
+    """Curves over epochs, one line per run and split: the one builder of every such chart.
 
     Parameters
     ----------
-    histories : mapping
-        Run label -> Keras history (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
-        Values that are NaN or infinite (a diverged run) become missing points.
+    rows : sequence of mapping
+        ``curve_row`` dicts: ``run`` (the line's label), ``split`` (``train``, ``validation``, or any one
+        name), ``epoch`` (0 = the untrained network; fractions allowed) and ``value`` (None: a gap).
+    title, subtitle : str
+        Above the chart: a short title that fits half a 1280-pixel page, what the lines are under it.
+    y_title : str
+        The y axis' title.
+    y_scale : {"linear", "log", "percent"}
+        ``linear`` starts at 0, so that a stalled loss looks flat rather than a zoomed-in wiggle; ``log``
+        spans orders of magnitude (points at or below 0 are left out); ``percent`` spans 0 to 1, as percents.
+    y_domain : (low, high), optional
+        Fixes the y axis (charts drawn side by side share one).
+    epochs : int, optional
+        The x axis runs from 0 to this many epochs (a live curve grows into its final frame); by default to
+        the last epoch in ``rows``.
+    runs, splits : sequence of str, optional
+        The runs and the splits in legend order (default: in the order of ``rows``). Name them where the
+        rows may not hold them all yet: a live chart's spec is built before its first row.
+    run_title : str, optional
+        The legend's title for the runs.
+    muted : collection of str
+        Runs drawn grey and dashed (trials stopped early); only where the runs are told apart by colour.
+    best_epochs : mapping, optional
+        Run -> the epoch whose weights early stopping kept: a vertical rule.
+    height : int, optional
+        Plot height in pixels; never below the current look's (``plot_height``).
+
+    Returns
+    -------
+    alt.LayerChart
+        Lines, their dots, and the best-epoch rules, as wide as its container. With several splits (train
+        and validation) colour tells the splits apart and the line style (solid, dashed ...) the runs; with
+        one split each run has its own colour and line style, in one legend (up to ``LEGEND_MAX`` runs).
     """
-    rows = []
-    for run, history in histories.items():
-        for metric in METRIC_TITLES:
-            for prefix, split in SPLIT_NAMES.items():
-                for i, value in enumerate(history.get(prefix + metric, []) or []):
-                    value = float(value) if value is not None else math.nan
-                    rows.append((run, i + 1, metric, split, value if math.isfinite(value) else None))
-    return pd.DataFrame(rows, columns=["run", "epoch", "metric", "split", "value"])
+    look = current_look()
+    frame = pd.DataFrame(list(rows), columns=list(CURVE_COLUMNS))
+    if y_scale == "log":
+        frame = frame[frame["value"].isna() | (frame["value"] > 0)]
+    runs = list(runs) if runs is not None else list(dict.fromkeys(frame["run"]))
+    splits = list(splits) if splits is not None else list(dict.fromkeys(frame["split"]))
+    style = _split_style(runs, splits, look) if len(splits) > 1 else _run_style(runs, run_title, muted, look)
+    base = alt.Chart(frame).encode(
+        x=_epoch_x(frame, epochs),
+        y=_value_y(y_title, y_scale, y_domain),
+        tooltip=_curve_tooltip(run_title or "Run", y_title, y_scale, several_splits=len(splits) > 1),
+        **style,
+    )
+    lines = base.mark_line(strokeWidth=2.5)
+    # The dots in a layer of their own: a line's own point overlay would turn every legend symbol into a dot,
+    # and the legend could no longer show which run is solid and which dashed.
+    dots = base.mark_point(size=30, filled=True).encode(strokeDash=alt.StrokeDash("run:N", legend=None))
+    layers = [lines, dots, *_best_epoch_layers(best_epochs, look)]
+    chart = alt.layer(*layers).properties(
+        title=alt.Title(title, subtitle=subtitle) if subtitle else title, width="container", height=plot_height(height)
+    )
+    return styled(chart, look)
 
 
-def with_points(data: pd.DataFrame, run: str, points: Mapping[str, Sequence[float]]) -> pd.DataFrame:
-    """``data`` (as ``history_frame`` makes it) with ``run``'s training values replaced by ``points``.
+def _epoch_x(frame: pd.DataFrame, epochs: int | None) -> alt.X:
+    """Epochs from 0, where the untrained network's point is, to ``epochs`` (default: the data's last)."""
+    last = epochs if epochs else (frame["epoch"].max() if not frame.empty else 1)
+    scale = alt.Scale(domain=[0, max(float(last), 1.0)], nice=False)
+    return alt.X("epoch:Q", title="Epoch", scale=scale, axis=alt.Axis(tickMinStep=1, format="d"))
 
-    ``points`` holds ``epoch`` (epochs done, fractions included) and ``loss`` / ``accuracy`` at each.
-    """
-    epochs = list(points.get("epoch", []))
-    rows = [
-        (run, float(epoch), metric, "train", value if math.isfinite(value) else None)
-        for metric in METRIC_TITLES
-        for epoch, value in zip(epochs, (float(v) for v in points.get(metric, [])), strict=False)
+
+def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None) -> alt.Y:
+    """The value axis by ``curve_chart``'s rules: linear from 0, log, or 0 to 100%."""
+    if y_scale == "log":
+        scale = alt.Scale(type="log", domain=list(y_domain)) if y_domain else alt.Scale(type="log")
+    elif y_scale == "percent":
+        scale = alt.Scale(domain=list(y_domain) if y_domain else [0, 1])
+    else:
+        scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True)
+    axis = alt.Axis(format=".0%" if y_scale == "percent" else "")
+    return alt.Y("value:Q", title=y_title + (" (log scale)" if y_scale == "log" else ""), scale=scale, axis=axis)
+
+
+def _curve_tooltip(run_title: str, y_title: str, y_scale: YScale, several_splits: bool) -> list[alt.Tooltip]:
+    """What hovering a point says: its run, split, epoch and value, the value as its axis writes it."""
+    value_format = {"percent": ".1%", "log": ".3~g"}.get(y_scale, ".4~g")
+    return [
+        alt.Tooltip("run:N", title=run_title),
+        *([alt.Tooltip("split:N", title="Split")] if several_splits else []),
+        alt.Tooltip("epoch:Q", title="Epoch", format=".2~f"),  # live points fall within epochs
+        alt.Tooltip("value:Q", title=y_title, format=value_format),
     ]
-    kept = data[~((data["run"] == run) & (data["split"] == "train"))]
-    return pd.concat([pd.DataFrame(rows, columns=data.columns), kept], ignore_index=True)
+
+
+def _stroke_legend(look: Look, **options: Any) -> alt.Legend:
+    """A legend whose symbols are line samples, long enough to show a dash pattern."""
+    return alt.Legend(symbolType="stroke", symbolStrokeWidth=3, symbolSize=look.font * 40, **options)
+
+
+def _split_style(runs: list[str], splits: list[str], look: Look) -> dict[str, Any]:
+    """Colour for the splits (train blue, validation orange), line style for the runs (solid, dashed ...)."""
+    palette = [TRAIN_COLOR, VAL_COLOR, *LINE_COLORS]
+    colors = [palette[i % len(palette)] for i in range(len(splits))]
+    dashes = [RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]
+    run_legend = None
+    if len(runs) > 1:
+        run_legend = _stroke_legend(look, orient="top", direction="vertical", symbolStrokeColor="#1F2430")
+    split_scale = alt.Scale(domain=splits, range=colors)
+    return {
+        "color": alt.Color("split:N", title=None, scale=split_scale, legend=_stroke_legend(look, orient="top")),
+        "strokeDash": alt.StrokeDash(
+            "run:N", title=None, sort=runs, scale=alt.Scale(domain=runs, range=dashes), legend=run_legend
+        ),
+    }
+
+
+def _run_style(runs: list[str], run_title: str | None, muted: Collection[str], look: Look) -> dict[str, Any]:
+    """A colour and a line style for each run, in one legend: a dozen runs stay apart, in colour or not."""
+    # Where some runs are muted, no other run may look it: Tableau's grey is left out.
+    palette = [c for c in LINE_COLORS if c != TABLEAU_GREY] if muted else list(LINE_COLORS)
+    colors = [MUTED_COLOR if run in muted else palette[i % len(palette)] for i, run in enumerate(runs)]
+    # Four dashes against a dozen colours: neighbours differ in both, and no two runs share the pair.
+    dashes = [MUTED_DASH if run in muted else RUN_DASHES[i % len(RUN_DASHES)] for i, run in enumerate(runs)]
+    legend = None
+    if 1 < len(runs) <= LEGEND_MAX:
+        legend = _stroke_legend(look, orient="bottom", columns=_legend_columns(runs, look), title=run_title)
+    # The same field, title and legend on both channels: Vega-Lite draws one legend, each symbol in both.
+    color_scale, dash_scale = alt.Scale(domain=runs, range=colors), alt.Scale(domain=runs, range=dashes)
+    return {
+        "color": alt.Color("run:N", title=run_title, sort=runs, scale=color_scale, legend=legend),
+        "strokeDash": alt.StrokeDash("run:N", title=run_title, sort=runs, scale=dash_scale, legend=legend),
+    }
+
+
+def _legend_columns(runs: list[str], look: Look) -> int:
+    """As many legend columns (1 to 4) as fit ``LEGEND_WIDTH``: a fixed count that is too many cuts labels off."""
+    longest = max((len(run) for run in runs), default=1)
+    entry = look.font * (0.6 * longest + 3.5)  # a label's characters, the line sample and the gap after it
+    return int(min(4, max(1, LEGEND_WIDTH // entry)))
+
+
+def _best_epoch_layers(best_epochs: Mapping[str, int | None] | None, look: Look) -> list[alt.Chart]:
+    """A dashed green rule at each run's best epoch (the weights early stopping kept), labelled once."""
+    best = [(run, epoch) for run, epoch in (best_epochs or {}).items() if epoch]
+    if not best:
+        return []
+    rules = pd.DataFrame({"run": [r for r, _ in best], "epoch": [e for _, e in best]})
+    tooltip = [alt.Tooltip("run:N", title="Run"), alt.Tooltip("epoch:Q", title="Best epoch (weights kept)")]
+    rule = (
+        alt.Chart(rules)
+        .mark_rule(color=BEST_EPOCH_COLOR, strokeDash=[4, 3], strokeWidth=2)
+        .encode(x="epoch:Q", tooltip=tooltip)
+    )
+    label = (
+        alt.Chart(rules)
+        .mark_text(align="left", dx=4, dy=-4, color=BEST_EPOCH_COLOR, baseline="top", fontSize=look.font)
+        .encode(x="epoch:Q", y=alt.value(2), text=alt.value("best epoch"))
+    )
+    return [rule, label]
 
 
 def curves_chart(
@@ -155,7 +332,7 @@ def curves_chart(
     height: int | None = None,
     points: Mapping[str, Sequence[float]] | None = None,
 ) -> alt.LayerChart:
-    """Train and validation curves of one metric, one line style per run.
+    """Train and validation curves of one metric, one line style per run (``curve_chart`` on Keras histories).
 
     Parameters
     ----------
@@ -167,8 +344,7 @@ def curves_chart(
     log_scale : bool
         Log scale on the y axis (loss only: it spans orders of magnitude).
     best_epochs : mapping, optional
-        Run label -> the epoch whose weights early stopping restored; drawn as a
-        vertical rule.
+        Run label -> the epoch whose weights early stopping restored; drawn as a vertical rule.
     epochs : int, optional
         Fix the x axis to this many epochs (live curves grow into a fixed frame).
     height : int, optional
@@ -180,76 +356,27 @@ def curves_chart(
     """
     if metric not in METRIC_TITLES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_TITLES)}.")
-    look = current_look()
-    data = history_frame(histories)
-    if points is not None and histories:
-        data = with_points(data, next(iter(histories)), points)
-    data = data[data["metric"] == metric]
-    if log_scale:
-        data = data[data["value"].isna() | (data["value"] > 0)]
-    runs = list(histories)
+    rows = [
+        row
+        for i, (run, history) in enumerate(histories.items())
+        for row in history_rows(run, history, metric, points if i == 0 else None)
+    ]
     title = METRIC_TITLES[metric]
-    first_epoch = 0 if points is not None else 1  # live curves start at the untrained network
-    x_scale = alt.Scale(domain=[first_epoch, max(epochs, 2)]) if epochs else alt.Scale(zero=False)
-    y_scale = alt.Scale(type="log") if log_scale else alt.Scale(zero=False)
-    if metric == "accuracy":
-        y_scale = alt.Scale(zero=False, domainMax=1)
-    y_format = ".1%" if metric == "accuracy" else ".4f"
-    # Legend symbols drawn as line samples long enough to show a dash pattern.
-    stroke = alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=3, symbolSize=look.font * 40)
-    base = alt.Chart(data).encode(
-        x=alt.X("epoch:Q", title="Epoch", scale=x_scale, axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("value:Q", title=title + (" (log scale)" if log_scale else ""), scale=y_scale,
-                axis=alt.Axis(format=".0%" if metric == "accuracy" else "")),
-        color=alt.Color(
-            "split:N",
-            title=None,
-            scale=alt.Scale(domain=["train", "validation"], range=[TRAIN_COLOR, VAL_COLOR]),
-            legend=stroke,
-        ),
-        strokeDash=alt.StrokeDash(
-            "run:N",
-            title=None,
-            sort=runs,
-            scale=alt.Scale(domain=runs, range=[RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]),
-            legend=alt.Legend(orient="top", symbolType="stroke", symbolStrokeWidth=2.5, symbolStrokeColor="#1F2430",
-                              symbolSize=look.font * 40, direction="vertical") if len(runs) > 1 else None,
-        ),
-        tooltip=[
-            alt.Tooltip("run:N", title="Run"),
-            alt.Tooltip("split:N", title="Split"),
-            alt.Tooltip("epoch:Q", title="Epoch", format=".2f"),
-            alt.Tooltip("value:Q", title=title, format=y_format),
-        ],
-    )  # fmt: skip
-    lines = base.mark_line(strokeWidth=2.5)
-    # The dots in a layer of their own: a line's own point overlay would turn every legend symbol into a dot,
-    # and the legend could no longer show which run is solid and which dashed.
-    dots = base.mark_point(size=30, filled=True).encode(strokeDash=alt.StrokeDash("run:N", legend=None))
-    layers: list[alt.Chart] = [lines, dots]
-    best = [(run, e) for run, e in (best_epochs or {}).items() if e]
-    if best:
-        rules = pd.DataFrame({"run": [r for r, _ in best], "epoch": [e for _, e in best]})
-        layers.append(
-            alt.Chart(rules)
-            .mark_rule(color="#2B8A3E", strokeDash=[4, 3], strokeWidth=2)
-            .encode(
-                x="epoch:Q",
-                tooltip=[alt.Tooltip("run:N", title="Run"), alt.Tooltip("epoch:Q", title="Best epoch (weights kept)")],
-            )
-        )
-        layers.append(
-            alt.Chart(rules)
-            .mark_text(align="left", dx=4, dy=-4, color="#2B8A3E", baseline="top", fontSize=look.font)
-            .encode(x="epoch:Q", y=alt.value(2), text=alt.value("best epoch"))
-        )
     # A short title that fits half a 1280-pixel page, and what the lines are in a subtitle under it.
-    heading = f"{title} per epoch"
-    lines_are = "training vs validation images" + (", every run" if len(runs) > 1 else "")
-    if points is not None:
-        heading = f"{title} so far, growing as it trains"
-    chart = alt.layer(*layers).properties(title=alt.Title(heading, subtitle=lines_are), height=plot_height(height))
-    return styled(chart, look)
+    heading = f"{title} so far, growing as it trains" if points is not None else f"{title} per epoch"
+    y_scale: YScale = "percent" if metric == "accuracy" else "log" if log_scale else "linear"
+    return curve_chart(
+        rows,
+        title=heading,
+        subtitle="training vs validation images" + (", every run" if len(histories) > 1 else ""),
+        y_title=title,
+        y_scale=y_scale,
+        epochs=epochs,
+        runs=list(histories),
+        splits=list(SPLIT_NAMES.values()),
+        best_epochs=best_epochs,
+        height=height,
+    )
 
 
 # ---------------------------------------------------------- output weights
@@ -419,33 +546,23 @@ def overlay_frame(histories: Mapping[str, Mapping[str, Sequence[float]]], metric
     return pd.DataFrame(rows, columns=["preset", "epoch", "value"])
 
 
-def overlay_chart(frame: pd.DataFrame, title: str, percent: bool, order: Sequence[str] | None = None) -> alt.Chart:
-    """Every run's curve of one metric on one chart, one colour each (``overlay_frame`` makes the frame).
+def overlay_chart(frame: pd.DataFrame, title: str, percent: bool, order: Sequence[str] | None = None) -> alt.LayerChart:
+    """Every run's curve of one metric on one chart, one colour and line style each (``curve_chart``).
 
-    The legend names every run in ``order`` (default: natural order, ``B1, B2 ... B10, B11``), each in its
-    own colour, drawn as the line it stands for.
+    ``overlay_frame`` makes the frame. The legend names every run in ``order`` (default: natural order,
+    ``B1, B2 ... B10, B11``), each drawn as the line it stands for.
     """
-    axis = alt.Axis(format=".0%" if percent else "")
     labels = list(order) if order is not None else natural_order(list(frame["preset"]))
-    colors = [LINE_COLORS[i % len(LINE_COLORS)] for i in range(len(labels))]
-    chart = (
-        alt.Chart(frame)
-        .mark_line(strokeWidth=2.5)
-        .encode(
-            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=axis),
-            color=alt.Color(
-                "preset:N",
-                title="Preset",
-                sort=labels,
-                scale=alt.Scale(domain=labels, range=colors),
-                legend=alt.Legend(orient="right", symbolType="stroke", symbolStrokeWidth=3, columns=1),
-            ),
-            tooltip=["preset:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".2%" if percent else ".4f")],
-        )
-        .properties(height=max(plot_height(None), 360), title=f"{title}, every run of the series")
+    rows = [curve_row(run, title, epoch, value) for run, epoch, value in frame.itertuples(index=False)]
+    return curve_chart(
+        rows,
+        title=f"{title}, every run of the series",
+        y_title=title,
+        y_scale="percent" if percent else "linear",
+        runs=labels,
+        run_title="Preset",
+        height=max(plot_height(None), 360),
     )
-    return styled(chart)
 
 
 def ensemble_chart(frame: pd.DataFrame, highlight: str) -> alt.Chart:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from lab.health.readings import histogram_frame, layer_frame, layer_names
 from lab.nn.result import RunResult
-from ui.charts import LINE_COLORS, current_look, plot_height, styled
+from ui.charts import current_look, curve_chart, curve_row, styled
 
 HEAT_SCHEME = "viridis"
 MISSING_COLOR = "#d62728"  # a NaN or infinite norm: the run blew up here
@@ -25,6 +25,7 @@ METRICS = {  # recorded number -> (its name, whether a log scale shows it)
     "saturated": ("Saturated share (sigmoid, tanh)", False),
     "dead": ("Dead ReLU units share", False),
 }
+SHARES = {"saturated", "dead"}  # fractions of units: drawn in percent
 
 
 def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -> alt.LayerChart:
@@ -53,38 +54,29 @@ def heatmap(result: RunResult, domain: tuple[float, float] | None, title: str) -
         text="✕ NaN", color="white", fontWeight="bold", fontSize=look.font
     )
     heading = alt.Title(title, subtitle="per layer (rows) and epoch (columns)")
-    chart = alt.layer(cells, missing, marks).properties(title=heading, height=max(look.plot_height, 48 * len(order)))
+    height = max(look.plot_height, 48 * len(order))
+    chart = alt.layer(cells, missing, marks).properties(title=heading, width="container", height=height)
     return styled(chart, look)
 
 
-def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, title: str) -> alt.Chart:
-    """One line per layer over epochs for ``metric``; log scale for norms and ratios."""
+def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, title: str) -> alt.LayerChart:
+    """One line per layer over epochs (``charts.curve_chart``): log scale for norms and ratios, shares in percent."""
     label, log = METRICS[metric]
-    frame = layer_frame(result.health).dropna(subset=[metric])
-    if log:
-        frame = frame[frame[metric] > 0]
-    order = layer_names(result.health)
-    scale = alt.Scale(type="log") if log else alt.Scale(zero=True)
-    if domain is not None:
-        scale = alt.Scale(type="log", domain=list(domain)) if log else alt.Scale(domain=list(domain))
-    chart = (
-        alt.Chart(frame)
-        .mark_line(point=True, strokeWidth=2.5)
-        .encode(
-            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y(f"{metric}:Q", scale=scale, title=label),
-            color=alt.Color(
-                "layer:N",
-                sort=order,
-                title="Layer",
-                scale=alt.Scale(domain=order, range=[LINE_COLORS[i % len(LINE_COLORS)] for i in range(len(order))]),
-                legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=3, columns=3),
-            ),
-            tooltip=["layer", "epoch", alt.Tooltip(f"{metric}:Q", format=".3g", title=label)],
-        )
-        .properties(title=alt.Title(title, subtitle=f"{label}, one line per layer"), height=plot_height(None))
+    frame = layer_frame(result.health)
+    rows = [
+        curve_row(layer, label, epoch, value)
+        for layer, epoch, value in zip(frame["layer"], frame["epoch"], frame[metric], strict=True)
+    ]
+    return curve_chart(
+        rows,
+        title=title,
+        subtitle=f"{label}, one line per layer",
+        y_title=label,
+        y_scale="log" if log else "percent" if metric in SHARES else "linear",
+        y_domain=domain,
+        runs=layer_names(result.health),
+        run_title="Layer",
     )
-    return styled(chart)
 
 
 def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | None:

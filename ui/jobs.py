@@ -259,6 +259,9 @@ def origin_text(result: RunResult) -> str:
 
 
 # ------------------------------------------------------------- live curves
+LIVE_RUN = "this run"  # the live curve's run label, as the Train page's final curve names it
+
+
 def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[[EpochReport], None]:
     """A ``render`` for ``follow``: loss and accuracy that grow within epochs, in a frame of all epochs.
 
@@ -268,6 +271,8 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
     each later report only swaps their data (building and validating an Altair
     chart takes a tenth of a second or more, which would slow the curve down).
     """
+    # The final chart (the page's, after the rerun) is the same builder with the same axes: epochs from 0,
+    # loss from 0, accuracy from 0 to 100%.
     templates: dict[tuple[str, int], tuple[dict[str, Any], str]] = {}  # (metric, epochs) -> (spec, data set name)
 
     def spec_for(report: EpochReport, metric: str) -> dict[str, Any]:
@@ -276,7 +281,7 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
             spec, name = templates[key]
             return {**spec, "datasets": {name: live_rows(report, metric)}}
         spec = charts.curves_chart(
-            {"this run": report.history}, metric, epochs=report.epochs, height=height, points=report.points
+            {LIVE_RUN: report.history}, metric, epochs=report.epochs, height=height, points=report.points
         ).to_dict()
         names = list(spec.get("datasets", {}))
         if len(names) == 1:  # one table of points: the spec can be reused with new rows
@@ -307,19 +312,10 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
 def live_rows(report: EpochReport, metric: str) -> list[dict[str, Any]]:
     """The rows ``charts.curves_chart`` draws for ``report``'s live curve of ``metric``, without pandas.
 
-    Training values from ``report.points`` (fractional epochs), validation values per
-    epoch; a missing or non-finite value (a diverged run) is None, a gap in the line.
+    Training values from ``report.points`` (fractional epochs, from the untrained network at 0), validation
+    values per epoch; a missing or non-finite value (a diverged run) is None, a gap in the line.
     """
-
-    def row(epoch: float, split: str, value: float) -> dict[str, Any]:
-        value = float(value)
-        return {"run": "this run", "epoch": float(epoch), "metric": metric, "split": split,
-                "value": value if math.isfinite(value) else None}  # fmt: skip
-
-    points = report.points
-    train = [row(e, "train", v) for e, v in zip(points.get("epoch", []), points.get(metric, []), strict=False)]
-    val = [row(i, "validation", v) for i, v in enumerate(report.history.get("val_" + metric, []), start=1)]
-    return train + val
+    return charts.history_rows(LIVE_RUN, report.history, metric, report.points)
 
 
 # ------------------------------------------------------------- several runs

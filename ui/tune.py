@@ -171,36 +171,24 @@ def show_trials_table(rows: list[TrialRow], space: SearchSpace, base: Experiment
     st.dataframe(trials_frame(rows, space, base), hide_index=True, column_config=config)
 
 
-def curves_chart(rows: list[TrialRow], epochs: int) -> alt.Chart:
-    """Every trial's validation curve on one chart; stopped trials greyed out."""
-    data = pd.DataFrame.from_records(
-        [
-            {"epoch": i + 1, "val_accuracy": v, "trial": f"trial {r.number}", "state": r.state}
-            for r in rows
-            for i, v in enumerate(r.curve)
-            if math.isfinite(v)
-        ],
-        columns=["epoch", "val_accuracy", "trial", "state"],
+def curves_chart(rows: list[TrialRow], epochs: int) -> alt.LayerChart:
+    """Every trial's validation curve on one chart (``charts.curve_chart``); stopped trials greyed out."""
+    labels = {r.number: f"trial {r.number}" + (" (stopped)" if r.state == "stopped" else "") for r in rows}
+    curves = [
+        charts.curve_row(labels[r.number], "validation", epoch, value)
+        for r in rows
+        for epoch, value in enumerate(r.curve, start=1)
+    ]
+    return charts.curve_chart(
+        curves,
+        title="Validation accuracy of every trial (stopped ones in grey)",
+        y_title="Validation accuracy",
+        y_scale="percent",
+        epochs=epochs,
+        runs=list(labels.values()),
+        run_title="Trial",
+        muted=[labels[r.number] for r in rows if r.state == "stopped"],
     )
-    stopped = alt.datum.state == "stopped"
-    chart = (
-        alt.Chart(data, title="Validation accuracy of every trial (stopped ones in grey)")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X(
-                "epoch:Q",
-                title="epoch",
-                scale=alt.Scale(domain=[1, max(epochs, 2)]),
-                axis=alt.Axis(tickMinStep=1, format="d"),
-            ),
-            y=alt.Y("val_accuracy:Q", title="validation accuracy", axis=alt.Axis(format="%")),
-            detail="trial:N",
-            color=alt.condition(stopped, alt.value(STOPPED_GREY), alt.Color("trial:N", legend=None)),
-            strokeDash=alt.condition(stopped, alt.value([4, 3]), alt.value([1, 0])),
-            tooltip=["trial:N", "state:N", "epoch:Q", alt.Tooltip("val_accuracy:Q", format=".2%")],
-        )
-    )
-    return charts.styled(chart)
 
 
 def _position(space: SearchSpace, name: str, value: Any) -> float:
