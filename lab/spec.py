@@ -357,7 +357,7 @@ class ExperimentSpec:
         help="Layers of units between the pixels and the ten outputs; 0 hidden layers is logistic regression.",
         cli="comma-separated hidden widths, empty or none for none",
         group="model",
-        widget=Widget("custom", options=(2, 5, 10, 20, 30, 50, 64, 100, 128, 200, 256, 500, 1000, 2000), high=6),
+        widget=Widget("custom", options=(2, 5, 10, 20, 30, 50, 64, 100, 128, 200, 256, 500, 1000, 2000)),
         bounds=(0, 6),
     )
     activation: str = described(

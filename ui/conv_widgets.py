@@ -13,7 +13,7 @@ import streamlit as st
 from lab.spec import AUG_PREFIX, SETTINGS, Augmentation, ConvBlock, ExperimentSpec
 from ui.spec_widgets import group_controls, widget_args
 
-MAX_BLOCKS = 3
+MAX_BLOCKS = int(SETTINGS["conv"].bounds[1])  # as many as the spec takes
 FILTER_OPTIONS = (1, 2, 4, 6, 8, 10, 16, 20, 32, 40, 64, 80, 128)
 KERNEL_OPTIONS = (1, 2, 3, 4, 5, 7, 9)
 STRIDE_OPTIONS = (1, 2, 3, 4)

@@ -27,7 +27,7 @@ from lab.spec import AUG_PREFIX, SETTINGS, SOURCE_NAMES, Augmentation, Experimen
 from ui.lesson import lesson as current_lesson
 from ui.lesson import locked as lesson_locked
 
-MAX_HIDDEN_LAYERS = 6
+MAX_HIDDEN_LAYERS = int(SETTINGS["hidden"].bounds[1])  # as many as the spec takes
 SOURCE_SIZES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}  # training images, for the subset labels
 # Help for the parts of the hand-laid controls (the setting's own help goes on its first part).
 PART_HELP = {
@@ -232,8 +232,7 @@ def _subset_label(value: float, size: int) -> str:
 
 def _hidden_control(p: str) -> tuple[int, ...]:
     setting = SETTINGS["hidden"]
-    top = max(MAX_HIDDEN_LAYERS, st.session_state.get(p + "n_hidden", 0))
-    n_hidden = st.slider(setting.label, min_value=0, max_value=top, step=1, **_part(p, "n_hidden"))
+    n_hidden = st.slider(setting.label, min_value=0, max_value=MAX_HIDDEN_LAYERS, step=1, **_part(p, "n_hidden"))
     if not n_hidden:
         return ()
     width = st.select_slider("Units per hidden layer", **_part(p, "width", setting.widget.options))
