@@ -167,3 +167,23 @@ def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
     result = train(RAW)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(namespace["history"].history[key], result.history[key], rtol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        'x""";__import__("os").system("id");"""',
+        "x'''\nimport os\nos.system('id')\n'''",
+        'x\\"""\n__import__("os").system("id")  # ',
+    ],
+)
+def test_a_link_s_text_never_becomes_code_in_the_script(folder):
+    # A shared link's data=idx:FOLDER reaches the script; whatever it holds, the script's statements are
+    # exactly those generated for a plain folder name, and nothing calls what the link wrote.
+    def statements(source: str) -> list[str]:
+        return [type(node).__name__ for node in ast.walk(ast.parse(source)) if isinstance(node, ast.stmt)]
+
+    script = keras_script(ExperimentSpec(data="idx:" + folder))
+    assert statements(script) == statements(keras_script(ExperimentSpec(data="idx:plain")))
+    names = {node.attr for node in ast.walk(ast.parse(script)) if isinstance(node, ast.Attribute)}
+    assert "system" not in names
