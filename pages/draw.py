@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -34,6 +35,7 @@ PROMPT = "✏️ **Draw a digit** in the black square: the network answers as so
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 ACCENT = "#4C6EF5"
+log = logging.getLogger(__name__)
 
 
 @st.cache_resource(max_entries=64, show_spinner="Loading the model ...")
@@ -42,9 +44,13 @@ def load_predictor(home: str, run_id: str, created: float) -> Predictor:
     return queries.load_predictor(run_id, RunStore(home)).warm_up()
 
 
-def predictor_for(info: RunInfo) -> Predictor:
-    """The cached predictor of a listed run."""
-    return load_predictor(str(get_store().home), info.run_id, float(info.metrics.get("created") or 0.0))
+def predictor_for(info: RunInfo) -> Predictor | None:
+    """The cached predictor of a listed run; None (logged) when its model file cannot be loaded."""
+    try:
+        return load_predictor(str(get_store().home), info.run_id, float(info.metrics.get("created") or 0.0))
+    except Exception:  # noqa: BLE001 - a broken model file (truncated, foreign) must not break the page
+        log.warning("Run %s: its model cannot be loaded", info.run_id, exc_info=True)
+        return None
 
 
 # ---------------------------------------------------------------- empty store
@@ -135,7 +141,16 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
     st.subheader("What every stored model says")
     shown = runs[:MAX_TABLE_MODELS]
     with st.spinner("Loading the stored models ..."):
-        rows = compare_runs([(info, predictor_for(info)) for info in shown], image)
+        loaded = [(info, predictor_for(info)) for info in shown]
+    broken = [info for info, predictor in loaded if predictor is None]
+    rows = compare_runs([(info, predictor) for info, predictor in loaded if predictor is not None], image)
+    if broken:
+        st.caption(
+            f"Left out: {len(broken)} stored run(s) whose model file cannot be read "
+            f"({', '.join(info.run_id for info in broken)}). The teacher's panel can delete them."
+        )
+    if not rows:
+        return
     table = pd.DataFrame(rows)
     votes = table["predicts"].value_counts()
     top_digit, top_count = int(votes.index[0]), int(votes.iloc[0])
@@ -221,6 +236,13 @@ def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
                 st.info(PROMPT)
         return
     predictor = predictor_for(chosen)
+    if predictor is None:
+        with middle:
+            st.error(
+                f"The model of run {chosen.run_id} cannot be read (its file is damaged): choose another model above, "
+                "or train this setup again on the Train page."
+            )
+        return
     start = time.perf_counter()
     image = preprocess_canvas(raw, center=center) if drawing else image_to_mnist(raw, center=center)
     if image is None:

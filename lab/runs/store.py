@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -121,8 +122,10 @@ class RunStore:
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
             try:
-                spec = ExperimentSpec.from_json((folder / "spec.json").read_text())
-                metrics = json.loads((folder / "result.json").read_text())["metrics"]
+                spec = read_spec((folder / "spec.json").read_text(), folder.name)
+                payload = json.loads((folder / "result.json").read_text())
+                metrics = checked_metrics(payload["metrics"])
+                checked_history(payload["history"])  # a run listed is a run a page can open
                 infos.append(RunInfo(folder.name, spec, metrics))
             except Exception as exc:  # noqa: BLE001
                 log.warning("Skipping unreadable run %s: %s", folder, exc)
@@ -254,11 +257,10 @@ def _fsync_folder(folder: Path) -> None:
 
 def _read_run(folder: Path) -> RunResult:
     with _folder_reader(folder) as read:
-        spec = ExperimentSpec.from_json(read("spec.json").decode())
+        spec = read_spec(read("spec.json").decode(), folder.name)
         payload = json.loads(read("result.json"))
-        if spec.run_id != folder.name:
-            raise ValueError(f"spec hash {spec.run_id} does not match the folder name")
-        metrics = payload["metrics"]
+        metrics = checked_metrics(payload["metrics"])
+        history = checked_history(payload["history"])
         with np.load(io.BytesIO(read("arrays.npz"))) as arrays:
             confusion = arrays["confusion"]
             probs = arrays["test_probs"]
@@ -270,7 +272,7 @@ def _read_run(folder: Path) -> RunResult:
     model_file = folder / "model.keras"
     return RunResult(
         spec=spec,
-        history={k: [float("nan") if v is None else v for v in vals] for k, vals in payload["history"].items()},
+        history=history,
         test_loss=_float(metrics["test_loss"]),
         test_accuracy=_float(metrics["test_accuracy"]),
         confusion=confusion,
@@ -331,6 +333,73 @@ def _folder_reader(folder: Path) -> Iterator[Callable[[str], bytes]]:
             raise RunReplacedError(folder)
     finally:
         os.close(fd)
+
+
+# What a stored run's metrics hold: (types allowed, None allowed). Anything else is a broken run.
+_METRIC_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "test_accuracy": ((int, float), True),
+    "test_loss": ((int, float), True),
+    "epochs_run": ((int,), False),
+    "best_epoch": ((int,), True),
+    "train_seconds": ((int, float), False),
+    "diverged": ((bool,), False),
+    "stopped": ((bool,), False),
+    "params": ((int,), False),
+    "created": ((int, float), True),
+    "stop_reason": ((str,), True),
+}
+
+
+def read_spec(text: str, run_id: str) -> ExperimentSpec:
+    """A stored ``spec.json``, checked as every door checks a spec, and named by ``run_id``.
+
+    Raises
+    ------
+    ValueError
+        For a spec the lab would refuse, or one whose hash is not the folder's name.
+    """
+    spec = ExperimentSpec.from_json(text).validate()
+    if spec.run_id != run_id:
+        raise ValueError(f"spec hash {spec.run_id} does not match the folder name")
+    return spec
+
+
+def checked_metrics(metrics: Any) -> dict[str, Any]:
+    """A stored run's metrics, each of its type and range, or ValueError naming the first that is not.
+
+    One run written by hand or by a broken writer (``"metrics": null``, ``"test_accuracy": "high"``)
+    must be skipped with a warning, never break a listing or a page.
+    """
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics is {type(metrics).__name__}, not an object")
+    for key, (types, nullable) in _METRIC_TYPES.items():
+        value = metrics.get(key)
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise ValueError(f"metric {key} is {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metric {key} is {value!r}")
+    accuracy = metrics.get("test_accuracy")
+    if accuracy is not None and not 0 <= accuracy <= 1:
+        raise ValueError(f"test_accuracy {accuracy!r} is not a share between 0 and 1")
+    if metrics["epochs_run"] < 0 or metrics["params"] < 0 or metrics["train_seconds"] < 0:
+        raise ValueError("epochs_run, params and train_seconds cannot be negative")
+    return metrics
+
+
+def checked_history(history: Any) -> dict[str, list[float]]:
+    """A stored run's history (metric -> one number per epoch, null for NaN), or ValueError."""
+    if not isinstance(history, dict):
+        raise ValueError(f"history is {type(history).__name__}, not an object")
+    out: dict[str, list[float]] = {}
+    for key, values in history.items():
+        if not isinstance(values, list) or not all(
+            v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            raise ValueError(f"history {key!r} is not a list of numbers")
+        out[str(key)] = [float("nan") if v is None else float(v) for v in values]
+    return out
 
 
 def _float(value: float | None) -> float:
