@@ -30,7 +30,7 @@ from lab.analysis.ensemble import combine, mcnemar_predictions, true_labels, wil
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, best_single
-from lab.runs.executor import Executor
+from lab.runs.engine import Executor
 from lab.runs.pretrain import PretrainEvent, pretrain
 from lab.runs.store import RunStore
 
@@ -430,7 +430,7 @@ def reproduce(
     on_event : callable, optional
         Progress, as ``lab.runs.pretrain.pretrain`` reports it.
     executor : Executor, optional
-        Where to train (``lab.runs.executor``; on Ray, presets train in parallel); default here.
+        Where to train (``lab.runs.engine``; on Ray, presets train in parallel); default here.
 
     Returns
     -------
