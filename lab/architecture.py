@@ -9,7 +9,7 @@ checks the counts against Keras' own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab.spec import ExperimentSpec
 
@@ -132,15 +132,50 @@ def multiply_adds(spec: ExperimentSpec) -> int:
     return total
 
 
-def validate_network(spec: ExperimentSpec, param_budget: int = DEFAULT_PARAM_BUDGET) -> ExperimentSpec:
-    """Check a spec's values and that its network can be built within the budget; return the spec.
+@dataclass(frozen=True)
+class CheckedSpec:
+    """A spec whose values and network were checked once: every layer below trusts it.
+
+    Made only by :func:`check_network` (constructing one directly raises ``TypeError``),
+    at the one place a training is asked for (``lab.runs.jobs.JobManager.submit`` through
+    ``lab.runs.limits.Limits.check``, the command line, a benchmark); the job, the
+    executors and the trainer take it without checking or counting again.
+
+    Attributes
+    ----------
+    spec : ExperimentSpec
+        The spec, valid and buildable.
+    params : int
+        Its network's weights (``count_params``), counted once.
+    """
+
+    spec: ExperimentSpec
+    params: int
+    _made_by: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._made_by is not _CHECK_NETWORK:
+            raise TypeError("A CheckedSpec is made by lab.architecture.check_network(spec, param_budget).")
+
+
+_CHECK_NETWORK = object()  # the key only check_network holds
+
+
+def check_network(spec: ExperimentSpec, param_budget: int | None = DEFAULT_PARAM_BUDGET) -> CheckedSpec:
+    """Check a spec's values and that its network can be built within the budget, once.
 
     Parameters
     ----------
     spec : ExperimentSpec
         What to check (``spec.validate()`` first: every field's value).
-    param_budget : int
-        The most weights a network may have.
+    param_budget : int, optional
+        The most weights a network may have; None: no budget (the caller applies its own,
+        as ``lab.runs.limits.Limits.check`` does with its own message).
+
+    Returns
+    -------
+    CheckedSpec
+        The spec with its parameter count, which nobody needs to check or count again.
 
     Raises
     ------
@@ -149,9 +184,9 @@ def validate_network(spec: ExperimentSpec, param_budget: int = DEFAULT_PARAM_BUD
     """
     spec.validate()
     params = count_params(spec)  # also raises when a conv block shrinks the image to nothing
-    if params > param_budget:
+    if param_budget is not None and params > param_budget:
         raise ValueError(
             f"This model has {params:,} parameters, more than the budget of {param_budget:,}: "
             "use fewer or narrower layers (or raise MLP_LAB_PARAM_BUDGET)."
         )
-    return spec
+    return CheckedSpec(spec, params, _CHECK_NETWORK)

@@ -270,7 +270,7 @@ def apply_settings(spec: ExperimentSpec, settings: Iterable[str]) -> ExperimentS
     Returns
     -------
     ExperimentSpec
-        Not validated: call ``validate()`` or ``lab.architecture.validate_network``.
+        Not validated: call ``validate()`` or ``lab.architecture.check_network``.
 
     Raises
     ------

@@ -627,7 +627,7 @@ class ExperimentSpec:
     def validate(self) -> ExperimentSpec:
         """Check every field's value and return the spec itself.
 
-        The network's size is checked by ``lab.architecture.validate_network``,
+        The network's size is checked by ``lab.architecture.check_network``,
         which calls this first: the layer table lives there.
 
         Raises

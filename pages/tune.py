@@ -15,7 +15,7 @@ import streamlit as st
 
 from lab.catalog.presets import get_preset, list_presets
 from lab.codec import spec_from_query
-from lab.runs.executor import ray_setting
+from lab.runs.engine import ray_setting
 from lab.search.job import SearchJob
 from lab.search.runner import SEARCHERS, SearchResult, workers_available
 from lab.search.space import SearchSpace

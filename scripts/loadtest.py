@@ -297,7 +297,7 @@ def run_direct(args: argparse.Namespace) -> Report:
     # This checkout's lab, not an installed copy: the figures are for the code beside this script.
     sys.path.insert(0, str(ROOT))
     from lab.data.prepare import prepare
-    from lab.runs.executor import make_executor
+    from lab.runs.engines import make_executor
     from lab.runs.jobs import JobManager
     from lab.runs.store import RunStore
     from lab.spec import ExperimentSpec

@@ -17,8 +17,8 @@ from pathlib import Path
 import ray
 
 from lab.catalog.presets import get_preset
+from lab.runs.engines import get_or_train
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train
 from lab.search.runner import ensure_ray, run_search
 from lab.search.space import SearchSpace
 

@@ -160,9 +160,10 @@ def test_preview_shows_the_digit_itself_without_augmentation_and_seeded_draws_wi
 
 @pytest.mark.slow
 def test_an_augmented_training_is_reproducible(store_home):
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
     spec = _tiny(EVERYTHING, epochs=1, train_subset=300, batch_size=32)
-    first, second = train(spec), train(spec)
+    first, second = train(check_network(spec)), train(check_network(spec))
     assert first.history == second.history
     np.testing.assert_array_equal(first.test_probs, second.test_probs)

@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 
+from lab.architecture import check_network
+from lab.nn.observer import SILENT
 from lab.nn.result import RunResult
 from lab.runs.classroom import job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
 from lab.runs.jobs import JobManager
@@ -30,11 +32,12 @@ class Counting:
         self.lock = threading.Lock()
         self.trained: list[ExperimentSpec] = []
 
-    def train_and_save(self, spec, store, *, start=None, **observers):
+    def train_and_save(self, checked, store, observer=SILENT, *, time_limit=None):
+        spec = checked.spec
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
-        start()
+        observer.on_start()
         threading.Event().wait(0.05)
         result = RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
                            np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
@@ -50,7 +53,7 @@ def test_a_series_is_pretrained_one_run_after_another_skipping_stored_ones_and_r
     executor = Counting()
     jobs = JobManager(store, executor)
     specs = [ExperimentSpec(hidden=(8,), seed=s) for s in range(4)] + [ExperimentSpec(epochs=500)]
-    executor.train_and_save(specs[0], store, start=lambda: None)  # already stored
+    executor.train_and_save(check_network(specs[0]), store)  # already stored
     pretrain_in_background(jobs, specs).join(30)
     assert executor.trained == specs[:4] and executor.most == 1
     assert all(spec in store for spec in specs[:4]) and specs[4] not in store

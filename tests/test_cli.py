@@ -139,7 +139,7 @@ def test_train_applies_the_servers_limits_unless_no_limits_lifts_them(tmp_path, 
     assert main(["train", "--data", "sample", "--epochs", "4"]) != 0
     assert "MLP_LAB_MAX_EPOCHS" in capsys.readouterr().err
     lifted = train.cli_limits(lifted=True)
-    assert lifted.check(spec_from_query({"epochs": "1000", "hidden": "3000,1500"})).epochs == 1000
+    assert lifted.check(spec_from_query({"epochs": "1000", "hidden": "3000,1500"})).spec.epochs == 1000
     assert train.cli_limits(lifted=False).data_roots is None  # the operator's own folders stay readable
 
 

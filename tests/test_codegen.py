@@ -108,10 +108,11 @@ def test_script_prepares_the_same_data_and_builds_the_same_model_as_the_lab(caps
 @pytest.mark.slow
 def test_script_reproduces_the_lab_trainers_numbers(capsys):
     """Same seed, same data, same layers: the script's run is the lab's run, epoch for epoch."""
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
     namespace = run_script(RICH)
-    result = train(RICH)
+    result = train(check_network(RICH))
     script_history = namespace["history"].history
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(script_history[key], result.history[key], rtol=1e-5, err_msg=key)
@@ -152,6 +153,7 @@ RAW = ExperimentSpec(data="sample", train_subset=300, hidden=(16,), raw_pixels=T
 @pytest.mark.slow
 def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
     """The lab scales raw pixels inside the model; the script feeds them as the course did: same run."""
+    from lab.architecture import check_network
     from lab.data.prepare import prepare
     from lab.nn.model import build_model
     from lab.nn.trainer import train
@@ -164,7 +166,7 @@ def test_raw_pixel_script_feeds_0_255_and_reproduces_the_lab(capsys):
     assert namespace["X_train"].max() == 255.0
     lab_layers = [sig for sig in layer_signature(build_model(RAW)) if sig[0] != "Rescaling"]
     assert layer_signature(namespace["model"]) == lab_layers
-    result = train(RAW)
+    result = train(check_network(RAW))
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(namespace["history"].history[key], result.history[key], rtol=1e-5, err_msg=key)
 

@@ -8,7 +8,7 @@ import pytest
 
 from lab.analysis.convnet import conv_kernels, feature_maps, symmetric_limit
 from lab.analysis.shift import shift_images, shifted_accuracy
-from lab.architecture import count_params, layer_infos, multiply_adds
+from lab.architecture import check_network, count_params, layer_infos, multiply_adds
 from lab.bench.augmentation import AugmentationTiming, b10_spec, bench_augmentation
 from lab.catalog.presets import get_preset
 from lab.data.prepare import test_images as plain_test_images  # a test_ name would be collected by pytest
@@ -142,7 +142,7 @@ def test_shifting_keeps_the_ink_of_a_centered_digit():
 
 @pytest.mark.slow
 def test_an_mlp_misreads_shifted_digits(store_home):
-    result = train(ExperimentSpec(hidden=(64,), epochs=2, center=True))
+    result = train(check_network(ExperimentSpec(hidden=(64,), epochs=2, center=True)))
     scores = shifted_accuracy(result.model, result.spec, result.mean)
     assert scores.plain == pytest.approx(result.test_accuracy, abs=1e-6)
     assert scores.shifted < scores.plain - 0.2  # an MLP's weights are tied to pixel positions
@@ -157,7 +157,7 @@ def test_a_preset_is_found_in_the_store_as_itself_or_capped(store_home):
     capped = preset.replace(epochs=1)  # as `pretrain --epochs 1` stores it
     assert same_but_epochs(capped, preset) and not same_but_epochs(capped.replace(seed=1), preset)
     assert find_preset_run(store.list(), preset) is None
-    store.save(train(capped))
+    store.save(train(check_network(capped)))
     found = find_preset_run(store.list(), preset)
     assert found is not None and found.spec == capped
 

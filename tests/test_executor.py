@@ -15,16 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lab.nn.observer import SILENT, QueuePlace
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import RunResult
-from lab.runs.executor import (
-    WORKER_DIED_TEXT,
-    InProcessExecutor,
-    QueuePlace,
-    WorkerLostError,
-    make_executor,
-    ray_setting,
-)
+from lab.runs.engine import WORKER_DIED_TEXT, WorkerLostError, ray_setting
+from lab.runs.engines import make_executor
+from lab.runs.in_process import InProcessExecutor
 from lab.runs.jobs import JobManager
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
@@ -57,14 +53,14 @@ class DyingOnce:
     def __init__(self) -> None:
         self.calls = 0
 
-    def train_and_save(self, spec, store, *, on_queue=None, start=None, on_worker=None, **observers):
+    def train_and_save(self, checked, store, observer=SILENT, *, time_limit=None):
         self.calls += 1
-        on_queue(QueuePlace(place=3, running=2, waiting=4, workers=2, running_label="2 runs on 2 workers"))
-        on_worker(4242, "node-a")
-        start()
+        observer.on_queue(QueuePlace(place=3, running=2, waiting=4, workers=2, running_label="2 runs on 2 workers"))
+        observer.on_worker(4242, "node-a")
+        observer.on_start()
         if self.calls == 1:
             raise WorkerLostError(WORKER_DIED_TEXT)
-        return _result(spec)
+        return _result(checked.spec)
 
 
 def test_the_setting_comes_from_the_environment_else_from_a_secrets_file_or_flag():
@@ -76,7 +72,7 @@ def test_the_setting_comes_from_the_environment_else_from_a_secrets_file_or_flag
 
 def test_unset_means_in_process_and_imports_nothing_of_ray():
     code = (
-        "import sys; from lab.runs.executor import make_executor, ray_setting;"
+        "import sys; from lab.runs.engine import ray_setting; from lab.runs.engines import make_executor;"
         "from lab.runs.jobs import JobManager; from lab.runs.store import RunStore;"
         "e = make_executor(ray_setting({})); JobManager(RunStore(), e);"
         "print(type(e).__name__, e.workers, 'ray' in sys.modules, 'tensorflow' in sys.modules)"
@@ -121,12 +117,12 @@ def test_in_process_the_line_is_this_server_queue(monkeypatch, tmp_path):
     """While another training holds this process's slot, a job sees place 1 of a line of 2, one worker."""
     seen: list[QueuePlace] = []
 
-    def fake_train_and_save(spec, store, on_wait=None, start=None, **observers):
-        with TRAINING_QUEUE.slot(spec.summary(), on_wait, poll_seconds=0.02):
-            start()
-            return _result(spec)
+    def fake_train_and_save(checked, store, observer=SILENT, *, time_limit=None):
+        with TRAINING_QUEUE.slot(checked.spec.summary(), observer, poll_seconds=0.02):
+            observer.on_start()
+            return _result(checked.spec)
 
-    monkeypatch.setattr("lab.runs.executor.train_and_save", fake_train_and_save)
+    monkeypatch.setattr("lab.runs.training.train_and_save", fake_train_and_save)
     release = threading.Event()
     holding = threading.Event()
 
@@ -217,14 +213,15 @@ class TwoWorkers:
         self.held = self.most_held = 0
         self.lock = threading.Lock()
 
-    def train_and_save(self, spec, store, *, on_queue=None, start=None, **observers):
+    def train_and_save(self, checked, store, observer=SILENT, *, time_limit=None):
+        spec = checked.spec
         with self.lock:
             self.arrived.append(spec.run_id)
             self.held += 1
             self.most_held = max(self.most_held, self.held)
-        on_queue(QueuePlace(place=1, running=2, waiting=1, workers=2, running_label="2 runs on 2 workers"))
+        observer.on_queue(QueuePlace(place=1, running=2, waiting=1, workers=2, running_label="2 runs on 2 workers"))
         time.sleep(0.05)  # the next run may arrive while this one "trains"
-        start()
+        observer.on_start()
         time.sleep(0.05)
         with self.lock:
             self.held -= 1

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.runs.executor import WORKER_DIED_TEXT
+from lab.architecture import check_network
+from lab.runs.engine import WORKER_DIED_TEXT
 from lab.runs.jobs import Job, JobManager
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
@@ -123,10 +124,11 @@ def _wait_for_report(job: Job) -> None:
 def _one_thread_histories(specs: list[ExperimentSpec]) -> dict[str, dict]:
     """The specs trained in-process in a fresh interpreter given one TensorFlow thread, like a worker."""
     code = (
-        "import json, sys; from lab.nn.trainer import train; from lab.spec import ExperimentSpec\n"
+        "import json, sys; from lab.architecture import check_network; from lab.nn.trainer import train\n"
+        "from lab.spec import ExperimentSpec\n"
         "out = {}\n"
         "for line in sys.stdin.read().splitlines():\n"
-        "    spec = ExperimentSpec.from_json(line); out[spec.run_id] = train(spec).history\n"
+        "    spec = ExperimentSpec.from_json(line); out[spec.run_id] = train(check_network(spec)).history\n"
         "print(json.dumps(out))\n"
     )
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -173,7 +175,7 @@ def test_four_trainings_at_once_are_all_stored_with_the_curves_of_one_thread(ray
     # (TensorFlow splits its sums differently over two threads).
     from lab.runs.training import train_and_save
 
-    here = train_and_save(SPECS[0], RunStore(tmp_path / "here"))
+    here = train_and_save(check_network(SPECS[0]), RunStore(tmp_path / "here"))
     for key, values in here.history.items():
         np.testing.assert_allclose(jobs[0].result.history[key], values, rtol=1e-5, atol=1e-6)
 
@@ -255,7 +257,7 @@ def test_pretrain_on_ray_trains_presets_in_parallel_and_stops_its_ray_at_the_end
 STARTED_FROM_A_PAGE_THREAD = """
 import threading, time
 import ray
-from lab.runs.executor import make_executor
+from lab.runs.engines import make_executor
 
 made = {}
 page = threading.Thread(target=lambda: made.setdefault("executor", make_executor("local", num_cpus=1)))

@@ -167,9 +167,10 @@ def test_comparison_pairs_are_course_presets_on_the_sample_and_short():
 @pytest.fixture(scope="module")
 def a1_a3():
     """The course's A1 and A3 on the sample data, as the page's comparison pair trains them."""
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
-    return {name: train(comparison_spec(name)) for name in ("A1", "A3")}
+    return {name: train(check_network(comparison_spec(name))) for name in ("A1", "A3")}
 
 
 @pytest.mark.slow
@@ -252,9 +253,10 @@ def test_a3_relu_records_dead_units_and_update_ratios(a1_a3):
     ids=["plain", "batchnorm-dropout"],
 )
 def test_recording_does_not_change_what_is_learned(spec):
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
-    recorded, plain = train(spec), train(spec, record_health=False)
+    recorded, plain = train(check_network(spec)), train(check_network(spec), record_health=False)
     assert recorded.health is not None and plain.health is None
     assert recorded.history == plain.history
     assert np.array_equal(recorded.test_probs, plain.test_probs)
@@ -262,9 +264,10 @@ def test_recording_does_not_change_what_is_learned(spec):
 
 @pytest.mark.slow
 def test_a_diverging_run_records_growing_norms_up_to_the_blow_up():
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
-    result = train(comparison_spec("A3-exploding"))
+    result = train(check_network(comparison_spec("A3-exploding")))
     assert result.diverged
     record = result.health
     assert record["epochs"][-1] == result.epochs_run  # the epoch that blew up is recorded too
@@ -276,12 +279,13 @@ def test_a_diverging_run_records_growing_norms_up_to_the_blow_up():
 
 @pytest.mark.slow
 def test_nan_norms_are_stored_as_null_and_survive_the_store(store_home):
+    from lab.architecture import check_network
     from lab.nn.trainer import train
     from lab.runs.store import RunStore
 
     spec = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), activation="linear", optimizer="sgd",
                           learning_rate=0.3, epochs=3)  # fmt: skip
-    result = train(spec)
+    result = train(check_network(spec))
     assert result.diverged
     record = result.health
     assert record["epochs"] == [0, 1]
@@ -294,9 +298,10 @@ def test_nan_norms_are_stored_as_null_and_survive_the_store(store_home):
 
 @pytest.mark.slow
 def test_recording_costs_little_and_says_so():
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
-    result = train(ExperimentSpec(data="sample", hidden=(50, 50), epochs=3))
+    result = train(check_network(ExperimentSpec(data="sample", hidden=(50, 50), epochs=3)))
     record = result.health
     assert 0 < record["setup_seconds"] <= record["record_seconds"] < result.train_seconds
     # Under 10% on a quiet machine (see `python -m lab bench`); loose here, the test machine is shared.
@@ -320,6 +325,6 @@ def test_the_clipping_pair_shows_its_lesson_the_same_step_explodes_without_and_l
     assert exploding.summary() != clipped.summary()  # the pair's two runs are told apart wherever they are named
     # Measured on the sample: without clipping the loss reaches about 880,000 in epoch 2 and the run diverges;
     # clipped at norm 1 the same step trains to about 78% test accuracy in five epochs.
-    without, with_clipping = train(exploding), train(clipped)
+    without, with_clipping = train(check_network(exploding)), train(check_network(clipped))
     assert without.diverged and not with_clipping.diverged
     assert with_clipping.test_accuracy > 0.6

@@ -57,9 +57,10 @@ def test_following_a_train_step_opens_the_train_page_on_its_setup(step, tmp_path
 
 @pytest.mark.slow
 def test_the_route_shows_what_it_promises_broken_at_chance_fixed_learns():
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
-    broken, fixed = train(BROKEN), train(FIXED)
+    broken, fixed = train(check_network(BROKEN)), train(check_network(FIXED))
     # Measured on the sample: 10.3% and 92.2% test accuracy after the ten epochs.
     assert broken.test_accuracy < 0.15 and max(broken.history["val_accuracy"]) < 0.15
     assert fixed.test_accuracy > 0.85

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from lab.analysis.ensemble import combine, seed_specs
+from lab.architecture import check_network
 from lab.catalog.lessons import VOTES, Numbers, check_claim
 from lab.catalog.presets import SERIES, get_preset
 from lab.nn.trainer import train
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def run(name: str, epochs: int):
-    return train(get_preset(name, data="sample").capped(epochs).spec)
+    return train(check_network(get_preset(name, data="sample").capped(epochs).spec))
 
 
 def gap(result) -> float:
@@ -48,7 +49,7 @@ def test_l2_and_dropout_shrink_the_train_test_gap_of_series_d():
 
 def test_an_ensemble_is_at_least_as_accurate_as_its_average_member():
     spec = get_preset("D3", data="sample").capped(3).spec
-    members = [train(s) for s in seed_specs(spec, 3)]
+    members = [train(check_network(s)) for s in seed_specs(spec, 3)]
     ensemble = combine(members)
     assert len(set(ensemble.member_accuracies)) > 1  # different seeds, different models
     assert ensemble.soft_accuracy >= ensemble.mean_member_accuracy

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lab.architecture import CheckedSpec, count_params
 from lab.codec import spec_from_query
 from lab.data.sources import PROJECT_DATA_DIR, check_data_allowed
+from lab.nn.observer import SILENT
 from lab.nn.result import TIME_LIMIT, RunResult
 from lab.runs.jobs import CANCELLED_TEXT, WITHDRAWN_TEXT, JobManager
 from lab.runs.limits import LimitExceeded, Limits
@@ -46,15 +48,17 @@ class Recording:
 
     def __init__(self) -> None:
         self.trained: list[ExperimentSpec] = []
-        self.observers: list[dict] = []
+        self.checked: list[CheckedSpec] = []
+        self.time_limits: list[float | None] = []
         self.release = threading.Event()
 
-    def train_and_save(self, spec, store, *, start=None, **observers):
-        self.trained.append(spec)
-        self.observers.append(observers)
+    def train_and_save(self, checked, store, observer=SILENT, *, time_limit=None):
+        self.trained.append(checked.spec)
+        self.checked.append(checked)
+        self.time_limits.append(time_limit)
         self.release.wait(30)
-        start()
-        return _result(spec)
+        observer.on_start()
+        return _result(checked.spec)
 
 
 def _manager(tmp_path: Path, limits: Limits | None = None) -> tuple[JobManager, Recording]:
@@ -96,16 +100,24 @@ def test_the_operator_sets_the_limits_in_the_environment_else_the_secrets_file_a
         limits.check(ExperimentSpec(epochs=10))
     assert Limits.from_env({"MLP_LAB_PARAM_BUDGET": "0"}).max_params is None
     lifted = Limits.from_env({"MLP_LAB_PARAM_BUDGET": "0"}).check(ExperimentSpec(hidden=(3000, 1500)))
-    assert lifted.hidden == (3000, 1500)
+    assert lifted.spec.hidden == (3000, 1500) and lifted.params == count_params(lifted.spec)
     with pytest.raises(ValueError, match="MLP_LAB_MAX_TRAIN_SECONDS='ten minutes' must be a whole number"):
         Limits.from_env({"MLP_LAB_MAX_TRAIN_SECONDS": "ten minutes"})
 
 
-def test_the_training_gets_the_servers_time_limit_and_budget_wherever_it_runs(tmp_path):
+def test_the_training_gets_the_servers_time_limit_and_a_spec_checked_once_against_its_budget(tmp_path, monkeypatch):
+    import lab.architecture
+
     jobs, executor = _manager(tmp_path, Limits(max_train_seconds=42.0, max_params=10_000))
+    with pytest.raises(LimitExceeded, match="10,000"):
+        jobs.submit(ExperimentSpec(hidden=(16,)), "s")  # 12,730 weights: over this server's budget
+    counted = []
+    count = lab.architecture.count_params
+    monkeypatch.setattr(lab.architecture, "count_params", lambda spec: counted.append(spec) or count(spec))
     executor.release.set()
     assert jobs.submit(ExperimentSpec(hidden=(8,)), "s").wait(10)
-    assert executor.observers[0]["time_limit"] == 42.0 and executor.observers[0]["param_budget"] == 10_000
+    assert executor.time_limits == [42.0]
+    assert executor.checked[0].params == 8 * 784 + 8 + 90 and len(counted) == 1  # counted once, at submit
 
 
 # ------------------------------------------------------------- per session
@@ -171,7 +183,7 @@ def test_the_app_allows_the_projects_data_folder_and_the_folders_the_operator_ad
 
 # ------------------------------------------------------------- the time limit, on a real training
 def test_a_training_that_reaches_the_time_limit_stops_and_is_stored_as_stopped(tmp_path):
-    from lab.runs.executor import InProcessExecutor
+    from lab.runs.in_process import InProcessExecutor
 
     spec = ExperimentSpec(hidden=(8,), epochs=20, batch_size=64, train_subset=500)
     jobs = JobManager(RunStore(tmp_path), InProcessExecutor(), Limits(max_train_seconds=0.001))

@@ -4,16 +4,19 @@ import math
 
 import pytest
 
+from lab.architecture import check_network
 from lab.nn.trainer import train
 from lab.spec import ExperimentSpec
+from tests.observers import Recording
 
 # 900 training images in batches of 8: 113 batches an epoch, so several reports within each.
 SMALL_BATCHES = ExperimentSpec(hidden=(32,), epochs=2, batch_size=8, train_subset=1000)
 
 
 def test_reports_start_at_the_untrained_network_and_come_within_every_epoch():
-    progress, epochs = [], []
-    result = train(SMALL_BATCHES, on_progress=progress.append, on_epoch=epochs.append)
+    observer = Recording()
+    result = train(check_network(SMALL_BATCHES), observer)
+    progress, epochs = observer.progress, observer.epochs
 
     first = progress[0]
     assert first.progress == 0 and first.epoch == 0 and not first.at_epoch_end
@@ -41,9 +44,9 @@ def test_reports_start_at_the_untrained_network_and_come_within_every_epoch():
 
 @pytest.mark.slow
 def test_reporting_within_epochs_changes_nothing_that_is_learned():
-    within, per_epoch = [], []
-    a = train(SMALL_BATCHES, on_progress=within.append)
-    b = train(SMALL_BATCHES, on_progress=per_epoch.append, report_every=0)
+    within, per_epoch = Recording(), Recording()
+    a = train(check_network(SMALL_BATCHES), within)
+    b = train(check_network(SMALL_BATCHES), per_epoch, report_every=0)
     assert a.history == b.history and a.test_accuracy == b.test_accuracy
-    assert [r.progress for r in per_epoch] == [1.0, 2.0]  # only the epochs' ends, no starting point
-    assert len(within) > len(per_epoch)
+    assert [r.progress for r in per_epoch.progress] == [1.0, 2.0]  # only the epochs' ends, no starting point
+    assert len(within.progress) > len(per_epoch.progress)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lab.architecture import check_network
 from lab.catalog.presets import get_preset
 from lab.data.sources import load_source
 from lab.nn.trainer import train
@@ -141,7 +142,7 @@ def test_train_a_tiny_cnn_and_look_inside(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_the_b_series_table_shows_stored_presets_and_trains_missing_ones(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
-    store.save(train(get_preset("B2").capped(1).spec))
+    store.save(train(check_network(get_preset("B2").capped(1).spec)))
     at = open_page(tmp_path, monkeypatch)
     table = at.table[-1].value.set_index("Preset")
     assert table.loc["B2", "Status"] == "trained, capped at 1 epochs"

@@ -21,9 +21,9 @@ from streamlit.testing.v1 import AppTest
 from lab.analysis.canvas import digit_to_canvas, to_mnist
 from lab.analysis.predictor import preprocess_file
 from lab.data.sources import load_source
+from lab.runs.engines import get_or_train
 from lab.runs.queries import digit_runs, load_predictor
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train
 from lab.spec import ConvBlock, ExperimentSpec
 from tests import apptest_support
 

@@ -22,12 +22,13 @@ NAN_SPEC = ExperimentSpec(data="sample", train_subset=800, hidden=(50, 50), acti
 @pytest.fixture(scope="module")
 def filled_home(tmp_path_factory) -> Path:
     """A store holding the A1 / A3 comparison pair, a run whose norms became NaN and one that exploded."""
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
     home = tmp_path_factory.mktemp("gradients") / "runs"
     store = RunStore(home)
     for spec in (comparison_spec("A1"), comparison_spec("A3"), NAN_SPEC, comparison_spec("A3-exploding")):
-        store.save(train(spec))
+        store.save(train(check_network(spec)))
     return home
 
 

@@ -50,7 +50,7 @@ def test_an_idx_folder_outside_the_allowed_roots_reads_the_same_whether_it_exist
 
 
 def test_a_run_stopped_by_the_time_limit_says_so_on_the_train_page(store_home, monkeypatch):
-    from lab.runs.training import get_or_train
+    from lab.runs.engines import get_or_train
     from lab.spec import ExperimentSpec
 
     spec = ExperimentSpec(hidden=(16,), epochs=5, batch_size=64)

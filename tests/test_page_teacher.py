@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from lab.nn.observer import SILENT
 from lab.nn.result import STOP_PRESSED, EpochReport, RunResult
 from lab.runs.classroom import PASSPHRASE_KEY
 from lab.spec import ExperimentSpec
@@ -28,10 +29,11 @@ class TrainsUntilStopped:
     def __init__(self) -> None:
         self.stopped = threading.Event()
 
-    def train_and_save(self, spec, store, *, start=None, should_stop=None, on_progress=None, **observers):
-        start()
-        on_progress(EpochReport(2, spec.epochs, {}, {}, 1.0, 3.0, 2.0, {}))
-        while not should_stop():
+    def train_and_save(self, checked, store, observer=SILENT, *, time_limit=None):
+        spec = checked.spec
+        observer.on_start()
+        observer.on_progress(EpochReport(2, spec.epochs, {}, {}, 1.0, 3.0, 2.0, {}))
+        while not observer.should_stop():
             threading.Event().wait(0.02)
         self.stopped.set()
         return RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),

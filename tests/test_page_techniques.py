@@ -144,20 +144,20 @@ def counting_engine(monkeypatch, workers: int) -> tuple[list, list[int]]:
     It trains one whole training and save at a time, as a Ray worker process does;
     returns the specs in the order they arrived and (in a list) the most asked at once.
     """
-    from lab.runs.executor import InProcessExecutor
+    from lab.runs.in_process import InProcessExecutor
 
     train = InProcessExecutor.train_and_save
     lock, worker = threading.Lock(), threading.Lock()
     in_flight, most, arrived = [0], [0], []
 
-    def counting(self, spec, store, **kwargs):
+    def counting(self, checked, store, *args, **kwargs):
         with lock:
-            arrived.append(spec)
+            arrived.append(checked.spec)
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
         try:
             with worker:
-                return train(self, spec, store, **kwargs)
+                return train(self, checked, store, *args, **kwargs)
         finally:
             with lock:
                 in_flight[0] -= 1

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from lab.architecture import count_params
 from lab.catalog.presets import get_preset
 from lab.codec import spec_from_query, spec_to_query
+from lab.runs.engines import get_or_train
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train
 from lab.spec import SETTINGS, ExperimentSpec
 from tests import apptest_support
 from tests.spec_examples import every_setting_changed

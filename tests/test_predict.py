@@ -24,7 +24,7 @@ from PIL import Image
 from lab.analysis.canvas import digit_to_canvas, to_mnist
 from lab.analysis.images import enlarge, signed_to_rgb
 from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, has_ink, model_kind, preprocess_file
-from lab.architecture import validate_network
+from lab.architecture import check_network
 from lab.bench.predict import PredictBench, bench_predict
 from lab.cli.main import main
 from lab.data.prepare import prepare
@@ -45,7 +45,7 @@ def trained():
     """A small MLP trained for 3 epochs on the offline sample (a few seconds)."""
     from lab.nn.trainer import train
 
-    return train(SMALL)
+    return train(check_network(SMALL))
 
 
 @pytest.fixture(scope="module")
@@ -354,6 +354,6 @@ def test_bench_predict_compares_with_model_predict():
 
 
 def test_starter_spec_is_small_and_valid():
-    validate_network(STARTER_SPEC)
+    check_network(STARTER_SPEC)
     assert STARTER_SPEC.data == "sample" and STARTER_SPEC.hidden == (128,) and STARTER_SPEC.epochs <= 10
     assert prepare(STARTER_SPEC).x_train.shape[1] == 784

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lab.architecture import count_params, count_trainable, validate_network
+from lab.architecture import check_network, count_params, count_trainable
 from lab.catalog.presets import SERIES, course_presets, format_figure, get_preset, list_presets, resolve_presets
 
 # model.summary() totals printed in the course material (002, 003, 004).
@@ -28,7 +28,7 @@ def test_every_series_and_row_of_the_course_is_a_preset():
 
 @pytest.mark.parametrize("preset", course_presets(), ids=lambda p: p.name)
 def test_each_preset_is_complete_and_valid(preset):
-    validate_network(preset.spec)
+    check_network(preset.spec)
     assert preset.name.startswith(preset.series)
     assert preset.title and preset.lesson
     assert preset.change and "\n" not in preset.change

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from lab.architecture import check_network
 from lab.catalog.lessons import BEATS, BELOW, NARROWS, OVERFITS, VOTES, Claim, Numbers, check_claim, check_claims
 from lab.catalog.preset import QUICK_EPOCHS
 from lab.catalog.presets import SERIES, list_presets
@@ -117,7 +118,7 @@ def test_quick_mode_shows_the_lesson_of_each_series(series, tmp_path):
     presets = [p.quick() for p in course]
     for preset in presets:
         for spec in preset.member_specs():
-            train_and_save(spec, store)
+            train_and_save(check_network(spec), store)
     rows = stored_rows(presets, store, course)
     checks = check_claims(SERIES[series].claims, lesson_numbers(rows))  # as the page reads them
     promised = [check for check in checks if check.claim.quick]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lab.architecture import count_params, count_trainable, layer_infos, validate_network
+from lab.architecture import check_network, count_params, count_trainable, layer_infos
 from lab.catalog.presets import get_preset
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
@@ -93,14 +93,14 @@ def test_default_fields_do_not_enter_the_hash():
 )
 def test_invalid_specs_raise_a_readable_value_error(changes, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(")):
-        validate_network(ExperimentSpec(**changes))
+        check_network(ExperimentSpec(**changes))
 
 
 def test_param_budget_is_configurable():
     spec = ExperimentSpec(hidden=(1000,))
-    validate_network(spec)
+    check_network(spec)
     with pytest.raises(ValueError, match="budget of 100,000"):
-        validate_network(spec, param_budget=100_000)
+        check_network(spec, param_budget=100_000)
 
 
 def test_spec_is_frozen():

@@ -8,8 +8,10 @@ import time
 import numpy as np
 import pytest
 
+from lab.architecture import check_network
+from lab.runs.engines import get_or_train
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train, train_and_save
+from lab.runs.training import train_and_save
 from lab.spec import ExperimentSpec
 
 TINY = ExperimentSpec(hidden=(8,), epochs=1, batch_size=64, train_subset=500)
@@ -135,6 +137,6 @@ def test_the_store_only_persists_it_never_loads_the_trainer():
 def test_train_and_save_trains_again_and_replaces_the_stored_run(tmp_path):
     store = RunStore(tmp_path)
     first = get_or_train(TINY, store)
-    again = train_and_save(TINY, store)
+    again = train_and_save(check_network(TINY), store)
     assert not again.from_store and again.path == store.path(TINY.run_id)
     assert store.get(TINY).created == again.created != first.created

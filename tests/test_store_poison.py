@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lab.analysis.canvas import digit_to_canvas
+from lab.architecture import check_network
 from lab.data.sources import load_source
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
@@ -39,7 +40,7 @@ def trained(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("poison") / "runs"
     store = RunStore(home)
     for spec in (GOOD, BROKEN):
-        train_and_save(spec, store)
+        train_and_save(check_network(spec), store)
     return home
 
 

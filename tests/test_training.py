@@ -6,26 +6,29 @@ import threading
 import numpy as np
 import pytest
 
+from lab.architecture import CheckedSpec, check_network
 from lab.data.prepare import Prepared, prepare
+from lab.nn.observer import QueuePlace, TrainingObserver
 from lab.nn.queue import TrainingQueue
 from lab.nn.result import RunResult, json_number
 from lab.nn.trainer import fit_prepared, train
 from lab.spec import ExperimentSpec
+from tests.observers import Recording
 
 TINY = ExperimentSpec(hidden=(32,), epochs=2, batch_size=32, train_subset=1000)
 
 
 @pytest.mark.slow
 def test_same_spec_and_seed_give_the_same_history():
-    a, b = train(TINY), train(TINY)
+    a, b = train(check_network(TINY)), train(check_network(TINY))
     assert a.history == b.history
     assert a.test_accuracy == b.test_accuracy
-    c = train(TINY.replace(seed=1))
+    c = train(check_network(TINY.replace(seed=1)))
     assert c.history != a.history
 
 
 def test_result_holds_what_pages_need():
-    result = train(TINY)
+    result = train(check_network(TINY))
     assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert result.epochs_run == 2 and len(result.history["loss"]) == 2
     assert result.confusion.shape == (10, 10) and result.confusion.sum() == 1000
@@ -44,7 +47,7 @@ def test_fit_prepared_is_train_on_arrays_built_by_name():
         x_train=data.x_train, labels_train=data.labels_train, x_val=data.x_val, labels_val=data.labels_val,
         x_test=data.x_test, labels_test=data.labels_test,
     )  # fmt: skip
-    result, reference = fit_prepared(TINY, again, record_health=False), train(TINY)
+    result, reference = fit_prepared(check_network(TINY), again, record_health=False), train(check_network(TINY))
     assert result.history == reference.history and result.test_accuracy == reference.test_accuracy
     assert result.health is None and reference.health is not None
     assert result.model is not None
@@ -63,8 +66,9 @@ def test_a_result_loads_its_model_once_through_its_loader():
 
 @pytest.mark.slow
 def test_progress_reports_every_epoch_with_time_left():
-    reports = []
-    train(TINY.replace(epochs=3), on_epoch=reports.append)
+    observer = Recording()
+    train(check_network(TINY.replace(epochs=3)), observer)
+    reports = observer.epochs
     assert [r.epoch for r in reports] == [1, 2, 3]
     assert all(r.epochs == 3 for r in reports)
     assert reports[-1].eta == 0 and reports[0].eta > 0
@@ -74,13 +78,13 @@ def test_progress_reports_every_epoch_with_time_left():
 
 @pytest.mark.slow
 def test_stop_between_epochs_keeps_what_was_learned():
-    result = train(TINY.replace(epochs=10), should_stop=lambda: True)
+    result = train(check_network(TINY.replace(epochs=10)), Recording(stop=lambda: True))
     assert result.stopped and result.epochs_run == 1
     assert result.test_accuracy > 0.3
 
 
 def test_a_learning_rate_of_100_diverges_and_keeps_the_history():
-    result = train(TINY.replace(optimizer="sgd", learning_rate=100.0, epochs=5, activation="sigmoid"))
+    result = train(check_network(TINY.replace(optimizer="sgd", learning_rate=100.0, epochs=5, activation="sigmoid")))
     assert result.diverged
     assert 1 <= result.epochs_run < 5
     assert len(result.history["loss"]) == result.epochs_run
@@ -91,7 +95,7 @@ def test_a_learning_rate_of_100_diverges_and_keeps_the_history():
 @pytest.mark.slow
 def test_early_stopping_restores_the_best_epoch():
     spec = TINY.replace(epochs=30, early_stopping=1, es_monitor="val_loss", learning_rate=0.05)
-    result = train(spec)
+    result = train(check_network(spec))
     assert result.epochs_run < 30
     val = result.history["val_loss"]
     assert result.best_epoch == int(np.argmin(val)) + 1
@@ -100,18 +104,24 @@ def test_early_stopping_restores_the_best_epoch():
 
 @pytest.mark.slow
 def test_a_healthy_run_is_not_called_diverged():
-    result = train(TINY.replace(optimizer="sgd", learning_rate=0.1, activation="sigmoid"))
+    result = train(check_network(TINY.replace(optimizer="sgd", learning_rate=0.1, activation="sigmoid")))
     assert not result.diverged
 
 
 def test_invalid_spec_is_rejected_before_training():
     with pytest.raises(ValueError, match="dropout"):
-        train(TINY.replace(dropout=1.5))
+        check_network(TINY.replace(dropout=1.5))
+    with pytest.raises(TypeError, match="check_network"):
+        train(TINY)  # the trainer takes only a checked spec, and checks nothing again
+    with pytest.raises(TypeError, match="check_network"):
+        CheckedSpec(TINY, 0)  # made by check_network alone
+    checked = check_network(TINY)
+    assert checked.spec is TINY and checked.params == 32 * 784 + 32 + 330
 
 
 def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
     queue = TrainingQueue()
-    places, order = [], []
+    waiting, order = Recording(), []
     first_in = threading.Event()
     release = threading.Event()
 
@@ -122,7 +132,7 @@ def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
             order.append("first")
 
     def second():
-        with queue.slot("second", on_wait=lambda place, running: places.append((place, running)), poll_seconds=0.01):
+        with queue.slot("second", waiting, poll_seconds=0.01):
             order.append("second")
 
     t1 = threading.Thread(target=first)
@@ -130,18 +140,18 @@ def test_queue_runs_one_at_a_time_and_tells_waiters_their_place():
     first_in.wait(5)
     t2 = threading.Thread(target=second)
     t2.start()
-    while not places:
+    while not waiting.places:
         threading.Event().wait(0.01)
     assert queue.snapshot() == ["first", "second"]
     release.set()
     t1.join(5)
     t2.join(5)
     assert order == ["first", "second"]
-    assert places[0] == (1, "first")
+    assert waiting.places[0] == QueuePlace(1, running=1, waiting=1, workers=1, running_label="first")
 
 
 def test_a_waiter_that_gives_up_leaves_the_line():
-    """A training that stops waiting (its on_wait raises) must not block the ones behind it."""
+    """A training that stops waiting (its on_queue raises) must not block the ones behind it."""
     queue = TrainingQueue()
     release, first_in = threading.Event(), threading.Event()
 
@@ -150,13 +160,14 @@ def test_a_waiter_that_gives_up_leaves_the_line():
             first_in.set()
             release.wait(5)
 
-    def give_up(place, running):
-        raise RuntimeError("cancelled while waiting")
+    class GiveUp(TrainingObserver):
+        def on_queue(self, place):
+            raise RuntimeError("cancelled while waiting")
 
     t1 = threading.Thread(target=first)
     t1.start()
     first_in.wait(5)
-    with pytest.raises(RuntimeError), queue.slot("second", on_wait=give_up):
+    with pytest.raises(RuntimeError), queue.slot("second", GiveUp()):
         pass
     assert queue.snapshot() == ["first"]
     release.set()
@@ -169,11 +180,11 @@ def test_a_waiter_that_gives_up_leaves_the_line():
 def test_raw_pixels_start_far_above_chance_without_being_called_diverged():
     """0-255 inputs give a first loss in the hundreds; training brings it down, so it is no blow-up."""
     spec = TINY.replace(raw_pixels=True, activation="elu", dropout=0.2, epochs=3)
-    result = train(spec)
+    result = train(check_network(spec))
     assert result.history["loss"][0] > 5 and not result.diverged
     assert result.history["loss"][-1] < result.history["loss"][0]
     # A real blow-up on raw pixels is still caught.
-    assert train(spec.replace(optimizer="sgd", learning_rate=10.0, activation="relu")).diverged
+    assert train(check_network(spec.replace(optimizer="sgd", learning_rate=10.0, activation="relu"))).diverged
 
 
 def _plain_fit(spec: ExperimentSpec, data: Prepared) -> tuple[dict[str, list[float]], tuple[float, float]]:
@@ -211,7 +222,7 @@ def test_the_trainer_draws_the_curves_plain_model_fit_draws(spec):
     """Same spec, same seed: the trainer's faster loop and the course's ``model.fit`` give the same numbers."""
     data = prepare(spec)
     plain, (test_loss, test_accuracy) = _plain_fit(spec, data)
-    fast = fit_prepared(spec, data, record_health=False)
+    fast = fit_prepared(check_network(spec), data, record_health=False)
     assert set(fast.history) == set(plain) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     for key, values in plain.items():
         assert fast.history[key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
@@ -229,12 +240,12 @@ def test_a_shape_trained_before_lends_its_trace_and_gives_the_same_numbers():
     other = spec.replace(seed=3, learning_rate=0.05)
     data = prepare(spec)
     LOOPS.clear()
-    cold = fit_prepared(other, data, record_health=False)
+    cold = fit_prepared(check_network(other), data, record_health=False)
     LOOPS.clear()
-    first = fit_prepared(spec, data, record_health=False)
+    first = fit_prepared(check_network(spec), data, record_health=False)
     probs = predict_probs(first.model, data.x_test)
     hits = LOOPS.hits
-    warm = fit_prepared(other, data, record_health=False)
+    warm = fit_prepared(check_network(other), data, record_health=False)
     assert LOOPS.hits == hits + 1
     assert warm.history == cold.history
     assert warm.test_loss == cold.test_loss and np.array_equal(warm.test_probs, cold.test_probs)
@@ -250,7 +261,7 @@ def test_a_training_leaves_keras_scopes_of_other_threads_alone():
     variable = keras.Variable(1.0)
     seen: list[float] = []
     with keras.StatelessScope(state_mapping=[(variable, keras.ops.convert_to_tensor(5.0))]):
-        worker = threading.Thread(target=lambda: train(TINY.replace(epochs=1)))
+        worker = threading.Thread(target=lambda: train(check_network(TINY.replace(epochs=1))))
         worker.start()
         worker.join()
         seen.append(float(keras.ops.convert_to_numpy(variable.value)))

@@ -127,7 +127,7 @@ def run_spec(
     """
     jobs = get_jobs()
     try:
-        jobs.limits.check(spec)  # a link beyond the server's limits is refused before anything trains
+        checked = jobs.limits.check(spec)  # a link beyond the server's limits is refused before anything trains
     except ValueError as exc:
         st.error(str(exc))
         return None
@@ -137,7 +137,7 @@ def run_spec(
     stored = get_store().get(spec)
     if start and (stored is None or stored.stopped):
         try:
-            job = jobs.submit(spec, session_id())
+            job = jobs.submit(checked, session_id())  # checked above: not counted again
         except ValueError as exc:
             st.error(str(exc))
             return None

@@ -10,7 +10,8 @@ import uuid
 
 import streamlit as st
 
-from lab.runs.executor import RAY_ENV, Executor, make_executor, ray_setting
+from lab.runs.engine import RAY_ENV, Executor, ray_setting
+from lab.runs.engines import make_executor
 from lab.runs.jobs import JobManager
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore

@@ -8,6 +8,7 @@ ReLU, Adam, batch 128).
 
 from __future__ import annotations
 
+from lab.architecture import check_network
 from lab.bench.workloads import WORKLOADS, workload_data
 from lab.nn.trainer import fit_prepared
 from lab.spec import ExperimentSpec
@@ -49,12 +50,12 @@ def bench_health_overhead(epochs: int = 5, repeats: int = 3, only: str | None = 
     for name in [only] if only else list(workloads):
         spec, n_train, n_test = workloads[name]
         spec = spec.replace(epochs=epochs)
-        data = workload_data(spec, n_train, n_test)
+        data, checked = workload_data(spec, n_train, n_test), check_network(spec)
         times: dict[bool, list[float]] = {False: [], True: []}
         record_s, shares = [], []
         for repeat in range(repeats):
             for record in (False, True) if repeat % 2 == 0 else (True, False):
-                result = fit_prepared(spec, data, record_health=record)
+                result = fit_prepared(checked, data, record_health=record)
                 times[record].append(result.train_seconds)
                 if record:
                     inside = result.health["record_seconds"]

@@ -1,8 +1,8 @@
 """Live curves: how soon the first point comes after Train, and how often the curve grows.
 
 The default setup (784-128-10, 10 epochs on the offline sample) is trained with
-per-epoch reports (``on_epoch``: what the pages had before) and with reports
-within epochs (``on_progress``: what they follow now), alternating in one process
+per-epoch reports (the observer's ``on_epoch``: what the pages had before) and with
+reports within epochs (``on_progress``: what they follow now), alternating in one process
 after one untrained-for warm-up training, as on a server that has trained
 before. For each way: seconds from the ``train()`` call to the first report, to
 the first report of a trained batch, the intervals between reports (median and
@@ -19,9 +19,11 @@ import sys
 import time
 from dataclasses import dataclass
 
+from lab.architecture import check_network
 from lab.data.prepare import prepare
+from lab.nn.observer import TrainingObserver
 from lab.nn.result import EpochReport
-from lab.nn.trainer import train
+from lab.nn.trainer import REPORT_EVERY, train
 from lab.spec import ExperimentSpec
 
 MODES = ("per-epoch", "within-epoch")
@@ -29,10 +31,15 @@ MODES = ("per-epoch", "within-epoch")
 FRESH_FIRST_POINT = """
 import json, time
 start = time.perf_counter()
+from lab.architecture import check_network
+from lab.nn.observer import TrainingObserver
 from lab.nn.trainer import train
 from lab.spec import ExperimentSpec
 stamps = []
-train(ExperimentSpec(epochs=1), on_progress=lambda report: stamps.append(time.perf_counter() - start))
+class Stamps(TrainingObserver):
+    def on_progress(self, report):
+        stamps.append(time.perf_counter() - start)
+train(check_network(ExperimentSpec(epochs=1)), Stamps())
 print(json.dumps({"first_point": stamps[0]}))
 """
 FRESH_WARM_UP = """
@@ -108,18 +115,22 @@ class LiveComparison:
 
 def time_reports(spec: ExperimentSpec, mode: str) -> LiveTiming:
     """Train ``spec`` once, reporting ``per-epoch`` or ``within-epoch``, and time the reports."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}.")
     stamps: list[tuple[float, float]] = []
+    checked = check_network(spec)
 
-    def stamp(report: EpochReport) -> None:
-        stamps.append((time.perf_counter(), report.progress))
+    class Stamps(TrainingObserver):
+        def on_epoch(self, report: EpochReport) -> None:
+            if mode == "per-epoch":
+                stamps.append((time.perf_counter(), report.progress))
+
+        def on_progress(self, report: EpochReport) -> None:
+            if mode == "within-epoch":
+                stamps.append((time.perf_counter(), report.progress))
 
     start = time.perf_counter()
-    if mode == "per-epoch":
-        train(spec, on_epoch=stamp, report_every=0)
-    elif mode == "within-epoch":
-        train(spec, on_progress=stamp)
-    else:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}.")
+    train(checked, Stamps(), report_every=0 if mode == "per-epoch" else REPORT_EVERY)
     seconds = time.perf_counter() - start
     times = [t - start for t, _ in stamps]
     training = [t - start for t, progress in stamps if progress > 0]

@@ -18,7 +18,7 @@ from typing import Any
 
 from lab.catalog.preset import Preset
 from lab.catalog.presets import list_presets
-from lab.runs.executor import Executor
+from lab.runs.engine import Executor
 from lab.runs.pretrain import pretrain
 from lab.runs.store import RunStore
 from lab.runs.warm import warm_up

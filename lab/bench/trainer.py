@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from lab.architecture import check_network
 from lab.bench.workloads import WORKLOADS, workload_arrays, workload_data
 from lab.data.prepare import one_hot
 from lab.nn.model import build_model, compile_model
@@ -71,7 +72,7 @@ def warm_up(spec: ExperimentSpec) -> None:
     y = one_hot(labels)
     n = WARM_UP_IMAGES
     course_fit(small, x[:n], y[:n], x[n:], y[n:])
-    fit_prepared(small, workload_data(small, n, WARM_UP_IMAGES // 4))
+    fit_prepared(check_network(small), workload_data(small, n, WARM_UP_IMAGES // 4))
 
 
 def compare(name: str, epochs: int = 3) -> Comparison:
@@ -89,6 +90,6 @@ def compare(name: str, epochs: int = 3) -> Comparison:
     course_final = {k: float(v[-1]) for k, v in fit.history.items()}
 
     # The lab's trainer on the same split.
-    result = fit_prepared(spec, workload_data(spec, n_train, n_test))
+    result = fit_prepared(check_network(spec), workload_data(spec, n_train, n_test))
     lab_final = {k: float(v[-1]) for k, v in result.history.items()}
     return Comparison(name, course_seconds, result.train_seconds, course_final, lab_final)

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lab.runs.executor import RAY_ENV, Executor, make_executor, ray_setting
+from lab.runs.engine import RAY_ENV, Executor, ray_setting
+from lab.runs.engines import make_executor
 
 
 def add_engine_flag(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.architecture import validate_network
+from lab.architecture import check_network
 from lab.catalog.presets import Preset, course_presets, resolve_presets
 from lab.cli.engine import add_engine_flag, engine_from_args
 from lab.runs.pretrain import pretrain
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     presets = [(p.quick() if args.quick else p).capped(cap) for p in chosen]
     for preset in presets:
         for spec in preset.member_specs():
-            validate_network(spec)
+            check_network(spec)
     started = time.perf_counter()
     with engine_from_args(args) as executor, PretrainProgress.for_presets(presets) as progress:
         results = pretrain(presets, RunStore(args.home), on_event=progress, executor=executor)

@@ -20,10 +20,11 @@ from typing import Any
 from lab.catalog.presets import get_preset
 from lab.cli.engine import add_engine_flag, engine_from_args
 from lab.codec import add_spec_flags, spec_from_flags
+from lab.nn.observer import TrainingObserver
 from lab.nn.result import TIME_LIMIT, EpochReport
+from lab.runs.engines import get_or_train
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train
 from lab.spec import ExperimentSpec
 
 
@@ -58,7 +59,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
 def run(args: argparse.Namespace) -> int:
     """``train``: train or fetch a run, print its summary."""
     limits = cli_limits(args.no_limits)
-    spec = limits.check(spec_from_args(args))
+    checked = limits.check(spec_from_args(args))  # checked once: the executor and the trainer trust it
+    spec = checked.spec
     store = RunStore(args.home)
     if args.retrain:
         store.delete(spec.run_id)
@@ -67,12 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if result is None or result.stopped:  # to train: only then is an engine (Ray) started
         with engine_from_args(args) as executor:
             result = get_or_train(
-                spec,
-                store,
-                executor=executor,
-                on_epoch=_print_epoch,
-                time_limit=limits.max_train_seconds,
-                param_budget=limits.param_budget,
+                checked, store, executor=executor, observer=_PrintEpochs(), time_limit=limits.max_train_seconds
             )
     payload = {
         "run_id": result.run_id,
@@ -101,6 +98,14 @@ def cli_limits(lifted: bool) -> Limits:
         return Limits.unlimited()
     limits = Limits.from_env()
     return Limits(limits.max_epochs, limits.max_params, limits.max_train_seconds, None, data_roots=None)
+
+
+class _PrintEpochs(TrainingObserver):
+    """One line on stderr per epoch."""
+
+    def on_epoch(self, report: EpochReport) -> None:
+        """Print the epoch's figures and the time left."""
+        _print_epoch(report)
 
 
 def _print_epoch(report: EpochReport) -> None:

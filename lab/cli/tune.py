@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from lab.catalog.presets import get_preset
-from lab.runs.executor import RAY_ENV, ray_setting
+from lab.runs.engine import RAY_ENV, ray_setting
 from lab.runs.store import RunStore
 from lab.search.runner import SEARCHERS, SearchResult, TrialRow, ensure_ray, run_search
 from lab.search.space import SearchSpace

@@ -1,10 +1,11 @@
 """Train a spec: the fast, deterministic, observable trainer.
 
-Pages observe training through ``on_progress`` (a plain function that receives an
-``EpochReport`` every few dozen batches, for curves that grow while the class
-watches) or ``on_epoch`` (one report per epoch), and stop it through
-``should_stop``, asked between epochs. A loss that becomes NaN or infinite
-ends the run as *diverged*, keeping the history so far.
+Whoever asked for a training observes it through one ``TrainingObserver``
+(``lab.nn.observer``): ``on_progress`` receives an ``EpochReport`` every few dozen
+batches (curves that grow while the class watches), ``on_epoch`` one per epoch,
+and ``should_stop``, asked between epochs, ends it. A loss that becomes NaN or
+infinite ends the run as *diverged*, keeping the history so far. The trainer takes
+a ``CheckedSpec`` (``lab.architecture.check_network``): it checks nothing again.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lab.architecture import DEFAULT_PARAM_BUDGET, NUM_CLASSES, count_params, validate_network
+from lab.architecture import NUM_CLASSES, CheckedSpec
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
 from lab.nn.forward import predict_probs
 from lab.nn.loop import LOOPS, ArrayLoop
 from lab.nn.model import build_model, compile_model
+from lab.nn.observer import SILENT, TrainingObserver
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import STOP_PRESSED, TIME_LIMIT, EpochReport, RunResult
 from lab.spec import ExperimentSpec
@@ -37,7 +39,7 @@ STEPS_PER_EXECUTION = 32
 # never reach NaN. Regularization is added to the loss, so its starting size
 # raises the limit, and so does a starting loss already near it (unscaled 0-255
 # pixels give huge first logits that training brings down): see
-# _Observer.on_train_begin.
+# _Relay.on_train_begin.
 EXPLODED_LOSS = {"softmax_ce": 20.0, "sigmoid_mse": 2.0}
 PROBE_IMAGES = 256  # training images whose starting loss sets the divergence limit
 # Batches between two reports within an epoch. Keras calls back only once per
@@ -48,17 +50,15 @@ REPORT_EVERY = 32
 tf.config.experimental.enable_op_determinism()
 
 
-class _Observer(keras.callbacks.Callback):
-    """Collects the history, reports within and after each epoch, stops on request or on NaN."""
+class _Relay(keras.callbacks.Callback):
+    """Collects the history, relays reports within and after each epoch to the observer, stops on request or on NaN."""
 
     def __init__(
         self,
         limit: float,
         epochs: int,
-        on_epoch: Callable[[EpochReport], None] | None,
-        should_stop: Callable[[], bool] | None,
+        observer: TrainingObserver,
         probe: tuple[np.ndarray, np.ndarray] | None = None,
-        on_progress: Callable[[EpochReport], None] | None = None,
         report_every: int = REPORT_EVERY,
         time_limit: float | None = None,
     ):
@@ -67,10 +67,8 @@ class _Observer(keras.callbacks.Callback):
         self.limit = limit
         self.probe = probe
         self.epochs = epochs
-        self.on_epoch = on_epoch
-        self.on_progress = on_progress
+        self.observer = observer
         self.report_every = report_every
-        self.should_stop = should_stop
         self.history: dict[str, list[float]] = {}
         self.points: dict[str, list[float]] = {"epoch": [], "loss": [], "accuracy": []}
         self.diverged = False
@@ -85,10 +83,10 @@ class _Observer(keras.callbacks.Callback):
         penalty = float(sum(float(loss) for loss in self.model.losses))
         loss, accuracy = self._starting_point()
         self.limit = max(self.limit, 2 * (loss - penalty if math.isfinite(loss) else 0.0)) + 10 * penalty
-        if self.on_progress is not None and self.report_every and math.isfinite(loss):
+        if self.report_every and math.isfinite(loss):
             # The curve starts before the first batch (which waits for TensorFlow to trace the training step).
             self._add_point(0.0, {"loss": loss, "accuracy": accuracy})
-            self._report(0, 0.0, {"loss": loss, "accuracy": accuracy}, self.on_progress)
+            self._report(0, 0.0, {"loss": loss, "accuracy": accuracy}, self.observer.on_progress)
 
     def _starting_point(self) -> tuple[float, float]:
         """Loss (regularization included, as fit reports it) and accuracy of the untrained model on the probe.
@@ -109,13 +107,11 @@ class _Observer(keras.callbacks.Callback):
         for key in ("loss", "accuracy"):
             self.points[key].append(float(logs.get(key, math.nan)))
 
-    def _report(
-        self, epoch: int, progress: float, logs: dict[str, float], observer: Callable[[EpochReport], None]
-    ) -> None:
-        """Hand ``observer`` a snapshot: the lists keep growing in this thread while a page reads them in its own."""
+    def _report(self, epoch: int, progress: float, logs: dict[str, float], hook: Callable[[EpochReport], None]) -> None:
+        """Hand ``hook`` a snapshot: the lists keep growing in this thread while a page reads them in its own."""
         elapsed = time.perf_counter() - self.start
         eta = elapsed / progress * (self.epochs - progress) if progress > 0 else math.nan
-        observer(
+        hook(
             EpochReport(
                 epoch,
                 self.epochs,
@@ -141,7 +137,7 @@ class _Observer(keras.callbacks.Callback):
             self.diverged = True
             self.model.stop_training = True
         steps = (self.params or {}).get("steps")
-        if self.on_progress is None or not self.report_every or not steps or not logs:
+        if not self.report_every or not steps or not logs:
             return
         done = min(batch + 1, steps)
         if done - self.reported_batches < self.report_every and done < steps:
@@ -150,7 +146,7 @@ class _Observer(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in logs.items()}
         progress = self.epoch_index + done / steps
         self._add_point(progress, logs)
-        self._report(self.epoch_index, progress, logs, self.on_progress)
+        self._report(self.epoch_index, progress, logs, self.observer.on_progress)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -161,12 +157,11 @@ class _Observer(keras.callbacks.Callback):
         done = epoch + 1
         if not self.points["epoch"] or self.points["epoch"][-1] != done:
             self._add_point(float(done), logs)  # no within-epoch report reached the epoch's end
-        for observer in (self.on_epoch, self.on_progress):
-            if observer is not None:
-                self._report(done, float(done), logs, observer)
+        for hook in (self.observer.on_epoch, self.observer.on_progress):
+            self._report(done, float(done), logs, hook)
         if self.diverged:
             self.model.stop_training = True
-        elif self.should_stop is not None and done < self.epochs and self.should_stop():
+        elif done < self.epochs and self.observer.should_stop():
             self.stopped, self.stop_reason = True, STOP_PRESSED
             self.model.stop_training = True
         elif self.out_of_time() and done < self.epochs:
@@ -185,79 +180,64 @@ def exploded(loss: float, limit: float) -> bool:
 
 
 def train(
-    spec: ExperimentSpec,
+    checked: CheckedSpec,
+    observer: TrainingObserver = SILENT,
     *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-    on_progress: Callable[[EpochReport], None] | None = None,
+    time_limit: float | None = None,
+    then: Callable[[RunResult], object] | None = None,
     report_every: int = REPORT_EVERY,
-    should_stop: Callable[[], bool] | None = None,
-    on_wait: Callable[[int, str], None] | None = None,
-    start: Callable[[], None] | None = None,
-    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
     record_health: bool = True,
-    time_limit: float | None = None,
-    param_budget: int = DEFAULT_PARAM_BUDGET,
-    then: Callable[[RunResult], object] | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
-    """Train ``spec`` from scratch and return its result (nothing is stored).
+    """Train a checked spec from scratch, in this process's training slot, and return its result (nothing is stored).
 
     Parameters
     ----------
-    spec : ExperimentSpec
-        What to train; validated first.
-    on_epoch : callable, optional
-        Receives an ``EpochReport`` after every epoch (progress lines).
-    on_progress : callable, optional
-        Receives an ``EpochReport`` for the untrained network (progress 0), every
-        ``report_every`` batches within an epoch, and after every epoch: live curves.
+    checked : CheckedSpec
+        What to train, checked once by ``lab.architecture.check_network`` (not checked again here).
+    observer : TrainingObserver
+        Hears the training: ``on_queue`` while another training holds the slot, ``on_start``
+        once this one holds it, ``on_progress`` for the untrained network (progress 0), every
+        ``report_every`` batches within an epoch and after every epoch (live curves),
+        ``on_epoch`` after every epoch; ``should_stop`` is asked between epochs and True
+        ends training, keeping what was learned. Default: ``SILENT``.
+    time_limit : float, optional
+        Seconds of training (queue time excluded) after which it stops at the end of
+        the epoch, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
+    then : callable, optional
+        Called with the result while this training still holds the slot (the run store's
+        save): writing a Keras model while the next training builds its own fails now and then.
     report_every : int
         Batches between two reports within an epoch, rounded up to whole calls of
         ``steps_per_execution`` batches; 0 reports only at epochs' ends (and not at 0).
-    should_stop : callable, optional
-        Asked between epochs; returning True ends training, keeping what was learned.
-    on_wait : callable, optional
-        ``on_wait(place, running)`` while another training holds the slot.
-    start : callable, optional
-        Called once this training holds the slot and begins.
-    extra_callbacks : sequence of keras.callbacks.Callback
-        More observers (gradient health ...).
     steps_per_execution : int
         Batches per TensorFlow call; 1 reproduces plain ``model.fit``.
     record_health : bool
         Record gradient and activation health (``lab.health.recorder``) into ``result.health``;
         off only to measure what recording costs.
-    time_limit : float, optional
-        Seconds of training (queue time excluded) after which it stops at the end of
-        the epoch, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
-    param_budget : int
-        The most weights the network may have (``lab.architecture.validate_network``).
-    then : callable, optional
-        Called with the result while this training still holds the slot (the run store's
-        save): writing a Keras model while the next training clears Keras' process-wide
-        session and builds its own fails now and then.
+    extra_callbacks : sequence of keras.callbacks.Callback
+        More Keras callbacks (timing a benchmark ...).
 
     Raises
     ------
     ValueError
-        For an invalid spec or data that cannot be loaded.
+        For data that cannot be loaded.
     """
-    validate_network(spec, param_budget)
-    data = prepare(spec)
-    with TRAINING_QUEUE.slot(spec.summary(), on_wait):
-        if start is not None:
-            start()
+    if not isinstance(checked, CheckedSpec):  # a plain spec would fail later, and less clearly
+        raise TypeError("train takes a CheckedSpec: lab.architecture.check_network(spec, param_budget).")
+    data = prepare(checked.spec)
+    with TRAINING_QUEUE.slot(checked.spec.summary(), observer):
+        observer.on_start()
         result = fit_prepared(
-            spec,
+            checked,
             data,
-            on_epoch=on_epoch,
-            on_progress=on_progress,
+            observer,
+            time_limit=time_limit,
             report_every=report_every,
-            should_stop=should_stop,
-            extra_callbacks=extra_callbacks,
             steps_per_execution=steps_per_execution,
             record_health=record_health,
-            time_limit=time_limit,
+            extra_callbacks=extra_callbacks,
         )
         if then is not None:
             then(result)
@@ -265,19 +245,17 @@ def train(
 
 
 def fit_prepared(
-    spec: ExperimentSpec,
+    checked: CheckedSpec,
     data: Prepared,
+    observer: TrainingObserver = SILENT,
     *,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-    on_progress: Callable[[EpochReport], None] | None = None,
+    time_limit: float | None = None,
     report_every: int = REPORT_EVERY,
-    should_stop: Callable[[], bool] | None = None,
-    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     steps_per_execution: int = STEPS_PER_EXECUTION,
     record_health: bool = True,
-    time_limit: float | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
-    """Train ``spec`` on arrays already prepared, here and now: no validation, no queue.
+    """Train a checked spec on arrays already prepared, here and now: no queue.
 
     ``train`` calls it inside the training slot; benchmarks call it on arrays of
     their own (``lab.bench.workloads``). Keras' seed is process-wide, so whoever
@@ -285,23 +263,22 @@ def fit_prepared(
 
     Parameters
     ----------
-    spec : ExperimentSpec
-        What to train (a valid spec: see ``lab.architecture.validate_network``).
+    checked : CheckedSpec
+        What to train (``lab.architecture.check_network``).
     data : Prepared
         The arrays to train, validate and test on.
-    on_epoch, on_progress, report_every, should_stop, extra_callbacks, steps_per_execution, record_health, time_limit
-        As in :func:`train`.
+    observer, time_limit, report_every, steps_per_execution, record_health, extra_callbacks
+        As in :func:`train` (``on_queue`` and ``on_start`` are not called: there is no queue here).
     """
+    spec = checked.spec
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
     # No keras.backend.clear_session(): in Keras 3 it replaces the state of every thread, so a
     # prediction or a model being loaded on a page while this training starts would lose its
     # scopes mid-call. Every layer is named by layer_infos, and old models are freed by Python.
     model = compile_model(build_model(spec), spec, steps_per_execution)
     probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
-    observer = _Observer(
-        EXPLODED_LOSS[spec.output], spec.epochs, on_epoch, should_stop, probe, on_progress, report_every, time_limit
-    )
-    callbacks: list[keras.callbacks.Callback] = [observer, *extra_callbacks]
+    relay = _Relay(EXPLODED_LOSS[spec.output], spec.epochs, observer, probe, report_every, time_limit)
+    callbacks: list[keras.callbacks.Callback] = [relay, *extra_callbacks]
     early = _early_stopping(spec)
     if early is not None:
         callbacks.append(early)
@@ -326,7 +303,7 @@ def fit_prepared(
         seconds = time.perf_counter() - start
         test_loss, test_acc, probs = evaluate(loop.model, data, loop)
         model = trained()  # the result's own: never trained again
-    history = observer.history
+    history = relay.history
     epochs_run = len(history.get("loss", []))
     best_epoch = _best_epoch(spec, history) if early is not None and spec.es_restore_best else None
     if best_epoch is not None and epochs_run == spec.epochs and early is not None and early.stopped_epoch == 0:
@@ -342,10 +319,10 @@ def fit_prepared(
         epochs_run=epochs_run,
         best_epoch=best_epoch,
         train_seconds=seconds,
-        diverged=observer.diverged,
-        stopped=observer.stopped,
-        stop_reason=observer.stop_reason,
-        params=count_params(spec),
+        diverged=relay.diverged,
+        stopped=relay.stopped,
+        stop_reason=relay.stop_reason,
+        params=checked.params,
         mean=data.mean,
         health=recorder.summary() if recorder is not None else None,
         created=time.time(),

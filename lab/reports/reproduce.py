@@ -31,7 +31,7 @@ from lab.catalog.lessons import ClaimCheck, Numbers, check_claims
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, best_single
-from lab.runs.executor import Executor
+from lab.runs.engine import Executor
 from lab.runs.pretrain import PretrainEvent, pretrain
 from lab.runs.store import RunStore
 
@@ -409,7 +409,7 @@ def reproduce(
     on_event : callable, optional
         Progress, as ``lab.runs.pretrain.pretrain`` reports it.
     executor : Executor, optional
-        Where to train (``lab.runs.executor``; on Ray, presets train in parallel); default here.
+        Where to train (``lab.runs.engine``; on Ray, presets train in parallel); default here.
 
     Returns
     -------

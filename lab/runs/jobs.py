@@ -2,14 +2,15 @@
 
 A page submits a spec and follows the job: its place in the queue, the latest
 epoch report, and finally the stored result. Each job has a thread of its own
-that hands the spec to the manager's executor (``lab.runs.executor``): by
+that hands the spec to the manager's executor (``lab.runs.engine``): by
 default it trains right there, one at a time per process (``lab.nn.queue``);
 with Ray, on a worker process while the thread relays its reports. The run is
 stored when done, whatever happens to the browser session that asked for it.
 Two sessions asking for the same spec share one job; a failed job can be retried.
 Every spec is checked against the server's limits (``lab.runs.limits``) before
-it is queued, and each browser session may have only so many jobs at once; the
-teacher may cancel any job.
+it is queued, once: the job holds the ``CheckedSpec`` and nothing below checks it
+again. Each browser session may have only so many jobs at once; the teacher may
+cancel any job. A job is the ``TrainingObserver`` of its training.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from lab.architecture import CheckedSpec
+from lab.nn.observer import QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
-from lab.runs.executor import EngineStatus, Executor, InProcessExecutor, QueuePlace, job_error_text
+from lab.runs.engine import EngineStatus, Executor, job_error_text
+from lab.runs.in_process import InProcessExecutor
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
@@ -37,13 +41,13 @@ class JobCancelled(ValueError):
 
 
 @dataclass
-class Job:
-    """One training, queued, running or finished.
+class Job(TrainingObserver):
+    """One training, queued, running or finished; it observes its own training (its hooks run in the job's thread).
 
     Attributes
     ----------
-    spec : ExperimentSpec
-        What is trained.
+    checked : CheckedSpec
+        What is trained, checked once when submitted (``spec`` is its spec).
     state : str
         ``queued``, ``running``, ``done`` or ``failed``.
     place : int
@@ -70,7 +74,7 @@ class Job:
         Withdrawn by the session that asked for it (a series' Cancel): the same, in its own words.
     """
 
-    spec: ExperimentSpec
+    checked: CheckedSpec
     state: str = "queued"
     place: int = 0
     running_label: str = ""
@@ -88,6 +92,11 @@ class Job:
     submitted: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        """What is trained."""
+        return self.checked.spec
 
     @property
     def run_id(self) -> str:
@@ -122,27 +131,34 @@ class Job:
         """Block until finished (or timeout); returns whether it finished."""
         return self._done.wait(timeout)
 
-    # called from the worker thread
-    def _on_wait(self, place: int, running: str) -> None:
-        self.place, self.running_label = place, running
+    # The TrainingObserver's hooks: called from the job's thread.
+    def on_queue(self, place: QueuePlace) -> None:
+        """Keep the line the engine reports while this job waits."""
+        self.place, self.running_label = place.place, place.running_label
+        self.running, self.waiting, self.workers = place.running, place.waiting, place.workers
 
-    def _on_queue(self, line: QueuePlace) -> None:
-        self.place, self.running_label = line.place, line.running_label
-        self.running, self.waiting, self.workers = line.running, line.waiting, line.workers
-
-    def _on_worker(self, pid: int, node: str) -> None:
+    def on_worker(self, pid: int, node: str) -> None:
+        """Keep which worker process trains it (Ray)."""
         self.worker_pid, self.worker_node = pid, node
 
-    def _on_start(self) -> None:
-        # Raised inside the training slot, which is released for the next in line.
+    def on_start(self) -> None:
+        """Running now, unless it was cancelled or withdrawn while it waited (then it never trains).
+
+        Raised inside the training slot, which is released for the next in line.
+        """
         if self.cancelled:
             raise JobCancelled(CANCELLED_TEXT)
         if self.withdrawn:
             raise JobCancelled(WITHDRAWN_TEXT)
         self.state, self.place = "running", 0
 
-    def _on_progress(self, report: EpochReport) -> None:
+    def on_progress(self, report: EpochReport) -> None:
+        """Keep the latest report."""
         self.state, self.place, self.report = "running", 0, report
+
+    def should_stop(self) -> bool:
+        """Stop, cancel or withdraw was asked for."""
+        return self._stop.is_set()
 
 
 class JobManager:
@@ -165,9 +181,12 @@ class JobManager:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
 
-    def submit(self, spec: ExperimentSpec, session: str = "") -> Job:
+    def submit(self, spec: ExperimentSpec | CheckedSpec, session: str = "") -> Job:
         """Start training ``spec`` for ``session`` (or join the job already training it).
 
+        The one seam where a training's spec is checked (``Limits.check``: its values, its
+        size, the server's limits; a ``CheckedSpec`` the caller got from ``Limits.check`` is
+        not counted again); the job and everything below trust it.
         Joining a job another session started costs nothing and is always allowed;
         a new job counts against ``session``'s limit of jobs queued or running.
 
@@ -177,14 +196,15 @@ class JobManager:
             For an invalid spec, or one beyond the server's limits
             (``lab.runs.limits.LimitExceeded``), at once, before anything is queued.
         """
-        self.limits.check(spec)
+        checked = self.limits.check(spec)
+        spec = checked.spec
         with self._lock:
             job = self._jobs.get(spec.run_id)
             if job is not None and not job.finished:
                 return job
             if session:
                 self.limits.check_queue(sum(1 for j in self._jobs.values() if j.session == session and not j.finished))
-            job = Job(spec, session=session)
+            job = Job(checked, session=session)
             self._jobs[spec.run_id] = job
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()
         return job
@@ -200,7 +220,7 @@ class JobManager:
         job = self.get(run_id)
         if job is None:
             raise KeyError(f"no training of run {run_id} to retry")
-        return self.submit(job.spec, job.session)
+        return self.submit(job.checked, job.session)
 
     def status(self) -> EngineStatus:
         """The engine's workers and how many are busy (``Executor.status``)."""
@@ -228,16 +248,7 @@ class JobManager:
     def _work(self, job: Job) -> None:
         try:
             job.result = self.executor.train_and_save(
-                job.spec,
-                self.store,
-                on_progress=job._on_progress,
-                should_stop=job._stop.is_set,
-                on_wait=job._on_wait,
-                on_queue=job._on_queue,
-                start=job._on_start,
-                on_worker=job._on_worker,
-                time_limit=self.limits.max_train_seconds,
-                param_budget=self.limits.param_budget,
+                job.checked, self.store, job, time_limit=self.limits.max_train_seconds
             )
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.architecture import DEFAULT_PARAM_BUDGET, count_params, validate_network
+from lab.architecture import DEFAULT_PARAM_BUDGET, CheckedSpec, check_network
 from lab.data.sources import PROJECT_DATA_DIR, check_data_allowed
 from lab.spec import ExperimentSpec
 
@@ -39,7 +39,6 @@ DATA_ROOTS_ENV = "MLP_LAB_DATA_ROOTS"
 DEFAULT_MAX_EPOCHS = 200
 DEFAULT_MAX_TRAIN_SECONDS = 600.0
 DEFAULT_MAX_QUEUED = 3
-UNLIMITED_PARAMS = 10**12  # what validate_network gets when the budget is lifted
 
 
 class LimitExceeded(ValueError):
@@ -109,38 +108,38 @@ class Limits:
         """No limit at all: the command line's ``--no-limits``."""
         return cls(max_epochs=None, max_params=None, max_train_seconds=None, max_queued=None, data_roots=None)
 
-    @property
-    def param_budget(self) -> int:
-        """``max_params`` as ``validate_network`` takes it (a huge number when lifted)."""
-        return self.max_params if self.max_params is not None else UNLIMITED_PARAMS
+    def check(self, spec: ExperimentSpec | CheckedSpec) -> CheckedSpec:
+        """Refuse a spec beyond a limit (epochs, weights, data folder) before anything trains; return it checked.
 
-    def check(self, spec: ExperimentSpec) -> ExperimentSpec:
-        """Refuse a spec beyond a limit (epochs, weights, data folder) before anything trains; return it.
+        The one seam where a spec becomes a ``CheckedSpec``: its values and its network are
+        checked and its weights counted here, once (not again for a spec already checked),
+        and the job, the executor and the trainer trust the result.
 
         Raises
         ------
         LimitExceeded
             Naming the limit, the value asked for and what to change.
         ValueError
-            For a spec that is invalid whatever the limits (``validate_network``).
+            For a spec that is invalid whatever the limits (``check_network``).
         """
-        validate_network(spec, UNLIMITED_PARAMS)  # every field's value first, and a network that can be built
+        # Every field's value first, and a network that can be built; the size against this server's own limit below.
+        checked = spec if isinstance(spec, CheckedSpec) else check_network(spec, None)
+        spec = checked.spec
         if self.max_epochs is not None and spec.epochs > self.max_epochs:
             raise LimitExceeded(
                 f"{spec.epochs} epochs is more than this server allows ({self.max_epochs}, the limit "
                 f"{MAX_EPOCHS_ENV}): choose {self.max_epochs} epochs or fewer."
             )
-        params = count_params(spec)
-        if self.max_params is not None and params > self.max_params:
+        if self.max_params is not None and checked.params > self.max_params:
             raise LimitExceeded(
-                f"This model has {params:,} parameters, more than the budget this server allows "
+                f"This model has {checked.params:,} parameters, more than the budget this server allows "
                 f"({self.max_params:,}, the limit {PARAM_BUDGET_ENV}): use fewer or narrower layers."
             )
         try:
             check_data_allowed(spec.data, self.data_roots)
         except ValueError as exc:
             raise LimitExceeded(str(exc)) from None
-        return spec
+        return checked
 
     def check_queue(self, queued: int) -> None:
         """Refuse one more training to a session that has ``queued`` trainings queued or running.

@@ -2,7 +2,7 @@
 
 ``python -m lab pretrain`` (``lab.cli.pretrain``) and the reproduction document
 (``lab.reports.reproduce``) both train through here; each run goes through the
-one train-and-save path, ``lab.runs.training.get_or_train``. In-process the
+one train-and-save path, ``lab.runs.engines.get_or_train``. In-process the
 runs train one after another; on an executor with several workers (Ray) they
 train in parallel, as many as there are workers, the longest first.
 """
@@ -16,10 +16,11 @@ from typing import Any
 
 from lab.architecture import multiply_adds
 from lab.catalog.presets import Preset
-from lab.nn.result import RunResult
-from lab.runs.executor import Executor
+from lab.nn.observer import QueuePlace, TrainingObserver
+from lab.nn.result import EpochReport, RunResult
+from lab.runs.engine import Executor
+from lab.runs.engines import get_or_train
 from lab.runs.store import RunStore
-from lab.runs.training import get_or_train
 from lab.spec import ExperimentSpec
 
 PretrainEvent = Callable[[str, Preset, ExperimentSpec, Any], None]
@@ -50,7 +51,7 @@ def pretrain(
         ``done`` (the result). A run stopped part-way is trained again. With
         a parallel executor, events of several runs come from several threads.
     executor : Executor, optional
-        Where to train (``lab.runs.executor``); default: here, one run after another.
+        Where to train (``lab.runs.engine``); default: here, one run after another.
 
     Returns
     -------
@@ -62,22 +63,22 @@ def pretrain(
     members = [(preset, spec) for preset in presets for spec in preset.member_specs()]
 
     def one(preset: Preset, spec: ExperimentSpec, queued: threading.Event | None = None) -> RunResult:
-        def started() -> None:
-            if queued is not None:
-                queued.set()
-            notify("start", preset, spec, None)
+        class Observer(TrainingObserver):
+            def on_queue(self, place: QueuePlace) -> None:
+                # Waiting in an executor's queue counts as queued (only a parallel executor's is watched).
+                if queued is not None:
+                    queued.set()
 
-        # Waiting in an executor's queue counts as queued (in-process there is no queue to report).
-        waiting = {} if queued is None else {"on_queue": lambda place: queued.set()}
+            def on_start(self) -> None:
+                if queued is not None:
+                    queued.set()
+                notify("start", preset, spec, None)
+
+            def on_epoch(self, report: EpochReport) -> None:
+                notify("epoch", preset, spec, report)
+
         try:
-            result = get_or_train(
-                spec,
-                store,
-                executor=executor,
-                start=started,
-                on_epoch=lambda report: notify("epoch", preset, spec, report),
-                **waiting,
-            )
+            result = get_or_train(spec, store, executor=executor, observer=Observer())
         finally:
             if queued is not None:
                 queued.set()  # stored already, or failed: the next may go

@@ -1,6 +1,6 @@
 """Trainings on Ray workers: one process per core, each training one model after another.
 
-Imported only when ``MLP_LAB_RAY`` asks for Ray (``lab.runs.executor.make_executor``).
+Imported only when ``MLP_LAB_RAY`` asks for Ray (``lab.runs.engines.make_executor``).
 
 - Each training is a Ray task needing one CPU (:func:`train_on_worker`). Ray
   reuses worker processes, so a worker imports TensorFlow once; Ray's scheduler
@@ -9,7 +9,8 @@ Imported only when ``MLP_LAB_RAY`` asks for Ray (``lab.runs.executor.make_execut
 - One named actor per cluster, the :class:`Coordinator` (no CPU of its own),
   holds the line (waiting, running) and, for each training, the epoch reports
   not yet collected and the stop flag. The worker sends reports to it; the
-  server that submitted the training polls it from the job's thread.
+  server that submitted the training polls it from the job's thread and relays
+  what it hears to the caller's ``TrainingObserver``.
 - A worker trains with one TensorFlow thread (``WORKER_ENV``): several workers
   share a machine, one per core. Keras' seed is process-wide, and each worker
   trains one model at a time, so the same spec and seed give the same curves on
@@ -28,7 +29,6 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,12 @@ import ray
 import ray.exceptions
 
 import lab
-from lab.architecture import DEFAULT_PARAM_BUDGET
+from lab.architecture import CheckedSpec
+from lab.nn.observer import SILENT, QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
-from lab.runs.executor import WORKER_DIED_TEXT, EngineStatus, QueuePlace, WorkerLostError
+from lab.runs.engine import WORKER_DIED_TEXT, EngineStatus, WorkerLostError
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
-from lab.spec import ExperimentSpec
 
 NAMESPACE = "mlp-lab"
 COORDINATOR_NAME = "mlp-lab-coordinator"
@@ -152,8 +152,9 @@ class Coordinator:
             del self._entries[ticket]
 
 
-class _WorkerLink:
-    """A worker's side of the coordinator: reports sent without waiting, the stop flag read in a thread.
+class _WorkerLink(TrainingObserver):
+    """A worker's side of the coordinator, observing the training there: epoch reports sent without waiting,
+    the stop flag read in a thread. The server's side relays both to the observer of whoever asked.
 
     Why a thread: a ``ray.get`` in a task's main thread lends the task's CPU to
     the next task in line while it waits (Ray's way to avoid deadlocks), and the
@@ -178,8 +179,8 @@ class _WorkerLink:
             except ray.exceptions.RayError:
                 return  # no coordinator: nobody can press Stop; the training goes on and is stored
 
-    def report(self, report: EpochReport) -> None:
-        """Send an epoch report (never waits)."""
+    def on_epoch(self, report: EpochReport) -> None:
+        """Send an epoch report (never waits); the server hands it to ``on_progress`` and ``on_epoch``."""
         self.coordinator.report.remote(self.ticket, report)
 
     def should_stop(self) -> bool:
@@ -193,33 +194,21 @@ class _WorkerLink:
 
 @ray.remote(num_cpus=CPUS_PER_TRAINING, max_retries=0)
 def train_on_worker(
-    spec_json: str,
-    home: str,
-    ticket: str,
-    coordinator: Any,
-    time_limit: float | None = None,
-    param_budget: int = DEFAULT_PARAM_BUDGET,
+    checked: CheckedSpec, home: str, ticket: str, coordinator: Any, time_limit: float | None = None
 ) -> str:
-    """Train one spec on this worker and store it in ``home``; returns the run's folder.
+    """Train one checked spec on this worker and store it in ``home``; returns the run's folder.
 
     Runs in a Ray worker process: reports each epoch to ``coordinator`` and
     stops between epochs once it says so, or once ``time_limit`` seconds have gone
-    (the server's limit, enforced on the worker itself). Never retried (``max_retries=0``): a
+    (the server's limit, enforced on the worker itself). The spec was checked where
+    it was submitted and travels checked. Never retried (``max_retries=0``): a
     worker that dies fails its job instead of training again unseen.
     """
     configure_worker()
     coordinator.started.remote(ticket, os.getpid(), socket.gethostname())
     link = _WorkerLink(coordinator, ticket)
     try:
-        spec = ExperimentSpec.from_json(spec_json)
-        result = train_and_save(
-            spec,
-            RunStore(home),
-            on_epoch=link.report,
-            should_stop=link.should_stop,
-            time_limit=time_limit,
-            param_budget=param_budget,
-        )
+        result = train_and_save(checked, RunStore(home), link, time_limit=time_limit)
     finally:
         link.close()
     coordinator.saved.remote(ticket)  # after every report: calls from one caller arrive in order
@@ -420,56 +409,43 @@ class RayExecutor:
 
     def train_and_save(
         self,
-        spec: ExperimentSpec,
+        checked: CheckedSpec,
         store: RunStore,
+        observer: TrainingObserver = SILENT,
         *,
-        on_epoch: Callable[[EpochReport], None] | None = None,
-        on_progress: Callable[[EpochReport], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        on_wait: Callable[[int, str], None] | None = None,
-        on_queue: Callable[[QueuePlace], None] | None = None,
-        start: Callable[[], None] | None = None,
-        on_worker: Callable[[int, str], None] | None = None,
         time_limit: float | None = None,
-        param_budget: int = DEFAULT_PARAM_BUDGET,
     ) -> RunResult:
-        """Train on a worker and return the stored run; see ``lab.runs.executor.Executor``.
+        """Train on a worker and return the stored run; see ``lab.runs.engine.Executor``.
 
-        ``on_worker(pid, node)`` is told which process trains it, once it started.
+        ``observer.on_worker(pid, node)`` is told which process trains it, once it started.
         """
+        spec = checked.spec
         ticket = f"{spec.run_id}-{uuid.uuid4().hex[:12]}"
         coordinator = self.coordinator
         self._answer(coordinator.submit.remote(ticket, spec.summary()))
-        ref = train_on_worker.remote(
-            spec.to_json(), str(store.home.resolve()), ticket, coordinator, time_limit, param_budget
-        )
+        ref = train_on_worker.remote(checked, str(store.home.resolve()), ticket, coordinator, time_limit)
         started = stop_sent = False
 
         def apply(update: dict[str, Any]) -> None:
             nonlocal started
             if update["state"] == "waiting":
                 label = update["running_label"] or f"{update['running']} runs on {self.workers} workers"
-                if on_wait is not None:
-                    on_wait(update["place"], label)
-                if on_queue is not None:
-                    on_queue(QueuePlace(update["place"], update["running"], update["waiting"], self.workers, label))
+                observer.on_queue(QueuePlace(update["place"], update["running"], update["waiting"], self.workers, label))
             elif update["state"] in ("running", "saved") and not started:
                 started = True
-                if on_worker is not None and update["pid"] is not None:
-                    on_worker(update["pid"], update["node"])
-                if start is not None:
-                    start()
+                if update["pid"] is not None:
+                    observer.on_worker(update["pid"], update["node"])
+                observer.on_start()
             for report in update["reports"]:
-                if on_progress is not None:
-                    on_progress(report)
-                if on_epoch is not None and report.at_epoch_end:
-                    on_epoch(report)
+                observer.on_progress(report)
+                if report.at_epoch_end:
+                    observer.on_epoch(report)
 
         try:
             while True:
                 done, _ = ray.wait([ref], timeout=POLL_SECONDS)
                 apply(self._answer(coordinator.poll.remote(ticket)))
-                if should_stop is not None and not stop_sent and should_stop():
+                if not stop_sent and observer.should_stop():
                     coordinator.stop.remote(ticket)
                     stop_sent = True
                 if done:

@@ -1,33 +1,38 @@
-"""The one train-and-save path: train a spec, then keep it in the run store.
+"""The one train-and-save path: train a checked spec, then keep it in the run store.
 
-Jobs (the pages' background trainings), ``pretrain``, the command line and
-the tests all come through here, so a run is stored the same way whoever
-asked for it. The store itself only reads and writes runs.
+Every executor (``lab.runs.in_process``, ``lab.runs.ray_executor`` on its workers),
+and through them jobs, ``pretrain``, the command line and the tests, come through
+here, so a run is stored the same way whoever asked for it. The store itself only
+reads and writes runs. This module knows no executor: they call it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from lab.architecture import CheckedSpec
+from lab.nn.observer import SILENT, TrainingObserver
 from lab.nn.result import RunResult
 from lab.runs.store import RunStore
-from lab.spec import ExperimentSpec
-
-if TYPE_CHECKING:  # the executors call train_and_save: only their type is needed here
-    from lab.runs.executor import Executor
 
 
-def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> RunResult:
-    """Train ``spec`` now and save the run in ``store``, whatever the store already holds.
+def train_and_save(
+    checked: CheckedSpec,
+    store: RunStore,
+    observer: TrainingObserver = SILENT,
+    *,
+    time_limit: float | None = None,
+) -> RunResult:
+    """Train ``checked`` now and save the run in ``store``, whatever the store already holds.
 
     Parameters
     ----------
-    spec : ExperimentSpec
-        What to train.
+    checked : CheckedSpec
+        What to train (``lab.architecture.check_network``).
     store : RunStore
         Where the finished run is written (a stored run of the same spec is replaced).
-    **observers
-        Passed to ``lab.nn.trainer.train``: ``on_epoch``, ``should_stop``, ``on_wait``, ``start``.
+    observer : TrainingObserver
+        Hears the training (``lab.nn.trainer.train``).
+    time_limit : float, optional
+        Seconds of training after which it stops as on a Stop press (``lab.nn.trainer.train``).
 
     Returns
     -------
@@ -39,42 +44,4 @@ def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> R
     from lab.nn.trainer import train
 
     # Saved inside the training slot: the next training in this process waits until the model is written.
-    return train(spec, then=store.save, **observers)
-
-
-def get_or_train(
-    spec: ExperimentSpec,
-    store: RunStore | None = None,
-    *,
-    retrain_stopped: bool = True,
-    executor: Executor | None = None,
-    **observers: Any,
-) -> RunResult:
-    """The stored run for ``spec``, or train it now and store it.
-
-    Parameters
-    ----------
-    spec : ExperimentSpec
-        What to train.
-    store : RunStore, optional
-        Where runs live (default: ``RunStore()``).
-    retrain_stopped : bool
-        Train again when the stored run was stopped by the user part-way.
-    executor : Executor, optional
-        Where to train (``lab.runs.executor``); default: here, now, in this process.
-    **observers
-        Passed to ``lab.nn.trainer.train`` (``on_epoch``, ``should_stop``, ``on_wait`` ...),
-        or to the executor.
-
-    Returns
-    -------
-    RunResult
-        ``from_store`` says which of the two it was.
-    """
-    store = store if store is not None else RunStore()
-    stored = store.get(spec)
-    if stored is not None and not (retrain_stopped and stored.stopped):
-        return stored
-    if executor is not None:
-        return executor.train_and_save(spec, store, **observers)
-    return train_and_save(spec, store, **observers)
+    return train(checked, observer, time_limit=time_limit, then=store.save)

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lab.architecture import DEFAULT_PARAM_BUDGET, validate_network
+from lab.architecture import DEFAULT_PARAM_BUDGET, check_network
 from lab.codec import KEYS, apply_settings, format_value, parse_value
 from lab.spec import Augmentation, ExperimentSpec
 
@@ -205,7 +205,7 @@ class SearchSpace:
         for combo in itertools.product(*options):
             values = {k.name: v for k, v in zip(size_knobs, combo, strict=True)}
             try:
-                validate_network(self.apply(base, values), param_budget)
+                check_network(self.apply(base, values), param_budget)
             except ValueError as exc:
                 where = ", ".join(f"{name}={value}" for name, value in values.items())
                 raise ValueError(f"At {where} the search would go over the limit: {exc}") from None

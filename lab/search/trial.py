@@ -21,6 +21,8 @@ from typing import Any
 
 from ray import tune
 
+from lab.architecture import check_network
+from lab.nn.observer import TrainingObserver
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.ray_executor import configure_worker
 from lab.runs.store import RunStore
@@ -43,6 +45,25 @@ def trial_spec(base_json: str, space_text: str, config: dict[str, Any]) -> Exper
 def score(value: float | None) -> float:
     """A validation accuracy as the searcher takes it: a diverged network's NaN counts as 0."""
     return float(value) if value is not None and math.isfinite(value) else 0.0
+
+
+class _StepByStep(TrainingObserver):
+    """A trial's training, observed: each new epoch goes to Tune, then it waits for the next step or the stop."""
+
+    def __init__(self, messages: queue.Queue[Any], resume: threading.Semaphore, stop: threading.Event, skip: int):
+        self.messages, self.resume, self.stop, self.skip = messages, resume, stop, skip
+
+    def on_epoch(self, report: EpochReport) -> None:
+        """Hand Tune the epoch, unless an earlier training of this spec did (``skip``); wait for the next step."""
+        if report.epoch <= self.skip:
+            return  # the same spec and seed give the same epochs again: already told
+        self.messages.put(report)
+        if report.epoch < report.epochs:
+            self.resume.acquire()  # wait for Tune: the next step, or the stop
+
+    def should_stop(self) -> bool:
+        """Tune ended the trial (ASHA, the user, the end of the search)."""
+        return self.stop.is_set()
 
 
 class SearchTrial(tune.Trainable):
@@ -76,18 +97,12 @@ class SearchTrial(tune.Trainable):
     def _start_training(self, skip: int) -> None:
         """Train in a thread; the first ``skip`` epochs were already reported (from a stopped stored run)."""
 
-        def on_epoch(report: EpochReport) -> None:
-            if report.epoch <= skip:
-                return  # the same spec and seed give the same epochs again: already told
-            self.messages.put(report)
-            if report.epoch < report.epochs:
-                self.resume.acquire()  # wait for Tune: the next step, or the stop
+        observer = _StepByStep(self.messages, self.resume, self.stop_flag, skip)
 
         def work() -> None:
             try:
-                self.result = train_and_save(
-                    self.spec, self.store, on_epoch=on_epoch, should_stop=self.stop_flag.is_set
-                )
+                # Checked here, the trial's one seam: the runner checked only the ranges' ends.
+                self.result = train_and_save(check_network(self.spec), self.store, observer)
             except BaseException as exc:  # noqa: BLE001 - raised again in step()
                 self.error = exc
             self.messages.put(_FINISHED)

@@ -120,8 +120,8 @@ def lab_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def seeded_store(lab_home: Path) -> Any:
     """A tiny trained run (``RunResult``) in ``lab_home``, trained once per session."""
+    from lab.runs.engines import get_or_train
     from lab.runs.store import RunStore
-    from lab.runs.training import get_or_train
     from lab.spec import ExperimentSpec
 
     return get_or_train(ExperimentSpec(**TINY_SPEC_FIELDS), RunStore(lab_home))

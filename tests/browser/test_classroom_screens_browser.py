@@ -76,8 +76,8 @@ def made_up_run(spec: Any, final: float, rng: np.random.Generator) -> Any:
 def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on a store with two real tiny runs (seeds 0 and 1) and quick mode's eleven B presets."""
     from lab.catalog.presets import list_presets
+    from lab.runs.engines import get_or_train
     from lab.runs.store import RunStore
-    from lab.runs.training import get_or_train
     from lab.spec import ExperimentSpec
 
     home = tmp_path_factory.mktemp("classroom") / "runs"
