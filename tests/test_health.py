@@ -318,6 +318,7 @@ def test_overhead_benchmark_reports_ratios():
 
 @pytest.mark.slow
 def test_the_clipping_pair_shows_its_lesson_the_same_step_explodes_without_and_learns_with_clipping():
+    from lab.architecture import check_network
     from lab.nn.trainer import train
 
     exploding, clipped = comparison_pair("A far too large step, without and with gradient clipping")
