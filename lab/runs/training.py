@@ -42,6 +42,16 @@ def train_and_save(spec: ExperimentSpec, store: RunStore, **observers: Any) -> R
     return train(spec, then=store.save, **observers)
 
 
+def stored_run(spec: ExperimentSpec, store: RunStore, *, retrain_stopped: bool = True) -> RunResult | None:
+    """The one answer to "stored, or train?": the stored run that stands for ``spec``, or None to train it.
+
+    A run stopped part-way (by a Stop press, the teacher, the time limit) does not stand
+    for the spec when ``retrain_stopped``: pages, jobs and ``pretrain`` train it again.
+    """
+    stored = store.get(spec)
+    return None if stored is None or (retrain_stopped and stored.stopped) else stored
+
+
 def get_or_train(
     spec: ExperimentSpec,
     store: RunStore | None = None,
@@ -72,8 +82,8 @@ def get_or_train(
         ``from_store`` says which of the two it was.
     """
     store = store if store is not None else RunStore()
-    stored = store.get(spec)
-    if stored is not None and not (retrain_stopped and stored.stopped):
+    stored = stored_run(spec, store, retrain_stopped=retrain_stopped)
+    if stored is not None:
         return stored
     if executor is not None:
         return executor.train_and_save(spec, store, **observers)
