@@ -87,29 +87,6 @@ def tune_workers() -> int:
     return os.cpu_count() or 1
 
 
-@st.fragment(run_every=1.0)
-def live_view(job: SearchJob) -> None:
-    """The table and curves while the search runs; the page reruns once it ended."""
-    space, epochs = job.options["space"], job.options["epochs"]
-    rows = job.snapshot()
-    if job.finished:
-        st.rerun()
-    done = sum(r.state not in ("waiting", "running") for r in rows)
-    best = max((r.val_accuracy for r in rows if math.isfinite(r.val_accuracy)), default=math.nan)
-    c1, c2, c3 = st.columns([2, 2, 1])
-    c1.metric("Trials ended", f"{done} of {job.options['trials']}")
-    c2.metric("Best validation accuracy so far", fmt_percent(best) if math.isfinite(best) else "–")
-    c3.button(
-        "Stop", key="tune_stop", on_click=job.stop, disabled=job.stopping, help="Ends every trial after its epoch."
-    )
-    if job.stopping:
-        st.caption("Stopping: every trial ends after its current epoch and is stored as stopped.")
-    elif not rows:
-        st.caption("Starting Ray and the first trials (a first search takes a few seconds more) ...")
-    tune.show_live_table(rows, space)
-    st.altair_chart(tune.curves_chart(rows, epochs), width="stretch")
-
-
 def show_result(result: SearchResult) -> None:
     """What the search found: the table with links, the charts, the best trial and the course's figure."""
     best = result.best
@@ -181,4 +158,4 @@ if job is not None:
     elif job.result is not None:
         show_result(job.result)
     else:
-        live_view(job)
+        tune.follow_search(job)  # ends in a rerun, which shows the result

@@ -230,7 +230,8 @@ class TwoWorkers:
 
 def test_parallel_pretraining_queues_the_longest_runs_first_one_more_than_the_workers_at_a_time(tmp_path):
     from lab.catalog.presets import list_presets
-    from lab.runs.pretrain import costliest_first, pretrain
+    from lab.runs.pretrain import pretrain
+    from lab.runs.scheduler import costliest_first
 
     presets = [p.quick() for p in list_presets("B", "sample")]
     engine = TwoWorkers()

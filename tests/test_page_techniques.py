@@ -183,7 +183,7 @@ def test_on_two_workers_a_series_keeps_both_busy_and_one_run_in_line(tmp_path, m
     arrived, most = counting_engine(monkeypatch, workers=2)
     specs = [p.capped(1).spec for p in list_presets("D", "sample")]
     ranked = [spec.run_id for spec in reversed(specs)]
-    monkeypatch.setattr("lab.runs.pretrain.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
+    monkeypatch.setattr("lab.runs.scheduler.training_cost", lambda spec: ranked[::-1].index(spec.run_id))
     home = tmp_path / "runs"
     at = run_series(open_page(home, monkeypatch), "D", cap=1)
     assert len(RunStore(home).list()) == 6, [e.value for e in at.error]  # the whole series, none failed

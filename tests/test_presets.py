@@ -191,7 +191,7 @@ def test_pretrain_reports_each_run_then_skips_it_once_stored(tmp_path):
 
 def test_parallel_pretraining_hands_the_longest_runs_to_the_workers_first():
     from lab.catalog.presets import list_presets
-    from lab.runs.pretrain import costliest_first
+    from lab.runs.scheduler import costliest_first
 
     presets = list_presets("B", "sample")
     order = [presets[i].name for i in costliest_first([p.quick().spec for p in presets])]

@@ -116,10 +116,10 @@ def test_stop_ends_every_running_trial_after_its_epoch_and_stores_it_stopped(loc
         {"base": BASE, "space": SPACE, "trials": 4, "epochs": 30, "concurrency": 2, "seed": 5, "store": store}
     ).start()
     deadline = time.monotonic() + 600
-    while not any(r.epoch >= 1 for r in job.snapshot()):
+    while not any(r.epoch >= 1 for r in job.latest):
         assert time.monotonic() < deadline and not job.finished, job.error
         time.sleep(0.2)
-    job.stop()  # what the page's Stop button calls
+    job.request_stop()  # what the page's Stop button calls
     assert job.wait(600), "the search did not end after Stop"
     assert not job.error, job.error
     result = job.result

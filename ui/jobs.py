@@ -1,6 +1,8 @@
-"""Following a training job on a page: its place in the queue, progress, live curves, Stop.
+"""Following a background job on a page (a training, or Tune's search): its place in the queue, progress,
+live view, Stop; and showing the runs of a series train.
 
-Thin on purpose: widgets and layout only; the jobs themselves live in ``lab.runs.jobs``.
+Thin on purpose: widgets and layout only; the jobs live in ``lab.runs.jobs``, what trains
+when in ``lab.runs.scheduler``, "stored, or train?" in ``lab.runs.training.stored_run``.
 When a job ends, the page that follows it reruns (``st.rerun``), so that it shows
 its final state: no Stop button, progress line or "not trained yet" of the time
 before survives a training. What this session saw trained is remembered, so the
@@ -9,7 +11,6 @@ results can say how they came to be (``origin_text``).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +20,9 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from lab.nn.result import TIME_LIMIT, EpochReport, RunResult
-from lab.runs.jobs import Job
-from lab.runs.pretrain import costliest_first
+from lab.runs.jobs import BackgroundJob, Job
+from lab.runs.scheduler import Scheduler
+from lab.runs.training import stored_run
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.engine import engine_notice, waiting_text
@@ -51,50 +53,75 @@ class Trained:
 
 
 # ------------------------------------------------------------- following
-def follow(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> NoReturn:
-    """Show a job's queue place, progress and live curves until it ends, then rerun the page.
+STOP_LABEL = "Stop after this epoch"
+STOP_HELP = "Ends training after the current epoch and keeps what was learned."
+PREPARING_TEXT = "Preparing data and building the model ..."
 
-    A Stop button ends training after the current epoch. Clicking it reruns the
-    page, which follows the same job again (kept in the job manager), so nothing
-    is lost. The rerun at the end draws the page in its final state, from the
-    store (or with the error, when training failed); ``render`` receives each new
-    report, several a second while training.
+
+def follow(
+    job: BackgroundJob,
+    key: str,
+    render: Callable[[Any], None] | None = None,
+    *,
+    describe: Callable[[Any], tuple[str, float | None]] | None = None,
+    stop_label: str = STOP_LABEL,
+    stop_help: str = STOP_HELP,
+) -> NoReturn:
+    """Show a job's status line, progress bar and live view until it ends, then rerun the page.
+
+    The one way a page follows a background job, a training (``lab.runs.jobs.Job``) or a
+    search (``lab.search.job.SearchJob``): a loop in the script run, which redraws at most
+    ``POLL_SECONDS`` apart, rather than ``st.fragment(run_every=...)``, since the script run
+    that pressed the button then ends only when the job has (``AppTest`` and the browser tests
+    see the final state after one run, and no Stop button or progress line survives it).
+    A Stop button asks the job to stop. Clicking it (or anything) reruns the page, which
+    follows the same job again (kept by the job manager or the session), so nothing is lost.
+    ``describe(job)`` gives the status line and the bar's fraction (None: unchanged); by
+    default a training's. ``render`` receives ``job.latest`` each time it changes, several a
+    second while training; a ``render.prepare(epochs)`` is called while a model is being built.
     """
-    if st.button(
-        "Stop after this epoch",
-        key=f"stop-{key}",
-        help="Ends training after the current epoch and keeps what was learned.",
-    ):
+    if st.button(stop_label, key=f"stop-{key}", help=stop_help):
         job.request_stop()
+    describe = describe if describe is not None else training_status
     status = st.empty()
     bar = st.progress(0.0)
     live = st.empty()
-    shown: EpochReport | None = None
+    said, shown = "", None
     prepare = getattr(render, "prepare", None)  # charts built while the model is, not after its first report
     try:
         while not job.finished:
-            report = job.report
-            if job.state == "queued" and job.place > 0:
-                status.info(waiting_text(job))
-            elif report is None:
-                status.info("Preparing data and building the model ...")
-                if prepare is not None:
-                    prepare(job.spec.epochs)
-                    prepare = None
-            elif report is not shown:
-                shown = report
-                status.info(progress_text(report, job.stop_requested))
-                bar.progress(min(max(report.progress / report.epochs, 0.0), 1.0))
+            text, fraction = describe(job)
+            if text != said:
+                said = text
+                status.info(text)
+            latest = job.latest
+            if text == PREPARING_TEXT and prepare is not None:
+                prepare(job.spec.epochs)
+                prepare = None
+            if latest is not None and latest is not shown:
+                shown = latest
+                if fraction is not None:
+                    bar.progress(fraction)
                 if render is not None:
                     with live.container():
-                        render(report)
+                        render(latest)
             time.sleep(POLL_SECONDS)
     finally:
         bar.empty()
         status.empty()
-    if job.state == "done" and job.result is not None:
+    if isinstance(job, Job) and job.state == "done" and job.result is not None:
         st.session_state.setdefault(TRAINED_KEY, {})[job.run_id] = Trained(job.result.created, time.time())
     st.rerun()
+
+
+def training_status(job: Job) -> tuple[str, float | None]:
+    """A training's status line (its place in line, preparing, or epoch and figures) and the bar's fraction."""
+    report = job.latest
+    if job.state == "queued" and job.place > 0:
+        return waiting_text(job), None
+    if report is None:
+        return PREPARING_TEXT, None
+    return progress_text(report, job.stop_requested), min(max(report.progress / report.epochs, 0.0), 1.0)
 
 
 def progress_text(report: EpochReport, stopping: bool) -> str:
@@ -135,7 +162,7 @@ def run_spec(
     if job is not None and not job.finished:
         follow(job, key, render)
     stored = get_store().get(spec)
-    if start and (stored is None or stored.stopped):
+    if start and stored_run(spec, get_store()) is None:
         try:
             job = jobs.submit(checked, session_id())  # checked above: not counted again
         except ValueError as exc:
@@ -331,18 +358,23 @@ def forget_in_turn(state_key: str) -> None:
     st.session_state.pop(state_key + SINCE_SUFFIX, None)
 
 
+def scheduler_for(specs: Sequence[ExperimentSpec], state_key: str) -> Scheduler:
+    """The scheduler of the runs asked for under ``state_key`` (``lab.runs.scheduler``), from this session's state.
+
+    Built again on every page run: it keeps nothing the job manager and the store do not.
+    """
+    since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
+    return Scheduler(specs, get_jobs(), session=session_id(), since=since)
+
+
 def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:
     """Cancel the runs asked for under ``state_key``: the one training stops after its epoch, the rest never start.
 
     Meant as a button's ``on_click``: it runs before the page, so the page that follows
     draws no Cancel button and no heading of a run that will not train.
     """
+    scheduler_for(specs, state_key).withdraw()
     forget_in_turn(state_key)
-    jobs = get_jobs()
-    for spec in specs:
-        job = jobs.get(spec.run_id)
-        if job is not None and not job.finished:
-            job.withdraw()
     st.session_state[state_key + WITHDRAWN_SUFFIX] = True
 
 
@@ -365,21 +397,6 @@ def finish_withdrawn(state_key: str, specs: Sequence[ExperimentSpec], key_prefix
     st.session_state.pop(state_key + WITHDRAWN_SUFFIX, None)
 
 
-def still_to_train(specs: Sequence[ExperimentSpec], state_key: str) -> list[int]:
-    """Indices of the specs not stored yet whose training did not fail since the request."""
-    since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
-    store, jobs = get_store(), get_jobs()
-    todo = []
-    for i, spec in enumerate(specs):
-        if spec in store:
-            continue
-        job = jobs.get(spec.run_id)
-        if job is not None and job.state == "failed" and job.submitted >= since:
-            continue  # tried in this round and failed: the others go on
-        todo.append(i)
-    return todo
-
-
 def in_turn_active(state_key: str, value: Any, specs: Sequence[ExperimentSpec]) -> bool:
     """Whether runs asked for under ``state_key`` with ``value`` still have a spec to train.
 
@@ -388,7 +405,7 @@ def in_turn_active(state_key: str, value: Any, specs: Sequence[ExperimentSpec]) 
     """
     if st.session_state.get(state_key) != value:
         return False
-    if still_to_train(specs, state_key):
+    if scheduler_for(specs, state_key).todo():
         return True
     forget_in_turn(state_key)
     return False
@@ -397,106 +414,43 @@ def in_turn_active(state_key: str, value: Any, specs: Sequence[ExperimentSpec]) 
 def train_in_turn(
     specs: Sequence[ExperimentSpec], names: Sequence[str], state_key: str, progress: Any, key_prefix: str
 ) -> None:
-    """Train the next spec that is not stored yet, with a heading; the rest follow, one per rerun.
+    """Show the runs asked for under ``state_key`` training: a heading, the one followed, those beside it.
 
-    In-process the runs train one after another, in the given order. On several
-    workers (Ray) the longest go first and the next ones are submitted beside the one
-    followed (``start_alongside``), keeping every worker busy with one more in line,
-    so that no worker idles while the page reruns between two runs. Following a run ends in a rerun of the
-    page, which calls this again for the next one; a rerun for any other reason
-    (a click anywhere) picks the current training up again from the job manager.
-    A run that fails is reported and skipped. ``state_key`` (the session state
-    entry that asked for these runs, see ``request_in_turn``) is cleared when
+    What trains when is ``lab.runs.scheduler``'s: each page run asks it to fill the
+    engine (one run per worker and one in line, the costliest first on several
+    workers; in-process one at a time, in the given order) and follows the first run
+    in flight. Following ends in a rerun of the page, which calls this again for the
+    next; a rerun for any other reason picks the current training up again. A run
+    that fails or is refused is reported and skipped. The request is forgotten when
     nothing is left; ``key_prefix`` starts each run's widget keys.
     """
-    todo = still_to_train(specs, state_key)
-    failed = [i for i in range(len(specs)) if i not in todo and specs[i] not in get_store()]
-    if get_jobs().executor.workers > 1:
-        # Several workers: the longest runs first, so that none is left training alone at the end.
-        todo = [todo[j] for j in costliest_first([specs[i] for i in todo])]
+    scheduler = scheduler_for(specs, state_key)
+    step = scheduler.fill()
     with progress.container():
-        for i in failed:
-            job = get_jobs().get(specs[i].run_id)
+        for i in scheduler.failed():
+            job = scheduler.job(i)
             st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
-        for n, i in enumerate(todo):
-            submit_first(specs[i])  # first in line, before the runs that go beside it
-            alongside = start_alongside([specs[j] for j in todo[n + 1 :]])
-            done = len(specs) - len(todo) + n
-            st.markdown(f"**Training {names[i]}** (run {done + 1} of {len(specs)}; {len(todo) - n - 1} more after it)")
+        for i, message in step.refused.items():
+            st.error(f"{names[i]}: {message}")
+        if step.in_flight:
+            first, *alongside = step.in_flight
+            todo = scheduler.todo()
+            done = len(scheduler.distinct()) - len(todo)
+            st.markdown(f"**Training {names[first]}** (run {done + 1} of {len(specs)}; {len(todo) - 1} more after it)")
             if alongside:
-                st.caption(alongside_text(alongside, dict(zip((s.run_id for s in specs), names, strict=True))))
-            run_spec(specs[i], key=f"{key_prefix}{specs[i].run_id}", start=True)
-            # Only a spec that could not even start returns here (its error is shown): go on.
+                st.caption(alongside_text(scheduler, alongside, names))
+            run_spec(specs[first], key=f"{key_prefix}{specs[first].run_id}", start=True)
+            st.rerun()  # it ended between the scheduler's look and the follow: on to the next
     forget_in_turn(state_key)
 
 
-def in_flight(workers: int, max_queued: int | None) -> int:
-    """How many runs of a series are asked for at once, within the session's queue limit.
-
-    On several workers (Ray) one per worker and one in line: the one in line starts
-    the moment a worker is free, not after the page's next rerun (35.7 s to 31-32 s for
-    series B on two workers). In-process one at a time: a run in line there saved 2 s
-    of 51, not worth it.
-    """
-    wanted = workers + 1 if workers > 1 else 1
-    return max(1, min(wanted, max_queued if max_queued is not None else wanted))
-
-
-def alongside_text(alongside: Sequence[ExperimentSpec], names: dict[str, str]) -> str:
+def alongside_text(scheduler: Scheduler, alongside: Sequence[int], names: Sequence[str]) -> str:
     """The caption under a series' heading: the runs training beside the one followed, and those next in line."""
-    jobs = get_jobs()
-    waiting = [s for s in alongside if (job := jobs.get(s.run_id)) is not None and job.state == "queued"]
-    training = [s for s in alongside if s not in waiting]
+    waiting = [i for i in alongside if (job := scheduler.job(i)) is not None and job.state == "queued"]
+    training = [i for i in alongside if i not in waiting]
     parts = []
     if training:
-        parts.append("Also training on other workers: " + ", ".join(names[s.run_id] for s in training) + ".")
+        parts.append("Also training on other workers: " + ", ".join(names[i] for i in training) + ".")
     if waiting:
-        parts.append("Next in line: " + ", ".join(names[s.run_id] for s in waiting) + ".")
+        parts.append("Next in line: " + ", ".join(names[i] for i in waiting) + ".")
     return " ".join(parts)
-
-
-def ensure_job(spec: ExperimentSpec) -> Job | None:
-    """The job training ``spec``, submitted now if none is; None when a finished run is stored.
-
-    A stopped run counts as not stored (it trains again, as ``run_spec`` does).
-
-    Raises
-    ------
-    ValueError
-        When the job manager refuses it (the server's limits, the session's queue).
-    """
-    jobs = get_jobs()
-    job = jobs.get(spec.run_id)
-    if job is not None and not job.finished:
-        return job
-    stored = get_store().get(spec)
-    if stored is not None and not stored.stopped:
-        return None
-    return jobs.submit(spec, session_id())
-
-
-def submit_first(spec: ExperimentSpec) -> None:
-    """Submit ``spec`` unless it trains or is stored; a refusal is left for ``run_spec`` to show."""
-    with contextlib.suppress(ValueError):
-        ensure_job(spec)
-
-
-def start_alongside(following: Sequence[ExperimentSpec]) -> list[ExperimentSpec]:
-    """Submit the next runs of a series beside the one followed; the runs now training or waiting beside it.
-
-    In-process (one worker) nothing starts alongside: the series trains one run after
-    another. On Ray a series keeps every worker busy, and one more waits in line.
-    """
-    jobs = get_jobs()
-    extra = in_flight(jobs.executor.workers, jobs.limits.max_queued) - 1
-    alongside: list[ExperimentSpec] = []
-    for spec in following:
-        if len(alongside) >= extra:
-            break
-        try:
-            job = ensure_job(spec)
-        except ValueError:
-            break  # the session's queue limit: the rest start later, in turn
-        if job is not None:
-            alongside.append(spec)
-    return alongside

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import altair as alt
@@ -19,11 +19,14 @@ from streamlit.errors import StreamlitAPIException
 from lab.catalog.preset import Preset, format_figure
 from lab.catalog.presets import list_presets
 from lab.codec import spec_to_query
+from lab.search.job import SearchJob
 from lab.search.runner import TrialRow
 from lab.search.space import SearchSpace
 from lab.setting import Setting
 from lab.spec import SETTINGS, ExperimentSpec
 from ui import charts
+from ui.jobs import follow
+from ui.text import fmt_percent
 
 K = "tune_"  # widget keys
 STOPPED_GREY = "#9a9a9a"  # dark enough to see on a projector, plainly not a colour
@@ -151,6 +154,40 @@ def trials_frame(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec 
             record["Open in Train"] = train_url(train_query(space, base, row))
         records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def follow_search(job: SearchJob) -> NoReturn:
+    """The search's figures, live table and curves until it ends, with its Stop; then the page reruns.
+
+    Followed as a training is (``ui.jobs.follow``): the status line says how many trials ended,
+    and the view is redrawn each time the search reports.
+    """
+    space, epochs, trials = job.options["space"], job.options["epochs"], job.options["trials"]
+
+    def describe(job: SearchJob) -> tuple[str, float | None]:
+        ended = trials_ended(job.latest)
+        if job.stop_requested:
+            text = "Stopping: every trial ends after its current epoch and is stored as stopped."
+        elif not job.latest:
+            text = "Starting Ray and the first trials (a first search takes a few seconds more) ..."
+        else:
+            text = f"{ended} of {trials} trials ended; the table fills as they train."
+        return text, min(ended / max(trials, 1), 1.0)
+
+    def render(rows: list[TrialRow]) -> None:
+        best = max((r.val_accuracy for r in rows if math.isfinite(r.val_accuracy)), default=math.nan)
+        c1, c2 = st.columns(2)
+        c1.metric("Trials ended", f"{trials_ended(rows)} of {trials}")
+        c2.metric("Best validation accuracy so far", fmt_percent(best) if math.isfinite(best) else "–")
+        show_live_table(rows, space)
+        st.altair_chart(curves_chart(rows, epochs), width="stretch")
+
+    follow(job, "tune", render, describe=describe, stop_label="Stop", stop_help="Ends every trial after its epoch.")
+
+
+def trials_ended(rows: list[TrialRow]) -> int:
+    """Trials no longer waiting or running (finished, stopped by ASHA or by Stop)."""
+    return sum(r.state not in ("waiting", "running") for r in rows)
 
 
 def show_live_table(rows: list[TrialRow], space: SearchSpace) -> None:

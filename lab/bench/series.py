@@ -1,6 +1,6 @@
 """What a class waits for on Techniques: one series' quick plan trained from an empty store.
 
-The Techniques page trains a series through ``lab.runs.pretrain.pretrain``; the
+The Techniques page trains a series through ``lab.runs.scheduler``, as ``pretrain`` does; the
 benchmark does the same on the offline sample into a temporary store, so nothing
 is reused, and reports the wall time with each preset's share of it. It starts
 the clock on a warm server, as a class finds it: the app's background warm-up

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lab.runs.jobs import Job, JobManager
+from lab.runs.scheduler import Scheduler
 from lab.spec import ExperimentSpec
 
 PASSPHRASE_KEY = "MLP_LAB_TEACHER_PASSPHRASE"
@@ -88,18 +89,10 @@ def pretrain_in_background(jobs: JobManager, specs: Sequence[ExperimentSpec]) ->
 
     One at a time, so a series never fills the line ahead of the class at once;
     the teacher's jobs count against no session's limit. A spec refused by the
-    limits or a failed training is skipped; the rest go on.
+    limits or a failed (or cancelled) training is skipped; the rest go on
+    (``lab.runs.scheduler``).
     """
-
-    def work() -> None:
-        for spec in specs:
-            if spec in jobs.store:
-                continue
-            try:
-                jobs.submit(spec).wait()
-            except ValueError:
-                continue  # beyond the server's limits: the panel's list shows what did train
-
-    thread = threading.Thread(target=work, name="teacher-pretrain", daemon=True)
+    scheduler = Scheduler(specs, jobs, since=time.time(), at_once=1)
+    thread = threading.Thread(target=scheduler.run, name="teacher-pretrain", daemon=True)
     thread.start()
     return thread

@@ -12,6 +12,7 @@ from lab.nn.result import RunResult
 from lab.runs.engine import Executor
 from lab.runs.in_process import InProcessExecutor
 from lab.runs.store import RunStore
+from lab.runs.training import stored_run
 from lab.spec import ExperimentSpec
 
 
@@ -87,8 +88,8 @@ def get_or_train(
         For an invalid spec that must be trained, or data that cannot be loaded.
     """
     store = store if store is not None else RunStore()
-    stored = store.get(spec.spec if isinstance(spec, CheckedSpec) else spec)
-    if stored is not None and not (retrain_stopped and stored.stopped):
+    stored = stored_run(spec.spec if isinstance(spec, CheckedSpec) else spec, store, retrain_stopped=retrain_stopped)
+    if stored is not None:
         return stored
     checked = spec if isinstance(spec, CheckedSpec) else check_network(spec)
     executor = executor if executor is not None else InProcessExecutor()

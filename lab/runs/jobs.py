@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from lab.architecture import CheckedSpec
 from lab.nn.observer import QueuePlace, TrainingObserver
@@ -34,6 +35,46 @@ LOG = logging.getLogger(__name__)
 
 CANCELLED_TEXT = "Cancelled by the teacher before it started."
 WITHDRAWN_TEXT = "Cancelled before it started."
+
+
+class BackgroundJob(Protocol):
+    """What a page follows and stops: a training (``Job``) or a search (``lab.search.job.SearchJob``).
+
+    Attributes
+    ----------
+    state : str
+        ``queued``, ``running``, ``done`` or ``failed``.
+    finished : bool
+        Done or failed.
+    stop_requested : bool
+        Whether ``request_stop`` was called.
+    latest : Any
+        The latest progress (a training's ``EpochReport``, a search's trial rows), None before any;
+        a new object each time it changes, so a page redraws only what changed.
+    error : str
+        The message when failed.
+    """
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def stop_requested(self) -> bool: ...
+
+    @property
+    def latest(self) -> Any: ...
+
+    @property
+    def error(self) -> str: ...
+
+    def request_stop(self) -> None:
+        """End after the current epoch, keeping what was learned."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until finished (or timeout); returns whether it finished."""
 
 
 class JobCancelled(ValueError):
@@ -107,6 +148,11 @@ class Job(TrainingObserver):
     def finished(self) -> bool:
         """Done or failed."""
         return self._done.is_set()
+
+    @property
+    def latest(self) -> EpochReport | None:
+        """The latest report (``BackgroundJob``'s name for ``report``)."""
+        return self.report
 
     def request_stop(self) -> None:
         """End training after the current epoch, keeping what was learned."""

@@ -12,6 +12,7 @@ from lab.architecture import CheckedSpec
 from lab.nn.observer import SILENT, TrainingObserver
 from lab.nn.result import RunResult
 from lab.runs.store import RunStore
+from lab.spec import ExperimentSpec
 
 
 def train_and_save(
@@ -45,3 +46,13 @@ def train_and_save(
 
     # Saved inside the training slot: the next training in this process waits until the model is written.
     return train(checked, observer, time_limit=time_limit, then=store.save)
+
+
+def stored_run(spec: ExperimentSpec, store: RunStore, *, retrain_stopped: bool = True) -> RunResult | None:
+    """The one answer to "stored, or train?": the stored run that stands for ``spec``, or None to train it.
+
+    A run stopped part-way (by a Stop press, the teacher, the time limit) does not stand
+    for the spec when ``retrain_stopped``: pages, jobs and ``pretrain`` train it again.
+    """
+    stored = store.get(spec)
+    return None if stored is None or (retrain_stopped and stored.stopped) else stored

@@ -1,8 +1,10 @@
 """A search in a background thread, so that a page can show its table while it runs and stop it.
 
-Pure Python: the Tune page keeps one ``SearchJob`` per session and redraws from
-``snapshot()`` every second; ``stop()`` ends every trial after its epoch (each is
-stored as stopped) and the search then ends as usual.
+Pure Python. A ``SearchJob`` is followed and stopped as a training's job is
+(``lab.runs.jobs.BackgroundJob``: ``state``, ``finished``, ``latest``, ``request_stop``,
+``stop_requested``, ``wait``, ``error``): the Tune page keeps one per session and
+follows it with the pages' one follow loop (``ui.jobs.follow``). ``request_stop()``
+ends every trial after its epoch (each is stored as stopped) and the search then ends as usual.
 """
 
 from __future__ import annotations
@@ -18,17 +20,26 @@ from lab.search.runner import SearchResult, TrialRow, run_search
 
 @dataclass
 class SearchJob:
-    """One search running (or run) in a thread of this process.
+    """One search running (or run) in a thread of this process; a ``lab.runs.jobs.BackgroundJob``.
 
     Parameters
     ----------
     options : dict
         Keyword arguments of :func:`lab.search.runner.run_search` (``base``, ``space``,
         ``trials``, ``epochs`` ...), except ``on_update`` and ``should_stop``.
+
+    Attributes
+    ----------
+    latest : list of TrialRow
+        The trials as last reported: a new list at each report, never changed after (the page may keep it).
+    result : SearchResult | None
+        Set when the search ended well.
+    error : str
+        The message when it failed.
     """
 
     options: dict[str, Any]
-    rows: list[TrialRow] = field(default_factory=list)
+    latest: list[TrialRow] = field(default_factory=list)
     result: SearchResult | None = None
     error: str = ""
     started: float = field(default_factory=time.time)
@@ -46,19 +57,21 @@ class SearchJob:
         try:
             result = run_search(**self.options, on_update=self._update, should_stop=self._stop.is_set)
             with self._lock:
-                self.result, self.rows = result, copy.deepcopy(result.trials)
+                self.result, self.latest = result, copy.deepcopy(result.trials)
         except Exception as exc:  # noqa: BLE001 - shown on the page in words, never raised in a thread
             self.error = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
 
     def _update(self, rows: list[TrialRow]) -> None:
         snapshot = copy.deepcopy(rows)  # the search keeps changing its rows while the page draws these
         with self._lock:
-            self.rows = snapshot
+            self.latest = snapshot
 
-    def snapshot(self) -> list[TrialRow]:
-        """The trials as last reported (a copy the page may keep)."""
-        with self._lock:
-            return list(self.rows)
+    @property
+    def state(self) -> str:
+        """``running`` until the search ends, then ``done`` or ``failed`` (a search is never queued)."""
+        if self.error:
+            return "failed"
+        return "done" if self.result is not None else "running"
 
     @property
     def finished(self) -> bool:
@@ -66,11 +79,11 @@ class SearchJob:
         return self.result is not None or bool(self.error)
 
     @property
-    def stopping(self) -> bool:
-        """Whether Stop was pressed."""
+    def stop_requested(self) -> bool:
+        """Whether a stop was asked for."""
         return self._stop.is_set()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         """End every trial after its current epoch (each is stored as stopped); the search then ends."""
         self._stop.set()
 
