@@ -112,7 +112,9 @@ class Scheduler:
         self.jobs = jobs
         self.session = session
         self.since = since
-        self.at_once = at_once if at_once is not None else in_flight_limit(jobs.executor.workers, jobs.limits.max_queued)
+        self.at_once = (
+            at_once if at_once is not None else in_flight_limit(jobs.executor.workers, jobs.limits.max_queued)
+        )
 
     # ------------------------------------------------------------- questions
     def job(self, i: int) -> Job | None:
@@ -144,14 +146,20 @@ class Scheduler:
 
         Each run id once (its first place); costliest first when several train at once.
         """
-        todo = [i for i in self.distinct() if not self.stored(i) and not self.tried(i)]
+        # A job still going counts even once its run is stored: the store is written inside the training
+        # slot, moments before the job itself ends, and a follower must see it end (and what it trained).
+        todo = [i for i in self.distinct() if self._going(i) or not (self.stored(i) or self.tried(i))]
         if self.at_once > 1:
             todo = [todo[j] for j in costliest_first([self.specs[i] for i in todo])]
         return todo
 
     def in_flight(self) -> list[int]:
         """Indices of the specs queued or training now, in the order they go."""
-        return [i for i in self.todo() if (job := self.job(i)) is not None and not job.finished]
+        return [i for i in self.todo() if self._going(i)]
+
+    def _going(self, i: int) -> bool:
+        job = self.job(i)
+        return job is not None and not job.finished
 
     # ------------------------------------------------------------- actions
     def fill(self, reach_timeout: float = 0.0) -> Step:
@@ -163,7 +171,7 @@ class Scheduler:
         in this order (each job's thread reaches the engine in its own time).
         """
         todo = self.todo()
-        going = [i for i in todo if (job := self.job(i)) is not None and not job.finished]
+        going = [i for i in todo if self._going(i)]
         refused: dict[int, str] = {}
         for i in todo:
             if len(going) >= self.at_once:
