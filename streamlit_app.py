@@ -6,7 +6,7 @@ Run with ``streamlit run streamlit_app.py``.
 import streamlit as st
 
 from lab.runs.warm import start_warm_up
-from ui.keras_session import keep_keras_session
+from ui.app.keras_session import keep_keras_session
 
 st.set_page_config(page_title="MLP Lab", page_icon=":material/neurology:", layout="wide")
 

@@ -13,33 +13,34 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from lab.analysis.convnet import augmentation_preview, conv_kernels, feature_maps, symmetric_limit
+from lab.analysis.convnet import conv_kernels, feature_maps, symmetric_limit
 from lab.analysis.shift import SHIFT_MAX, SHIFT_MIN, shift_images
 from lab.architecture import IMAGE_SIDE
 from lab.catalog.presets import get_preset
 from lab.data.prepare import center_images, test_images
 from lab.nn.forward import predict_probs
 from lab.nn.result import RunResult
-from lab.spec import Augmentation, ExperimentSpec
-from ui import charts, images
-from ui.conv_widgets import augmentation_controls, conv_controls, seed_conv_controls
-from ui.data import data_available
-from ui.display import projector_toggle
-from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
-from ui.lesson import lesson, lesson_banner, lesson_link_maker
-from ui.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
-from ui.navigation import ensure_app_navigation
-from ui.network import show_architecture
-from ui.spec_widgets import seed_controls, spec_controls
-from ui.state import get_store
-from ui.text import fmt_percent, fmt_seconds
-from ui.url import PageUrl
+from lab.spec import ExperimentSpec
+from ui import charts
+from ui.app.data import data_available
+from ui.app.display import projector_toggle
+from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.app.text import fmt_percent, fmt_seconds
+from ui.app.url import PageUrl
+from ui.charts import images
+from ui.charts.network import show_architecture
+from ui.cnn.augmentation_view import augmentation_preview_section
+from ui.cnn.conv_widgets import augmentation_controls, conv_controls, seed_conv_controls
+from ui.cnn.mlp_vs_cnn import mlp_vs_cnn_section, shift_scores
+from ui.controls.lesson import lesson, lesson_banner, lesson_link_maker
+from ui.controls.spec_widgets import seed_controls, spec_controls
 
 ensure_app_navigation()
 
 P = "cnn_"  # prefix of every widget key: this page keeps its own settings apart from the Train page's
 CNN_PRESETS = ("B6", "B7", "B8", "B9", "B10", "B11")
-PREVIEW_DRAWS = 11
 
 
 def seed_page_controls(spec: ExperimentSpec) -> None:
@@ -116,26 +117,6 @@ def digit_picker(spec: ExperimentSpec) -> tuple[np.ndarray, str] | None:
 def _test_set(data: str, test_subset: int) -> tuple[np.ndarray, np.ndarray]:
     """Test images in [0, 1] and labels, read once per source."""
     return test_images(ExperimentSpec(data=data, test_subset=test_subset))
-
-
-def augmentation_section(aug: Augmentation, digit: np.ndarray, caption: str) -> None:
-    """One digit and random draws of it under the current augmentation."""
-    st.subheader("What augmentation shows the network")
-    seed_key = P + "preview_seed"
-    st.session_state.setdefault(seed_key, 0)
-    if st.button("New random draws", key=P + "redraw", help="Draw the random changes again."):
-        st.session_state[seed_key] += 1
-    if not aug.active:
-        st.caption("No augmentation is switched on: training sees every digit as it is. Move a slider on the left.")
-    draws = augmentation_preview(digit, aug, PREVIEW_DRAWS, seed=int(st.session_state[seed_key]))
-    tiles = np.concatenate([digit[None], draws])
-    labels = ["original"] + [f"draw {i}" for i in range(1, PREVIEW_DRAWS + 1)]
-    st.image(images.image_grid(tiles, columns=6, mode="gray", labels=labels, scale=3), caption=caption)
-    if aug.active:
-        st.caption(
-            "Each epoch the network sees a new random version of every training digit, so it cannot memorize "
-            "where the ink is: it has to learn the strokes."
-        )
 
 
 # ---------------------------------------------------------------- training
@@ -293,7 +274,7 @@ def main() -> None:
         ready = valid and data_available(spec, P)
         picked = digit_picker(spec) if ready else None
         if picked is not None:
-            augmentation_section(spec.augmentation, *picked)
+            augmentation_preview_section(spec.augmentation, *picked, key_prefix=P)
         result = train_section(spec, ready)
         if result is not None:
             result_section(result)

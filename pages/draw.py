@@ -12,18 +12,19 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from lab.analysis.canvas import image_to_mnist, load_image_file
-from lab.analysis.images import enlarge, signed_to_rgb
-from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, UnitView, has_ink, preprocess_canvas
+from lab.analysis.images import enlarge
+from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, has_ink, preprocess_canvas
 from lab.reports.labels import run_help, run_labels
 from lab.runs import queries
 from lab.runs.queries import compare_runs, digit_runs
 from lab.runs.store import RunInfo, RunStore
-from ui import charts, images
-from ui.display import apply_look, projector_toggle
-from ui.jobs import duration_text, run_spec, trained_just_now
-from ui.navigation import ensure_app_navigation
-from ui.state import get_store
-from ui.text import fmt_percent
+from ui import charts
+from ui.app.display import apply_look, projector_toggle
+from ui.app.jobs import duration_text, run_spec, trained_just_now
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.app.text import fmt_percent
+from ui.draw.units import show_units
 
 ensure_app_navigation()
 
@@ -172,42 +173,6 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
     st.table(shown_table, hide_index=True)  # every model, its whole description
     if len(runs) > len(shown):
         st.caption(f"The {len(shown)} most accurate of {len(runs)} stored digit models.")
-
-
-def show_units(view: UnitView | None) -> None:
-    """The first-layer units that fire most for this drawing, with their input weights."""
-    st.subheader("Which first-layer units fire")
-    if view is None:
-        st.caption("This model's first layer cannot be shown.")
-        return
-    captions = [f"#{u} · {a:.2f}" for u, a in zip(view.units, view.activations, strict=True)]
-    if view.kind == "conv":
-        st.markdown(
-            f"{view.active} of {view.total} first-layer filters (`{view.layer}`) respond. The strongest, by mean "
-            "activation: each filter's 3x3 weights (red +, blue −), then where in the image it fires (its feature map)."
-        )
-        side = view.filters.shape[1]
-        image_row([signed_to_rgb(f, max(1, 84 // side)) for f in view.filters], captions)
-        image_row([enlarge(images.scaled_to_peak(m), 3) for m in view.maps], [f"map of #{u}" for u in view.units])
-        return
-    if view.layer == "output":
-        st.markdown(
-            "This model has no hidden layer: its only units are the ten output units, one template per digit. "
-            "Red pixels speak for that digit, blue ones against it."
-        )
-    else:
-        st.markdown(
-            f"{view.active} of {view.total} units of `{view.layer}` fire for this drawing. These fire most; "
-            "each picture is the unit's 784 input weights: red where ink makes it fire, blue where ink holds it back. "
-            "The number is its activation."
-        )
-    image_row([signed_to_rgb(f, 4) for f in view.filters], captions)
-
-
-def image_row(pictures: list[np.ndarray], captions: list[str]) -> None:
-    """Small images side by side in one row, each scaled to its column."""
-    for column, image, caption in zip(st.columns(len(pictures)), pictures, captions, strict=True):
-        column.image(image, caption=caption, width="stretch")
 
 
 # ------------------------------------------------------------------ the page

@@ -12,9 +12,8 @@ from lab.health.readings import finite_range, recording_overhead
 from lab.nn.result import RunResult
 from lab.reports.labels import run_help, run_labels
 from lab.runs.store import RunInfo
-from ui.display import projector_toggle
-from ui.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
-from ui.jobs import (
+from ui.app.display import projector_toggle
+from ui.app.jobs import (
     duration_text,
     in_turn_active,
     queue_sidebar,
@@ -23,9 +22,10 @@ from ui.jobs import (
     train_in_turn,
     trained_just_now,
 )
-from ui.navigation import ensure_app_navigation
-from ui.state import get_store
-from ui.text import fmt_seconds
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.app.text import fmt_seconds
+from ui.gradients.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
 
 ensure_app_navigation()
 

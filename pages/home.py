@@ -4,9 +4,9 @@ import streamlit as st
 
 from lab.catalog.first_lesson import START_HERE
 from lab.codec import spec_to_query
-from ui.display import projector_toggle
-from ui.engine import engine_status
-from ui.navigation import ensure_app_navigation
+from ui.app.display import projector_toggle
+from ui.app.engine import engine_status
+from ui.app.navigation import ensure_app_navigation
 
 ensure_app_navigation()
 projector_toggle()

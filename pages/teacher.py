@@ -2,10 +2,17 @@
 
 import streamlit as st
 
-from ui.display import projector_toggle
-from ui.navigation import ensure_app_navigation
-from ui.teacher import delete_section, limits_section, lock_button, pretrain_section, trainings_section, unlock_form
-from ui.teacher import unlocked as teacher_unlocked
+from ui.app.display import projector_toggle
+from ui.app.navigation import ensure_app_navigation
+from ui.app.teacher_access import unlocked as teacher_unlocked
+from ui.teacher.panel import (
+    delete_section,
+    limits_section,
+    lock_button,
+    pretrain_section,
+    trainings_section,
+    unlock_form,
+)
 
 ensure_app_navigation()
 projector_toggle()

@@ -1,7 +1,7 @@
 """Techniques: every experiment of the course as a preset, run side by side with the course's own figures.
 
-The page wires widgets to ``ui.techniques`` (the table, notes, lesson checks, curves, votes);
-what trains when is ``lab.runs.scheduler``'s, shown through ``ui.jobs``.
+The page wires widgets to ``ui.techniques.series`` (the table, notes, lesson checks, curves, votes);
+what trains when is ``lab.runs.scheduler``'s, shown through ``ui.app.jobs``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from lab.data.sources import SOURCES, default_source, is_cached
 from lab.reports.course_table import stored_rows
 from lab.reports.labels import run_labels
 from lab.spec import ExperimentSpec
-from ui.data import data_available
-from ui.display import projector_toggle
-from ui.jobs import (
+from ui.app.data import data_available
+from ui.app.display import projector_toggle
+from ui.app.jobs import (
     finish_withdrawn,
     in_turn_active,
     just_withdrawn,
@@ -26,9 +26,9 @@ from ui.jobs import (
     train_in_turn,
     withdraw_in_turn,
 )
-from ui.navigation import ensure_app_navigation
-from ui.state import get_store
-from ui.techniques import (
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.techniques.series import (
     COURSE_LENGTH,
     QUICK,
     RUN_KEY,

@@ -18,19 +18,20 @@ from lab.nn.result import RunResult
 from lab.reports.keras_script import keras_script
 from lab.reports.labels import distinct_descriptions
 from lab.spec import Augmentation, ExperimentSpec
-from ui import charts, images
-from ui.data import data_available, data_gallery, data_on_machine
-from ui.display import projector_toggle
-from ui.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
-from ui.lesson import lesson_banner, lesson_link_maker
-from ui.navigation import ensure_app_navigation
-from ui.network import show_architecture
-from ui.session_runs import delta_text, remember_shown, session_runs, session_setups
-from ui.spec_widgets import seed_controls, spec_controls
-from ui.state import get_store
-from ui.text import fmt_loss, fmt_percent, fmt_seconds
-from ui.url import PageUrl
-from ui.weights_view import learned_weights_view
+from ui import charts
+from ui.app.data import data_available, data_gallery, data_on_machine
+from ui.app.display import projector_toggle
+from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.app.text import fmt_loss, fmt_percent, fmt_seconds
+from ui.app.url import PageUrl
+from ui.charts import images
+from ui.charts.network import show_architecture
+from ui.controls.lesson import lesson_banner, lesson_link_maker
+from ui.controls.spec_widgets import seed_controls, spec_controls
+from ui.train.session_runs import delta_text, remember_shown, session_runs, session_setups
+from ui.train.weights_view import learned_weights_view
 
 ensure_app_navigation()
 

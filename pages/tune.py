@@ -20,10 +20,10 @@ from lab.search.job import SearchJob
 from lab.search.runner import SEARCHERS, SearchResult, workers_available
 from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
-from ui import tune
-from ui.navigation import ensure_app_navigation
-from ui.state import get_store
-from ui.text import fmt_percent
+from ui.app.navigation import ensure_app_navigation
+from ui.app.state import get_store
+from ui.app.text import fmt_percent
+from ui.tune import search as tune
 
 ensure_app_navigation()
 

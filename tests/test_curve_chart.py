@@ -7,8 +7,10 @@ import pytest
 
 from lab.nn.result import EpochReport
 from lab.search.rows import TrialRow
-from ui import charts, health_charts, tune
-from ui.jobs import live_rows
+from ui import charts
+from ui.app.jobs import live_rows
+from ui.gradients import health_charts
+from ui.tune import search as tune
 
 HISTORY = {
     "loss": [1.0, 0.6, 0.5],

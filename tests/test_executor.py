@@ -176,7 +176,7 @@ def test_home_says_where_trainings_run_and_a_cluster_out_of_reach_is_a_warning_n
         assert any("Trainings run in this server's process" in c.value for c in at.caption)
 
         def page_with_the_queue() -> None:
-            from ui.jobs import queue_sidebar
+            from ui.app.jobs import queue_sidebar
 
             queue_sidebar()
 

@@ -6,7 +6,7 @@ import pytest
 
 from lab.nn.result import EpochReport
 from ui import charts
-from ui.jobs import live_rows
+from ui.app.jobs import live_rows
 
 HISTORY = {"loss": [1.0, math.nan], "accuracy": [0.5, 0.8], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.7]}
 POINTS = {

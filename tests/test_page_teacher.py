@@ -48,7 +48,7 @@ class TrainsUntilStopped:
 def server(store_home, monkeypatch):
     """The server's shared jobs, on a stand-in engine, with a student's training running."""
     st.cache_resource.clear()
-    from ui.state import get_jobs
+    from ui.app.state import get_jobs
 
     jobs = get_jobs()
     jobs.executor = TrainsUntilStopped()

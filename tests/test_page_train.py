@@ -17,7 +17,7 @@ from lab.runs.store import RunStore
 from lab.spec import SETTINGS, ExperimentSpec
 from tests import apptest_support
 from tests.spec_examples import every_setting_changed
-from ui.url import read_link
+from ui.app.url import read_link
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 TINY = {"hidden": "16", "epochs": "2", "batch_size": "64"}  # a few seconds on the offline sample
@@ -297,7 +297,7 @@ def test_a_stored_run_appears_without_training(open_page, store_home):
     assert_clean(at)
     assert metric(at, "Test accuracy") is not None, "no Train click needed"
     assert "Read from the run store" in texts(at)
-    from ui.state import get_jobs
+    from ui.app.state import get_jobs
 
     assert get_jobs().get(spec.run_id) is None, "nothing was trained"
     assert "Confusion matrix, test set: counts" in chart_titles(at)

@@ -81,7 +81,7 @@ def local_ray() -> Iterator[None]:
 def test_a_small_search_fills_the_table_stores_every_trial_and_links_the_best_to_train(
     page, store_home, local_ray, monkeypatch
 ):
-    from ui import tune
+    from ui.tune import search as tune
 
     at = page
     at.selectbox(key="tune_base").set_value("The current Train setup").run()
@@ -90,7 +90,7 @@ def test_a_small_search_fills_the_table_stores_every_trial_and_links_the_best_to
     at.number_input(key="tune_trials").set_value(4).run()
     at.number_input(key="tune_epochs").set_value(2).run()
     at.number_input(key="tune_concurrency").set_value(2).run()
-    # The page follows the search in the script run (ui.jobs.follow, as a training): the run that presses
+    # The page follows the search in the script run (ui.app.jobs.follow, as a training): the run that presses
     # Start ends once the search has, so the live table is counted each time the page draws it.
     drawn: list[int] = []
     draw = tune.show_live_table

@@ -1,6 +1,6 @@
 """After a training ends, each page shows its final state and says what really happened (AppTest).
 
-Following a job ends in a rerun of the page (``ui.jobs.follow``): no Stop button,
+Following a job ends in a rerun of the page (``ui.app.jobs.follow``): no Stop button,
 progress heading or "not trained yet" of the time before or during training may
 survive it, and the results say they were trained just now, not read from the store.
 """

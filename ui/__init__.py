@@ -1,13 +1,15 @@
-"""What the pages share: Streamlit widgets and views; every number comes from ``lab``.
+"""What the pages show, in Streamlit; every number comes from ``lab``.
 
-- ``state``: the server's run store and training jobs (cached).
-- ``url``: a page's setup in its URL (one loader for every page).
-- ``spec_widgets``, ``conv_widgets``: the controls for a spec, made from its settings' descriptions.
-- ``network``, ``data``: what a spec builds; whether its data is here (and the download).
-- ``jobs``: following a training job (progress, live curves, Stop), training specs in turn.
-- ``charts``, ``health_charts``, ``images``: Altair charts and pixel pictures (no Streamlit).
-- ``text``: numbers in words.
-- ``weights_view``, ``session_runs``, ``mlp_vs_cnn``: larger views of the Train and CNN pages.
-- ``navigation``: the one workaround a ``pages/`` folder needs.
-- ``keras_session``: keeps Streamlit from clearing Keras' state (every thread's) after each script run.
+Shared by every page:
+
+- ``ui.app``: the app's frame: session state and the cached run store and jobs, navigation, the look (projector
+  mode), a page's setup in its URL, the data's availability, following a training job, the teacher's unlock;
+- ``ui.controls``: the controls of a spec, made from its settings' descriptions (``lab.spec.SETTINGS``), and
+  lesson links;
+- ``ui.charts``: Altair charts and pixel pictures (no Streamlit calls): the one curve builder, the figures of a
+  trained network, the layer table.
+
+Serving one page each (never imported by another page's package, nor by the shared ones):
+``ui.cnn``, ``ui.draw``, ``ui.gradients``, ``ui.train``, ``ui.tune``, ``ui.teacher``, ``ui.techniques``.
+``lint-imports`` keeps both rules (``pyproject.toml``).
 """

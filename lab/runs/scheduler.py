@@ -1,7 +1,7 @@
 """One scheduler for many runs: what is stored, what trains next, how many at once and in what order.
 
 Whoever trains many specs comes through here: the Techniques page (a series, an
-ensemble's seeds) and the Gradients page's pair through ``ui.jobs``, the teacher's
+ensemble's seeds) and the Gradients page's pair through ``ui.app.jobs``, the teacher's
 panel (``lab.runs.classroom``), ``pretrain`` (the command line, the reproduction
 document) and the series benchmark (``lab.bench.series``). Every run is a job of a
 ``JobManager``, so it is trained and stored the one way, listed, and stoppable.

@@ -3,7 +3,7 @@
 Pure Python. A ``SearchJob`` is followed and stopped as a training's job is
 (``lab.runs.jobs.BackgroundJob``: ``state``, ``finished``, ``latest``, ``request_stop``,
 ``stop_requested``, ``wait``, ``error``): the Tune page keeps one per session and
-follows it with the pages' one follow loop (``ui.jobs.follow``). ``request_stop()``
+follows it with the pages' one follow loop (``ui.app.jobs.follow``). ``request_stop()``
 ends every trial after its epoch (each is stored as stopped) and the search then ends as usual.
 """
 

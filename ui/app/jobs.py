@@ -25,9 +25,9 @@ from lab.runs.scheduler import Scheduler
 from lab.runs.training import stored_run
 from lab.spec import ExperimentSpec
 from ui import charts
-from ui.engine import engine_notice, waiting_text
-from ui.state import get_jobs, get_store, session_id
-from ui.text import DIVERGED_TEXT, fmt_seconds
+from ui.app.engine import engine_notice, waiting_text
+from ui.app.state import get_jobs, get_store, session_id
+from ui.app.text import DIVERGED_TEXT, fmt_seconds
 
 POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
 TRAINED_KEY = "jobs_trained"  # session state: run id -> Trained, the runs this session saw trained

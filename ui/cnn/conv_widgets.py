@@ -1,6 +1,6 @@
 """Widgets for a spec's convolution blocks and data augmentation (the CNN page's controls).
 
-Like ``ui.spec_widgets``, every widget takes its value from session state
+Like ``ui.controls.spec_widgets``, every widget takes its value from session state
 (seeded by ``seed_conv_controls``), so that a link or a preset can set them.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from lab.spec import AUG_PREFIX, SETTINGS, Augmentation, ConvBlock, ExperimentSpec
-from ui.spec_widgets import group_controls, widget_args
+from ui.controls.spec_widgets import group_controls, widget_args
 
 MAX_BLOCKS = int(SETTINGS["conv"].bounds[1])  # as many as the spec takes
 FILTER_OPTIONS = (1, 2, 4, 6, 8, 10, 16, 20, 32, 40, 64, 80, 128)

@@ -16,6 +16,7 @@ import streamlit as st
 
 from lab.codec import KEYS, LESSON_PARAM, format_lesson, parse_lesson, spec_to_query
 from lab.spec import SETTINGS, ExperimentSpec
+from ui.app.teacher_access import unlocked
 
 _SEEN_KEY = "lesson_problem_seen"
 
@@ -77,8 +78,6 @@ def lesson_link(page: str, spec: ExperimentSpec, fields: list[str], base_url: st
 
 def lesson_link_maker(page: str, spec: ExperimentSpec, fields: tuple[str, ...] = KEYS) -> None:
     """For the teacher (panel unlocked in this session): pick the lesson's controls, get the link to hand out."""
-    from ui.teacher import unlocked  # here: ui.teacher imports the jobs, which only the teacher's session needs
-
     if not unlocked():
         return
     with st.expander("Make a lesson link", icon=":material/school:"):

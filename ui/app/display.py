@@ -16,7 +16,7 @@ from ui import charts
 
 PROJECTOR_KEY = "projector"
 PROJECTOR_PARAM = "projector"  # ?projector=1 in any page's URL
-# Query parameters that are no spec setting (ui.url leaves them alone): the look, and a lesson link's controls.
+# Query parameters that are no spec setting (ui.app.url leaves them alone): the look, and a lesson link's controls.
 URL_SETTINGS = (PROJECTOR_PARAM, LESSON_PARAM)
 _SEEN_PARAM = "_projector_param"  # the URL value already applied, so a later toggle wins over the link
 PROJECTOR_CSS = """

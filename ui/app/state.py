@@ -15,7 +15,7 @@ from lab.runs.engines import make_executor
 from lab.runs.jobs import JobManager
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore
-from ui.keras_session import keep_keras_session
+from ui.app.keras_session import keep_keras_session
 
 SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what the per-session queue limit counts
 

@@ -7,8 +7,8 @@ import streamlit as st
 from lab.analysis.inspection import gallery_indices
 from lab.data.sources import SOURCES, DataUnavailable, check_data_allowed, class_names, is_cached, load_source
 from lab.spec import ExperimentSpec
-from ui import images
-from ui.state import get_limits
+from ui.app.state import get_limits
+from ui.charts import images
 
 GALLERY_PER_CLASS = 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lab.runs.jobs import Job
-from ui.state import get_jobs
+from ui.app.state import get_jobs
 
 
 def engine_status() -> None:

@@ -24,8 +24,9 @@ from lab.architecture import NUM_CLASSES
 from lab.data.prepare import prepare
 from lab.data.sources import class_names
 from lab.nn.result import RunResult
-from ui import charts, images
-from ui.data import data_on_machine
+from ui import charts
+from ui.app.data import data_on_machine
+from ui.charts import images
 
 FILTERS_PER_PAGE = 100  # tiles per filter picture: wide layers are paged
 

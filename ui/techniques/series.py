@@ -1,7 +1,7 @@
 """The Techniques page's parts: the series table, its notes and lesson checks, the overlaid curves, an ensemble's votes.
 
 Widgets and layout only, from ``lab`` results: what trains when is ``lab.runs.scheduler``'s
-(shown through ``ui.jobs.train_in_turn``); the page (``pages/techniques.py``) wires these together.
+(shown through ``ui.app.jobs.train_in_turn``); the page (``pages/techniques.py``) wires these together.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from lab.reports.labels import run_description
 from lab.runs.store import RunInfo
 from lab.spec import ExperimentSpec
 from ui import charts
-from ui.jobs import duration_text, request_in_turn, trained_just_now
-from ui.state import get_store
-from ui.text import fmt_seconds
+from ui.app.jobs import duration_text, request_in_turn, trained_just_now
+from ui.app.state import get_store
+from ui.app.text import fmt_seconds
 
 RUN_KEY = "techniques_run"  # the series run in progress: (series, data, length)
 METRICS = {

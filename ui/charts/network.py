@@ -7,7 +7,7 @@ import streamlit as st
 
 from lab.architecture import NUM_CLASSES, NUM_PIXELS, count_params, count_trainable, layer_infos
 from lab.spec import ExperimentSpec
-from ui.state import get_limits
+from ui.app.state import get_limits
 
 
 def layer_table(spec: ExperimentSpec) -> pd.DataFrame:

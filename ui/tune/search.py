@@ -25,8 +25,8 @@ from lab.search.space import SearchSpace
 from lab.setting import Setting
 from lab.spec import SETTINGS, ExperimentSpec
 from ui import charts
-from ui.jobs import follow
-from ui.text import fmt_percent
+from ui.app.jobs import follow
+from ui.app.text import fmt_percent
 
 K = "tune_"  # widget keys
 STOPPED_GREY = "#9a9a9a"  # dark enough to see on a projector, plainly not a colour
@@ -159,7 +159,7 @@ def trials_frame(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec 
 def follow_search(job: SearchJob) -> NoReturn:
     """The search's figures, live table and curves until it ends, with its Stop; then the page reruns.
 
-    Followed as a training is (``ui.jobs.follow``): the status line says how many trials ended,
+    Followed as a training is (``ui.app.jobs.follow``): the status line says how many trials ended,
     and the view is redrawn each time the search reports.
     """
     space, epochs, trials = job.options["space"], job.options["epochs"], job.options["trials"]

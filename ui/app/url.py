@@ -19,13 +19,13 @@ import streamlit as st
 from lab.catalog.presets import get_preset
 from lab.codec import spec_from_query, spec_to_query
 from lab.spec import ExperimentSpec
-from ui.display import URL_SETTINGS
+from ui.app.display import URL_SETTINGS
 
 PRESET_PARAM = "preset"
 
 
 def spec_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A URL's query parameters without those that set how the page looks (``ui.display.URL_SETTINGS``)."""
+    """A URL's query parameters without those that set how the page looks (``ui.app.display.URL_SETTINGS``)."""
     return {key: value for key, value in params.items() if key not in URL_SETTINGS}
 
 

@@ -15,8 +15,8 @@ import streamlit as st
 from lab.nn.result import RunResult
 from lab.reports.labels import distinct_descriptions
 from lab.spec import ExperimentSpec
-from ui.state import get_store
-from ui.text import fmt_percent, fmt_seconds
+from ui.app.state import get_store
+from ui.app.text import fmt_percent, fmt_seconds
 
 RUNS_KEY = "train_runs"  # run id -> its row in the session's table
 LAST_KEY = "train_last"  # the run shown last

@@ -6,7 +6,7 @@ is made from its ``lab.spec.SETTINGS`` entry (label, help, widget, when it appli
 a setting added to the spec appears here without a line of this module changing.
 Three settings are laid out by hand (``custom`` widgets): the data source (a source
 and a folder), the hidden layers (a count and widths) and the conv blocks (the CNN
-page's ``ui.conv_widgets``). The spec in the URL is ``ui.url``'s.
+page's ``ui.cnn.conv_widgets``). The spec in the URL is ``ui.app.url``'s.
 
 Widgets take their values from session state (seeded from a spec by
 ``seed_controls``), never from a ``value=`` argument, so that a link, a preset
@@ -24,8 +24,8 @@ import streamlit as st
 
 from lab.setting import GROUPS, Setting
 from lab.spec import AUG_PREFIX, SETTINGS, SOURCE_NAMES, Augmentation, ExperimentSpec
-from ui.lesson import lesson as current_lesson
-from ui.lesson import locked as lesson_locked
+from ui.controls.lesson import lesson as current_lesson
+from ui.controls.lesson import locked as lesson_locked
 
 MAX_HIDDEN_LAYERS = int(SETTINGS["hidden"].bounds[1])  # as many as the spec takes
 SOURCE_SIZES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}  # training images, for the subset labels
@@ -190,7 +190,7 @@ def widget_args(
     ``options`` gain the widget's current value when they lack it (a link or a
     preset may hold a value the list does not offer). The widget is disabled when
     ``disabled`` or when it sets spec setting ``field`` and the URL's lesson
-    leaves that setting fixed (``ui.lesson``).
+    leaves that setting fixed (``ui.controls.lesson``).
     """
     locked = field is not None and lesson_locked(field)
     kwargs: dict[str, Any] = {"key": key, "help": help_text, "persist_state": "session", "disabled": disabled or locked}

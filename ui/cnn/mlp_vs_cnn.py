@@ -18,9 +18,9 @@ from lab.catalog.presets import Preset, list_presets
 from lab.data.sources import SOURCES as SOURCE_NAMES
 from lab.reports.course_table import NOT_TRAINED, CourseRow, best_stored_rows
 from ui import charts
-from ui.jobs import run_spec
-from ui.state import get_store
-from ui.text import fmt_percent, fmt_seconds
+from ui.app.jobs import run_spec
+from ui.app.state import get_store
+from ui.app.text import fmt_percent, fmt_seconds
 
 P = "cnn_"  # the CNN page's widget keys
 CAP_OPTIONS = (0, 1, 5, 10, 20, 50)  # epochs caps for training a missing preset; 0 = the course's length

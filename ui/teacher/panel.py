@@ -13,24 +13,11 @@ import time
 import streamlit as st
 
 from lab.catalog.presets import SERIES, list_presets
-from lab.runs.classroom import PASSPHRASE_KEY, job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
-from ui.state import get_jobs, get_limits, get_store
+from lab.runs.classroom import job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
+from ui.app.state import get_jobs, get_limits, get_store
+from ui.app.teacher_access import UNLOCKED_KEY, server_passphrase
 
-UNLOCKED_KEY = "teacher_unlocked"  # session state only: a link can never unlock the panel
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
-
-
-def server_passphrase() -> str:
-    """The passphrase in the server's secrets (``MLP_LAB_TEACHER_PASSPHRASE``), or "" when none is set."""
-    try:
-        return str(st.secrets.get(PASSPHRASE_KEY, "") or "")
-    except Exception:  # noqa: BLE001 - no secrets file, or one that cannot be read: no passphrase
-        return ""
-
-
-def unlocked() -> bool:
-    """Whether this browser session unlocked the panel."""
-    return bool(st.session_state.get(UNLOCKED_KEY))
 
 
 def unlock_form() -> None:

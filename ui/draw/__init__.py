@@ -1,0 +1,1 @@
+"""The Draw page's parts: which first-layer units fire for a drawing."""

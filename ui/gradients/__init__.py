@@ -1,0 +1,1 @@
+"""The Gradients page's parts: per-layer gradient and activation health charts."""
