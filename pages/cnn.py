@@ -15,7 +15,7 @@ import streamlit as st
 
 from lab.analysis.convnet import conv_kernels, feature_maps, symmetric_limit
 from lab.analysis.shift import SHIFT_MAX, SHIFT_MIN, shift_images
-from lab.architecture import IMAGE_SIDE
+from lab.architecture import IMAGE_SIDE, CheckedSpec
 from lab.catalog.presets import get_preset
 from lab.data.prepare import center_images, test_images
 from lab.nn.forward import predict_probs
@@ -120,22 +120,25 @@ def _test_set(data: str, test_subset: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------- training
-def train_section(spec: ExperimentSpec, ready: bool) -> RunResult | None:
-    """The Train button, live curves, then the result (stored runs show at once; the page reruns after training)."""
+def train_section(checked: CheckedSpec | None) -> RunResult | None:
+    """The Train button, live curves, then the result (stored runs show at once; the page reruns after training).
+
+    ``checked``: the setup, checked (``show_architecture``) and its data here; None greys the button out.
+    """
     c1, c2 = st.columns([1, 4])
     clicked = c1.button(
         "Train",
         key=P + "train",
         type="primary",
-        disabled=not ready,
+        disabled=checked is None,
         help="Train this setup now; moving the controls never trains by itself.",
     )
-    if not ready:
+    if checked is None:
         return None
     note = c2.empty()
-    if clicked or job_running(spec):
+    if clicked or job_running(checked.spec):
         note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
-    result = run_spec(spec, "cnn", start=clicked, render=live_curves())
+    result = run_spec(checked, "cnn", start=clicked, render=live_curves())
     if result is not None:
         note.caption(origin_text(result))
     else:
@@ -270,12 +273,12 @@ def main() -> None:
         lesson_link_maker("cnn", spec)
     URL.write(spec)
     with right:
-        valid = show_architecture(spec)
-        ready = valid and data_available(spec, P)
+        checked = show_architecture(spec)
+        ready = checked is not None and data_available(spec, P)
         picked = digit_picker(spec) if ready else None
         if picked is not None:
             augmentation_preview_section(spec.augmentation, *picked, key_prefix=P)
-        result = train_section(spec, ready)
+        result = train_section(checked if ready else None)
         if result is not None:
             result_section(result)
             if picked is not None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from lab.analysis.diagnosis import diagnose_fit
 from lab.analysis.inspection import misclassified
+from lab.architecture import CheckedSpec
 from lab.data.prepare import test_images
 from lab.data.sources import class_names
 from lab.nn.result import RunResult
@@ -60,22 +61,22 @@ def carried_settings_note(base: ExperimentSpec) -> None:
 
 
 # ---------------------------------------------------------------- training
-def train_section(spec: ExperimentSpec, valid: bool, available: bool) -> RunResult | None:
+def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: bool) -> RunResult | None:
     """The Train button, then the result: stored, or followed live (the page reruns when it ends), or None."""
     c1, c2 = st.columns([1, 4])
     clicked = c1.button(
         "Train",
         key="train_button",
         type="primary",
-        disabled=not (valid and available),
+        disabled=not (checked and available),
         help="Train this setup now; the sliders alone never start a training.",
     )
     note = c2.empty()
-    if not valid:
+    if checked is None:
         return None
     if clicked or job_running(spec):
         note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
-    result = run_spec(spec, PAGE_KEY, start=clicked and available, render=live_curves())
+    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves())
     if result is not None:
         note.caption(origin_text(result))
     elif available:
@@ -216,8 +217,7 @@ def main() -> None:
         with st.expander("Training images", icon=":material/image:"):
             data_gallery(spec)
     st.subheader("The network")
-    valid = show_architecture(spec)
-    result = train_section(spec, valid, available)
+    result = train_section(spec, show_architecture(spec), available)
     if result is not None:
         show_run_warnings(result)
         headline(result)

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
+from lab.architecture import CheckedSpec
 from lab.nn.result import TIME_LIMIT, EpochReport, RunResult
 from lab.runs.jobs import BackgroundJob, Job
 from lab.runs.scheduler import Scheduler
@@ -144,13 +145,18 @@ def progress_text(report: EpochReport, stopping: bool) -> str:
 
 
 def run_spec(
-    spec: ExperimentSpec, key: str, *, start: bool, render: Callable[[EpochReport], None] | None = None
+    spec: ExperimentSpec | CheckedSpec,
+    key: str,
+    *,
+    start: bool,
+    render: Callable[[EpochReport], None] | None = None,
 ) -> RunResult | None:
     """The result for ``spec`` from the store; a running job is followed, and trained now if ``start``.
 
     Following a job ends in a rerun of the page (see ``follow``), so this returns
     only what is stored (a stopped run is trained again if ``start``), or None.
     Invalid specs show ``st.error``; so does a failed training, with a Retry button.
+    A ``CheckedSpec`` (``ui.charts.network.show_architecture``'s) is not counted again.
     """
     jobs = get_jobs()
     try:
@@ -158,6 +164,7 @@ def run_spec(
     except ValueError as exc:
         st.error(str(exc))
         return None
+    spec = checked.spec
     job = jobs.get(spec.run_id)
     if job is not None and not job.finished:
         follow(job, key, render)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lab.architecture import NUM_CLASSES, NUM_PIXELS, count_params, count_trainable, layer_infos
+from lab.architecture import (
+    NUM_CLASSES,
+    NUM_PIXELS,
+    CheckedSpec,
+    check_network,
+    count_params,
+    count_trainable,
+    layer_infos,
+)
 from lab.spec import ExperimentSpec
 from ui.app.state import get_limits
 
 
-def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
+def layer_table(spec: ExperimentSpec, total: int | None = None) -> pd.DataFrame:
     """The network's layers as a table: name, kind, output shape, parameters (``101,770``), detail; then the total.
 
-    The total is ``count_params(spec)``, the headline's number, in the same format.
+    The total is ``total`` (the checked spec's count) or ``count_params(spec)``, the headline's number.
     """
     rows = [
         {
@@ -25,24 +33,26 @@ def layer_table(spec: ExperimentSpec) -> pd.DataFrame:
         }
         for info in layer_infos(spec)
     ]
-    total = count_params(spec)
+    total = count_params(spec) if total is None else total
     rows.append({"Layer": "Total", "Kind": "", "Output": "", "Parameters": f"{total:,}", "What it does": ""})
     return pd.DataFrame(rows)
 
 
-def show_architecture(spec: ExperimentSpec) -> bool:
-    """Parameter count and layer table for ``spec`` (no TensorFlow needed); returns whether the spec is valid.
+def show_architecture(spec: ExperimentSpec) -> CheckedSpec | None:
+    """Parameter count and layer table for ``spec`` (no TensorFlow needed); returns it checked, or None.
 
-    An invalid spec (a bad value, or more parameters than the budget) shows
-    ``st.error`` with what to change.
+    The spec is checked once here (``check_network``: its values, its network, its weights
+    counted), and the page hands the ``CheckedSpec`` on to ``run_spec``, which trusts it. An
+    invalid spec (a bad value, or more parameters than the budget) shows ``st.error`` with
+    what to change.
     """
     try:
-        params = count_params(spec)
-        trainable = count_trainable(spec)
-        table = layer_table(spec)
+        checked = check_network(spec, None)  # the server's own budget is its limits', checked below
+        params, trainable = checked.params, count_trainable(spec)
+        table = layer_table(spec, params)
     except ValueError as exc:
         st.error(str(exc))
-        return False
+        return None
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters", f"{params:,}", help="Every weight and bias the network has.")
     c2.metric(
@@ -57,8 +67,7 @@ def show_architecture(spec: ExperimentSpec) -> bool:
     with st.expander("Layer table", expanded=False):
         st.table(table, hide_index=True)
     try:
-        get_limits().check(spec)  # the server's limits, as the training itself will be checked
+        return get_limits().check(checked)  # the server's limits, as the training itself will be checked
     except ValueError as exc:
         st.error(str(exc))
-        return False
-    return True
+        return None
