@@ -27,7 +27,7 @@ from ui.app.display import projector_toggle
 from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_percent, fmt_seconds
+from ui.app.text import fmt_percent, fmt_seconds, plain
 from ui.app.url import PageUrl
 from ui.charts import images
 from ui.charts.network import show_architecture
@@ -103,7 +103,7 @@ def digit_picker(spec: ExperimentSpec) -> tuple[np.ndarray, str] | None:
     try:
         test_x, test_y = _test_set(spec.data, spec.test_subset)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
     key = P + "digit_index"
     st.session_state[key] = min(int(st.session_state.get(key, 0)), len(test_x) - 1)  # the test set may have shrunk
@@ -221,16 +221,16 @@ def shift_section(result: RunResult) -> None:
     try:
         scores = shift_scores(str(get_store().home), result.run_id, result.created)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     if scores is None:
         st.warning("This run's model file is missing from the store.")
         return
-    plain, shifted = scores
+    as_they_are, shifted = scores
     c1, c2 = st.columns(2)
-    c1.metric("Test digits as they are", fmt_percent(plain))
+    c1.metric("Test digits as they are", fmt_percent(as_they_are))
     c2.metric(
-        f"Moved {SHIFT_MIN}-{SHIFT_MAX} pixels", fmt_percent(shifted), delta=f"{(shifted - plain) * 100:+.1f} pts"
+        f"Moved {SHIFT_MIN}-{SHIFT_MAX} pixels", fmt_percent(shifted), delta=f"{(shifted - as_they_are) * 100:+.1f} pts"
     )
     shifted_examples(result.spec)
 

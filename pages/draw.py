@@ -23,7 +23,7 @@ from ui.app.display import apply_look, projector_toggle
 from ui.app.jobs import duration_text, run_spec, trained_just_now
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_percent
+from ui.app.text import fmt_percent, plain
 from ui.draw.units import show_units
 
 ensure_app_navigation()
@@ -119,9 +119,9 @@ def uploaded_picture() -> Image.Image | None:
     try:
         picture = load_image_file(upload.getvalue())
     except ValueError as exc:
-        st.error(f"{exc} Try another file: a PNG or JPEG photo of one digit.")
+        st.error(f"{plain(exc)} Try another file: a PNG or JPEG photo of one digit.")
         return None
-    st.image(picture, caption=upload.name, width=CANVAS_SIDE)
+    st.image(picture, caption=plain(upload.name), width=CANVAS_SIDE)  # a caption reads Markdown
     return picture
 
 

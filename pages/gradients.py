@@ -24,7 +24,7 @@ from ui.app.jobs import (
 )
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_seconds
+from ui.app.text import fmt_seconds, plain
 from ui.gradients.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
 
 ensure_app_navigation()
@@ -120,7 +120,7 @@ def train_pair_section(runs: list[RunInfo]) -> None:
         try:
             specs = comparison_pair(pair)
         except (ValueError, KeyError) as exc:
-            st.error(f"This pair cannot be built: {exc}")
+            st.error(f"This pair cannot be built: {plain(exc)}")
             return
         asked = st.session_state.get(PAIR_RUN_KEY) == pair
         running = in_turn_active(PAIR_RUN_KEY, pair, specs)
@@ -185,7 +185,7 @@ def show(results: list[RunResult]) -> None:
     domain = finite_range(healths, "grad_norm")
 
     def draw_heatmap(result: RunResult, i: int) -> None:
-        st.markdown(f"**Run {names[i]}** · {short_name(result)}")
+        st.markdown(f"**Run {names[i]}** · {plain(short_name(result))}")  # names an idx: folder
         title = f"Run {names[i]}: gradient norm"  # short enough for half a projected page; the rest in a subtitle
         st.altair_chart(heatmap(result, domain, title), width="stretch")
         show_run_warnings(result)

@@ -28,6 +28,7 @@ from ui.app.jobs import (
 )
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
+from ui.app.text import plain
 from ui.techniques.series import (
     COURSE_LENGTH,
     QUICK,
@@ -212,7 +213,7 @@ def mcnemar_section() -> None:
     try:
         result = mcnemar_test(run_a, run_b, names=("A", "B"))
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     table = pd.DataFrame(result.table, index=["A right", "A wrong"], columns=["B right", "B wrong"])
     left, right = st.columns([1, 2])

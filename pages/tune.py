@@ -22,7 +22,7 @@ from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_percent
+from ui.app.text import fmt_percent, plain
 from ui.tune import search as tune
 
 ensure_app_navigation()
@@ -145,7 +145,7 @@ if st.button("Start the search", type="primary", key="tune_start", disabled=runn
         space = SearchSpace.parse(search_text)
         space.check(base.replace(epochs=int(budget["epochs"])))
     except ValueError as exc:
-        st.error(f"{exc}")
+        st.error(plain(exc))
     else:
         options = {"base": base, "space": space, "store": get_store(), "ray_setting": ray_setting() or "local"}
         options.update({k: int(v) if k != "searcher" else v for k, v in budget.items()})
@@ -154,7 +154,7 @@ if st.button("Start the search", type="primary", key="tune_start", disabled=runn
 
 if job is not None:
     if job.error:
-        st.error(f"The search failed: {job.error}")
+        st.error(f"The search failed: {plain(job.error)}")
     elif job.result is not None:
         show_result(job.result)
     else:

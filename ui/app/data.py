@@ -8,6 +8,7 @@ from lab.analysis.inspection import gallery_indices
 from lab.data.sources import SOURCES, DataUnavailable, check_data_allowed, class_names, is_cached, load_source
 from lab.spec import ExperimentSpec
 from ui.app.state import get_limits
+from ui.app.text import plain
 from ui.charts import images
 
 GALLERY_PER_CLASS = 2
@@ -29,7 +30,7 @@ def data_available(spec: ExperimentSpec, key_prefix: str = "") -> bool:
             load_source(source)
             return True
         except (DataUnavailable, ValueError) as exc:
-            st.error(f"{exc}")
+            st.error(plain(exc))  # names the link's folder
             _use_sample_button(key_prefix)
             return False
     if is_cached(source):
@@ -38,7 +39,7 @@ def data_available(spec: ExperimentSpec, key_prefix: str = "") -> bool:
     st.info(f"{name} is not downloaded yet (about 11-30 MB, once).")
     error = st.session_state.get(key_prefix + "_data_error")
     if error:
-        st.error(error)
+        st.error(plain(error))
         _use_sample_button(key_prefix)
     st.button(
         f"Download {name}",
@@ -78,7 +79,7 @@ def data_gallery(spec: ExperimentSpec) -> None:
         check_data_allowed(spec.data, get_limits().data_roots)
         source = load_source(spec.data)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     idx = gallery_indices(source.y_train, GALLERY_PER_CLASS)
     names = class_names(spec.data)

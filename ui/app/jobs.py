@@ -28,7 +28,7 @@ from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.engine import engine_notice, waiting_text
 from ui.app.state import get_jobs, get_store, session_id
-from ui.app.text import DIVERGED_TEXT, fmt_seconds
+from ui.app.text import DIVERGED_TEXT, fmt_seconds, plain
 
 POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
 TRAINED_KEY = "jobs_trained"  # session state: run id -> Trained, the runs this session saw trained
@@ -162,7 +162,7 @@ def run_spec(
     try:
         checked = jobs.limits.check(spec)  # a link beyond the server's limits is refused before anything trains
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))  # may quote a link's words (an idx: folder)
         return None
     spec = checked.spec
     job = jobs.get(spec.run_id)
@@ -173,7 +173,7 @@ def run_spec(
         try:
             job = jobs.submit(checked, session_id())  # checked above: not counted again
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return None
         follow(job, key, render)
     if stored is None and job is not None and job.state == "failed":
@@ -183,7 +183,7 @@ def run_spec(
 
 def show_failure(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> None:
     """A failed training's error, with a button that trains it again."""
-    st.error(f"Training failed: {job.error}")
+    st.error(f"Training failed: {plain(job.error)}")
     if st.button("Retry", key=f"retry-{key}", help="Train this setup again."):
         follow(get_jobs().retry(job.run_id), key, render)
 
@@ -436,9 +436,9 @@ def train_in_turn(
     with progress.container():
         for i in scheduler.failed():
             job = scheduler.job(i)
-            st.error(f"{names[i]}: training failed ({job.error if job is not None else 'unknown error'}).")
+            st.error(f"{names[i]}: training failed ({plain(job.error) if job is not None else 'unknown error'}).")
         for i, message in step.refused.items():
-            st.error(f"{names[i]}: {message}")
+            st.error(f"{names[i]}: {plain(message)}")
         if step.in_flight:
             first, *alongside = step.in_flight
             todo = scheduler.todo()

@@ -20,6 +20,7 @@ from lab.catalog.presets import get_preset
 from lab.codec import spec_from_query, spec_to_query
 from lab.spec import ExperimentSpec
 from ui.app.display import URL_SETTINGS
+from ui.app.text import plain
 
 PRESET_PARAM = "preset"
 
@@ -114,7 +115,7 @@ class PageUrl:
             return st.session_state[self.base_key]
         link = read_link(params, self.default, self.default_name)
         for problem in link.problems:
-            st.warning(problem)
+            st.warning(plain(problem))  # quotes the link's own words
         self.show(link.spec)
         return link.spec
 

@@ -16,6 +16,7 @@ from lab.architecture import (
 )
 from lab.spec import ExperimentSpec
 from ui.app.state import get_limits
+from ui.app.text import plain
 
 
 def layer_table(spec: ExperimentSpec, total: int | None = None) -> pd.DataFrame:
@@ -51,7 +52,7 @@ def show_architecture(spec: ExperimentSpec) -> CheckedSpec | None:
         params, trainable = checked.params, count_trainable(spec)
         table = layer_table(spec, params)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
     c1, c2, c3 = st.columns(3)
     c1.metric("Parameters", f"{params:,}", help="Every weight and bias the network has.")
@@ -69,5 +70,5 @@ def show_architecture(spec: ExperimentSpec) -> CheckedSpec | None:
     try:
         return get_limits().check(checked)  # the server's limits, as the training itself will be checked
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None

@@ -20,7 +20,7 @@ from lab.reports.course_table import NOT_TRAINED, CourseRow, best_stored_rows
 from ui import charts
 from ui.app.jobs import run_spec
 from ui.app.state import get_store
-from ui.app.text import fmt_percent, fmt_seconds
+from ui.app.text import fmt_percent, fmt_seconds, plain
 
 P = "cnn_"  # the CNN page's widget keys
 CAP_OPTIONS = (0, 1, 5, 10, 20, 50)  # epochs caps for training a missing preset; 0 = the course's length
@@ -113,7 +113,7 @@ def mlp_vs_cnn_section() -> None:
     try:
         table = comparison_table(rows, with_shift)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     st.table(table_text(table, with_shift), hide_index=True)  # all eleven presets, every column, text wrapped
     data_name = SOURCE_NAMES.get(presets[0].spec.data, presets[0].spec.data) if presets else ""

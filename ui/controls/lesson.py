@@ -17,6 +17,7 @@ import streamlit as st
 from lab.codec import KEYS, LESSON_PARAM, format_lesson, parse_lesson, spec_to_query
 from lab.spec import SETTINGS, ExperimentSpec
 from ui.app.teacher_access import unlocked
+from ui.app.text import plain
 
 _SEEN_KEY = "lesson_problem_seen"
 
@@ -34,7 +35,7 @@ def lesson() -> tuple[str, ...] | None:
     except ValueError as exc:
         if st.session_state.get(_SEEN_KEY) != text:
             st.session_state[_SEEN_KEY] = text
-            st.warning(f"{exc} The full page is shown.")
+            st.warning(f"{plain(exc)} The full page is shown.")  # quotes the link
         return None
 
 

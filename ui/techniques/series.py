@@ -22,7 +22,7 @@ from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.jobs import duration_text, request_in_turn, trained_just_now
 from ui.app.state import get_store
-from ui.app.text import fmt_seconds
+from ui.app.text import fmt_seconds, plain
 
 RUN_KEY = "techniques_run"  # the series run in progress: (series, data, length)
 METRICS = {
@@ -193,7 +193,7 @@ def ensemble_view(results: list[RunResult], names: list[str]) -> None:
     try:
         ens = combine(results)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     n = ens.n_test
     average = "Average member"
