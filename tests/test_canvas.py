@@ -367,3 +367,91 @@ def test_apply_training_preprocessing_rejects_wrong_shapes() -> None:
         apply_training_preprocessing(np.zeros((20, 20)), None)
     with pytest.raises(ValueError, match="mean must have 784 values"):
         apply_training_preprocessing(np.zeros((28, 28)), np.zeros(10))
+
+
+# ------------------------------------------------- uploads of any size and mode
+def _paper_digit(side: int = SIDE) -> Image.Image:
+    return Image.fromarray(as_paper_photo(draw("seven"))).resize((side, side))
+
+
+def test_a_16_bit_png_is_stretched_to_8_bits_and_reads_as_its_8_bit_twin() -> None:
+    """Mode I;16 (a scanner's 16-bit grey) cannot be shown as JPEG: it comes back as 8-bit L, stretched."""
+    photo = np.asarray(_paper_digit().convert("L"), dtype=np.uint16)
+    wide = Image.fromarray(photo * 200 + 1000)  # 1,000 .. 52,000: 16 bits wide, offset from 0
+    assert wide.mode == "I;16"
+    loaded = load_image_file(png_bytes(wide))
+    assert loaded.mode == "L" and loaded.size == (SIDE, SIDE)
+    assert np.asarray(loaded).min() == 0 and np.asarray(loaded).max() == 255  # the full range, not clipped
+    assert aligned_correlation(image_to_mnist(loaded), image_to_mnist(_paper_digit())) > 0.95
+    Image.Image.save(loaded, io.BytesIO(), format="JPEG")  # what st.image does with it
+
+
+@pytest.mark.parametrize("mode", ["P", "LA", "CMYK", "1", "F", "I", "RGBA", "PA"])
+def test_every_mode_comes_back_in_a_mode_a_page_can_show(mode: str) -> None:
+    source = _paper_digit().convert("RGB")
+    if mode == "F":
+        picture = Image.fromarray(np.asarray(source.convert("L"), dtype=np.float32) / 255.0)
+    elif mode == "I":
+        picture = source.convert("I")
+    elif mode == "PA":
+        picture = source.convert("P")
+        picture.info["transparency"] = 0
+    else:
+        picture = source.convert(mode)
+    # Each mode in a format that stores it (PNG has no CMYK, no 32-bit or float: TIFF is no upload format).
+    fmt = {"CMYK": "JPEG", "F": None, "I": None}.get(mode, "PNG")
+    if fmt is None:  # no upload format holds it: the conversion itself, as an upload would get it
+        from lab.analysis.canvas import _small_and_showable
+
+        loaded = _small_and_showable(picture)
+    else:
+        buffer = io.BytesIO()
+        picture.save(buffer, format=fmt)
+        loaded = load_image_file(buffer.getvalue())
+    assert loaded.mode in ("L", "RGB", "RGBA"), loaded.mode
+    buffer = io.BytesIO()
+    loaded.convert("RGB" if loaded.mode == "RGBA" else loaded.mode).save(buffer, format="JPEG")
+    assert image_to_mnist(loaded) is not None
+
+
+def _jpeg(side: int) -> bytes:
+    buffer = io.BytesIO()
+    _paper_digit(side).convert("RGB").save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_a_huge_jpeg_is_decoded_at_a_reduced_scale_and_comes_back_small() -> None:
+    data = _jpeg(4999)
+    loaded = load_image_file(data)
+    assert max(loaded.size) <= 1024  # all the analysis looks at (PHOTO_MAX_SIDE)
+    assert aligned_correlation(image_to_mnist(loaded), image_to_mnist(_paper_digit())) > 0.95
+
+
+def test_a_huge_png_is_refused_before_it_is_decoded_whole() -> None:
+    with pytest.raises(ValueError, match=r"too large \(4999 x 4999.*limit is 12 million pixels.*save it as JPEG"):
+        load_image_file(png_bytes(Image.new("L", (4999, 4999))))
+    assert max(load_image_file(png_bytes(Image.new("L", (3000, 2000), 255))).size) == 1024
+
+
+def test_a_huge_upload_costs_little_memory(tmp_path) -> None:
+    """Peak memory of opening a 4999 x 4999 photo and preparing it, in a fresh process (Pillow allocates in C)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "huge.jpg"
+    path.write_bytes(_jpeg(4999))
+    script = (
+        "import resource, sys\n"
+        "from lab.analysis.canvas import image_to_mnist, load_image_file\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "image_to_mnist(load_image_file(data))\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's lab, whatever is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True, env=env)
+    grown_mb = int(out.stdout.split()[-1])
+    assert grown_mb < 60, grown_mb  # decoded whole, it took 75 MB for the pixels alone (RGB, 4999 x 4999)

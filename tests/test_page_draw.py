@@ -222,3 +222,27 @@ def test_huge_image_gets_a_clear_error(seeded_home, monkeypatch):
     at = upload(open_page(seeded_home, monkeypatch), "huge.png", buf.getvalue())
     assert len(at.error) == 1 and "too large" in at.error[0].value
     assert shown_digit(at) is None
+
+
+@pytest.mark.slow
+def test_a_16_bit_png_upload_is_shown_and_predicted_not_an_exception(seeded_home, monkeypatch, sample_digit):
+    digit, _ = sample_digit
+    paper = Image.fromarray(255 - digit.reshape(28, 28).astype(np.uint8)).resize((300, 300), Image.BICUBIC)
+    wide = Image.fromarray(np.asarray(paper, dtype=np.uint16) * 257)  # the same picture in 16 bits (I;16)
+    assert wide.mode == "I;16"
+    buf = io.BytesIO()
+    wide.save(buf, "PNG")
+    at = upload(open_page(seeded_home, monkeypatch), "scan16.png", buf.getvalue())
+    assert not at.error, [e.value for e in at.error]
+    assert shown_digit(at) is not None
+    assert any(caption == "scan16.png" for img in at.get("image") for caption in img.captions)
+
+
+@pytest.mark.slow
+def test_an_upload_s_name_is_a_plain_caption(seeded_home, monkeypatch, sample_digit):
+    digit, _ = sample_digit
+    buf = io.BytesIO()
+    Image.fromarray(255 - digit.reshape(28, 28).astype(np.uint8)).resize((200, 200)).save(buf, "PNG")
+    at = upload(open_page(seeded_home, monkeypatch), "[x](https:evil.example).png", buf.getvalue())
+    captions = [caption for img in at.get("image") for caption in img.captions]
+    assert "\\[x\\](https\u2060:evil.example).png" in captions, captions

@@ -46,6 +46,11 @@ PHOTO_MAX_SIDE = 1024
 # Luminance weights of ITU-R 601, what Pillow's "L" conversion uses.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+# Uploads decoded at full size (every format but JPEG) are held to this many pixels: 12 MP is a phone
+# photo, and decoded as RGBA it takes 48 MB; a JPEG is decoded at a reduced scale and may be larger.
+FULL_DECODE_MAX_PIXELS = 12_000_000
+# Modes with more than 8 bits a channel: stretched from their darkest to their brightest value.
+_WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
 # ------------------------------------------------------------------ public API
@@ -138,8 +143,13 @@ def image_to_mnist(
     return _pipeline(ink, center=center, threshold=threshold, min_extent=min_extent)
 
 
-def load_image_file(data: bytes, max_pixels: int = 25_000_000, max_bytes: int = 20 * 1024 * 1024) -> Image.Image:
-    """Open an uploaded image file safely.
+def load_image_file(
+    data: bytes,
+    max_pixels: int = 25_000_000,
+    max_bytes: int = 20 * 1024 * 1024,
+    max_decoded_pixels: int = FULL_DECODE_MAX_PIXELS,
+) -> Image.Image:
+    """Open an uploaded image file safely, small and in a mode every page can show.
 
     Parameters
     ----------
@@ -151,11 +161,20 @@ def load_image_file(data: bytes, max_pixels: int = 25_000_000, max_bytes: int = 
         decompression bomb) is refused without using the memory.
     max_bytes : int, default 20 MiB
         Largest file accepted.
+    max_decoded_pixels : int, default FULL_DECODE_MAX_PIXELS
+        Largest width x height of a file that must be decoded at full size (PNG,
+        GIF, BMP, WebP). A JPEG is decoded at a reduced scale instead (its
+        decoder scales by 1/2 to 1/8 as it decodes), so it is held only to
+        ``max_pixels``.
 
     Returns
     -------
     PIL.Image.Image
-        The decoded image (first frame of an animation).
+        The first frame, turned upright (EXIF orientation), at most
+        ``PHOTO_MAX_SIDE`` pixels on a side (all the analysis uses), in mode
+        ``L``, ``RGB`` or ``RGBA``: 16-bit and float scans are stretched to 8
+        bits, palettes, CMYK and 1-bit images converted, so that the page can
+        show it (a JPEG cannot hold 16-bit pixels).
 
     Raises
     ------
@@ -174,7 +193,14 @@ def load_image_file(data: bytes, max_pixels: int = 25_000_000, max_bytes: int = 
         try:
             img = Image.open(io.BytesIO(data), formats=_UPLOAD_FORMATS)
             _check_pixels(img.size, max_pixels)  # from the header, before decoding
+            if img.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale, still at least PHOTO_MAX_SIDE: a 5000 x 5000 photo then costs
+                # what a 1250 x 1250 one does, and the analysis never looks closer than PHOTO_MAX_SIDE.
+                img.draft(None, (PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+            else:
+                _check_pixels(img.size, max_decoded_pixels, " (or save it as JPEG)")
             img.load()
+            return _small_and_showable(img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ValueError(f"This image is too large: {exc}") from None
         except UnidentifiedImageError:
@@ -184,16 +210,34 @@ def load_image_file(data: bytes, max_pixels: int = 25_000_000, max_bytes: int = 
             ) from None
         except (OSError, SyntaxError, EOFError) as exc:  # Pillow's errors for damaged files
             raise ValueError(f"This image is damaged or incomplete and cannot be read ({exc}).") from None
-    return img
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+def _check_pixels(size: tuple[int, int], max_pixels: int, how: str = "") -> None:
     width, height = size
     if width * height > max_pixels:
         raise ValueError(
             f"This image is too large ({width} x {height} = {width * height / 1e6:.1f} million pixels): "
-            f"the limit is {max_pixels / 1e6:.0f} million pixels. Resize it and upload it again."
+            f"the limit is {max_pixels / 1e6:.0f} million pixels. Resize it{how} and upload it again."
         )
+
+
+def _small_and_showable(img: Image.Image) -> Image.Image:
+    """A decoded upload upright, at most PHOTO_MAX_SIDE on a side, in mode L, RGB or RGBA."""
+    if img.mode in _WIDE_MODES:  # 16-bit and float scans: stretch to 8 bits, do not clip
+        values = np.asarray(img, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        img = Image.fromarray(np.round(scaled).astype(np.uint8))
+    elif img.mode == "1":
+        img = img.convert("L")
+    elif img.mode in ("LA", "La", "PA", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+    elif img.mode not in ("L", "RGB", "RGBA"):  # P, CMYK, YCbCr, LAB, HSV, I;16 variants Pillow adds
+        img = img.convert("RGB")
+    img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with a rotation tag
+    if max(img.size) > PHOTO_MAX_SIDE:
+        img.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE), Image.Resampling.BOX)
+    return img
 
 
 def apply_training_preprocessing(image28: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
@@ -475,7 +519,7 @@ def _photo_gray(img: Image.Image | np.ndarray) -> np.ndarray:
     if max(img.size) > PHOTO_MAX_SIDE:
         img = img.copy()
         img.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE), Image.Resampling.BOX)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float scans: stretch, do not clip
+    if img.mode in _WIDE_MODES:  # 16-bit and float scans: stretch, do not clip
         gray = np.asarray(img, dtype=np.float32)
         low, high = float(gray.min()), float(gray.max())
         return (gray - low) / (high - low) if high > low else np.zeros_like(gray)
