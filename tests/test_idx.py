@@ -6,6 +6,8 @@ import gzip
 import os
 import re
 import struct
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +256,69 @@ def test_debian_fashion_mnist() -> None:
     assert set(np.unique(y_train)) == set(range(10)) and y_test.max() <= 9
     assert np.bincount(y_train).tolist() == [6_000] * 10  # Fashion-MNIST is balanced
     assert x_train.max() == 255 and x_train.min() == 0
+
+
+# ----------------------------------------------------------- size before data
+def _gzip_of(header: bytes, zeros: int) -> bytes:
+    """``header`` and ``zeros`` zero bytes, gzipped a megabyte at a time (a gzip bomb when ``zeros`` is large)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+    chunk = bytes(1 << 20)
+    parts = [packer.compress(header)]
+    for start in range(0, zeros, len(chunk)):
+        parts.append(packer.compress(chunk[: min(len(chunk), zeros - start)]))
+    return b"".join([*parts, packer.flush()])
+
+
+def test_a_header_announcing_a_billion_images_is_refused_before_anything_is_inflated(tmp_path: Path) -> None:
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(_gzip_of(struct.pack(">BBBBIII", 0, 0, 8, 3, 10**9, 28, 28), 100 * 2**20))
+    assert path.stat().st_size < 200_000  # 100 MB of zeros, gzipped
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz.*too large.*784,000,000,000 data bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20, peak  # the header, and a buffer: not the 100 MB behind it
+
+
+def test_a_gzip_bomb_behind_an_honest_small_header_is_refused_reading_only_what_the_header_allows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(_gzip_of(struct.pack(">BBBBIII", 0, 0, 8, 3, 3, 28, 28), 100 * 2**20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz.*at least 1,048,576 extra bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20, peak  # 2,352 announced bytes and a megabyte's peek, never the 100 MB
+
+
+def test_a_plain_file_announcing_more_than_it_holds_is_refused_from_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "labels-idx1-ubyte"
+    path.write_bytes(struct.pack(">BBBBI", 0, 0, 8, 1, 5_000_000) + bytes(10))
+    with pytest.raises(ValueError, match=r"labels-idx1-ubyte.*truncated.*5,000,000 data bytes.*only 10"):
+        read_idx(path)
+
+
+def test_the_size_limit_is_a_parameter_and_the_default_takes_full_mnist(tmp_path: Path) -> None:
+    from lab.data.idx import MAX_IDX_BYTES
+
+    assert MAX_IDX_BYTES >= 70_000 * 28 * 28
+    path = tmp_path / "x-idx1-ubyte.gz"
+    write_idx(path, np.arange(100, dtype=np.uint8))
+    assert read_idx(path).shape == (100,)
+    with pytest.raises(ValueError, match=r"x-idx1-ubyte\.gz.*too large.*100 data bytes.*more than the 99"):
+        read_idx(path, max_bytes=99)
+
+
+def test_a_bad_file_in_a_folder_is_named_when_it_is_too_large(tmp_path: Path) -> None:
+    write_folder(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte").unlink()
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(_gzip_of(struct.pack(">BBBBI", 0, 0, 8, 1, 2**31), 1000))
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz.*too large"):
+        load_idx_dir(tmp_path)

@@ -19,7 +19,10 @@ import gzip
 import math
 import os
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +40,11 @@ IDX_TYPES: dict[int, np.dtype] = {
 }
 _TYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most data bytes one IDX file may announce: twice full MNIST's 70,000 images as bytes (110 MB).
+# A header is read before its data, so a file announcing more (a gzip bomb's 10**9 images) is refused unread.
+MAX_IDX_BYTES = 2 * 70_000 * 28 * 28
+# How far past the announced data a gzipped file is inflated, to tell (and say) that extra bytes follow.
+_EXTRA_PEEK = 1 << 20
 
 # The four standard files, by role: (role in messages, name stem, IDX suffix).
 _STANDARD_FILES = (
@@ -48,8 +56,8 @@ _STANDARD_FILES = (
 
 
 # ------------------------------------------------------------------- reading
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file, plain or gzipped.
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read an IDX file, plain or gzipped, checking its size before reading (or inflating) its data.
 
     Parameters
     ----------
@@ -57,6 +65,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         The file. Gzip is detected by its magic bytes (1f 8b), not by the
         name: a gzipped file without ``.gz`` is read, and so is a plain file
         named ``.gz``.
+    max_bytes : int, default MAX_IDX_BYTES
+        The most data bytes a header may announce. The header is read first
+        (from a streaming gzip reader for a gzipped file), and exactly the bytes
+        it announces are read after it: a small gzip file that inflates to
+        gigabytes (a gzip bomb) costs no more memory than its header allows.
 
     Returns
     -------
@@ -69,77 +82,104 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     ValueError
         Naming the file and the fault: a missing or unreadable file, a damaged
         gzip stream, a wrong magic number (first two bytes not zero,
-        unknown type code, no dimensions), a header or data shorter than the
-        dimensions require, or bytes left over after the data.
+        unknown type code, no dimensions), a header that announces more data
+        than ``max_bytes``, a header or data shorter than the dimensions
+        require, or bytes left over after the data.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    dtype, shape, offset = _parse_header(raw, path)
-    expected = math.prod(shape) * dtype.itemsize
-    available = len(raw) - offset
-    if available < expected:
-        raise ValueError(
-            f"IDX file '{path}' is truncated: its header announces shape {shape} "
-            f"({expected:,} data bytes) but only {available:,} data bytes follow."
-        )
-    if available > expected:
-        # Trailing bytes mean the header and the data disagree: refuse rather
-        # than silently ignore part of the file.
-        raise ValueError(
-            f"IDX file '{path}' has {available - expected:,} extra bytes after the data "
-            f"its header announces (shape {shape}): the header or the file is wrong."
-        )
-    data = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=offset)
+    try:
+        with _open_stream(path) as (stream, plain_size):
+            dtype, shape = _read_header(stream, path)
+            count = math.prod(shape)
+            expected = count * dtype.itemsize
+            if expected > max_bytes:
+                raise ValueError(
+                    f"IDX file '{path}' is too large: its header announces shape {shape} ({expected:,} data "
+                    f"bytes), more than the {max_bytes:,} this lab reads (70,000 MNIST images are "
+                    f"{70_000 * IMAGE_SIDE * IMAGE_SIDE:,}). Is the header right?"
+                )
+            if plain_size is not None:
+                # A plain file's size says at once whether the data is all there: no read needed to refuse it.
+                _check_length(path, shape, expected, plain_size - (4 + 4 * len(shape)))
+            raw = stream.read(expected)
+            if len(raw) < expected:
+                _check_length(path, shape, expected, len(raw))
+            # Inflate at most a little more than the header announced, to tell that something follows.
+            extra = len(stream.read(_EXTRA_PEEK))
+            if extra:
+                _check_length(path, shape, expected, expected + extra, at_least=extra == _EXTRA_PEEK)
+    except FileNotFoundError:
+        raise ValueError(f"IDX file '{path}' does not exist.") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"IDX file '{path}' is a damaged or truncated gzip file ({exc}).") from exc
+    except OSError as exc:
+        raise ValueError(f"IDX file '{path}' cannot be read: {exc.strerror or exc}.") from exc
+    data = np.frombuffer(raw, dtype=dtype, count=count)
     # astype copies into native byte order and a writable array.
     return data.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed when they are gzip."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"IDX file '{path}' does not exist.") from None
-    except OSError as exc:
-        raise ValueError(f"IDX file '{path}' cannot be read: {exc.strerror or exc}.") from exc
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"IDX file '{path}' is a damaged or truncated gzip file ({exc}).") from exc
-    # A file named .gz that is not gzip (some browsers decompress downloads but
-    # keep the name) is read as plain IDX; the magic number check still applies.
-    return raw
+@contextmanager
+def _open_stream(path: Path) -> Iterator[tuple[BinaryIO, int | None]]:
+    """(a reader of the file's IDX bytes, the file's size when it is plain IDX, None when gzipped)."""
+    with open(path, "rb") as file:
+        if file.read(2) == _GZIP_MAGIC:
+            file.seek(0)
+            with gzip.GzipFile(fileobj=file, mode="rb") as stream:  # inflates only as far as it is read
+                yield stream, None
+            return
+        # A file named .gz that is not gzip (some browsers decompress downloads but
+        # keep the name) is read as plain IDX; the magic number check still applies.
+        file.seek(0)
+        yield file, os.fstat(file.fileno()).st_size
 
 
-def _parse_header(raw: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
-    """(dtype, shape, data offset) from the header; ValueError on a bad one."""
-    if len(raw) < 4:
+def _check_length(path: Path, shape: tuple[int, ...], expected: int, available: int, *, at_least: bool = False) -> None:
+    """ValueError unless exactly ``expected`` data bytes follow the header (``available`` of them do)."""
+    if available < expected:
         raise ValueError(
-            f"IDX file '{path}' is truncated: the header needs 4 bytes for the magic number, the file has {len(raw)}."
+            f"IDX file '{path}' is truncated: its header announces shape {shape} "
+            f"({expected:,} data bytes) but only {max(available, 0):,} data bytes follow."
         )
-    zero1, zero2, type_code, ndim = raw[:4]
+    if available > expected:
+        # Trailing bytes mean the header and the data disagree: refuse rather
+        # than silently ignore part of the file.
+        more = "at least " if at_least else ""
+        raise ValueError(
+            f"IDX file '{path}' has {more}{available - expected:,} extra bytes after the data "
+            f"its header announces (shape {shape}): the header or the file is wrong."
+        )
+
+
+def _read_header(stream: BinaryIO, path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """(dtype, shape) from the header at the stream's start; ValueError on a bad one."""
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise ValueError(
+            f"IDX file '{path}' is truncated: the header needs 4 bytes for the magic number, the file has {len(magic)}."
+        )
+    zero1, zero2, type_code, ndim = magic
     if zero1 != 0 or zero2 != 0:
         raise ValueError(
-            f"IDX file '{path}' has a wrong magic number {raw[:4].hex(' ')}: an IDX file starts "
+            f"IDX file '{path}' has a wrong magic number {magic.hex(' ')}: an IDX file starts "
             "with two zero bytes (is it an IDX file?)."
         )
     if type_code not in IDX_TYPES:
         known = ", ".join(f"0x{code:02X}" for code in IDX_TYPES)
         raise ValueError(
-            f"IDX file '{path}' has a wrong magic number {raw[:4].hex(' ')}: "
+            f"IDX file '{path}' has a wrong magic number {magic.hex(' ')}: "
             f"unknown type code 0x{type_code:02X} (known: {known})."
         )
     if ndim == 0:
-        raise ValueError(f"IDX file '{path}' has a wrong magic number {raw[:4].hex(' ')}: zero dimensions.")
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
+        raise ValueError(f"IDX file '{path}' has a wrong magic number {magic.hex(' ')}: zero dimensions.")
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
-            f"IDX file '{path}' is truncated: the header needs {header_size} bytes for "
-            f"{ndim} dimensions, the file has {len(raw)}."
+            f"IDX file '{path}' is truncated: the header needs {4 + 4 * ndim} bytes for "
+            f"{ndim} dimensions, the file has {4 + len(dims)}."
         )
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    return IDX_TYPES[type_code], shape, header_size
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4", count=ndim))
+    return IDX_TYPES[type_code], shape
 
 
 # ------------------------------------------------------------------- writing
