@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
+import pytest
 
 from lab.architecture import check_network
 from lab.nn.observer import SILENT
@@ -66,3 +68,70 @@ def test_the_panels_rows_name_the_setup_and_the_state_never_the_session(tmp_path
     (row,) = job_rows([job], now=job.submitted + 65)
     assert row.setup == job.spec.summary() and row.waited == "1 min 05 s"
     assert "someones-session" not in repr(row)
+
+
+# ------------------------------------------------------- the server-wide limit on wrong passphrases
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wrong_passphrases_are_limited_for_the_whole_server_and_the_limit_lifts_with_time():
+    from lab.runs.classroom import PassphraseGuard
+
+    clock = Clock()
+    guard = PassphraseGuard(max_wrong=3, window=60.0, clock=clock)
+    right = "correct horse battery"
+    for _ in range(3):  # from any sessions: the guard is one object for the server
+        attempt = guard.try_unlock("guess", right)
+        assert not attempt.unlocked and attempt.wait_seconds == 0
+        assert "not the passphrase" in attempt.message()
+        clock.now += 1
+    refused = guard.try_unlock(right, right)  # even the right one is not compared now
+    assert not refused.unlocked and refused.wait_seconds == pytest.approx(57.0)
+    assert "Too many wrong passphrases" in refused.message() and "wait 57 s" in refused.message()
+    clock.now += 57.0  # the first wrong try is a minute old
+    assert guard.wait_seconds() == 0
+    assert guard.try_unlock(right, right).unlocked
+    assert guard.try_unlock(right, right).unlocked  # right tries never count
+
+
+def test_two_threads_cannot_both_slip_under_the_limit():
+    from lab.runs.classroom import PassphraseGuard
+
+    guard = PassphraseGuard(max_wrong=5, window=60.0)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(guard.try_unlock("guess", "correct horse battery")))
+        for _ in range(40)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(1 for r in results if r.wait_seconds == 0) == 5  # compared: exactly the limit
+
+
+# ---------------------------------------------------------------- the passphrase stays in the server
+def test_the_passphrase_is_taken_out_of_an_environment():
+    from lab.runs.private_env import PASSPHRASE_KEY, forget_private_env
+
+    env = {PASSPHRASE_KEY: "correct horse battery", "OTHER_SECRET": "s3cret", "PATH": "/bin"}
+    assert forget_private_env(["OTHER_SECRET"], env) == [PASSPHRASE_KEY, "OTHER_SECRET"]
+    assert env == {"PATH": "/bin"}
+
+
+def test_ray_starts_without_the_passphrase_in_its_environment(monkeypatch):
+    pytest.importorskip("ray")
+    from lab.runs import ray_executor
+    from lab.runs.private_env import PASSPHRASE_KEY
+
+    seen = {}
+    monkeypatch.setenv(PASSPHRASE_KEY, "correct horse battery")
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))  # start_ray adds the project to it
+    monkeypatch.setattr(ray_executor.ray, "init", lambda *a, **k: seen.update(os.environ))
+    ray_executor.start_ray("local", num_cpus=1)
+    assert seen and PASSPHRASE_KEY not in seen  # what the workers inherit

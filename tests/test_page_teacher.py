@@ -3,6 +3,7 @@ every session's trainings listed and a running one of another session cancelled.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -159,3 +160,19 @@ def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
     at.button(key="teacher_delete").click().run()
     assert not at.exception, at.exception
     assert RunStore(store_home).get(spec) is None
+
+
+# ------------------------------------------------------ wrong passphrases, from any session
+def test_wrong_tries_from_other_sessions_count_too_and_the_panel_says_how_long_to_wait(server):
+    from lab.runs.classroom import MAX_WRONG_TRIES
+    from ui.app.teacher_access import passphrase_guard
+
+    guard = passphrase_guard()  # the server's one guard, as every session's page gets it
+    for _ in range(MAX_WRONG_TRIES):  # other sessions (other tabs, a script) guessing
+        assert not guard.try_unlock("guess", PASSPHRASE).unlocked
+    at = open_panel()
+    at.text_input(key="teacher_passphrase").input(PASSPHRASE)  # even the right one waits now
+    at.button[0].click().run()
+    errors = [e.value for e in at.error]
+    assert any("Too many wrong passphrases" in e and re.search(r"wait \d+ s", e) for e in errors), errors
+    assert_locked(at)

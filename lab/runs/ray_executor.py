@@ -41,6 +41,7 @@ from lab.architecture import CheckedSpec
 from lab.nn.observer import SILENT, QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.engine import WORKER_DIED_TEXT, EngineStatus, WorkerLostError
+from lab.runs.private_env import forget_private_env
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
 
@@ -248,6 +249,9 @@ def start_ray(setting: str, num_cpus: int | None = None) -> None:
     ConnectionError, TimeoutError, RuntimeError
         When no cluster answers at the address.
     """
+    # Workers of an embedded Ray inherit this process's environment: the teacher's passphrase is no business of
+    # theirs (Streamlit copies its secrets into os.environ); a cluster's workers never see it either way.
+    forget_private_env()
     if setting in ("", "local"):
         init_local_ray(num_cpus)
         return

@@ -16,6 +16,7 @@ from lab.runs.jobs import JobManager
 from lab.runs.limits import Limits
 from lab.runs.store import RunStore
 from ui.app.keras_session import keep_keras_session
+from ui.app.teacher_access import keep_secrets_out_of_environ
 
 SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what the per-session queue limit counts
 
@@ -33,7 +34,9 @@ def get_executor() -> Executor:
     Unset: in this process (nothing of Ray is imported). A Ray cluster that
     cannot be reached gives the in-process engine with a ``notice`` the pages show.
     """
-    return make_executor(ray_setting(fallback=_secret(RAY_ENV)))
+    setting = ray_setting(fallback=_secret(RAY_ENV))
+    keep_secrets_out_of_environ()  # an embedded Ray's workers inherit this process's environment
+    return make_executor(setting)
 
 
 @st.cache_resource

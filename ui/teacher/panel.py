@@ -13,9 +13,9 @@ import time
 import streamlit as st
 
 from lab.catalog.presets import SERIES, list_presets
-from lab.runs.classroom import job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
+from lab.runs.classroom import job_rows, passphrase_problem, pretrain_in_background
 from ui.app.state import get_jobs, get_limits, get_store
-from ui.app.teacher_access import UNLOCKED_KEY, server_passphrase
+from ui.app.teacher_access import UNLOCKED_KEY, passphrase_guard, server_passphrase
 
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
 
@@ -31,11 +31,14 @@ def unlock_form() -> None:
                               help="The one in the server's .streamlit/secrets.toml.")  # fmt: skip
         submitted = st.form_submit_button("Unlock", type="primary")
     if submitted:
-        if passphrase_matches(given, server_passphrase()):
+        # Server-wide: every session's wrong tries count against one limit a minute (lab.runs.classroom).
+        attempt = passphrase_guard().try_unlock(given, server_passphrase())
+        if attempt.unlocked:
             st.session_state[UNLOCKED_KEY] = True
             st.rerun()
-        time.sleep(WRONG_PASSPHRASE_PAUSE)
-        st.error("That is not the passphrase: check the server's .streamlit/secrets.toml and try again.")
+        if not attempt.wait_seconds:
+            time.sleep(WRONG_PASSPHRASE_PAUSE)
+        st.error(attempt.message())
 
 
 def trainings_section() -> None:
