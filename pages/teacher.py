@@ -10,6 +10,7 @@ from ui.teacher.panel import (
     limits_section,
     lock_button,
     pretrain_section,
+    store_section,
     trainings_section,
     unlock_form,
 )
@@ -25,5 +26,6 @@ else:
     trainings_section()
     pretrain_section()
     delete_section()
+    store_section()
     limits_section()
     lock_button()

@@ -3,6 +3,7 @@ every session's trainings listed and a running one of another session cancelled.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -176,3 +177,47 @@ def test_wrong_tries_from_other_sessions_count_too_and_the_panel_says_how_long_t
     errors = [e.value for e in at.error]
     assert any("Too many wrong passphrases" in e and re.search(r"wait \d+ s", e) for e in errors), errors
     assert_locked(at)
+
+
+# ------------------------------------------------------ broken runs, the store's use of the disk
+def _result(spec: ExperimentSpec) -> RunResult:
+    return RunResult(spec, {"loss": [1.0]}, 0.5, 0.5, np.zeros((10, 10), dtype=int),
+                     np.zeros((4, 10), dtype=np.float32), 1, None, 0.1, False, False, 1)  # fmt: skip
+
+
+def _stored(home: Path, spec: ExperimentSpec) -> None:
+    from lab.runs.store import RunStore
+
+    RunStore(home).save(_result(spec))
+
+
+@pytest.mark.slow
+def test_the_teacher_sees_a_broken_run_and_deletes_it_after_confirming(server, store_home):
+    from lab.runs.store import RunStore
+
+    good, broken = ExperimentSpec(hidden=(5,), epochs=1), ExperimentSpec(hidden=(6,), epochs=1)
+    _stored(store_home, good)
+    _stored(store_home, broken)
+    result = store_home / broken.run_id / "result.json"
+    result.write_text(json.dumps(json.loads(result.read_text()) | {"metrics": None}))  # as tests/test_store_poison.py
+    at = unlock(open_panel())
+    warnings = " ".join(w.value for w in at.warning)
+    assert "1 run folder(s) cannot be read" in warnings and broken.run_id in warnings, warnings
+    runs = at.multiselect(key="teacher_delete_runs")
+    assert any(broken.run_id in option and "cannot be read" in option for option in runs.options), runs.options
+    runs.set_value([broken.run_id]).run()
+    assert at.button(key="teacher_delete").disabled  # the same confirmation as any run
+    at.checkbox(key="teacher_delete_sure").check().run()
+    at.button(key="teacher_delete").click().run()
+    assert not at.exception, at.exception
+    assert RunStore(store_home).broken() == [] and [i.run_id for i in RunStore(store_home).list()] == [good.run_id]
+
+
+@pytest.mark.slow
+def test_the_panel_shows_the_stores_use_against_its_budget(server, store_home):
+    jobs, _ = server
+    jobs.store.save(_result(ExperimentSpec(hidden=(5,), epochs=1)))  # the server's store: its count is renewed
+    at = unlock(open_panel())
+    bars = [bar.proto.text for bar in at.get("progress")]
+    assert any(re.search(r"1 runs, [\d.]+ MB of the 2,000 MB budget", text) for text in bars), bars
+    assert any("MLP_LAB_STORE_MB" in str(t.value) for t in at.table)

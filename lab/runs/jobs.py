@@ -250,6 +250,7 @@ class JobManager:
                 return job
             if session:
                 self.limits.check_queue(sum(1 for j in self._jobs.values() if j.session == session and not j.finished))
+            self.limits.check_store(self.store.usage().bytes)  # a new training only: joining one costs no disk
             job = Job(checked, session=session)
             self._jobs[spec.run_id] = job
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()

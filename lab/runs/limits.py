@@ -16,6 +16,7 @@ Settings (``0`` lifts one limit):
 - ``MLP_LAB_MAX_QUEUED`` (default 3 trainings queued or running per browser session)
 - ``MLP_LAB_DATA_ROOTS`` (folders, separated by ``os.pathsep``, where ``idx:`` data may
   lie besides the project's ``data/`` folder)
+- ``MLP_LAB_STORE_MB`` (default 2,000 MB: the run store's disk budget; no new training once it is used up)
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ PARAM_BUDGET_ENV = "MLP_LAB_PARAM_BUDGET"
 MAX_TRAIN_SECONDS_ENV = "MLP_LAB_MAX_TRAIN_SECONDS"
 MAX_QUEUED_ENV = "MLP_LAB_MAX_QUEUED"
 DATA_ROOTS_ENV = "MLP_LAB_DATA_ROOTS"
+STORE_MB_ENV = "MLP_LAB_STORE_MB"
 
 DEFAULT_MAX_EPOCHS = 200
 DEFAULT_MAX_TRAIN_SECONDS = 600.0
 DEFAULT_MAX_QUEUED = 3
+DEFAULT_STORE_MB = 2000  # a course's presets take about 100 MB; a term of a class's runs fits
 
 
 class LimitExceeded(ValueError):
@@ -61,6 +64,8 @@ class Limits:
         The most trainings one browser session may have queued or running at once.
     data_roots : tuple[Path, ...] | None
         Folders under which ``idx:`` data may lie; None: any folder (the command line).
+    store_mb : int | None
+        The run store's disk budget in MB (10**6 bytes): no new training is accepted once it is used up.
     """
 
     max_epochs: int | None = DEFAULT_MAX_EPOCHS
@@ -68,6 +73,7 @@ class Limits:
     max_train_seconds: float | None = DEFAULT_MAX_TRAIN_SECONDS
     max_queued: int | None = DEFAULT_MAX_QUEUED
     data_roots: tuple[Path, ...] | None = field(default=(PROJECT_DATA_DIR,))
+    store_mb: int | None = DEFAULT_STORE_MB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Limits:
@@ -101,12 +107,15 @@ class Limits:
             max_train_seconds=float(seconds) if seconds is not None else None,
             max_queued=number(MAX_QUEUED_ENV, DEFAULT_MAX_QUEUED),
             data_roots=(PROJECT_DATA_DIR, *extra),
+            store_mb=number(STORE_MB_ENV, DEFAULT_STORE_MB),
         )
 
     @classmethod
     def unlimited(cls) -> Limits:
         """No limit at all: the command line's ``--no-limits``."""
-        return cls(max_epochs=None, max_params=None, max_train_seconds=None, max_queued=None, data_roots=None)
+        return cls(
+            max_epochs=None, max_params=None, max_train_seconds=None, max_queued=None, data_roots=None, store_mb=None
+        )
 
     def check(self, spec: ExperimentSpec | CheckedSpec) -> CheckedSpec:
         """Refuse a spec beyond a limit (epochs, weights, data folder) before anything trains; return it checked.
@@ -168,4 +177,23 @@ class Limits:
             ("Longest training (seconds)", text(self.max_train_seconds, " s"), MAX_TRAIN_SECONDS_ENV),
             ("Most trainings queued per browser session", text(self.max_queued), MAX_QUEUED_ENV),
             ("Folders idx: data may come from", roots, DATA_ROOTS_ENV),
+            ("Disk budget of the run store (MB)", text(self.store_mb, " MB"), STORE_MB_ENV),
         ]
+
+    def check_store(self, used_bytes: int) -> None:
+        """Refuse a new training while the run store takes ``used_bytes``, at or over ``store_mb``.
+
+        A full disk fails every save (and a training's result with it) and can stop the
+        server's other work: the budget stops new trainings first, and the teacher frees
+        room by deleting runs on the panel.
+
+        Raises
+        ------
+        LimitExceeded
+            When ``used_bytes`` reaches the budget; the message says what to do.
+        """
+        if self.store_mb is not None and used_bytes >= self.store_mb * 1e6:
+            raise LimitExceeded(
+                f"The run store is full ({used_bytes / 1e6:,.0f} of {self.store_mb:,} MB, the limit {STORE_MB_ENV}): "
+                "ask the teacher to delete runs on the Teacher page. Stored runs still open as usual."
+            )

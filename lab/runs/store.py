@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ FORMAT_VERSION = 1
 STALE_LOCK_SECONDS = 30.0
 # A temporary folder older than this belongs to a writer that died mid-write (writing takes seconds).
 STALE_TMP_SECONDS = 3600.0
+# How long a count of the store's size on disk is reused (``RunStore.usage``).
+USAGE_SECONDS = 5.0
 
 
 def default_home() -> Path:
@@ -72,6 +75,19 @@ class RunInfo:
         return f"{self.spec.summary()} · {acc_text} · {self.run_id}"
 
 
+@dataclass(frozen=True)
+class StoreUsage:
+    """What the store holds: its run folders and the bytes every file under it takes."""
+
+    runs: int
+    bytes: int
+
+    @property
+    def megabytes(self) -> float:
+        """``bytes`` in MB (10**6 bytes, as disks are sold and ``MLP_LAB_STORE_MB`` counts)."""
+        return self.bytes / 1e6
+
+
 class RunStore:
     """Runs on disk under ``home`` (``$MLP_LAB_HOME`` or ``./runs``).
 
@@ -83,6 +99,9 @@ class RunStore:
 
     def __init__(self, home: str | Path | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
+        self._usage: StoreUsage | None = None
+        self._usage_time = 0.0
+        self._usage_lock = threading.Lock()
         # Opening sweeps too: a server that crashed mid-save and restarted may never save again.
         self._sweep()
 
@@ -114,22 +133,50 @@ class RunStore:
         return None
 
     def list(self) -> list[RunInfo]:
-        """Every readable run, newest first; unreadable ones are skipped with a warning."""
-        if not self.home.is_dir():
-            return []
+        """Every readable run, newest first; unreadable ones are skipped with a warning (see ``broken``)."""
         infos = []
-        for folder in self.home.iterdir():
-            if not folder.is_dir() or folder.name.startswith("."):
-                continue
+        for folder in self._run_folders():
             try:
-                spec = read_spec((folder / "spec.json").read_text(), folder.name)
-                payload = json.loads((folder / "result.json").read_text())
-                metrics = checked_metrics(payload["metrics"])
-                checked_history(payload["history"])  # a run listed is a run a page can open
-                infos.append(RunInfo(folder.name, spec, metrics))
+                infos.append(_read_info(folder))
             except Exception as exc:  # noqa: BLE001
                 log.warning("Skipping unreadable run %s: %s", folder, exc)
         return sorted(infos, key=lambda info: info.metrics.get("created") or 0, reverse=True)
+
+    def broken(self) -> list[tuple[str, str]]:
+        """(folder name, why) for every run folder ``list`` skips, so that the teacher can see and delete them.
+
+        The same checks as ``list`` (the spec, its hash against the folder's name, every
+        metric's type and range, the history), so a run is either listed or here. A
+        folder that is not a run at all (a stray folder in the store) is here too.
+        """
+        broken = []
+        for folder in self._run_folders():
+            try:
+                _read_info(folder)
+            except Exception as exc:  # noqa: BLE001 - whatever made it unreadable is its reason
+                broken.append((folder.name, _reason(exc)))
+        return sorted(broken)
+
+    def usage(self) -> StoreUsage:
+        """The runs stored and the bytes the store takes on disk, counted at most every ``USAGE_SECONDS``.
+
+        Every file under the store counts, half-written and trashed runs too (they take the
+        disk as well). A count is a few thousand ``stat`` calls; the job manager asks before
+        every new training and the teacher's panel on every rerun, so it is kept for a few
+        seconds, and forgotten at once when this store saves or deletes a run.
+        """
+        with self._usage_lock:
+            now = time.monotonic()
+            if self._usage is None or now - self._usage_time > USAGE_SECONDS:
+                self._usage = StoreUsage(len(self._run_folders()), _folder_bytes(self.home))
+                self._usage_time = now
+            return self._usage
+
+    def _run_folders(self) -> list[Path]:
+        """The store's run folders (not its temporary, trash and lock folders)."""
+        if not self.home.is_dir():
+            return []
+        return [f for f in self.home.iterdir() if f.is_dir() and not f.name.startswith(".")]
 
     # ------------------------------------------------------------- writing
     def save(self, result: RunResult) -> Path:
@@ -168,6 +215,7 @@ class RunStore:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         self._sweep()
+        self._usage = None  # the panel and the budget see the new run at once
         result.path = target
         return target
 
@@ -180,6 +228,7 @@ class RunStore:
         if trash is None:
             return False
         shutil.rmtree(trash, ignore_errors=True)
+        self._usage = None
         return True
 
     def _move_to_trash(self, run_id: str) -> Path | None:
@@ -291,6 +340,48 @@ def _read_run(folder: Path) -> RunResult:
         path=folder,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )
+
+
+def _read_info(folder: Path) -> RunInfo:
+    """A run's summary from its folder, checked as every reader checks it; raises for a broken run."""
+    spec = read_spec((folder / "spec.json").read_text(), folder.name)
+    payload = json.loads((folder / "result.json").read_text())
+    if not isinstance(payload, dict):
+        raise ValueError(f"result.json holds {type(payload).__name__}, not an object")
+    metrics = checked_metrics(payload.get("metrics"))
+    checked_history(payload.get("history"))  # a run listed is a run a page can open
+    return RunInfo(folder.name, spec, metrics)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a run cannot be read, in one line for the teacher."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{Path(exc.filename or '?').name} is missing (a save that never finished)"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"a file is not valid JSON ({exc.msg}, line {exc.lineno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "a file is not text"
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes every file under ``folder`` takes (0 when there is no folder), without following links."""
+    total = 0
+    stack = [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue  # removed while counted (a run deleted, a temporary folder renamed)
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
 
 
 class RunReplacedError(Exception):

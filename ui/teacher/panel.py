@@ -1,5 +1,5 @@
 """The teacher's panel: locked by the server's passphrase; the trainings of every session, a series to
-pretrain, runs to delete and the limits as they stand.
+pretrain, runs to delete (those that cannot be read too), the store's use of the disk and the limits as they stand.
 
 Widgets only: the passphrase check, the job rows and the pretraining live in
 ``lab.runs.classroom``. Unlocking is kept in this browser session's state only,
@@ -14,8 +14,10 @@ import streamlit as st
 
 from lab.catalog.presets import SERIES, list_presets
 from lab.runs.classroom import job_rows, passphrase_problem, pretrain_in_background
+from lab.runs.limits import STORE_MB_ENV
 from ui.app.state import get_jobs, get_limits, get_store
 from ui.app.teacher_access import UNLOCKED_KEY, passphrase_guard, server_passphrase
+from ui.app.text import plain
 
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
 
@@ -81,19 +83,47 @@ def pretrain_section() -> None:
 
 
 def delete_section() -> None:
-    """Delete runs from the store, after a confirmation."""
+    """Delete runs from the store, after a confirmation; runs that cannot be read are listed and deleted alike."""
     st.subheader("Delete runs")
     store = get_store()
-    infos = {info.run_id: info for info in store.list()}
-    chosen = st.multiselect("Runs", list(infos), format_func=lambda r: infos[r].label(), key="teacher_delete_runs")
+    infos = {info.run_id: info.label() for info in store.list()}
+    broken = dict(store.broken())
+    # A broken run is offered under its folder's name with why it cannot be read: no page can open it, and
+    # only the panel can remove it. Its name and reason come from the disk: shown as plain text only.
+    labels = {**infos, **{name: f"{name} · cannot be read: {why}" for name, why in broken.items()}}
+    if broken:
+        st.warning(
+            f"{len(broken)} run folder(s) cannot be read (every page skips them): "
+            + "; ".join(plain(f"{name} ({why})") for name, why in sorted(broken.items())[:5])
+            + (" ..." if len(broken) > 5 else "")
+            + ". Delete them below."
+        )
+    chosen = st.multiselect("Runs", list(labels), format_func=labels.get, key="teacher_delete_runs")
     sure = st.checkbox(f"Yes, delete {len(chosen)} run(s) for everyone on this server", key="teacher_delete_sure",
                        disabled=not chosen)  # fmt: skip
     if st.button("Delete", key="teacher_delete", disabled=not (chosen and sure)):
-        deleted = sum(store.delete(run_id) for run_id in chosen)
+        deleted = sum(store.delete(run_id) for run_id in chosen if run_id in labels)
         st.session_state.pop("teacher_delete_runs", None)
         st.session_state.pop("teacher_delete_sure", None)
         st.toast(f"Deleted {deleted} run(s).")
         st.rerun()
+
+
+def store_section() -> None:
+    """How much of the disk the run store takes, against its budget (``MLP_LAB_STORE_MB``)."""
+    st.subheader("The run store")
+    usage = get_store().usage()
+    budget = get_limits().store_mb
+    used = f"{usage.runs:,} runs, {usage.megabytes:,.1f} MB"
+    if budget is None:
+        st.caption(f"{used}; no disk budget ({STORE_MB_ENV}=0).")
+        return
+    share = min(usage.megabytes / budget, 1.0)
+    st.progress(share, text=f"{used} of the {budget:,} MB budget ({share:.0%})")
+    if share >= 1.0:
+        st.error("The store is full: no new training is accepted until runs are deleted (above).")
+    else:
+        st.caption(f"New trainings are refused once the store reaches {budget:,} MB ({STORE_MB_ENV}).")
 
 
 def limits_section() -> None:
