@@ -159,3 +159,16 @@ def test_the_teacher_deletes_a_run_only_after_confirming(server, store_home):
     at.button(key="teacher_delete").click().run()
     assert not at.exception, at.exception
     assert RunStore(store_home).get(spec) is None
+
+
+def test_the_teacher_sees_a_students_tune_search_and_cancels_it(server):
+    from tests.test_class_server import _Search
+
+    jobs, _ = server
+    search = jobs.admit("search", "Tune search: 8 trials of up to 5 epochs", "address:10.0.0.7", _Search)
+    at = unlock(open_panel())
+    assert "Tune search: 8 trials of up to 5 epochs" in shown(at) and "10.0.0.7" not in shown(at)
+    at.button(key=f"cancel-search-{search.key}").click().run()
+    assert not at.exception, at.exception
+    assert search.job.stop_requested and jobs.listed() == []
+    assert "Tune search" not in shown(at.run())
