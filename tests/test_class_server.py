@@ -310,8 +310,9 @@ def test_a_heavy_training_stops_mid_epoch_at_its_time_limit_and_is_stored_stoppe
     within = [r for r in reports if 0 < r.progress < 1]
     assert within and within[-1].elapsed / within[-1].progress > 2 * limit, "an epoch takes far longer than the limit"
     end = next(r for r in reports if r.at_epoch_end)
-    # Stopped at the first call's end after the limit (a call is a fraction of a second), then validated.
-    assert end.elapsed - max(limit, within[0].elapsed) < 2.0, [(r.progress, r.elapsed) for r in reports]
+    # Stopped at the first call's end after the limit (a call is a fraction of a second: 5.04 s measured), then the
+    # weights it reached are validated (0.6-2.1 s here, with the machine's load average at 4-7 on 2 cores).
+    assert end.elapsed - max(limit, within[0].elapsed) < 3.0, [(r.progress, r.elapsed) for r in reports]
     # Pressed Train -> stored as stopped: 9.3 s measured here with the machine's load average at 4.5 on 2 cores.
     assert times["finished"] - times["start"] < 12.0, times
     stored = RunStore(tmp_path).get(spec)
