@@ -367,8 +367,8 @@ def steps_per_call(spec: ExperimentSpec) -> int:
 
     Stop and the time limit take effect between two calls, so a call gets at most
     ``MULTIPLY_ADDS_PER_CALL`` of training work (3 x forward multiply-adds x batch x steps):
-    the course's MLPs keep 32 batches a call (their speed), series B's deep CNNs 4, a
-    network whose one batch is over it 1. The numbers are the same for any value.
+    the default network and most presets keep 32 batches a call (their speed), C2 14, series
+    B's deep CNNs 4, a network whose one batch is over it 1. The numbers are the same for any value.
     """
     per_batch = 3 * multiply_adds(spec) * spec.batch_size
     return max(1, min(STEPS_PER_EXECUTION, MULTIPLY_ADDS_PER_CALL // max(per_batch, 1)))
