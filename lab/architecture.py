@@ -132,6 +132,30 @@ def multiply_adds(spec: ExperimentSpec) -> int:
     return total
 
 
+def activations(spec: ExperimentSpec) -> int:
+    """Values one image leaves behind on its way through ``spec``'s network: every layer's output, summed.
+
+    Training keeps them all for the backward pass, so a batch holds this many float32
+    values per image; with the weights, that is what one batch costs in memory
+    (:func:`batch_memory_bytes`). A convolution with many filters at full resolution
+    dominates it, long before its weights count.
+    """
+    return sum(math.prod(info.output_shape) for info in layer_infos(spec))
+
+
+def batch_memory_bytes(spec: ExperimentSpec, images: int, params: int | None = None) -> int:
+    """An estimate of the memory one batch of ``images`` images takes: activations and four copies of the weights.
+
+    Four float32 bytes per value: every layer's output for each image (:func:`activations`),
+    and the weights with their gradients and two optimizer slots (Adam's moments). A
+    rough figure, not a measurement: TensorFlow's workspace comes on top, but a network
+    this estimate calls ten times larger takes about ten times more. ``params``: the weights,
+    when counted already (``CheckedSpec.params``).
+    """
+    weights = count_params(spec) if params is None else params
+    return 4 * (activations(spec) * images + 4 * weights)
+
+
 @dataclass(frozen=True)
 class CheckedSpec:
     """A spec whose values and network were checked once: every layer below trusts it.

@@ -137,7 +137,7 @@ def train_section(checked: CheckedSpec | None) -> RunResult | None:
         return None
     note = c2.empty()
     if clicked or job_running(checked.spec):
-        note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
+        note.caption("Training now: the curves grow below. Stop ends it within a second.")
     result = run_spec(checked, "cnn", start=clicked, render=live_curves())
     if result is not None:
         note.caption(origin_text(result))

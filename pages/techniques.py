@@ -112,7 +112,7 @@ def series_section(series: str, data: str, cap: int) -> None:
         st.button("Cancel the rest of the series", key="tech_cancel", on_click=withdraw_in_turn, args=(RUN_KEY, specs))
     if just_withdrawn(RUN_KEY):
         st.info(
-            f"Series {series} cancelled: the run that was training stops after its epoch and is kept; the rest did "
+            f"Series {series} cancelled: the run that was training stops and keeps what it learned; the rest did "
             "not start. Press Run to train what is missing."
         )
         finish_withdrawn(RUN_KEY, specs, key_prefix="tech-")

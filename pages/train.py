@@ -75,7 +75,7 @@ def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: 
     if checked is None:
         return None
     if clicked or job_running(spec):
-        note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
+        note.caption("Training now: the curves grow below. Stop ends it within a second.")
     result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves())
     if result is not None:
         note.caption(origin_text(result))

@@ -15,13 +15,10 @@ import streamlit as st
 
 from lab.catalog.presets import get_preset, list_presets
 from lab.codec import spec_from_query
-from lab.runs.engine import ray_setting
 from lab.search.job import SearchJob
 from lab.search.runner import SEARCHERS, SearchResult, workers_available
-from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
 from ui.app.navigation import ensure_app_navigation
-from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
 from ui.tune import search as tune
 
@@ -140,17 +137,13 @@ st.subheader("Budget")
 budget = budget_controls()
 job: SearchJob | None = st.session_state.get(JOB_KEY)
 running = job is not None and not job.finished
+tune.engine_note()
 if st.button("Start the search", type="primary", key="tune_start", disabled=running):
     try:
-        space = SearchSpace.parse(search_text)
-        space.check(base.replace(epochs=int(budget["epochs"])))
+        job = st.session_state[JOB_KEY] = tune.start_search(base, search_text, budget)
+        running = True
     except ValueError as exc:
         st.error(plain(exc))
-    else:
-        options = {"base": base, "space": space, "store": get_store(), "ray_setting": ray_setting() or "local"}
-        options.update({k: int(v) if k != "searcher" else v for k, v in budget.items()})
-        job = st.session_state[JOB_KEY] = SearchJob(options).start()
-        running = True
 
 if job is not None:
     if job.error:

@@ -194,6 +194,28 @@ def test_stop_ends_a_ray_training_early_and_keeps_its_history(ray_engine, tmp_pa
     assert stored.stopped and stored.history == result.history
 
 
+def test_a_stop_reaches_a_ray_worker_mid_epoch_within_seconds(ray_engine, tmp_path):
+    """The server relays Stop to the coordinator, the worker's link polls it, the trainer asks after every call."""
+    from lab.codec import spec_from_query
+    from lab.nn.result import STOP_PRESSED
+
+    # Several seconds an epoch on one TensorFlow thread: a Stop that waited for the epoch's end would show.
+    query = {"conv": "32x3s1,64x3s1p24", "hidden": "none", "epochs": "5", "val_mode": "test", "test_subset": "100"}
+    job = JobManager(RunStore(tmp_path), ray_engine).submit(spec_from_query(query))
+    deadline = time.monotonic() + TIMEOUT
+    while job.state != "running" and not job.finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(4.0)  # past the first step's tracing, into the first epoch
+    pressed = time.monotonic()
+    job.request_stop()
+    _wait_all([job])
+    latency = time.monotonic() - pressed
+    assert job.state == "done", job.error
+    assert job.result.stopped and job.result.stop_reason == STOP_PRESSED and job.result.epochs_run <= 2
+    assert latency < 3.0, latency  # polls (0.25 s each way), the call under way, validation, storing
+
+
 def test_a_killed_worker_fails_its_job_clearly_while_the_others_finish_and_retry_trains_again(ray_engine, tmp_path):
     store = RunStore(tmp_path)
     manager = JobManager(store, ray_engine)

@@ -221,3 +221,16 @@ def test_the_panel_shows_the_stores_use_against_its_budget(server, store_home):
     bars = [bar.proto.text for bar in at.get("progress")]
     assert any(re.search(r"1 runs, [\d.]+ MB of the 2,000 MB budget", text) for text in bars), bars
     assert any("MLP_LAB_STORE_MB" in str(t.value) for t in at.table)
+
+
+def test_the_teacher_sees_a_students_tune_search_and_cancels_it(server):
+    from tests.test_class_server import _Search
+
+    jobs, _ = server
+    search = jobs.admit("search", "Tune search: 8 trials of up to 5 epochs", "address:10.0.0.7", _Search)
+    at = unlock(open_panel())
+    assert "Tune search: 8 trials of up to 5 epochs" in shown(at) and "10.0.0.7" not in shown(at)
+    at.button(key=f"cancel-search-{search.key}").click().run()
+    assert not at.exception, at.exception
+    assert search.job.stop_requested and jobs.listed() == []
+    assert "Tune search" not in shown(at.run())

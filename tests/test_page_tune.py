@@ -17,7 +17,9 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "tune.py")
 
 
 @pytest.fixture
-def page(store_home) -> Iterator[AppTest]:
+def page(store_home, monkeypatch) -> Iterator[AppTest]:
+    # This in-process server lets the page start a Ray of its own (a class server must allow it).
+    monkeypatch.setenv("MLP_LAB_TUNE_LOCAL_RAY", "1")
     st.cache_resource.clear()  # the run store is cached per process: point it at store_home
     at = AppTest.from_file(PAGE, default_timeout=240).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -19,7 +19,7 @@ TINY_CNN = {"conv": "4x3s2", "hidden": "16", "epochs": "1", "batch_size": "64", 
 STALE = (
     "not trained yet: press train",
     "there is no trained model yet",
-    "stop after this epoch",
+    "stop training",
     "cancel the rest of the series",
     "training now:",
 )

@@ -13,6 +13,7 @@ what a page would; ``--no-limits`` lifts them. Data folders are never restricted
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -96,8 +97,8 @@ def cli_limits(lifted: bool) -> Limits:
     """The limits of the command line: the environment's, any data folder; none with ``--no-limits``."""
     if lifted:
         return Limits.unlimited()
-    limits = Limits.from_env()
-    return Limits(limits.max_epochs, limits.max_params, limits.max_train_seconds, None, data_roots=None)
+    # The operator's own machine: the queue caps are the app's (no visitors here), any data folder.
+    return dataclasses.replace(Limits.from_env(), max_queued=None, max_server_queue=None, data_roots=None)
 
 
 class _PrintEpochs(TrainingObserver):

@@ -55,7 +55,7 @@ class TrainingObserver:
         """Worker process ``pid`` on host ``node`` trains it (Ray executors only)."""
 
     def on_start(self) -> None:
-        """The training holds its slot and begins (data prepared, model being built)."""
+        """The training holds its slot and begins: its data is prepared now (not while waiting), its model built."""
 
     def on_progress(self, report: EpochReport) -> None:
         """A point of the live curve: within an epoch, and at each epoch's end."""

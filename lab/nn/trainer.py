@@ -3,9 +3,14 @@
 Whoever asked for a training observes it through one ``TrainingObserver``
 (``lab.nn.observer``): ``on_progress`` receives an ``EpochReport`` every few dozen
 batches (curves that grow while the class watches), ``on_epoch`` one per epoch,
-and ``should_stop``, asked between epochs, ends it. A loss that becomes NaN or
-infinite ends the run as *diverged*, keeping the history so far. The trainer takes
-a ``CheckedSpec`` (``lab.architecture.check_network``): it checks nothing again.
+and ``should_stop``, asked after every call into TensorFlow (a fraction of a
+second apart, mid-epoch too), ends it; so does the time limit. A loss that becomes
+NaN or infinite ends the run as *diverged*, keeping the history so far. The trainer
+takes a ``CheckedSpec`` (``lab.architecture.check_network``): it checks nothing again.
+
+A training stopped mid-epoch keeps the weights it reached, and its history records
+that last epoch as an epoch run: its training figures are over the batches it
+trained, its validation figures those of the weights kept.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lab.architecture import NUM_CLASSES, CheckedSpec
+from lab.architecture import NUM_CLASSES, CheckedSpec, multiply_adds
 from lab.data.prepare import Prepared, prepare
 from lab.health.recorder import make_recorder
 from lab.nn.forward import predict_probs
@@ -33,6 +38,10 @@ from lab.spec import ExperimentSpec
 # Several batches per call into TensorFlow: the course's small MLPs are
 # dominated by per-batch Python overhead (see `python -m lab bench`).
 STEPS_PER_EXECUTION = 32
+# But Stop and the time limit are heard only between two calls: a call must stay well under a
+# second. Training an image costs about 3 x its forward multiply-adds; this machine trains some
+# 10-40 billion a second (a one-thread Ray worker the least), so a call gets at most this many.
+MULTIPLY_ADDS_PER_CALL = 3_000_000_000
 # A data loss this far above chance (cross-entropy 2.3, MSE 0.09) means the
 # model is confidently wrong everywhere: only weights that blew up do that.
 # Keras computes cross-entropy from the softmax's logits, so such a loss need
@@ -46,6 +55,8 @@ PROBE_IMAGES = 256  # training images whose starting loss sets the divergence li
 # STEPS_PER_EXECUTION batches, so a report comes at the first call after this many.
 # On the default setup (113 batches an epoch) that is 4 points an epoch, several a second.
 REPORT_EVERY = 32
+# ... or sooner, once this many seconds passed: a heavy network's 32 batches take seconds.
+REPORT_SECONDS = 0.5
 
 tf.config.experimental.enable_op_determinism()
 
@@ -77,6 +88,7 @@ class _Relay(keras.callbacks.Callback):
         self.start = 0.0
         self.epoch_index = 0  # 0-based epoch being trained
         self.reported_batches = 0  # batches of this epoch done at the last report
+        self.reported_at = 0.0  # when the last report within an epoch was made (perf_counter)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
@@ -125,24 +137,30 @@ class _Relay(keras.callbacks.Callback):
         )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch_index, self.reported_batches = epoch, 0
+        self.epoch_index, self.reported_batches, self.reported_at = epoch, 0, time.perf_counter()
 
     def exploded(self, loss: float) -> bool:
         return exploded(loss, self.limit)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        # Called every STEPS_PER_EXECUTION batches (``batch`` is the last one done): cheap,
-        # stops a blow-up mid-epoch, and feeds the live curves.
+        # Called after every call into TensorFlow (``batch`` is the last one done): cheap,
+        # stops a blow-up, a Stop press or the time limit mid-epoch, and feeds the live curves.
         if logs and self.exploded(float(logs.get("loss", 0.0))):
             self.diverged = True
             self.model.stop_training = True
         steps = (self.params or {}).get("steps")
+        if not self.diverged and not self.stopped and not self._last_batches(batch, steps):
+            self._stop_if_asked()
         if not self.report_every or not steps or not logs:
             return
         done = min(batch + 1, steps)
-        if done - self.reported_batches < self.report_every and done < steps:
+        due = (
+            done - self.reported_batches >= self.report_every
+            or time.perf_counter() - self.reported_at >= REPORT_SECONDS
+        )
+        if not due and done < steps:
             return
-        self.reported_batches = done
+        self.reported_batches, self.reported_at = done, time.perf_counter()
         logs = {k: float(v) for k, v in logs.items()}
         progress = self.epoch_index + done / steps
         self._add_point(progress, logs)
@@ -159,14 +177,23 @@ class _Relay(keras.callbacks.Callback):
             self._add_point(float(done), logs)  # no within-epoch report reached the epoch's end
         for hook in (self.observer.on_epoch, self.observer.on_progress):
             self._report(done, float(done), logs, hook)
-        if self.diverged:
+        if self.diverged or self.stopped:
             self.model.stop_training = True
-        elif done < self.epochs and self.observer.should_stop():
+        elif done < self.epochs:
+            self._stop_if_asked()
+
+    def _last_batches(self, batch: int, steps: int | None) -> bool:
+        """Whether ``batch`` ends the training's last epoch: it ends anyway, not stopped."""
+        return self.epoch_index + 1 >= self.epochs and steps is not None and batch + 1 >= steps
+
+    def _stop_if_asked(self) -> None:
+        """End training now when Stop was pressed or the time limit reached; the run says why it ended."""
+        if self.observer.should_stop():
             self.stopped, self.stop_reason = True, STOP_PRESSED
-            self.model.stop_training = True
-        elif self.out_of_time() and done < self.epochs:
-            # As a Stop press: the epoch that crossed the limit is kept, and the run says why it ended.
+        elif self.out_of_time():
+            # As a Stop press: what the training learned until now is kept.
             self.stopped, self.stop_reason = True, TIME_LIMIT
+        if self.stopped:
             self.model.stop_training = True
 
     def out_of_time(self) -> bool:
@@ -186,7 +213,7 @@ def train(
     time_limit: float | None = None,
     then: Callable[[RunResult], object] | None = None,
     report_every: int = REPORT_EVERY,
-    steps_per_execution: int = STEPS_PER_EXECUTION,
+    steps_per_execution: int | None = None,
     record_health: bool = True,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
@@ -200,19 +227,21 @@ def train(
         Hears the training: ``on_queue`` while another training holds the slot, ``on_start``
         once this one holds it, ``on_progress`` for the untrained network (progress 0), every
         ``report_every`` batches within an epoch and after every epoch (live curves),
-        ``on_epoch`` after every epoch; ``should_stop`` is asked between epochs and True
-        ends training, keeping what was learned. Default: ``SILENT``.
+        ``on_epoch`` after every epoch; ``should_stop`` is asked after every call into
+        TensorFlow (``steps_per_execution`` batches, mid-epoch too) and True ends training,
+        keeping what was learned. Default: ``SILENT``.
     time_limit : float, optional
-        Seconds of training (queue time excluded) after which it stops at the end of
-        the epoch, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
+        Seconds of training (queue time and preparing the data excluded) after which it stops
+        at the next call's end, as on a Stop press, marked ``stop_reason=TIME_LIMIT``; None: no limit.
     then : callable, optional
         Called with the result while this training still holds the slot (the run store's
         save): writing a Keras model while the next training builds its own fails now and then.
     report_every : int
         Batches between two reports within an epoch, rounded up to whole calls of
         ``steps_per_execution`` batches; 0 reports only at epochs' ends (and not at 0).
-    steps_per_execution : int
-        Batches per TensorFlow call; 1 reproduces plain ``model.fit``.
+    steps_per_execution : int, optional
+        Batches per TensorFlow call; 1 reproduces plain ``model.fit``. Default:
+        :func:`steps_per_call` of the spec (32 for the course's MLPs, fewer for heavy CNNs).
     record_health : bool
         Record gradient and activation health (``lab.health.recorder``) into ``result.health``;
         off only to measure what recording costs.
@@ -226,9 +255,10 @@ def train(
     """
     if not isinstance(checked, CheckedSpec):  # a plain spec would fail later, and less clearly
         raise TypeError("train takes a CheckedSpec: lab.architecture.check_network(spec, param_budget).")
-    data = prepare(checked.spec)
     with TRAINING_QUEUE.slot(checked.spec.summary(), observer):
         observer.on_start()
+        # Prepared only now that its turn came: a training waiting in line holds no arrays.
+        data = prepare(checked.spec)
         result = fit_prepared(
             checked,
             data,
@@ -251,7 +281,7 @@ def fit_prepared(
     *,
     time_limit: float | None = None,
     report_every: int = REPORT_EVERY,
-    steps_per_execution: int = STEPS_PER_EXECUTION,
+    steps_per_execution: int | None = None,
     record_health: bool = True,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
@@ -271,6 +301,8 @@ def fit_prepared(
         As in :func:`train` (``on_queue`` and ``on_start`` are not called: there is no queue here).
     """
     spec = checked.spec
+    if steps_per_execution is None:
+        steps_per_execution = steps_per_call(spec)
     keras.utils.set_random_seed(spec.seed)  # process-wide: hence the queue
     # No keras.backend.clear_session(): in Keras 3 it replaces the state of every thread, so a
     # prediction or a model being loaded on a page while this training starts would lose its
@@ -328,6 +360,18 @@ def fit_prepared(
         created=time.time(),
         model_loader=lambda: model,  # the model is in memory already
     )
+
+
+def steps_per_call(spec: ExperimentSpec) -> int:
+    """Batches per call into TensorFlow for ``spec``: ``STEPS_PER_EXECUTION``, fewer where a call would be long.
+
+    Stop and the time limit take effect between two calls, so a call gets at most
+    ``MULTIPLY_ADDS_PER_CALL`` of training work (3 x forward multiply-adds x batch x steps):
+    the default network and most presets keep 32 batches a call (their speed), C2 14, series
+    B's deep CNNs 4, a network whose one batch is over it 1. The numbers are the same for any value.
+    """
+    per_batch = 3 * multiply_adds(spec) * spec.batch_size
+    return max(1, min(STEPS_PER_EXECUTION, MULTIPLY_ADDS_PER_CALL // max(per_batch, 1)))
 
 
 def _early_stopping(spec: ExperimentSpec) -> keras.callbacks.EarlyStopping | None:

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from lab.runs.jobs import Job, JobManager
+from lab.runs.jobs import Job, JobManager, Listed
 from lab.runs.private_env import PASSPHRASE_KEY
 from lab.runs.scheduler import Scheduler
 from lab.spec import ExperimentSpec
@@ -143,7 +143,7 @@ class JobRow:
     waited : str
         How long ago it was asked for.
     cancelled : bool
-        Cancel was pressed (it ends after this epoch).
+        Cancel was pressed (it ends within a second).
     """
 
     run_id: str
@@ -170,6 +170,25 @@ def job_rows(jobs: Sequence[Job], now: float | None = None) -> list[JobRow]:
             JobRow(job.run_id, job.spec.summary(), job.state, progress, f"{minutes} min {seconds:02d} s", job.cancelled)
         )
     return rows
+
+
+def listed_rows(items: Sequence[Listed], now: float | None = None) -> list[JobRow]:
+    """The panel's rows for searches going on (``JobManager.listed``): what each does, never who started it.
+
+    ``run_id`` holds the search's key, which the panel's Cancel hands to ``JobManager.stop_listed``.
+    """
+    now = time.time() if now is None else now
+    rows = []
+    for item in items:
+        stopping = item.job.stop_requested
+        progress = f"{item.kind}, stopping" if stopping else item.kind
+        rows.append(JobRow(item.key, item.label, "running", progress, _wait_text(now, item.submitted), stopping))
+    return rows
+
+
+def _wait_text(now: float, submitted: float) -> str:
+    minutes, seconds = divmod(int(now - submitted), 60)
+    return f"{minutes} min {seconds:02d} s"
 
 
 def pretrain_in_background(jobs: JobManager, specs: Sequence[ExperimentSpec]) -> threading.Thread:

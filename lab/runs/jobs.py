@@ -9,8 +9,15 @@ stored when done, whatever happens to the browser session that asked for it.
 Two sessions asking for the same spec share one job; a failed job can be retried.
 Every spec is checked against the server's limits (``lab.runs.limits``) before
 it is queued, once: the job holds the ``CheckedSpec`` and nothing below checks it
-again. Each browser session may have only so many jobs at once; the teacher may
-cancel any job. A job is the ``TrainingObserver`` of its training.
+again. Each visitor (a client address, else a browser session) may have only so
+many jobs at once, and the whole server only so many trainings and searches; the
+data is prepared only when a job's turn comes, so a job waiting in line holds no
+arrays. A job is the ``TrainingObserver`` of its training.
+
+A job belongs to the sessions that asked for it: a session's Stop (or a series'
+Cancel) withdraws that session's request, and the job stops only when nobody
+wants it any more. Only the teacher cancels anyone's. Searches (Tune) are listed
+here too (``JobManager.admit``), one per visitor, so the teacher sees and cancels them.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,7 +35,7 @@ from lab.nn.observer import QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
 from lab.runs.engine import EngineStatus, Executor, job_error_text
 from lab.runs.in_process import InProcessExecutor
-from lab.runs.limits import Limits
+from lab.runs.limits import LimitExceeded, Limits
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
 
@@ -70,8 +79,11 @@ class BackgroundJob(Protocol):
     @property
     def error(self) -> str: ...
 
-    def request_stop(self) -> None:
-        """End after the current epoch, keeping what was learned."""
+    def request_stop(self, by: str | None = None) -> None:
+        """End within a second, keeping what was learned; ``by``: the session asking (see ``Job.request_stop``)."""
+
+    def wanted_by(self, session: str) -> bool:
+        """Whether ``session`` asked for this job (and may stop it)."""
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until finished (or timeout); returns whether it finished."""
@@ -107,12 +119,19 @@ class Job(TrainingObserver):
     error : str
         The message when failed.
     session : str
-        An opaque id of the browser session that asked for it ("" for none): what the
-        per-session queue limit counts. Never shown.
+        An opaque id of the browser session that first asked for it ("" for none: the teacher,
+        the command line). Never shown.
+    visitor : str
+        Who the per-visitor queue limit counts it against: the client address of that session,
+        else the session itself ("" for none).
+    askers : set of str
+        The sessions that want it now ("" stands for the server's own request: the teacher's
+        pretraining, the command line). A session's Stop removes its own; the job stops when
+        none is left.
     cancelled : bool
-        Cancelled by the teacher: one still queued never trains; one running stops after this epoch.
+        Cancelled by the teacher: one still queued never trains; one running stops within a second.
     withdrawn : bool
-        Withdrawn by the session that asked for it (a series' Cancel): the same, in its own words.
+        Withdrawn by everyone who asked for it (a series' Cancel): the same, in its own words.
     """
 
     checked: CheckedSpec
@@ -128,11 +147,18 @@ class Job(TrainingObserver):
     result: RunResult | None = None
     error: str = ""
     session: str = field(default="", repr=False)
+    visitor: str = field(default="", repr=False)
+    askers: set[str] = field(default_factory=set, repr=False)
     cancelled: bool = False
     withdrawn: bool = False
     submitted: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.askers:
+            self.askers = {self.session}
 
     @property
     def spec(self) -> ExperimentSpec:
@@ -154,19 +180,51 @@ class Job(TrainingObserver):
         """The latest report (``BackgroundJob``'s name for ``report``)."""
         return self.report
 
-    def request_stop(self) -> None:
-        """End training after the current epoch, keeping what was learned."""
-        self._stop.set()
+    def join(self, session: str) -> None:
+        """``session`` asks for this job too: it goes on until every asker stopped it."""
+        with self._lock:
+            self.askers.add(session)
+
+    def wanted_by(self, session: str) -> bool:
+        """Whether ``session`` asked for this job and has not stopped it."""
+        with self._lock:
+            return session in self.askers
+
+    def _let_go(self, by: str | None) -> bool:
+        """Remove ``by``'s request; whether nobody wants the job any more (``by`` None: whoever holds it)."""
+        with self._lock:
+            if by is None:
+                return True
+            if by not in self.askers:
+                return False  # a session that never asked for it stops nothing
+            self.askers.discard(by)
+            return not self.askers
+
+    def request_stop(self, by: str | None = None) -> None:
+        """Stop: training ends within a second, keeping what was learned, once nobody else wants it.
+
+        Parameters
+        ----------
+        by : str, optional
+            The session pressing Stop: its request is removed, and the job stops only when no
+            other session wants it. None (the command line, a test): stop it whoever asked.
+        """
+        if self._let_go(by):
+            self._stop.set()
 
     def cancel(self) -> None:
-        """The teacher's cancel: a queued job never starts, a running one stops after this epoch (kept)."""
+        """The teacher's cancel: a queued job never starts, a running one stops within a second (kept)."""
         self.cancelled = True
         self._stop.set()
 
-    def withdraw(self) -> None:
-        """The asker's own cancel: a queued job never starts, a running one stops after this epoch (kept)."""
-        self.withdrawn = True
-        self._stop.set()
+    def withdraw(self, by: str | None = None) -> None:
+        """The asker's own cancel (a series' Cancel): as ``request_stop``, and a queued job never starts.
+
+        ``by`` as in ``request_stop``: only that session's request is withdrawn.
+        """
+        if self._let_go(by):
+            self.withdrawn = True
+            self._stop.set()
 
     @property
     def stop_requested(self) -> bool:
@@ -207,6 +265,34 @@ class Job(TrainingObserver):
         return self._stop.is_set()
 
 
+@dataclass
+class Listed:
+    """A background job that is not one of the manager's trainings (a search), as the server counts it.
+
+    Attributes
+    ----------
+    job : BackgroundJob
+        The job (``lab.search.job.SearchJob``).
+    kind : str
+        What it is, in a word (``search``).
+    label : str
+        What it does, in words, for the teacher's panel (never who asked).
+    visitor : str
+        Who started it (the per-visitor limit of one at a time). Never shown.
+    key : str
+        A random id the teacher's Cancel names.
+    submitted : float
+        When it was started.
+    """
+
+    job: BackgroundJob
+    kind: str
+    label: str
+    visitor: str = field(default="", repr=False)
+    key: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    submitted: float = field(default_factory=time.time)
+
+
 class JobManager:
     """Submits and tracks training jobs for one process (one Streamlit server).
 
@@ -226,15 +312,19 @@ class JobManager:
         self.limits = limits if limits is not None else Limits()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._listed: list[Listed] = []
 
-    def submit(self, spec: ExperimentSpec | CheckedSpec, session: str = "") -> Job:
+    def submit(self, spec: ExperimentSpec | CheckedSpec, session: str = "", visitor: str = "") -> Job:
         """Start training ``spec`` for ``session`` (or join the job already training it).
 
         The one seam where a training's spec is checked (``Limits.check``: its values, its
-        size, the server's limits; a ``CheckedSpec`` the caller got from ``Limits.check`` is
-        not counted again); the job and everything below trust it.
-        Joining a job another session started costs nothing and is always allowed;
-        a new job counts against ``session``'s limit of jobs queued or running.
+        size, its compute and memory, the server's limits; a ``CheckedSpec`` the caller got from
+        ``Limits.check`` is not counted again); the job and everything below trust it.
+        Joining a job another session started costs nothing and is always allowed (the session
+        becomes one of its askers); a new job counts against ``visitor``'s limit of jobs queued or
+        running (default: the session's) and the server's. The server's own requests (no session:
+        the teacher's pretraining, the command line) count towards the server's total but are
+        never refused for it.
 
         Raises
         ------
@@ -244,17 +334,64 @@ class JobManager:
         """
         checked = self.limits.check(spec)
         spec = checked.spec
+        visitor = visitor or session
         with self._lock:
             job = self._jobs.get(spec.run_id)
             if job is not None and not job.finished:
+                job.join(session)
                 return job
             if session:
-                self.limits.check_queue(sum(1 for j in self._jobs.values() if j.session == session and not j.finished))
+                self.limits.check_queue(sum(1 for j in self._jobs.values() if j.visitor == visitor and not j.finished))
+                self.limits.check_server(self._busy())
             self.limits.check_store(self.store.usage().bytes)  # a new training only: joining one costs no disk
-            job = Job(checked, session=session)
+            job = Job(checked, session=session, visitor=visitor)
             self._jobs[spec.run_id] = job
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()
         return job
+
+    def _busy(self) -> int:
+        """Trainings and searches queued or running (called holding the lock)."""
+        trainings = sum(1 for j in self._jobs.values() if not j.finished)
+        return trainings + sum(1 for item in self._listed if not item.job.finished)
+
+    def admit(
+        self, kind: str, label: str, visitor: str, start: Callable[[], BackgroundJob], *, limit_one: bool = True
+    ) -> Listed:
+        """Start a background job that is not a training of this manager (a search), within the server's caps.
+
+        ``start`` is called only once the job is allowed: one of its ``kind`` per visitor at a time
+        (``limit_one``), and room on the server (``Limits.check_server``). The job is then listed
+        (``listed``) for the teacher, who may stop it (``stop_listed``).
+
+        Raises
+        ------
+        LimitExceeded
+            When the visitor already runs one, or the server is full.
+        """
+        with self._lock:
+            if limit_one and any(i.kind == kind and i.visitor == visitor and not i.job.finished for i in self._listed):
+                raise LimitExceeded(
+                    f"You already have a {kind} running on this server, the most one visitor may have at once: "
+                    f"wait for it to end, or stop it."
+                )
+            self.limits.check_server(self._busy())
+            item = Listed(start(), kind, label, visitor)
+            self._listed = [i for i in self._listed if not i.job.finished] + [item]
+        return item
+
+    def listed(self) -> list[Listed]:
+        """The searches (and other listed jobs) still going, oldest first."""
+        with self._lock:
+            return [i for i in self._listed if not i.job.finished]
+
+    def stop_listed(self, key: str) -> bool:
+        """The teacher's Cancel of a listed job (a search ends every trial); returns whether one was going on."""
+        with self._lock:
+            item = next((i for i in self._listed if i.key == key and not i.job.finished), None)
+        if item is None:
+            return False
+        item.job.request_stop()
+        return True
 
     def retry(self, run_id: str) -> Job:
         """Train a failed run again (a new job); a job still going on is returned as it is.
@@ -267,7 +404,7 @@ class JobManager:
         job = self.get(run_id)
         if job is None:
             raise KeyError(f"no training of run {run_id} to retry")
-        return self.submit(job.checked, job.session)
+        return self.submit(job.checked, job.session, job.visitor)
 
     def status(self) -> EngineStatus:
         """The engine's workers and how many are busy (``Executor.status``)."""

@@ -106,7 +106,7 @@ class Coordinator:
             entry.state = "saved"
 
     def stop(self, ticket: str) -> None:
-        """Someone pressed Stop: the worker ends after its current epoch."""
+        """Someone pressed Stop: the worker ends within a second (its trainer asks after every call)."""
         entry = self._entries.get(ticket)
         if entry is not None:
             entry.stop = True
@@ -200,8 +200,9 @@ def train_on_worker(
     """Train one checked spec on this worker and store it in ``home``; returns the run's folder.
 
     Runs in a Ray worker process: reports each epoch to ``coordinator`` and
-    stops between epochs once it says so, or once ``time_limit`` seconds have gone
-    (the server's limit, enforced on the worker itself). The spec was checked where
+    stops once it says so (the link's thread polls it every ``POLL_SECONDS``, the trainer
+    asks the link after every call into TensorFlow, mid-epoch too), or once ``time_limit``
+    seconds have gone (the server's limit, enforced on the worker itself). The spec was checked where
     it was submitted and travels checked. Never retried (``max_retries=0``): a
     worker that dies fails its job instead of training again unseen.
     """

@@ -11,7 +11,7 @@ The policy:
 - a spec whose stored run stands for it (``lab.runs.training.stored_run``) is done,
   and so is one whose job ended in this round (failed, or stopped by the teacher):
   a round does not try a run twice;
-- one run per worker and one more in line (within the session's queue limit), so a
+- one run per worker and one more in line (within the visitor's queue limit), so a
   worker that finishes finds the next run waiting; in-process one at a time;
 - with more than one run at once, the costliest first, so that no long run is left
   training alone at the end while the other workers idle.
@@ -56,7 +56,7 @@ def costliest_first(specs: Sequence[ExperimentSpec]) -> list[int]:
 
 
 def in_flight_limit(workers: int, max_queued: int | None) -> int:
-    """How many runs of one scheduler are asked for at once, within a session's queue limit.
+    """How many runs of one scheduler are asked for at once, within a visitor's queue limit.
 
     On several workers (Ray) one per worker and one in line: the one in line starts the
     moment a worker is free, not after the page's next rerun (35.7 s to 31-32 s for series B
@@ -92,7 +92,10 @@ class Scheduler:
     jobs : JobManager
         Where the runs are trained, stored and looked up (its ``store``, ``executor`` and ``limits``).
     session : str
-        The browser session asking ("" for none: the teacher, the command line); its queue limit applies.
+        The browser session asking ("" for none: the teacher, the command line): its requests are the ones
+        ``withdraw`` withdraws.
+    visitor : str
+        Whose queue limit applies (a client address; default: the session's).
     since : float
         When this round was asked for (``time.time()``): jobs that ended before it do not count as tried.
     at_once : int, optional
@@ -105,12 +108,14 @@ class Scheduler:
         jobs: JobManager,
         *,
         session: str = "",
+        visitor: str = "",
         since: float = 0.0,
         at_once: int | None = None,
     ) -> None:
         self.specs = list(specs)
         self.jobs = jobs
         self.session = session
+        self.visitor = visitor or session
         self.since = since
         self.at_once = (
             at_once if at_once is not None else in_flight_limit(jobs.executor.workers, jobs.limits.max_queued)
@@ -172,6 +177,8 @@ class Scheduler:
         """
         todo = self.todo()
         going = [i for i in todo if self._going(i)]
+        for i in going:  # a run someone else started is this session's request too: it waits for it
+            self.job(i).join(self.session)
         refused: dict[int, str] = {}
         for i in todo:
             if len(going) >= self.at_once:
@@ -184,20 +191,24 @@ class Scheduler:
                 refused[i] = str(exc)
                 continue
             try:
-                job = self.jobs.submit(self.specs[i], self.session)
+                job = self.jobs.submit(self.specs[i], self.session, self.visitor)
             except ValueError:
-                break  # the session's queue limit: the rest start later, in turn
+                break  # the visitor's or the server's queue limit: the rest start later, in turn
             going.append(i)
             if reach_timeout > 0 and len(going) < self.at_once:
                 reached(job, reach_timeout)
         return Step(tuple(i for i in todo if i in going), refused)
 
     def withdraw(self) -> None:
-        """Stop the rest: the runs queued never start, those training stop after this epoch (kept)."""
+        """Stop the rest of this session's requests: queued runs never start, those training stop (kept).
+
+        Only this scheduler's session's requests are withdrawn: a run another session (or the
+        teacher) asked for too goes on for them.
+        """
         for i in range(len(self.specs)):
             job = self.job(i)
             if job is not None and not job.finished:
-                job.withdraw()
+                job.withdraw(self.session)
 
     def run(self, on_poll: Callable[[Step], None] | None = None) -> None:
         """Train everything still to train, here and now (blocks); ``on_poll(step)`` after each look.

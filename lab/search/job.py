@@ -4,7 +4,7 @@ Pure Python. A ``SearchJob`` is followed and stopped as a training's job is
 (``lab.runs.jobs.BackgroundJob``: ``state``, ``finished``, ``latest``, ``request_stop``,
 ``stop_requested``, ``wait``, ``error``): the Tune page keeps one per session and
 follows it with the pages' one follow loop (``ui.app.jobs.follow``). ``request_stop()``
-ends every trial after its epoch (each is stored as stopped) and the search then ends as usual.
+ends every trial within a second (each is stored as stopped) and the search then ends as usual.
 """
 
 from __future__ import annotations
@@ -83,9 +83,17 @@ class SearchJob:
         """Whether a stop was asked for."""
         return self._stop.is_set()
 
-    def request_stop(self) -> None:
-        """End every trial after its current epoch (each is stored as stopped); the search then ends."""
+    def request_stop(self, by: str | None = None) -> None:
+        """End every trial (each is stored as stopped); the search then ends.
+
+        ``by`` is ignored: a search belongs to the one session that started it (the Tune page
+        follows only its own), and the teacher's Cancel stops it too.
+        """
         self._stop.set()
+
+    def wanted_by(self, session: str) -> bool:
+        """A search is followed only by the session that started it: always its own."""
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the search to end; returns whether it did."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.nn.result import json_number
+from lab.runs.limits import Limits
 from lab.runs.store import RunStore
 from lab.search.rows import TrialRow
 from lab.search.space import SearchSpace
@@ -188,6 +189,7 @@ def run_search(
     param_budget: int | None = None,
     ray_setting: str = "local",
     num_cpus: int | None = None,
+    limits: Limits | None = None,
 ) -> SearchResult:
     """Search ``space`` around ``base`` on Ray Tune and return what it found.
 
@@ -223,11 +225,16 @@ def run_search(
         ``local`` (an embedded Ray, unless one runs) or a cluster address.
     num_cpus : int, optional
         Workers of an embedded Ray (default: every core).
+    limits : Limits, optional
+        A server's limits (``lab.runs.limits``): the search's trial-epochs and epochs
+        (``Limits.check_search``), every trial's network at the ranges' largest (``Limits.check``,
+        instead of ``param_budget``), and each trial's time limit. None: the command line's own.
 
     Raises
     ------
     ValueError
-        For a bad budget, searcher or space (see :meth:`SearchSpace.check`).
+        For a bad budget, searcher or space (see :meth:`SearchSpace.check`), or a search beyond
+        ``limits`` (``lab.runs.limits.LimitExceeded``, naming the limit).
     """
     if searcher not in SEARCHERS:
         raise ValueError(f"searcher must be one of {', '.join(SEARCHERS)}, not {searcher!r}.")
@@ -236,7 +243,12 @@ def run_search(
     base = base.replace(epochs=int(epochs))
     from lab.architecture import DEFAULT_PARAM_BUDGET
 
-    space.check(base, param_budget or DEFAULT_PARAM_BUDGET)
+    if limits is not None:
+        limits.check_search(trials, epochs)
+        space.check(base, check_spec=limits.check)
+    else:
+        space.check(base, param_budget or DEFAULT_PARAM_BUDGET)
+    time_limit = limits.max_train_seconds if limits is not None else None
     store = store if store is not None else RunStore()
     store.home.mkdir(parents=True, exist_ok=True)
     home = str(store.home.resolve())
@@ -270,7 +282,9 @@ def run_search(
     key = uuid.uuid4().hex
     table = TABLES[key] = SearchTable(space, base, epochs, on_update, should_stop)
     trainable = tune.with_resources(
-        tune.with_parameters(SearchTrial, base_json=base.to_json(), space_text=space.text(), home=home),
+        tune.with_parameters(
+            SearchTrial, base_json=base.to_json(), space_text=space.text(), home=home, time_limit=time_limit
+        ),
         {"cpu": 1},
     )
     start = time.perf_counter()

@@ -22,7 +22,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +38,8 @@ COMPOSITE = ("layers", "units", "filters", "aug")
 
 # Augmentation strength 1: course B10's augmentation (ImageDataGenerator's settings).
 AUG_AT_ONE = Augmentation(rotation=10.0, shift=0.2, shear=0.1, zoom=0.1)
-# Knobs whose values change the number of weights: the budget is checked at their largest.
-_SIZE_KNOBS = ("hidden", "conv", "layers", "units", "filters", "batchnorm")
+# Knobs whose values change the network's weights, compute or memory: the limits are checked at their largest.
+_SIZE_KNOBS = ("hidden", "conv", "layers", "units", "filters", "batchnorm", "batch_size", "train_subset")
 # A new knob starts where ``name=`` follows a comma: commas inside ``hidden=128,128`` stay in the choice.
 _KNOB_START = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_]*\s*=)")
 _INT_KNOBS = ("layers", "units", "filters")
@@ -179,18 +179,38 @@ class SearchSpace:
         spec = base.replace(**changes) if changes else base
         return apply_settings(spec, settings)
 
-    def check(self, base: ExperimentSpec, param_budget: int = DEFAULT_PARAM_BUDGET) -> None:
-        """Check that every value the search may try makes a valid spec within the parameter budget.
+    def check(
+        self,
+        base: ExperimentSpec,
+        param_budget: int | None = DEFAULT_PARAM_BUDGET,
+        check_spec: Callable[[ExperimentSpec], object] | None = None,
+    ) -> None:
+        """Check that every value the search may try makes a valid spec within the parameter budget (or limits).
 
         Each knob is tried at both ends (every choice) on ``base``; the knobs that
-        change the network's size are tried together at their largest.
+        change the network's size, compute or memory are tried together at their largest.
+
+        Parameters
+        ----------
+        base : ExperimentSpec
+            Every setting the search does not change (with the trials' epochs).
+        param_budget : int, optional
+            The most weights a trial's network may have (when ``check_spec`` is not given).
+        check_spec : callable, optional
+            Checks one spec against a server's limits and raises ``ValueError`` naming the
+            limit (``lab.runs.limits.Limits.check``): used instead of the parameter budget.
 
         Raises
         ------
         ValueError
             Naming the knob and the value that cannot be trained, or the largest
-            network's size against the budget.
+            network against the budget or the limit it goes over.
         """
+        if check_spec is None:
+
+            def check_spec(spec: ExperimentSpec) -> object:
+                return check_network(spec, param_budget)
+
         base.validate()
         if "filters" in self.names and not base.conv:
             raise ValueError("filters searches the conv blocks' filters: start from a CNN (a conv block or B6-B11).")
@@ -205,7 +225,7 @@ class SearchSpace:
         for combo in itertools.product(*options):
             values = {k.name: v for k, v in zip(size_knobs, combo, strict=True)}
             try:
-                check_network(self.apply(base, values), param_budget)
+                check_spec(self.apply(base, values))
             except ValueError as exc:
                 where = ", ".join(f"{name}={value}" for name, value in values.items())
                 raise ValueError(f"At {where} the search would go over the limit: {exc}") from None

@@ -69,10 +69,18 @@ class _StepByStep(TrainingObserver):
 class SearchTrial(tune.Trainable):
     """A Tune trainable that trains (or replays from the store) one spec, one epoch per step."""
 
-    def setup(self, config: dict[str, Any], base_json: str = "", space_text: str = "", home: str = "") -> None:
-        """Remember what every trial of this search shares, then start this trial."""
+    def setup(
+        self,
+        config: dict[str, Any],
+        base_json: str = "",
+        space_text: str = "",
+        home: str = "",
+        time_limit: float | None = None,
+    ) -> None:
+        """Remember what every trial of this search shares (the server's time limit of a training too), then start."""
         configure_worker()  # one TensorFlow thread: one trial per core, the same curves on any worker
         self.base_json, self.space_text, self.home = base_json, space_text, home
+        self.time_limit = time_limit
         self._begin(config)
 
     def _begin(self, config: dict[str, Any]) -> None:
@@ -102,7 +110,8 @@ class SearchTrial(tune.Trainable):
         def work() -> None:
             try:
                 # Checked here, the trial's one seam: the runner checked only the ranges' ends.
-                self.result = train_and_save(check_network(self.spec), self.store, observer)
+                checked = check_network(self.spec)
+                self.result = train_and_save(checked, self.store, observer, time_limit=self.time_limit)
             except BaseException as exc:  # noqa: BLE001 - raised again in step()
                 self.error = exc
             self.messages.put(_FINISHED)
@@ -147,7 +156,7 @@ class SearchTrial(tune.Trainable):
         }
 
     def _finish(self) -> None:
-        """End this trial: a training still running stops after its epoch and is stored as stopped."""
+        """End this trial: a training still running stops (within a second) and is stored as stopped."""
         if self.thread is not None:
             self.stop_flag.set()
             self.resume.release()

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWPORT = {"width": 1280, "height": 720}
 TRAINING_TIMEOUT_MS = 300_000  # small trainings, but on a busy shared machine
 FIRST_POINT_LIMIT_S = 5.0  # a guard; the goal (1.5 s) is measured by `python -m lab bench`
-STOP = "Stop after this epoch"
+STOP = "Stop training"
 STALE_TEXTS = ("Not trained yet: press Train", "There is no trained model yet", "Training now:")
 CHARTS = "[data-testid=stVegaLiteChart]"
 TINY_CNN = "cnn?conv=4x3s2&hidden=16&epochs=1&batch_size=64&train_subset=1000"

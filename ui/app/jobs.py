@@ -27,7 +27,7 @@ from lab.runs.training import stored_run
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.engine import engine_notice, waiting_text
-from ui.app.state import get_jobs, get_store, session_id
+from ui.app.state import get_jobs, get_store, session_id, visitor_id
 from ui.app.text import DIVERGED_TEXT, fmt_seconds, plain
 
 POLL_SECONDS = 0.25  # the live curve is redrawn at most this often (4 times a second)
@@ -35,6 +35,7 @@ TRAINED_KEY = "jobs_trained"  # session state: run id -> Trained, the runs this 
 SINCE_SUFFIX = ".since"  # session state key + this: when runs were asked for in turn
 WITHDRAWN_SUFFIX = ".withdrawn"  # session state: runs asked for in turn were just cancelled by their asker
 JUST_NOW_SECONDS = 120.0  # a training that ended this recently was "just now"
+LEFT_KEY = "jobs_left"  # session state: run ids this session stopped while other sessions still want them
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,17 @@ class Trained:
 
 
 # ------------------------------------------------------------- following
-STOP_LABEL = "Stop after this epoch"
-STOP_HELP = "Ends training after the current epoch and keeps what was learned."
+STOP_LABEL = "Stop training"
+STOP_HELP = "Ends training within a second and keeps what was learned."
 PREPARING_TEXT = "Preparing data and building the model ..."
+OTHERS_TEXT = (
+    "Someone else asked for this training (another student, or the teacher): it goes on for them whatever happens "
+    "here. Press Train to ask for it too (then you can stop your request)."
+)
+LEFT_TEXT = (
+    "You stopped your request for this training; another session still wants it, so it goes on for them. "
+    "Press Train to ask for it again."
+)
 
 
 def follow(
@@ -75,14 +84,14 @@ def follow(
     ``POLL_SECONDS`` apart, rather than ``st.fragment(run_every=...)``, since the script run
     that pressed the button then ends only when the job has (``AppTest`` and the browser tests
     see the final state after one run, and no Stop button or progress line survives it).
-    A Stop button asks the job to stop. Clicking it (or anything) reruns the page, which
-    follows the same job again (kept by the job manager or the session), so nothing is lost.
+    A Stop button withdraws this session's request: the job stops once nobody else wants it
+    (a session that did not ask for it sees no Stop). Clicking it (or anything) reruns the page,
+    which follows the same job again (kept by the job manager or the session), so nothing is lost.
     ``describe(job)`` gives the status line and the bar's fraction (None: unchanged); by
     default a training's. ``render`` receives ``job.latest`` each time it changes, several a
     second while training; a ``render.prepare(epochs)`` is called while a model is being built.
     """
-    if st.button(stop_label, key=f"stop-{key}", help=stop_help):
-        job.request_stop()
+    stop_button(job, key, stop_label, stop_help)
     describe = describe if describe is not None else training_status
     status = st.empty()
     bar = st.progress(0.0)
@@ -115,6 +124,29 @@ def follow(
     st.rerun()
 
 
+def stop_button(job: BackgroundJob, key: str, label: str = STOP_LABEL, help: str = STOP_HELP) -> None:
+    """Stop for a session that asked for ``job``: its request is withdrawn (the job stops once nobody wants it).
+
+    When other sessions still want the job, this page stops following it (``LEFT_TEXT``).
+    """
+    session = session_id()
+    if job.stop_requested:
+        return  # stopping: the status line says so
+    if not job.wanted_by(session):
+        st.caption(OTHERS_TEXT)
+        return
+    if st.button(label, key=f"stop-{key}", help=help):
+        job.request_stop(session)
+        if isinstance(job, Job) and not job.stop_requested:
+            st.session_state.setdefault(LEFT_KEY, set()).add(job.run_id)
+            st.rerun()
+
+
+def left(run_id: str) -> bool:
+    """Whether this session stopped its request for ``run_id`` while others still want it."""
+    return run_id in st.session_state.get(LEFT_KEY, set())
+
+
 def training_status(job: Job) -> tuple[str, float | None]:
     """A training's status line (its place in line, preparing, or epoch and figures) and the bar's fraction."""
     report = job.latest
@@ -141,7 +173,7 @@ def progress_text(report: EpochReport, stopping: bool) -> str:
     else:
         left = f" · about {fmt_seconds(report.eta)} left" if math.isfinite(report.eta) else ""
         text = f"Epoch {epoch}/{report.epochs} · {figures} · elapsed {fmt_seconds(report.elapsed)}{left}"
-    return text + (" · stopping after this epoch" if stopping else "")
+    return text + (" · stopping" if stopping else "")
 
 
 def run_spec(
@@ -166,12 +198,18 @@ def run_spec(
         return None
     spec = checked.spec
     job = jobs.get(spec.run_id)
-    if job is not None and not job.finished:
+    if start:
+        st.session_state.get(LEFT_KEY, set()).discard(spec.run_id)  # asked for again
+    going = job is not None and not job.finished
+    if going and not start and left(spec.run_id):
+        st.info(LEFT_TEXT)
+    elif going and not start:
         follow(job, key, render)
     stored = get_store().get(spec)
-    if start and stored_run(spec, get_store()) is None:
+    if start and (going or stored_run(spec, get_store()) is None):
         try:
-            job = jobs.submit(checked, session_id())  # checked above: not counted again
+            # Checked above: not counted again. A job already going is joined: this session asks for it too.
+            job = jobs.submit(checked, session_id(), visitor_id())
         except ValueError as exc:
             st.error(plain(exc))
             return None
@@ -371,11 +409,13 @@ def scheduler_for(specs: Sequence[ExperimentSpec], state_key: str) -> Scheduler:
     Built again on every page run: it keeps nothing the job manager and the store do not.
     """
     since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
-    return Scheduler(specs, get_jobs(), session=session_id(), since=since)
+    return Scheduler(specs, get_jobs(), session=session_id(), visitor=visitor_id(), since=since)
 
 
 def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:
-    """Cancel the runs asked for under ``state_key``: the one training stops after its epoch, the rest never start.
+    """Cancel this session's runs asked for under ``state_key``: the one training stops, the rest never start.
+
+    Only this session's requests: a run another session (or the teacher) asked for goes on for them.
 
     Meant as a button's ``on_click``: it runs before the page, so the page that follows
     draws no Cancel button and no heading of a run that will not train.
@@ -399,7 +439,8 @@ def finish_withdrawn(state_key: str, specs: Sequence[ExperimentSpec], key_prefix
     jobs = get_jobs()
     for spec in specs:
         job = jobs.get(spec.run_id)
-        if job is not None and not job.finished and job.state == "running":
+        # A run another session still wants goes on for them: not followed here.
+        if job is not None and not job.finished and job.state == "running" and job.stop_requested:
             follow(job, f"{key_prefix}{spec.run_id}")
     st.session_state.pop(state_key + WITHDRAWN_SUFFIX, None)
 

@@ -18,7 +18,8 @@ from lab.runs.store import RunStore
 from ui.app.keras_session import keep_keras_session
 from ui.app.teacher_access import keep_secrets_out_of_environ
 
-SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what the per-session queue limit counts
+SESSION_ID_KEY = "session_id"  # session state: an opaque random id, what a job's askers are
+LOCAL_ADDRESSES = ("127.0.0.1", "::1", "localhost")  # this machine: a teacher's laptop, or a proxy in front
 
 
 @st.cache_resource
@@ -67,6 +68,26 @@ def server_limits() -> Limits:
 def session_id() -> str:
     """This browser session's opaque id (random, no personal data), made on first use."""
     return st.session_state.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
+
+
+def visitor_id() -> str:
+    """Whom the per-visitor queue limit counts: this browser's client address, else its session.
+
+    A new tab is a new session but the same address, so it does not reset the limit. Where
+    there is no address to go by (a server reached from this machine, or through a proxy on
+    it, or ``MLP_LAB_QUEUE_BY_ADDRESS=0`` for a class behind one address) each session counts.
+    """
+    address = client_address() if get_limits().queue_by_address else None
+    return f"address:{address}" if address else f"session:{session_id()}"
+
+
+def client_address() -> str | None:
+    """The client address of this browser session (``st.context.ip_address``); None for this machine or none."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no context outside a running app (bare mode): count by session
+        return None
+    return address if address and address not in LOCAL_ADDRESSES else None
 
 
 def _secret(name: str) -> str:

@@ -13,7 +13,12 @@ import time
 import streamlit as st
 
 from lab.catalog.presets import SERIES, list_presets
-from lab.runs.classroom import job_rows, passphrase_problem, pretrain_in_background
+from lab.runs.classroom import (
+    job_rows,
+    listed_rows,
+    passphrase_problem,
+    pretrain_in_background,
+)
 from lab.runs.limits import STORE_MB_ENV
 from ui.app.state import get_jobs, get_limits, get_store
 from ui.app.teacher_access import UNLOCKED_KEY, passphrase_guard, server_passphrase
@@ -44,12 +49,24 @@ def unlock_form() -> None:
 
 
 def trainings_section() -> None:
-    """Every session's queued and running trainings, each with a Cancel button."""
+    """Every session's queued and running trainings and searches, each with a Cancel button."""
     st.subheader("Trainings on this server")
     jobs = get_jobs()
     rows = job_rows(jobs.active())
-    if not rows:
+    searches = listed_rows(jobs.listed())
+    if not rows and not searches:
         st.caption("Nothing is training or waiting.")
+    for row in searches:
+        c1, c2, c3, c4 = st.columns([5, 2, 2, 1.4])
+        c1.markdown(f"🔎 **{row.setup}**")
+        c2.markdown(f"{row.state}: {row.progress}")
+        c3.caption(f"started {row.waited} ago")
+        if row.cancelled:
+            c4.caption("cancelling ...")
+        elif c4.button("Cancel", key=f"cancel-search-{row.run_id}", help="Ends every trial now; each keeps "
+                       "what it learned."):  # fmt: skip
+            jobs.stop_listed(row.run_id)
+            st.rerun()
     for row in rows:
         c1, c2, c3, c4 = st.columns([5, 2, 2, 1.4])
         c1.markdown(f"{'▶' if row.state == 'running' else '⏳'} **{row.setup}**  \n`{row.run_id}`")
@@ -58,7 +75,7 @@ def trainings_section() -> None:
         if row.cancelled:
             c4.caption("cancelling ...")
         elif c4.button("Cancel", key=f"cancel-{row.run_id}", help="A queued training never starts; a running "
-                       "one stops after this epoch and keeps what it learned."):  # fmt: skip
+                       "one stops within a second and keeps what it learned."):  # fmt: skip
             jobs.cancel(row.run_id)
             st.rerun()
     st.button("Refresh", key="teacher_refresh", icon=":material/refresh:")

@@ -19,13 +19,15 @@ from streamlit.errors import StreamlitAPIException
 from lab.catalog.preset import Preset, format_figure
 from lab.catalog.presets import list_presets
 from lab.codec import spec_to_query
+from lab.runs.limits import TUNE_LOCAL_RAY_ENV, LimitExceeded
 from lab.search.job import SearchJob
-from lab.search.runner import TrialRow
+from lab.search.runner import TrialRow, workers_available
 from lab.search.space import SearchSpace
 from lab.setting import Setting
 from lab.spec import SETTINGS, ExperimentSpec
 from ui import charts
 from ui.app.jobs import follow
+from ui.app.state import get_jobs, get_limits, get_store, visitor_id
 from ui.app.text import fmt_percent
 
 K = "tune_"  # widget keys
@@ -92,6 +94,59 @@ def knob_controls(base: ExperimentSpec) -> str:
     with c2:
         knobs += [setting_knob(s) for s in searchable if s.group == "training"]
     return ",".join(knob for knob in knobs if knob)
+
+
+def on_in_process_server() -> bool:
+    """Whether this server trains in its own process (no Ray): a search would have to start one."""
+    return get_jobs().executor.engine == "in-process"
+
+
+def engine_note() -> None:
+    """Say where the search's trials would run: on the server's Ray, on a Ray it starts, or nowhere (refused)."""
+    if not on_in_process_server():
+        st.caption(
+            f"The trials run on this server's Ray workers ({workers_available()}), beside the class's trainings."
+        )
+    elif get_limits().tune_local_ray:
+        st.caption(
+            "This server trains in its own process: a search starts a Ray on this machine (one worker per core), "
+            "which trains beside the class's trainings until the server stops."
+        )
+    else:
+        st.info(
+            "This server trains in its own process, one training at a time, and the operator has not allowed the "
+            f"Tune page to start Ray workers beside it ({TUNE_LOCAL_RAY_ENV}=1 allows it; MLP_LAB_RAY=local trains "
+            "everything on Ray): a search cannot start here."
+        )
+
+
+def start_search(base: ExperimentSpec, search_text: str, budget: dict[str, Any]) -> SearchJob:
+    """Check a search against the server's limits, start it and list it for the teacher; return the job.
+
+    Every trial within the limits (its network at the ranges' largest, its epochs), trials x epochs
+    within the search budget, one search per visitor at a time, room on the server, and Ray only where
+    the server trains on Ray or the operator allowed it.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong, or the limit (``LimitExceeded``) and what to change.
+    """
+    limits = get_limits()
+    if on_in_process_server() and not limits.tune_local_ray:
+        raise LimitExceeded(
+            "This server does not start Ray for searches (it trains in its own process): ask the teacher, "
+            f"or run a search with python -m lab tune on your own machine ({TUNE_LOCAL_RAY_ENV} allows it here)."
+        )
+    space = SearchSpace.parse(search_text)
+    trials, epochs = int(budget["trials"]), int(budget["epochs"])
+    limits.check_search(trials, epochs)
+    space.check(base.replace(epochs=epochs), check_spec=limits.check)
+    options: dict[str, Any] = {"base": base, "space": space, "store": get_store(), "ray_setting": "local"}
+    options.update({k: int(v) if k != "searcher" else v for k, v in budget.items()})
+    options["limits"] = limits
+    label = f"Tune search: {trials} trials of up to {epochs} epochs on {base.summary()}, searching {space.text()}"
+    return get_jobs().admit("search", label, visitor_id(), lambda: SearchJob(options).start()).job
 
 
 def preset_for(spec: ExperimentSpec) -> Preset | None:
@@ -167,7 +222,7 @@ def follow_search(job: SearchJob) -> NoReturn:
     def describe(job: SearchJob) -> tuple[str, float | None]:
         ended = trials_ended(job.latest)
         if job.stop_requested:
-            text = "Stopping: every trial ends after its current epoch and is stored as stopped."
+            text = "Stopping: every trial ends now and is stored as stopped."
         elif not job.latest:
             text = "Starting Ray and the first trials (a first search takes a few seconds more) ..."
         else:
@@ -182,7 +237,14 @@ def follow_search(job: SearchJob) -> NoReturn:
         show_live_table(rows, space)
         st.altair_chart(curves_chart(rows, epochs), width="stretch")
 
-    follow(job, "tune", render, describe=describe, stop_label="Stop", stop_help="Ends every trial after its epoch.")
+    follow(
+        job,
+        "tune",
+        render,
+        describe=describe,
+        stop_label="Stop",
+        stop_help="Ends every trial now; each keeps what it learned.",
+    )
 
 
 def trials_ended(rows: list[TrialRow]) -> int:
