@@ -76,7 +76,7 @@ def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: 
         return None
     if clicked or job_running(spec):
         note.caption("Training now: the curves grow below. Stop ends it after the current epoch.")
-    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves())
+    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves(output=spec.output))
     if result is not None:
         note.caption(origin_text(result))
     elif available:
@@ -97,12 +97,15 @@ def headline(result: RunResult) -> None:
         help="Share of the test images (never seen in training) classified correctly."
         + (f" Change from the previous run: {prev['summary']}." if prev else ""),
     )
+    # A diverged run's weights may still give a normal-looking test loss: the headline says what happened.
     c2.metric(
         "Test loss",
-        fmt_loss(loss),
-        delta=delta_text(loss, prev, "loss"),
+        "diverged" if result.diverged else fmt_loss(loss),
+        delta=None if result.diverged else delta_text(loss, prev, "loss"),
         delta_color="inverse",
-        help="Cross-entropy (or MSE) on the test images, penalties included: lower is better.",
+        help="The loss blew up during training (see its curve): the weights left are not a trained network."
+        if result.diverged
+        else "Cross-entropy (or MSE) on the test images, penalties included: lower is better.",
     )
     epochs = f"{result.epochs_run} / {result.spec.epochs}"
     c3.metric("Epochs trained", epochs, help="Early stopping or the Stop button can end training early.")
@@ -132,10 +135,16 @@ def curves(result: RunResult) -> None:
     runs = [result] + [other for other in (store.get(rid) for rid in overlay) if other is not None]
     names = ["this run"] + [f"earlier run {i}" for i in range(1, len(runs))]
     histories = {name: run.history for name, run in zip(names, runs, strict=True)}
-    best = {name: run.best_epoch for name, run in zip(names, runs, strict=True)}
+    # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
+    frame = {
+        "best_epochs": {name: run.best_epoch for name, run in zip(names, runs, strict=True)},
+        "run_points": {name: run.points for name, run in zip(names, runs, strict=True)},
+        "epochs": max(run.spec.epochs for run in runs),
+        "output": result.spec.output,
+    }
     c1, c2 = st.columns(2)
-    c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, best_epochs=best), width="stretch")
-    c2.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
+    c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, **frame), width="stretch")
+    c2.altair_chart(charts.curves_chart(histories, "accuracy", **frame), width="stretch")
     if len(runs) > 1:
         # The legend names the lines; the key says in full which setup each one is (any length, wrapped).
         descriptions = distinct_descriptions([run.spec for run in runs])

@@ -133,14 +133,16 @@ class _Relay(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Called every STEPS_PER_EXECUTION batches (``batch`` is the last one done): cheap,
         # stops a blow-up mid-epoch, and feeds the live curves.
-        if logs and self.exploded(float(logs.get("loss", 0.0))):
+        blew_up = bool(logs) and self.exploded(float(logs.get("loss", 0.0)))
+        if blew_up:
             self.diverged = True
             self.model.stop_training = True
         steps = (self.params or {}).get("steps")
         if not self.report_every or not steps or not logs:
             return
         done = min(batch + 1, steps)
-        if done - self.reported_batches < self.report_every and done < steps:
+        # The point where the loss blew up is always kept: the curve shows the climb, and where it ended.
+        if done - self.reported_batches < self.report_every and done < steps and not blew_up:
             return
         self.reported_batches = done
         logs = {k: float(v) for k, v in logs.items()}
@@ -155,7 +157,9 @@ class _Relay(keras.callbacks.Callback):
         if self.exploded(logs.get("loss", 0.0)):
             self.diverged = True
         done = epoch + 1
-        if not self.points["epoch"] or self.points["epoch"][-1] != done:
+        # A run that blew up within this epoch did not finish it: its curve ends where it blew up.
+        ended_early = self.diverged and self.points["epoch"] and self.points["epoch"][-1] > epoch
+        if not ended_early and (not self.points["epoch"] or self.points["epoch"][-1] != done):
             self._add_point(float(done), logs)  # no within-epoch report reached the epoch's end
         for hook in (self.observer.on_epoch, self.observer.on_progress):
             self._report(done, float(done), logs, hook)
@@ -326,6 +330,7 @@ def fit_prepared(
         mean=data.mean,
         health=recorder.summary() if recorder is not None else None,
         created=time.time(),
+        points=relay.points,
         model_loader=lambda: model,  # the model is in memory already
     )
 
