@@ -258,7 +258,9 @@ def trained_just_now(result: RunResult) -> bool:
 
 
 def duration_text(seconds: float) -> str:
-    """``4.1 s`` for a short training, ``3 min 05 s`` for a long one."""
+    """``0.05 s`` or ``4.1 s`` for a short training, ``3 min 05 s`` for a long one: never "0 s"."""
+    if seconds < 1:
+        return f"{seconds:.2g} s"
     return f"{seconds:.1f} s" if seconds < 60 else fmt_seconds(seconds)
 
 
