@@ -2,8 +2,9 @@
 pretrain, runs to delete and the limits as they stand.
 
 Widgets only: the passphrase check, the job rows and the pretraining live in
-``lab.runs.classroom``. Unlocking is kept in this browser session's state only,
-never in the URL; the passphrase field is cleared on submit and never logged.
+``lab.runs.classroom``. Unlocking is kept in this session's state and, across reloads, as a signed,
+expiring token in a cookie of the teacher's browser (``ui.app.teacher_access``), never in the URL;
+the passphrase field is cleared on submit and never logged. The trainings list refreshes by itself.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import streamlit as st
 from lab.catalog.presets import SERIES, list_presets
 from lab.runs.classroom import job_rows, passphrase_matches, passphrase_problem, pretrain_in_background
 from ui.app.state import get_jobs, get_limits, get_store
-from ui.app.teacher_access import UNLOCKED_KEY, server_passphrase
+from ui.app.teacher_access import lock, server_passphrase, unlock
 
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
+REFRESH_SECONDS = 2.0  # the trainings list redraws itself this often: a teacher never presses Refresh
 
 
 def unlock_form() -> None:
@@ -32,14 +34,15 @@ def unlock_form() -> None:
         submitted = st.form_submit_button("Unlock", type="primary")
     if submitted:
         if passphrase_matches(given, server_passphrase()):
-            st.session_state[UNLOCKED_KEY] = True
+            unlock()
             st.rerun()
         time.sleep(WRONG_PASSPHRASE_PAUSE)
         st.error("That is not the passphrase: check the server's .streamlit/secrets.toml and try again.")
 
 
+@st.fragment(run_every=REFRESH_SECONDS)
 def trainings_section() -> None:
-    """Every session's queued and running trainings, each with a Cancel button."""
+    """Every session's queued and running trainings, each with a Cancel button; redrawn every few seconds."""
     st.subheader("Trainings on this server")
     jobs = get_jobs()
     rows = job_rows(jobs.active())
@@ -56,7 +59,7 @@ def trainings_section() -> None:
                        "one stops after this epoch and keeps what it learned."):  # fmt: skip
             jobs.cancel(row.run_id)
             st.rerun()
-    st.button("Refresh", key="teacher_refresh", icon=":material/refresh:")
+    st.caption(f"This list updates itself every {REFRESH_SECONDS:g} s.")
 
 
 def pretrain_section() -> None:
@@ -104,5 +107,5 @@ def limits_section() -> None:
 def lock_button() -> None:
     """Lock the panel again in this browser."""
     if st.button("Lock the panel", key="teacher_lock", icon=":material/lock:"):
-        st.session_state.pop(UNLOCKED_KEY, None)
+        lock()
         st.rerun()
