@@ -177,7 +177,7 @@ def mistakes(result: RunResult) -> None:
         if wrong:
             pictures = [images.digit_picture(x_test[m.index]) for m in wrong]
             captions = [f"{names[m.true]} → {names[m.predicted]} ({m.confidence:.0%})" for m in wrong]
-            st.image(pictures, caption=captions, width=56)
+            st.image(pictures, caption=captions, width=84)  # 3x the digit: readable from the back
 
 
 def code_and_model(result: RunResult | None, spec: ExperimentSpec) -> None:
