@@ -24,10 +24,10 @@ from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.data import data_available
 from ui.app.display import projector_toggle
-from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.jobs import duration_text, job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_percent, fmt_seconds
+from ui.app.text import fmt_percent
 from ui.app.url import PageUrl
 from ui.charts import images
 from ui.charts.network import show_architecture
@@ -155,7 +155,7 @@ def result_section(result: RunResult) -> None:
     c1.metric("Test accuracy", "diverged" if result.diverged else fmt_percent(result.test_accuracy))
     c2.metric("Parameters", f"{result.params:,}")
     c3.metric("Epochs trained", f"{result.epochs_run} / {result.spec.epochs}")
-    c4.metric("Training time", fmt_seconds(result.train_seconds))
+    c4.metric("Training time", duration_text(result.train_seconds))
     histories = {"this run": result.history}
     # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
     frame = {

@@ -22,10 +22,10 @@ from lab.spec import Augmentation, ExperimentSpec
 from ui import charts
 from ui.app.data import data_available, data_gallery, data_on_machine
 from ui.app.display import projector_toggle
-from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.jobs import duration_text, job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_loss, fmt_percent, fmt_seconds
+from ui.app.text import fmt_loss, fmt_percent
 from ui.app.url import PageUrl
 from ui.charts import images
 from ui.charts.network import show_architecture
@@ -109,7 +109,7 @@ def headline(result: RunResult) -> None:
     )
     epochs = f"{result.epochs_run} / {result.spec.epochs}"
     c3.metric("Epochs trained", epochs, help="Early stopping or the Stop button can end training early.")
-    c4.metric("Training time", fmt_seconds(result.train_seconds), help="Wall time of the training itself.")
+    c4.metric("Training time", duration_text(result.train_seconds), help="Wall time of the training itself.")
     if result.best_epoch:
         st.caption(f"Early stopping kept the weights of epoch {result.best_epoch} (marked on the curves).")
 

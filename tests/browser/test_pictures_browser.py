@@ -27,20 +27,26 @@ CHART_PROBLEMS_JS = """() => {
   const out = [];
   const charts = document.querySelectorAll('[data-testid=stVegaLiteChart], .vega-embed');
   for (const chart of charts) {
+    if (chart.offsetParent === null) continue;  // not on screen at all (an inactive tab): nothing is drawn there
     const box = chart.getBoundingClientRect();
-    const drawing = chart.querySelector('svg, canvas');
+    // Vega's own drawing (class "marks"), not an icon of the chart's toolbar.
+    const drawing = chart.querySelector('svg.marks, canvas.marks') || chart.querySelector('svg, canvas');
     const area = drawing ? drawing.getBoundingClientRect() : box;
     if (box.width < 2 || box.height < 2 || area.width < 2 || area.height < 2) {
-      out.push(`chart of ${Math.round(area.width)}x${Math.round(area.height)} px`);
+      const w = Math.min(box.width, area.width), h = Math.min(box.height, area.height);
+      out.push(`chart of ${Math.round(w)}x${Math.round(h)} px`);
       continue;
     }
-    for (const t of chart.querySelectorAll('svg text')) {
+    for (const t of (drawing || chart).querySelectorAll('text')) {
       const text = t.textContent.trim();
       if (!text) continue;
       if (text.endsWith('\\u2026')) { out.push('cut short: ' + text); continue; }
       const r = t.getBoundingClientRect();
       if (r.width === 0) continue;
-      if (r.left < area.left - 1 || r.right > area.right + 1 || r.top < area.top - 1 || r.bottom > area.bottom + 1)
+      // Within the chart's element, give or take Vega's few pixels of padding (it draws titles 2-3 px past it).
+      const slack = 4;
+      if (r.left < box.left - slack || r.right > box.right + slack || r.top < box.top - slack
+          || r.bottom > box.bottom + slack)
         out.push('outside its chart: ' + text);
     }
   }

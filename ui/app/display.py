@@ -42,7 +42,9 @@ PROJECTOR_CSS = """
 # Both looks: captions (and image captions) dark and at least 15 px, readable from the back of a room.
 READABLE_CSS = """
 <style>
-[data-testid="stCaptionContainer"], [data-testid="stImageCaption"] { color: #3d4150; font-size: 0.95rem; }
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]) { font-size: 0.95rem; }
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]),
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]) :is(p, li, span) { color: #3d4150 !important; }
 </style>
 """
 

@@ -44,8 +44,11 @@ LEGEND_WIDTH = 400  # pixels a legend under a chart may fill: half a 1280-pixel 
 BEST_EPOCH_COLOR = "#2B8A3E"
 CHANCE_COLOR = "#495057"
 BROKE_COLOR = "#C92A2A"  # where a value became NaN or infinite: the run blew up there
-# Axis numbers as people write them: 400, 2.5, 0.001 (never "4e+2"); exponents only past a million.
-VALUE_FORMAT = ",~g"
+# Axis numbers as people write them: 400, 2.5, 1,000 (never "4e+2"). Vega sets a linear axis' precision from its
+# tick step, which for "g" means significant digits (300 became "3e+2"); for "f" it means decimals. A log axis keeps
+# "g": its ticks span orders of magnitude (1e-7 ... 1), which decimals would round to 0.
+VALUE_FORMAT = ",~f"
+LOG_FORMAT = "~g"
 
 
 def curve_row(run: str, split: str, epoch: float, value: float | None) -> dict[str, Any]:
@@ -177,7 +180,7 @@ def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None) ->
         scale = alt.Scale(domain=list(y_domain) if y_domain else [0, 1])
     else:
         scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True)
-    axis = alt.Axis(format=".0%" if y_scale == "percent" else VALUE_FORMAT)
+    axis = alt.Axis(format={"percent": ".0%", "log": LOG_FORMAT}.get(y_scale, VALUE_FORMAT))
     return alt.Y("value:Q", title=y_title + (" (log scale)" if y_scale == "log" else ""), scale=scale, axis=axis)
 
 
@@ -197,8 +200,9 @@ def _chance_layers(chance: float, label: str, look: Look) -> list[alt.Chart]:
     """
     line = alt.Chart(alt.sequence(0, 1, as_="one"))
     rule = line.mark_rule(color=CHANCE_COLOR, strokeDash=[6, 4], strokeWidth=2).encode(y=alt.datum(chance))
-    text = line.mark_text(align="left", baseline="bottom", dx=4, dy=-3, color=CHANCE_COLOR, fontSize=look.font)
-    return [rule, text.encode(y=alt.datum(chance), x=alt.value(0), text=alt.value(label))]
+    # At the right end: where a curve that learns has left the chance level (a loss far below, accuracy far above).
+    text = line.mark_text(align="right", baseline="bottom", dx=-4, dy=-3, color=CHANCE_COLOR, fontSize=look.font)
+    return [rule, text.encode(y=alt.datum(chance), x=alt.value("width"), text=alt.value(label))]
 
 
 def _broke_layers(frame: pd.DataFrame, look: Look) -> list[alt.Chart]:
