@@ -38,6 +38,7 @@ MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 PADDINGS = ("same", "valid")
 
 _DEFAULT_STDDEV = 0.05
+_CLASSES = 10  # digits (lab.architecture.NUM_CLASSES, which imports this module): a subset keeps one of each
 MAX_FILTERS = 1024  # a conv block's kernels: the course's largest has 80
 AUG_PREFIX = "aug_"  # augmentation's settings are keyed aug_rotation, aug_shift ...
 
@@ -57,6 +58,9 @@ MONITOR_NAMES = {
     "accuracy": "training accuracy",
 }
 VAL_MODE_NAMES = {"random": "random, stratified", "last": "last images (Keras)", "test": "the test set"}
+# Training images of each source whose size is known before it is read (the sample's split is fixed:
+# 5,000 digits less 1,000 for testing). tests/test_data.py checks each against the source itself.
+SOURCE_TRAIN_IMAGES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}
 SUBSET_MODE_NAMES = {"random": "random, stratified", "every": "every k-th image", "first": "the first images"}
 # What each output choice puts on the last layer, and the loss it trains with (Keras' names).
 OUTPUT_ACTIVATIONS = {"softmax_ce": "softmax", "sigmoid_mse": "sigmoid"}
@@ -841,17 +845,39 @@ class ExperimentSpec:
             text += f", gradients clipped at norm {self.clipnorm:g}"
         return text
 
+    def subset_count(self, available: int | None = None) -> int | None:
+        """How many of the source's training images the subset takes (before the validation split).
+
+        ``available``: the source's training images; by default its known size (``SOURCE_TRAIN_IMAGES``),
+        and None for a source whose size is not known until it is read (an IDX folder).
+        """
+        available = available if available is not None else SOURCE_TRAIN_IMAGES.get(self.data)
+        return None if available is None else subset_size(available, self.train_subset)
+
     def _data_words(self) -> str:
         names = {"sample": "", "mnist": "MNIST", "fashion": "Fashion-MNIST"}
         source = names.get(self.data, self.data.removeprefix("idx:"))
         if self.train_subset > 1:
-            # "at most": a source with fewer training images (the sample's 4,000) trains on all of them.
-            images = f"at most {int(self.train_subset):,} images"
+            # The count the source gives: a preset's 19,800 are all 4,000 images of the sample.
+            count, available = self.subset_count(), SOURCE_TRAIN_IMAGES.get(self.data)
+            images = (
+                f"at most {int(self.train_subset):,} images"
+                if count is None
+                else f"all {count:,} images"
+                if count == available
+                else f"{count:,} images"
+            )
             return f"{images} of {source}" if source else images
         if self.train_subset < 1:
             share = f"{self.train_subset:.0%} of the images"
             return f"{share} of {source}" if source else share
         return source
+
+
+def subset_size(available: int, subset: float) -> int:
+    """Images a training subset takes from ``available``: a share (<= 1) or a count (> 1), at least one per class."""
+    count = available if subset == 1 else int(round(subset * available)) if subset < 1 else int(subset)
+    return min(max(count, _CLASSES), available)
 
 
 def _describe_settings() -> dict[str, Setting]:

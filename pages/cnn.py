@@ -24,10 +24,10 @@ from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.data import data_available
 from ui.app.display import projector_toggle
-from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.jobs import duration_text, job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_percent, fmt_seconds, plain
+from ui.app.text import fmt_percent, plain
 from ui.app.url import PageUrl
 from ui.charts import images
 from ui.charts.network import show_architecture
@@ -138,7 +138,7 @@ def train_section(checked: CheckedSpec | None) -> RunResult | None:
     note = c2.empty()
     if clicked or job_running(checked.spec):
         note.caption("Training now: the curves grow below. Stop ends it within a second.")
-    result = run_spec(checked, "cnn", start=clicked, render=live_curves())
+    result = run_spec(checked, "cnn", start=clicked, render=live_curves(output=checked.spec.output, stacked=True))
     if result is not None:
         note.caption(origin_text(result))
     else:
@@ -152,15 +152,21 @@ def result_section(result: RunResult) -> None:
     # Two by two: the results share half the page with the controls, and four in a row cut the numbers off.
     c1, c2 = st.columns(2)
     c3, c4 = st.columns(2)
-    c1.metric("Test accuracy", fmt_percent(result.test_accuracy))
+    c1.metric("Test accuracy", "diverged" if result.diverged else fmt_percent(result.test_accuracy))
     c2.metric("Parameters", f"{result.params:,}")
     c3.metric("Epochs trained", f"{result.epochs_run} / {result.spec.epochs}")
-    c4.metric("Training time", fmt_seconds(result.train_seconds))
+    c4.metric("Training time", duration_text(result.train_seconds))
     histories = {"this run": result.history}
-    best = {"this run": result.best_epoch}
+    # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
+    frame = {
+        "best_epochs": {"this run": result.best_epoch},
+        "points": result.points,
+        "epochs": result.spec.epochs,
+        "output": result.spec.output,
+    }
     # One above the other: each curve gets the column's whole width, readable from the back of a room.
-    st.altair_chart(charts.curves_chart(histories, "loss", best_epochs=best), width="stretch")
-    st.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
+    st.altair_chart(charts.curves_chart(histories, "loss", **frame), width="stretch")
+    st.altair_chart(charts.curves_chart(histories, "accuracy", **frame), width="stretch")
     if result.spec.augmentation.active:
         st.caption(
             "Training accuracy is measured on augmented digits, validation accuracy on the digits as they are: "

@@ -92,9 +92,8 @@ def clear_canvas() -> None:
     st.session_state[CLEARED_KEY] = int(st.session_state.get(CLEARED_KEY, 0)) + 1
 
 
-def drawn_canvas() -> np.ndarray | None:
-    """The canvas with its stroke width control and Clear button: its RGBA pixels, or None while nothing is drawn."""
-    stroke = st.slider("Stroke width", 6, 40, 20, key="draw_stroke", help="Brush size in canvas pixels.")
+def drawn_canvas(stroke: int) -> np.ndarray | None:
+    """The canvas and its Clear button: its RGBA pixels, or None while nothing is drawn."""
     canvas = st_canvas(
         stroke_width=stroke,
         stroke_color="#FFFFFF",
@@ -193,8 +192,11 @@ def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
             "Turn this off to feed the model the whole canvas, only shrunk: see how its answers change.",
         )
     drawing = source == "Draw"
+    if drawing:  # beside the canvas, not above it: the whole canvas is in view on arrival at 1280x720
+        with middle:
+            stroke = st.slider("Stroke width", 6, 40, 20, key="draw_stroke", help="Brush size in canvas pixels.")
     with left:
-        raw = drawn_canvas() if drawing else uploaded_picture()
+        raw = drawn_canvas(stroke) if drawing else uploaded_picture()
     if raw is None:
         if drawing:
             with middle:
@@ -237,9 +239,8 @@ def main() -> None:
     projector_toggle()
     st.title("✏️ Draw a digit")
     st.markdown(
-        "Draw a digit and a trained network answers. Next to your drawing is the **28 x 28 image the "
-        "network actually receives**, prepared the way MNIST's digits were; below, what every stored model "
-        "says and which of the first layer's units fire."
+        "Draw a digit and a trained network answers, beside the **28 x 28 image it receives**; below, what "
+        "every stored model says and which first-layer units fire."
     )
     store = get_store()
     runs = digit_runs(store)

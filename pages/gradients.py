@@ -11,7 +11,9 @@ from lab.catalog.comparisons import COMPARISON_EPOCHS, COMPARISONS, comparison_p
 from lab.health.readings import finite_range, recording_overhead
 from lab.nn.result import RunResult
 from lab.reports.labels import run_help, run_labels
+from lab.runs.queries import estimate_seconds
 from lab.runs.store import RunInfo
+from lab.spec import ExperimentSpec
 from ui.app.display import projector_toggle
 from ui.app.jobs import (
     duration_text,
@@ -24,7 +26,7 @@ from ui.app.jobs import (
 )
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_seconds, plain
+from ui.app.text import plain
 from ui.gradients.health_charts import METRICS, heatmap, histograms, linear_range, lines, stats_table
 
 ensure_app_navigation()
@@ -101,9 +103,22 @@ def overhead_caption(result: RunResult) -> str:
     if seconds is None or share is None:
         return "Recording cost: not measured."
     return (
-        f"Recording cost: {seconds:.2f} s of {fmt_seconds(result.train_seconds)} training "
-        f"({share:.1%} slower than without), probe of {health.get('probe_size', '?')} training images."
+        f"Recording the health took {duration_text(seconds)} of this run's {duration_text(result.train_seconds)} "
+        f"of training ({share:.0%} longer than without it), on a probe of {health.get('probe_size', '?')} "
+        "training images."
     )
+
+
+def pair_text(specs: list[ExperimentSpec]) -> str:
+    """What training the pair takes: its images and epochs, and a time only where this machine measured one."""
+    counts = {spec.subset_count() for spec in specs}
+    images = f"the {counts.pop():,} training images" if len(counts) == 1 and None not in counts else "the images"
+    text = f"Two course presets, {COMPARISON_EPOCHS} epochs each on {images} of the offline sample"
+    estimate = estimate_seconds(specs, get_store().list())
+    if estimate is not None:
+        seconds, judged = estimate
+        text += f": about {duration_text(seconds)} here, judging by the {judged} stored runs of its kind"
+    return text + ". Runs already stored are shown at once."
 
 
 # ------------------------------------------------------------------ sections
@@ -112,16 +127,13 @@ def train_pair_section(runs: list[RunInfo]) -> None:
     # Kept open once a pair was asked for here, so that its progress and outcome stay in view.
     with st.expander("Train a comparison pair on the sample data", expanded=not runs or PAIR_RUN_KEY in st.session_state
                      or st.session_state.get(PAIR_OPEN_KEY, False)):  # fmt: skip
-        st.write(
-            f"Two course presets, {COMPARISON_EPOCHS} epochs each on the offline sample of 5,000 digits: "
-            "about a minute. Runs already stored are shown at once."
-        )
         pair = st.radio("Pair", list(COMPARISONS), key=PAIR_KEY)
         try:
             specs = comparison_pair(pair)
         except (ValueError, KeyError) as exc:
             st.error(f"This pair cannot be built: {plain(exc)}")
             return
+        st.write(pair_text(specs))
         asked = st.session_state.get(PAIR_RUN_KEY) == pair
         running = in_turn_active(PAIR_RUN_KEY, pair, specs)
         if st.button("Train this pair", key=TRAIN_KEY, type="primary", disabled=running):
@@ -214,11 +226,11 @@ def show(results: list[RunResult]) -> None:
     epoch = min(epoch, last)
 
     def draw_histograms(result: RunResult, i: int) -> None:
-        chart = histograms(result, epoch, f"Run {names[i]}, epoch {epoch}")
-        if chart is None:
+        layers = histograms(result, epoch, f"Run {names[i]}, epoch {epoch}")
+        if not layers:
             st.info("This network has no hidden layer: no activations to show.")
-        else:
-            st.altair_chart(chart)
+        for chart in layers:
+            st.altair_chart(chart, width="stretch")
 
     side_by_side(results, draw_histograms)
     # The numbers below the pictures, each run's table across the whole width: every column shows.

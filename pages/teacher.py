@@ -5,6 +5,7 @@ import streamlit as st
 from ui.app.display import projector_toggle
 from ui.app.navigation import ensure_app_navigation
 from ui.app.teacher_access import unlocked as teacher_unlocked
+from ui.app.teacher_access import write_cookie
 from ui.teacher.panel import (
     delete_section,
     limits_section,
@@ -19,6 +20,7 @@ ensure_app_navigation()
 projector_toggle()
 
 st.title(":material/admin_panel_settings: Teacher's panel")
+write_cookie()  # the token an unlock (or a lock) of the last run asked this browser to keep (or forget)
 if not teacher_unlocked():
     st.markdown("For the teacher of this class server: the trainings of every student, pretraining and limits.")
     unlock_form()

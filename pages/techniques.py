@@ -124,7 +124,7 @@ def series_section(series: str, data: str, cap: int) -> None:
         # One run per page run: following it ends in a rerun, which redraws the table and trains the next.
         names = [p.label + (f" (seed {s.seed})" if p.ensemble else "") for p in presets for s in p.member_specs()]
         train_in_turn(specs, names, RUN_KEY, st.empty(), key_prefix="tech-")
-    notes(data, cap, presets, course)
+    notes(data, cap, presets, course, rows)
     lesson_checks(series, data, cap, rows)
     curves_section(rows)
     with st.expander("The lessons, experiment by experiment", expanded=True):

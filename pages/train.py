@@ -22,10 +22,10 @@ from lab.spec import Augmentation, ExperimentSpec
 from ui import charts
 from ui.app.data import data_available, data_gallery, data_on_machine
 from ui.app.display import projector_toggle
-from ui.app.jobs import job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.jobs import duration_text, job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
-from ui.app.text import fmt_loss, fmt_percent, fmt_seconds
+from ui.app.text import fmt_loss, fmt_percent
 from ui.app.url import PageUrl
 from ui.charts import images
 from ui.charts.network import show_architecture
@@ -76,7 +76,7 @@ def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: 
         return None
     if clicked or job_running(spec):
         note.caption("Training now: the curves grow below. Stop ends it within a second.")
-    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves())
+    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves(output=spec.output))
     if result is not None:
         note.caption(origin_text(result))
     elif available:
@@ -97,16 +97,19 @@ def headline(result: RunResult) -> None:
         help="Share of the test images (never seen in training) classified correctly."
         + (f" Change from the previous run: {prev['summary']}." if prev else ""),
     )
+    # A diverged run's weights may still give a normal-looking test loss: the headline says what happened.
     c2.metric(
         "Test loss",
-        fmt_loss(loss),
-        delta=delta_text(loss, prev, "loss"),
+        "diverged" if result.diverged else fmt_loss(loss),
+        delta=None if result.diverged else delta_text(loss, prev, "loss"),
         delta_color="inverse",
-        help="Cross-entropy (or MSE) on the test images, penalties included: lower is better.",
+        help="The loss blew up during training (see its curve): the weights left are not a trained network."
+        if result.diverged
+        else "Cross-entropy (or MSE) on the test images, penalties included: lower is better.",
     )
     epochs = f"{result.epochs_run} / {result.spec.epochs}"
     c3.metric("Epochs trained", epochs, help="Early stopping or the Stop button can end training early.")
-    c4.metric("Training time", fmt_seconds(result.train_seconds), help="Wall time of the training itself.")
+    c4.metric("Training time", duration_text(result.train_seconds), help="Wall time of the training itself.")
     if result.best_epoch:
         st.caption(f"Early stopping kept the weights of epoch {result.best_epoch} (marked on the curves).")
 
@@ -132,10 +135,16 @@ def curves(result: RunResult) -> None:
     runs = [result] + [other for other in (store.get(rid) for rid in overlay) if other is not None]
     names = ["this run"] + [f"earlier run {i}" for i in range(1, len(runs))]
     histories = {name: run.history for name, run in zip(names, runs, strict=True)}
-    best = {name: run.best_epoch for name, run in zip(names, runs, strict=True)}
+    # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
+    frame = {
+        "best_epochs": {name: run.best_epoch for name, run in zip(names, runs, strict=True)},
+        "run_points": {name: run.points for name, run in zip(names, runs, strict=True)},
+        "epochs": max(run.spec.epochs for run in runs),
+        "output": result.spec.output,
+    }
     c1, c2 = st.columns(2)
-    c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, best_epochs=best), width="stretch")
-    c2.altair_chart(charts.curves_chart(histories, "accuracy", best_epochs=best), width="stretch")
+    c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, **frame), width="stretch")
+    c2.altair_chart(charts.curves_chart(histories, "accuracy", **frame), width="stretch")
     if len(runs) > 1:
         # The legend names the lines; the key says in full which setup each one is (any length, wrapped).
         descriptions = distinct_descriptions([run.spec for run in runs])
@@ -168,7 +177,7 @@ def mistakes(result: RunResult) -> None:
         if wrong:
             pictures = [images.digit_picture(x_test[m.index]) for m in wrong]
             captions = [f"{names[m.true]} → {names[m.predicted]} ({m.confidence:.0%})" for m in wrong]
-            st.image(pictures, caption=captions, width=56)
+            st.image(pictures, caption=captions, width=84)  # 3x the digit: readable from the back
 
 
 def code_and_model(result: RunResult | None, spec: ExperimentSpec) -> None:

@@ -16,6 +16,7 @@ from lab.reports.course_table import (
     best_single,
     best_stored_rows,
     lesson_numbers,
+    shortfall_text,
     stored_rows,
     together_text,
 )
@@ -143,3 +144,35 @@ def test_lesson_numbers_are_what_the_table_shows():
     assert numbers["D0"].gap == pytest.approx(0.1)
     assert numbers["A7"].members == (1.0, 0.0, 0.0) and numbers["A7"].accuracy == rows[1].accuracy
     assert numbers["D1"] == Numbers(None)
+
+
+def test_a_quick_run_far_below_the_course_says_why_in_its_own_numbers():
+    course = get_preset("A6", "sample")
+    quick = course.quick()
+    labels = prepare.test_images(quick.spec)[1]
+    row = CourseRow(quick, (fake_result(quick.spec, labels, right=round(0.429 * len(labels))),), course)
+    text = shortfall_text(row)
+    assert text.startswith("A6: 42.9% after 10 of the course's 100 epochs, against the course's 93.09%")
+    assert "still rising (50% at epoch 1, 80% at the last)" in text and course.quick_gap in text
+    close = CourseRow(quick, (fake_result(quick.spec, labels, right=round(0.9 * len(labels))),), course)
+    assert shortfall_text(close) is None  # near the course: nothing to explain
+    assert (
+        shortfall_text(CourseRow(course, (fake_result(course.spec, labels, right=1),), course)) is None
+    )  # full length
+
+
+def test_a_training_time_is_estimated_from_this_machines_stored_runs_or_not_at_all():
+    from lab.runs.queries import estimate_seconds
+    from lab.runs.store import RunInfo
+    from lab.spec import ExperimentSpec
+
+    def info(spec, seconds, epochs):
+        metrics = {"train_seconds": seconds, "epochs_run": epochs, "diverged": False}
+        return RunInfo(spec.run_id, spec, metrics)
+
+    mlp = ExperimentSpec(train_subset=1_000, epochs=2)  # 2,000 image-epochs in 4 s: 2 ms each
+    cnn = ExperimentSpec(conv=(), epochs=1)
+    assert estimate_seconds([mlp.replace(epochs=5)], [info(mlp, 4.0, 2)]) == (10.0, 1)
+    assert estimate_seconds([mlp], []) is None  # nothing measured here: no number
+    assert estimate_seconds([ExperimentSpec(data="idx:/x")], [info(mlp, 4.0, 2)]) is None  # size unknown
+    assert cnn.subset_count() == 4_000

@@ -122,7 +122,8 @@ def test_compared_runs_keep_train_and_validation_colours_and_differ_in_line_styl
 
 def test_best_epochs_are_rules_on_the_same_chart():
     spec = charts.curves_chart({"this run": HISTORY}, "loss", best_epochs={"this run": 2}).to_dict()
-    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point", "rule", "text"]
+    # Then the rule and label of where a value broke (NaN or infinite): always there, drawn only where one did.
+    assert [layer["mark"]["type"] for layer in spec["layer"]][:4] == ["line", "point", "rule", "text"]
 
 
 # ------------------------------------------------ every page's curves, one builder
@@ -160,3 +161,49 @@ def test_gradient_health_lines_are_drawn_by_the_builder_one_line_per_layer():
     assert plotted == [("hidden_1", 0.0), ("hidden_1", 1.0), ("output", 0.0)]  # a norm of 0 is off a log scale
     shares = health_charts.lines(result, "saturated", (0.0, 0.02), "Run A").to_dict()
     assert encoding(shares)["y"]["axis"]["format"] == ".0%" and encoding(shares)["y"]["scale"]["domain"] == [0, 0.02]
+
+
+# ------------------------------------------------- pictures that cannot lie
+def test_the_final_chart_draws_the_stored_curve_from_epoch_0_in_the_frame_of_every_epoch_planned():
+    final = charts.curves_chart({"this run": HISTORY}, "loss", epochs=3, points=POINTS, output="softmax_ce").to_dict()
+    live = charts.curves_chart(
+        {"this run": PARTIAL}, "loss", epochs=3, points=POINTS, output="softmax_ce", live=True
+    ).to_dict()
+    assert [r["epoch"] for r in rows(final) if r["split"] == "train"] == [0.0, 0.5, 1.0]
+    assert encoding(final)["x"]["scale"]["domain"] == [0, 3]
+    for channel in ("x", "y", "color", "strokeDash"):
+        assert encoding(live)[channel] == encoding(final)[channel], channel
+    assert [layer.get("mark") for layer in live["layer"]] == [layer.get("mark") for layer in final["layer"]]
+    assert final["title"]["text"] == live["title"]["text"] == "Loss per epoch"
+    assert len(live["datasets"]) == 1  # one table of rows: the live chart swaps new ones into its spec
+
+
+def test_a_run_stored_without_its_curve_is_drawn_from_its_history():
+    spec = charts.curves_chart({"this run": HISTORY}, "loss", points={}).to_dict()
+    assert [r["epoch"] for r in rows(spec) if r["split"] == "train"] == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(("metric", "output", "value", "name"), [
+    ("loss", "softmax_ce", math.log(10), "chance: ln 10 = 2.303"),
+    ("loss", "sigmoid_mse", 0.09, "chance: 0.09"),
+    ("accuracy", "softmax_ce", 0.1, "chance: 10%"),
+])  # fmt: skip
+def test_the_chance_level_is_a_named_line_so_a_stall_reads_as_one(metric, output, value, name):
+    spec = charts.curves_chart({"this run": HISTORY}, metric, output=output).to_dict()
+    ys = [layer["encoding"].get("y", {}) for layer in spec["layer"]]
+    datums = [y["datum"] for y in ys if "datum" in y]
+    assert datums and all(abs(d - value) < 1e-9 for d in datums)
+    texts = [layer["encoding"]["text"].get("value") for layer in spec["layer"] if "text" in layer["encoding"]]
+    assert name in texts
+
+
+def test_a_diverged_curve_keeps_its_climb_and_marks_where_it_broke_with_readable_numbers():
+    points = {"epoch": [0.0, 0.25, 0.5, 0.6], "loss": [2.3, 40.0, 400.0, math.inf], "accuracy": [0.1] * 4}
+    spec = charts.curves_chart({"this run": {"loss": [math.nan]}}, "loss", points=points, epochs=5).to_dict()
+    train = [(r["value"], r["broke"]) for r in rows(spec) if r["split"] == "train"]
+    assert train == [(2.3, ""), (40.0, ""), (400.0, ""), (None, "∞")]
+    layers = spec["layer"]
+    broke = [layer for layer in layers if {"filter": "datum.broke != ''"} in layer.get("transform", [])]
+    assert [layer["mark"]["type"] for layer in broke] == ["rule", "text"]
+    assert encoding(spec)["y"]["axis"]["format"] == charts.VALUE_FORMAT  # 400, not 4e+2
+    assert encoding(spec)["y"]["scale"] == {"zero": True}

@@ -181,3 +181,19 @@ def test_prepared_from_arrays_computes_one_hot_labels():
 def test_class_names_name_clothes_for_fashion_and_digits_otherwise():
     assert class_names("sample") == [str(d) for d in range(10)] == class_names("mnist")
     assert class_names("fashion")[0] == "T-shirt" and len(class_names("fashion")) == 10
+
+
+def test_the_sizes_words_are_written_from_are_the_sources_own():
+    from lab.data.sources import is_cached
+    from lab.spec import SOURCE_TRAIN_IMAGES
+
+    assert load_source("sample").sizes[0] == SOURCE_TRAIN_IMAGES["sample"]
+    for name in ("mnist", "fashion"):
+        if is_cached(name):  # downloaded on this machine: checked too
+            assert load_source(name).sizes[0] == SOURCE_TRAIN_IMAGES[name]
+    # A preset's count on the sample names the images it trains on, never the course's count.
+    six = ExperimentSpec(train_subset=6_000, subset_mode="every")
+    assert "all 4,000 images" in six.describe() and "6,000" not in six.describe()
+    assert six.subset_count() == len(subset_indices(load_source("sample").y_train, 6_000, "every", seed=0))
+    assert "1,000 images" in ExperimentSpec(train_subset=1_000).describe()
+    assert "at most 6,000 images" in ExperimentSpec(data="idx:/nowhere", train_subset=6_000).describe()

@@ -112,12 +112,14 @@ def test_a1_and_a3_side_by_side_on_one_color_scale(filled_home, monkeypatch):
     assert all("exploding" not in r.lower() for r in readings)
     names = [m.value for m in at.markdown if m.value.startswith("**Run ")]
     assert "test accuracy" in names[0] and "MLP 4 × 50 units, sigmoid" in names[0]
-    assert sum("Recording cost" in c.value for c in at.caption) == 2
+    assert sum("Recording the health took" in c.value for c in at.caption) == 2
     # Two per-layer line charts and two histogram panels, one per run.
     titles = [chart_title(c) for c in charts(at)]
     assert titles.count("Run A") == 1 and titles.count("Run B") == 1  # the lines; the heatmaps say "gradient norm"
     assert titles.count("Run A: gradient norm") == 1 and titles.count("Run B: gradient norm") == 1
-    assert sum(t.endswith("epoch 0") for t in titles) == 2
+    # The activations: one chart per hidden layer (A1 and A3 have four each), each with its own width.
+    assert sum(t.startswith("Run A, epoch 0: hidden") for t in titles) == 4
+    assert sum(t.startswith("Run B, epoch 0: hidden") for t in titles) == 4
     assert len(at.table) == 2
     assert list(at.table[0].value["Layer"]) == ["hidden_1", "hidden_2", "hidden_3", "hidden_4", "output"]
 
@@ -134,7 +136,7 @@ def test_changing_metric_and_epoch_redraws_without_errors(filled_home, monkeypat
     at.run()
     assert not at.exception, at.exception
     titles = [chart_title(c) for c in charts(at)]
-    assert sum(t.endswith(f"epoch {COMPARISON_EPOCHS}") for t in titles) == 2
+    assert sum(f"epoch {COMPARISON_EPOCHS}: hidden" in t for t in titles) == 8  # four hidden layers, two runs
     # One run alone works too.
     at.selectbox(key="grad_run_b").set_value("")
     at.run()

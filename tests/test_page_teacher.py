@@ -234,3 +234,27 @@ def test_the_teacher_sees_a_students_tune_search_and_cancels_it(server):
     assert not at.exception, at.exception
     assert search.job.stop_requested and jobs.listed() == []
     assert "Tune search" not in shown(at.run())
+
+
+def test_a_valid_token_from_this_browser_unlocks_and_a_forged_or_stale_one_does_not(server, monkeypatch):
+    from lab.runs.teacher_token import make_token
+    from ui.app import teacher_access
+
+    for token, opens in [
+        (make_token(PASSPHRASE), True),
+        (make_token("another passphrase"), False),
+        (make_token(PASSPHRASE, now=0.0), False),  # expired long ago
+        (None, False),
+    ]:
+        monkeypatch.setattr(teacher_access, "browser_token", lambda token=token: token)
+        at = open_panel()
+        assert ("Trainings on this server" in shown(at)) is opens, token
+
+
+@pytest.mark.slow
+def test_unlocking_asks_the_browser_to_keep_a_token_never_the_passphrase(server):
+    at = unlock(open_panel())
+    cookies = [c for c in at.get("bidi_component")]
+    assert cookies, "the cookie writer was not mounted after the unlock"
+    text = str(cookies[0].proto)
+    assert "mlp_lab_teacher" in text and PASSPHRASE not in text

@@ -118,6 +118,22 @@ def test_diverged_runs_are_stored_with_null_losses(tmp_path):
     assert result.diverged
     again = store.get(spec)
     assert again.diverged and again.epochs_run == result.epochs_run
+    # The climb is stored, NaN or infinite values as null (read back as NaN), not dropped.
+    assert len(again.points["loss"]) == len(result.points["loss"]) > 1
+    assert again.points["epoch"][0] == 0
+
+
+def test_a_run_stored_before_its_curve_was_kept_still_opens(tmp_path):
+    store = RunStore(tmp_path)
+    result = get_or_train(TINY, store)
+    path = store.path(result.run_id) / "result.json"
+    payload = json.loads(path.read_text())
+    assert payload["points"]["epoch"][0] == 0  # kept from the untrained network on
+    del payload["points"]
+    path.write_text(json.dumps(payload))
+    old = store.get(TINY)
+    assert old is not None and old.points == {} and old.initial is None
+    assert [info.run_id for info in store.list()] == [result.run_id]
 
 
 def test_mlp_lab_home_sets_the_default_folder(tmp_path, monkeypatch):

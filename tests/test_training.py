@@ -90,6 +90,21 @@ def test_a_learning_rate_of_100_diverges_and_keeps_the_history():
     assert len(result.history["loss"]) == result.epochs_run
     loss = result.history["loss"][-1]
     assert not math.isfinite(loss) or loss > 20  # cross-entropy at chance is 2.3
+    # The curve the class watched is kept: from the untrained network at chance to where it blew up.
+    points = result.points
+    assert points["epoch"][0] == 0 and abs(points["loss"][0] - math.log(10)) < 1.0
+    last = points["loss"][-1]
+    assert not math.isfinite(last) or last > 20
+    assert points["epoch"] == sorted(points["epoch"]) and points["epoch"][-1] <= result.epochs_run
+
+
+def test_a_run_keeps_its_curve_from_the_untrained_network_on():
+    result = train(check_network(TINY))
+    assert result.initial is not None and result.initial == (result.points["loss"][0], result.points["accuracy"][0])
+    assert result.points["epoch"][0] == 0 and result.points["epoch"][-1] == result.epochs_run
+    # At each whole epoch the curve's point is that epoch's history value.
+    at_end = [loss for epoch, loss in zip(result.points["epoch"], result.points["loss"], strict=True) if epoch == 2]
+    assert at_end == [result.history["loss"][-1]]
 
 
 @pytest.mark.slow

@@ -67,6 +67,9 @@ class Preset:
     quick_changes : tuple of (field, value)
         Quick mode's own settings for this preset (``Series.quick_note`` says why), instead of
         capping it at ``QUICK_EPOCHS``: 500 images need more epochs than 10 to over-fit.
+    quick_gap : str
+        Why quick mode lands far below the course's figure, where it does, and which lesson it still
+        shows (``lab.reports.course_table.shortfall_text`` says it beside our numbers).
     """
 
     name: str
@@ -83,6 +86,7 @@ class Preset:
     together: tuple[str, ...] = ()
     note: str = ""
     quick_changes: tuple[tuple[str, Any], ...] = ()
+    quick_gap: str = ""
 
     @property
     def label(self) -> str:

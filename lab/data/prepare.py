@@ -17,7 +17,7 @@ import numpy as np
 
 from lab.architecture import NUM_CLASSES, NUM_PIXELS
 from lab.data.sources import Dataset, load_source
-from lab.spec import ExperimentSpec
+from lab.spec import ExperimentSpec, subset_size
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,8 +194,7 @@ def subset_indices(labels: np.ndarray, subset: float, mode: str, seed: int) -> n
         Seed of the random subset.
     """
     n = len(labels)
-    count = n if subset == 1 else int(round(subset * n)) if subset < 1 else int(subset)
-    count = min(max(count, NUM_CLASSES), n)
+    count = subset_size(n, subset)
     if count == n:
         return np.arange(n)
     if mode == "first":

@@ -113,6 +113,11 @@ class RunResult:
         When it was trained (seconds since the epoch).
     path : Path | None
         Its folder in the run store, for stored runs.
+    points : dict[str, list[float]]
+        The training curve as the class watched it grow (``EpochReport.points``): ``epoch``
+        (epochs done, fractions included, 0 = the untrained network) and the training ``loss``
+        and ``accuracy`` there; a diverged run's climb is in it, up to the point where the loss
+        became NaN or infinite. Empty for runs stored before it was kept (their curves start at epoch 1).
     model_loader : callable, optional
         Returns the trained Keras model: the store passes one that reads the model
         file; the trainer one that returns the model it holds. Called once, on the
@@ -137,6 +142,7 @@ class RunResult:
     created: float = 0.0
     stop_reason: str = ""
     path: Path | None = None
+    points: dict[str, list[float]] = field(default_factory=dict)
     model_loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _model: Any = field(default=None, init=False, repr=False, compare=False)  # the loader's answer, kept
 
@@ -162,6 +168,14 @@ class RunResult:
         """Training accuracy of the last epoch (NaN if none)."""
         acc = self.history.get("accuracy", [])
         return float(acc[-1]) if acc else math.nan
+
+    @property
+    def initial(self) -> tuple[float, float] | None:
+        """The untrained network's (loss, accuracy), the curve's point at epoch 0, when it was kept."""
+        epochs = self.points.get("epoch") or []
+        if not epochs or epochs[0] != 0:
+            return None
+        return self.points["loss"][0], self.points["accuracy"][0]
 
     def metrics(self) -> dict[str, Any]:
         """The JSON-ready summary the store and the CLI write."""

@@ -145,7 +145,8 @@ class _Relay(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Called after every call into TensorFlow (``batch`` is the last one done): cheap,
         # stops a blow-up, a Stop press or the time limit mid-epoch, and feeds the live curves.
-        if logs and self.exploded(float(logs.get("loss", 0.0))):
+        blew_up = bool(logs) and self.exploded(float(logs.get("loss", 0.0)))
+        if blew_up:
             self.diverged = True
             self.model.stop_training = True
         steps = (self.params or {}).get("steps")
@@ -158,7 +159,8 @@ class _Relay(keras.callbacks.Callback):
             done - self.reported_batches >= self.report_every
             or time.perf_counter() - self.reported_at >= REPORT_SECONDS
         )
-        if not due and done < steps:
+        # The point where the loss blew up is always kept: the curve shows the climb, and where it ended.
+        if not due and done < steps and not blew_up:
             return
         self.reported_batches, self.reported_at = done, time.perf_counter()
         logs = {k: float(v) for k, v in logs.items()}
@@ -173,7 +175,9 @@ class _Relay(keras.callbacks.Callback):
         if self.exploded(logs.get("loss", 0.0)):
             self.diverged = True
         done = epoch + 1
-        if not self.points["epoch"] or self.points["epoch"][-1] != done:
+        # A run that blew up within this epoch did not finish it: its curve ends where it blew up.
+        ended_early = self.diverged and self.points["epoch"] and self.points["epoch"][-1] > epoch
+        if not ended_early and (not self.points["epoch"] or self.points["epoch"][-1] != done):
             self._add_point(float(done), logs)  # no within-epoch report reached the epoch's end
         for hook in (self.observer.on_epoch, self.observer.on_progress):
             self._report(done, float(done), logs, hook)
@@ -358,6 +362,7 @@ def fit_prepared(
         mean=data.mean,
         health=recorder.summary() if recorder is not None else None,
         created=time.time(),
+        points=relay.points,
         model_loader=lambda: model,  # the model is in memory already
     )
 

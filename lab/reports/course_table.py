@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from lab.analysis.ensemble import EnsembleResult, combine, format_interval
 from lab.catalog.lessons import Numbers
+from lab.catalog.preset import format_figure
 from lab.catalog.presets import Preset
 from lab.nn.result import TIME_LIMIT, RunResult
 from lab.runs.queries import find_preset_run
@@ -264,3 +265,28 @@ def best_stored_rows(presets: Sequence[Preset], store: RunStore) -> list[CourseR
         result = store.get(info.run_id) if info is not None else None
         rows.append(CourseRow(preset, (result,) if result is not None else ()))
     return rows
+
+
+SHORTFALL_POINTS = 0.15  # our accuracy this far below the course's lowest figure needs a word of why
+
+
+def shortfall_text(row: CourseRow) -> str | None:
+    """Why our shortened run lands far below the course's figure, in numbers from the run; None where it does not.
+
+    Only for a run trained shorter than the course (quick mode, a cap): it says how far it got and whether its
+    validation accuracy was still rising, then the preset's own reason (``Preset.quick_gap``).
+    """
+    course = row.course_preset
+    ours, low = row.accuracy, course.course_accuracy
+    low = min(low) if isinstance(low, tuple) else low
+    if ours is None or low is None or low - ours < SHORTFALL_POINTS or row.epochs_planned >= course.spec.epochs:
+        return None
+    val = [v for v in row.results[0].history.get("val_accuracy", []) if math.isfinite(v)]
+    rising = ""
+    if len(val) >= 2 and val[-1] > val[0]:
+        rising = f"; its validation accuracy was still rising ({val[0]:.0%} at epoch 1, {val[-1]:.0%} at the last)"
+    text = (
+        f"{course.name}: {ours:.1%} after {row.epochs_run} of the course's {course.spec.epochs} epochs, against "
+        f"the course's {format_figure(course.course_accuracy)}{rising}."
+    )
+    return f"{text} {course.quick_gap}" if course.quick_gap else text

@@ -94,3 +94,28 @@ def compare_runs(predictors: Sequence[tuple[RunInfo, Predictor]], image28: np.nd
             }
         )
     return rows
+
+
+def estimate_seconds(specs: Sequence[ExperimentSpec], infos: Sequence[RunInfo]) -> tuple[float, int] | None:
+    """Training time of ``specs`` on this machine, judged by the runs it stored: (seconds, runs judged by).
+
+    The measured rate is the median of the stored runs' seconds per image and epoch, among runs of the same
+    kind (MLP or CNN) as each spec, whose source size is known; a spec without such a run makes the estimate
+    None (no number the data did not give). Queue time is not counted.
+    """
+    total, judged = 0.0, 0
+    for spec in specs:
+        rates = [
+            float(info.metrics["train_seconds"]) / (info.metrics["epochs_run"] * count)
+            for info in infos
+            if bool(info.spec.conv) == bool(spec.conv)
+            and info.metrics.get("epochs_run")
+            and not info.metrics.get("diverged")
+            and (count := info.spec.subset_count())
+        ]
+        count = spec.subset_count()
+        if not rates or count is None:
+            return None
+        total += float(np.median(rates)) * spec.epochs * count
+        judged = max(judged, len(rates))
+    return total, judged

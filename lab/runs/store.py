@@ -200,6 +200,8 @@ class RunStore:
                 "format": FORMAT_VERSION,
                 "metrics": result.metrics(),
                 "history": {k: [json_number(v) for v in vals] for k, vals in result.history.items()},
+                # The curve from the untrained network on (runs stored before it have none, and still open).
+                "points": {k: [json_number(v) for v in vals] for k, vals in result.points.items()},
             }
             # result.json last: its presence marks a complete run.
             (tmp / "result.json").write_text(json.dumps(payload))
@@ -310,6 +312,7 @@ def _read_run(folder: Path) -> RunResult:
         payload = json.loads(read("result.json"))
         metrics = checked_metrics(payload["metrics"])
         history = checked_history(payload["history"])
+        points = checked_history(payload.get("points") or {})
         with np.load(io.BytesIO(read("arrays.npz"))) as arrays:
             confusion = arrays["confusion"]
             probs = arrays["test_probs"]
@@ -338,6 +341,7 @@ def _read_run(folder: Path) -> RunResult:
         created=metrics.get("created") or 0.0,
         stop_reason=metrics.get("stop_reason") or "",
         path=folder,
+        points=points,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
     )
 

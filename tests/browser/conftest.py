@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 
 from tests.ci_support import missing
+from tests.conftest import EMPTY_SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("MLP_LAB_CHROMIUM", "/usr/bin/chromium")
@@ -131,8 +132,11 @@ def seeded_store(lab_home: Path) -> Any:
 def serve_app(lab_home: Path, log_dir: Path, extra_args: Sequence[str] = ()) -> Iterator[str]:
     """Start ``streamlit run streamlit_app.py`` on a free loopback port; yield its base URL; stop it.
 
-    ``extra_args`` go to ``streamlit run`` (``--secrets.files PATH`` for a server with a passphrase).
+    ``extra_args`` go to ``streamlit run`` (``--secrets.files PATH`` for a server with a passphrase); without
+    one the server reads the tests' empty secrets file, never the developer's ``.streamlit/secrets.toml``.
     """
+    if "--secrets.files" not in extra_args:
+        extra_args = [*extra_args, "--secrets.files", EMPTY_SECRETS]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = log_dir / "server.log"

@@ -57,8 +57,31 @@ def test_the_panel_is_locked_without_the_passphrase_and_with_it_cancels_a_studen
             # The student's page ends on what was learned, stopped by the teacher.
             student.get_by_text(re.compile("Stopped by the teacher after \\d+ of 150 epochs")).wait_for(timeout=60_000)
             student.get_by_text("Test accuracy").first.wait_for()
-            teacher.get_by_role("button", name="Refresh").click()
-            teacher.get_by_text("Nothing is training or waiting.").wait_for()
+            # The list follows by itself: no Refresh to press.
+            assert teacher.get_by_role("button", name="Refresh").count() == 0
+            teacher.get_by_text("Nothing is training or waiting.").wait_for(timeout=30_000)
+
+            # A reload keeps the unlock: a signed, expiring token in a cookie, not the passphrase, not in the URL.
+            cookies = {c["name"]: c["value"] for c in teacher.context.cookies()}
+            token = cookies.get("mlp_lab_teacher", "")
+            assert re.fullmatch(r"\d+\.[0-9a-f]{64}", token), cookies
+            assert PASSPHRASE not in str(cookies) and token not in teacher.url
+            teacher.reload()
+            teacher.get_by_text("Trainings on this server").wait_for(timeout=90_000)
+            assert teacher.get_by_label("Passphrase", exact=True).count() == 0
+            # Lock forgets it: the next reload asks for the passphrase again.
+            teacher.get_by_role("button", name="Lock the panel").click()
+            teacher.get_by_label("Passphrase", exact=True).wait_for()
+            teacher.wait_for_timeout(1500)  # the cookie is erased by the page run after Lock
+            teacher.reload()
+            teacher.get_by_label("Passphrase", exact=True).wait_for(timeout=90_000)
+            assert teacher.get_by_text("Trainings on this server").count() == 0
+            # A forged token (a later expiry, the signature kept) unlocks nothing.
+            expiry, signature = token.split(".")
+            forged = {"name": "mlp_lab_teacher", "value": f"{int(expiry) + 86400}.{signature}", "url": url}
+            teacher.context.add_cookies([forged])
+            teacher.reload()
+            teacher.get_by_label("Passphrase", exact=True).wait_for(timeout=90_000)
         finally:
             student.context.close()
             teacher.context.close()

@@ -24,11 +24,27 @@ PROJECTOR_CSS = """
 /* Projector: the page's own text a quarter larger (paragraphs, lists, captions, notes, tables, headings).
    Controls keep their size, so that their labels and choices still fit beside the sidebar at 1280x720. */
 [data-testid="stMain"] [data-testid="stMarkdown"] :is(p, li) { font-size: 1.25rem; }
-[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
 [data-testid="stMain"] [data-testid="stAlert"] :is(p, li) { font-size: 1.2rem; }
 [data-testid="stMain"] [data-testid="stTable"] { font-size: 1.1rem; }
 [data-testid="stMain"] h1 { font-size: 3.2rem; }
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2.1rem; }
+/* The rest of what a class reads: the sidebar (its navigation, labels and values), tabs, metrics, expanders. */
+[data-testid="stSidebar"] :is(p, li, label, [data-testid="stSidebarNavLink"] span) { font-size: 1.12rem; }
+[data-testid="stMain"] [data-testid="stTab"] p { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stMetricLabel"] p { font-size: 1.15rem; }
+[data-testid="stMain"] [data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.2rem; }
+[data-testid="stMain"] [data-testid="stTable"] :is(th, td) { font-size: 1.1rem; }
+[data-testid="stMain"] [data-testid="stImageCaption"] { font-size: 1.05rem; }
+</style>
+"""
+# Both looks: captions (and image captions) dark and at least 15 px, readable from the back of a room.
+READABLE_CSS = """
+<style>
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]) { font-size: 0.95rem; }
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]),
+:is([data-testid="stCaptionContainer"], [data-testid="stImageCaption"]) :is(p, li, span) { color: #3d4150 !important; }
 </style>
 """
 
@@ -65,5 +81,4 @@ def apply_look() -> None:
     """Draw this run's charts (and text) at the session's sizes: larger when the projector is on."""
     on = projector_on()
     charts.use_look(charts.PROJECTOR if on else charts.NORMAL)
-    if on:
-        st.html(PROJECTOR_CSS)
+    st.html(READABLE_CSS + (PROJECTOR_CSS if on else ""))

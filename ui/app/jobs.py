@@ -296,7 +296,9 @@ def trained_just_now(result: RunResult) -> bool:
 
 
 def duration_text(seconds: float) -> str:
-    """``4.1 s`` for a short training, ``3 min 05 s`` for a long one."""
+    """``0.05 s`` or ``4.1 s`` for a short training, ``3 min 05 s`` for a long one: never "0 s"."""
+    if seconds < 1:
+        return f"{seconds:.2g} s"
     return f"{seconds:.1f} s" if seconds < 60 else fmt_seconds(seconds)
 
 
@@ -334,10 +336,14 @@ def origin_text(result: RunResult) -> str:
 LIVE_RUN = "this run"  # the live curve's run label, as the Train page's final curve names it
 
 
-def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[[EpochReport], None]:
+def live_curves(
+    slot: Any | None = None, height: int | None = None, *, output: str = "softmax_ce", stacked: bool = False
+) -> Callable[[EpochReport], None]:
     """A ``render`` for ``follow``: loss and accuracy that grow within epochs, in a frame of all epochs.
 
-    Drawn in ``slot`` when given, else under the Stop button and the progress bar.
+    Drawn in ``slot`` when given, else under the Stop button and the progress bar; side by side, or one
+    above the other (``stacked``: where the page's column is narrow). ``output`` (the spec's) names the
+    loss's chance line, as the final chart does.
     Training points come every few dozen batches (from the untrained network at 0),
     validation points at each epoch's end. The charts are built with Altair once;
     each later report only swaps their data (building and validating an Altair
@@ -353,7 +359,13 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
             spec, name = templates[key]
             return {**spec, "datasets": {name: live_rows(report, metric)}}
         spec = charts.curves_chart(
-            {LIVE_RUN: report.history}, metric, epochs=report.epochs, height=height, points=report.points
+            {LIVE_RUN: report.history},
+            metric,
+            epochs=report.epochs,
+            height=height,
+            points=report.points,
+            output=output,
+            live=True,
         ).to_dict()
         names = list(spec.get("datasets", {}))
         if len(names) == 1:  # one table of points: the spec can be reused with new rows
@@ -367,8 +379,9 @@ def live_curves(slot: Any | None = None, height: int | None = None) -> Callable[
             spec_for(empty, metric)
 
     def draw(report: EpochReport) -> None:
-        for column, metric in zip(st.columns(2), ("loss", "accuracy"), strict=True):
-            column.vega_lite_chart(spec_for(report, metric), width="stretch")
+        places = [st.container(), st.container()] if stacked else st.columns(2)
+        for place, metric in zip(places, ("loss", "accuracy"), strict=True):
+            place.vega_lite_chart(spec_for(report, metric), width="stretch")
 
     def render(report: EpochReport) -> None:
         if slot is None:

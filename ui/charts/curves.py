@@ -15,6 +15,7 @@ from typing import Any, Literal
 import altair as alt
 import pandas as pd
 
+from lab.architecture import CHANCE_ACCURACY, CHANCE_LOSS
 from ui.charts.look import (
     LINE_COLORS,
     METRIC_TITLES,
@@ -34,19 +35,31 @@ from ui.charts.look import (
 # The one builder of every curve over epochs (``curve_chart``): the Train and CNN pages' curves, live while a run
 # trains and final after it, a series' runs on the Techniques page, Tune's trials, the Gradients page's layers.
 # Its rows are plain dicts (``curve_row``), so the live chart can swap new rows into a spec built once.
-CURVE_COLUMNS = ("run", "split", "epoch", "value")
+CURVE_COLUMNS = ("run", "split", "epoch", "value", "broke")
 YScale = Literal["linear", "log", "percent"]
 MUTED_COLOR = "#9a9a9a"  # a run drawn as not counting (a trial stopped early): dark enough for a projector
 MUTED_DASH = [4, 3]
 LEGEND_MAX = len(LINE_COLORS)  # more runs than colours: no legend (the tooltip names each line)
 LEGEND_WIDTH = 400  # pixels a legend under a chart may fill: half a 1280-pixel page, the narrowest a curve is drawn
 BEST_EPOCH_COLOR = "#2B8A3E"
+CHANCE_COLOR = "#495057"
+BROKE_COLOR = "#C92A2A"  # where a value became NaN or infinite: the run blew up there
+# Axis numbers as people write them: 400, 2.5, 1,000 (never "4e+2"). Vega sets a linear axis' precision from its
+# tick step, which for "g" means significant digits (300 became "3e+2"); for "f" it means decimals. A log axis keeps
+# "g": its ticks span orders of magnitude (1e-7 ... 1), which decimals would round to 0.
+VALUE_FORMAT = ",~f"
+LOG_FORMAT = "~g"
 
 
 def curve_row(run: str, split: str, epoch: float, value: float | None) -> dict[str, Any]:
-    """One point of a curve: a missing, NaN or infinite value (a diverged run) is None, a gap in the line."""
+    """One point of a curve: a missing, NaN or infinite value (a diverged run) is None, a gap in the line.
+
+    ``broke`` names a NaN or infinite value ("NaN", "∞"), so the chart can mark where the run blew up.
+    """
     number = math.nan if value is None else float(value)
-    return {"run": run, "split": split, "epoch": float(epoch), "value": number if math.isfinite(number) else None}
+    finite = math.isfinite(number)
+    broke = "" if finite or value is None else "NaN" if math.isnan(number) else "∞"
+    return {"run": run, "split": split, "epoch": float(epoch), "value": number if finite else None, "broke": broke}
 
 
 def history_rows(
@@ -54,10 +67,11 @@ def history_rows(
 ) -> list[dict[str, Any]]:
     """``run``'s training then validation rows of ``metric`` from a Keras history (epochs from 1).
 
-    ``points`` (``EpochReport.points``: ``epoch`` from 0, fractions included, and ``loss`` / ``accuracy``)
-    replaces the per-epoch training values: the live curve, from the untrained network on.
+    ``points`` (``EpochReport.points`` or ``RunResult.points``: ``epoch`` from 0, fractions included, and
+    ``loss`` / ``accuracy``) replaces the per-epoch training values: the curve from the untrained network on,
+    live and stored. A run stored before its points were kept has none, and is drawn from its history.
     """
-    if points is not None:
+    if points is not None and (points.get("epoch") or not history.get(metric)):
         pairs = zip(points.get("epoch", []), points.get(metric, []), strict=False)
         train = [curve_row(run, "train", epoch, value) for epoch, value in pairs]
     else:
@@ -81,6 +95,7 @@ def curve_chart(
     muted: Collection[str] = (),
     best_epochs: Mapping[str, int | None] | None = None,
     height: int | None = None,
+    chance: tuple[float, str] | None = None,
 ) -> alt.LayerChart:
     """Curves over epochs, one line per run and split: the one builder of every such chart.
 
@@ -112,11 +127,15 @@ def curve_chart(
         Run -> the epoch whose weights early stopping kept: a vertical rule.
     height : int, optional
         Plot height in pixels; never below the current look's (``plot_height``).
+    chance : (value, name), optional
+        The value of guessing and its name (``chance_line``: a loss of ln 10, 10% accuracy): a grey dashed
+        line named on the chart, so that a curve stuck there reads as stuck, whatever the axis.
 
     Returns
     -------
     alt.LayerChart
-        Lines, their dots, and the best-epoch rules, as wide as its container. With several splits (train
+        Lines, their dots, the best-epoch rules, the chance line and a red rule where a value became NaN or
+        infinite (a diverged run), as wide as its container. With several splits (train
         and validation) colour tells the splits apart and the line style (solid, dashed ...) the runs; with
         one split each run has its own colour and line style, in one legend (up to ``LEGEND_MAX`` runs).
     """
@@ -137,7 +156,9 @@ def curve_chart(
     # The dots in a layer of their own: a line's own point overlay would turn every legend symbol into a dot,
     # and the legend could no longer show which run is solid and which dashed.
     dots = base.mark_point(size=30, filled=True).encode(strokeDash=alt.StrokeDash("run:N", legend=None))
-    layers = [lines, dots, *_best_epoch_layers(best_epochs, look)]
+    layers = [lines, dots, *_best_epoch_layers(best_epochs, look), *_broke_layers(frame, look)]
+    if chance is not None:
+        layers += _chance_layers(*chance, look)
     chart = alt.layer(*layers).properties(
         title=alt.Title(title, subtitle=subtitle) if subtitle else title, width="container", height=plot_height(height)
     )
@@ -159,8 +180,42 @@ def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None) ->
         scale = alt.Scale(domain=list(y_domain) if y_domain else [0, 1])
     else:
         scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True)
-    axis = alt.Axis(format=".0%" if y_scale == "percent" else "")
+    axis = alt.Axis(format={"percent": ".0%", "log": LOG_FORMAT}.get(y_scale, VALUE_FORMAT))
     return alt.Y("value:Q", title=y_title + (" (log scale)" if y_scale == "log" else ""), scale=scale, axis=axis)
+
+
+def chance_line(metric: str, output: str = "softmax_ce") -> tuple[float, str]:
+    """The value of guessing "1 in 10" for ``metric`` (``loss`` or ``accuracy``) and its name on a chart."""
+    if metric.removeprefix("val_") == "accuracy":
+        return CHANCE_ACCURACY, f"chance: {CHANCE_ACCURACY:.0%}"
+    value = CHANCE_LOSS[output]
+    return value, f"chance: ln 10 = {value:.3f}" if output == "softmax_ce" else f"chance: {value:.2f}"
+
+
+def _chance_layers(chance: float, label: str, look: Look) -> list[alt.Chart]:
+    """A grey dashed line at the value of guessing, named on the chart: a stall on it reads as a stall.
+
+    Drawn from a one-row generator rather than a table of its own, so that the chart keeps one data set (the
+    live chart swaps new rows into it).
+    """
+    line = alt.Chart(alt.sequence(0, 1, as_="one"))
+    rule = line.mark_rule(color=CHANCE_COLOR, strokeDash=[6, 4], strokeWidth=2).encode(y=alt.datum(chance))
+    # At the right end: where a curve that learns has left the chance level (a loss far below, accuracy far above).
+    text = line.mark_text(align="right", baseline="bottom", dx=-4, dy=-3, color=CHANCE_COLOR, fontSize=look.font)
+    return [rule, text.encode(y=alt.datum(chance), x=alt.value("width"), text=alt.value(label))]
+
+
+def _broke_layers(frame: pd.DataFrame, look: Look) -> list[alt.Chart]:
+    """A red rule where a curve's value became NaN or infinite, labelled: the point where the run blew up.
+
+    The same table as the lines (one data set), filtered to the points that broke.
+    """
+    broke = alt.Chart(frame).transform_filter("datum.broke != ''")
+    rule = broke.mark_rule(color=BROKE_COLOR, strokeWidth=2).encode(x="epoch:Q")
+    text = broke.mark_text(
+        align="right", baseline="top", dx=-4, dy=4, color=BROKE_COLOR, fontSize=look.font, fontWeight="bold"
+    ).encode(x="epoch:Q", y=alt.value(0), text="label:N")
+    return [rule, text.transform_calculate(label="'became ' + datum.broke")]
 
 
 def _curve_tooltip(run_title: str, y_title: str, y_scale: YScale, several_splits: bool) -> list[alt.Tooltip]:
@@ -250,8 +305,14 @@ def curves_chart(
     epochs: int | None = None,
     height: int | None = None,
     points: Mapping[str, Sequence[float]] | None = None,
+    run_points: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+    output: str | None = None,
+    live: bool = False,
 ) -> alt.LayerChart:
     """Train and validation curves of one metric, one line style per run (``curve_chart`` on Keras histories).
+
+    The live chart (while a run trains) and the final one (the stored run) are this one chart on the same
+    rows: the training curve from the untrained network at epoch 0, in the frame of every epoch planned.
 
     Parameters
     ----------
@@ -265,29 +326,34 @@ def curves_chart(
     best_epochs : mapping, optional
         Run label -> the epoch whose weights early stopping restored; drawn as a vertical rule.
     epochs : int, optional
-        Fix the x axis to this many epochs (live curves grow into a fixed frame).
+        Fix the x axis to this many epochs (the epochs planned: the live curve grows into the final frame).
     height : int, optional
         Plot height in pixels; never below the current look's (``plot_height``).
     points : mapping, optional
         The first run's training curve at a finer grain than epochs, drawn instead of its
         per-epoch training values: ``epoch`` (epochs done, fractions included, from 0) and
-        ``loss`` / ``accuracy`` (``EpochReport.points``: live curves while training).
+        ``loss`` / ``accuracy`` (``EpochReport.points`` while training, ``RunResult.points`` after).
+    run_points : mapping, optional
+        The same for any run, by its label (overlaid stored runs); a run with none is drawn from its history.
+    output : str, optional
+        The spec's output (``softmax_ce``, ``sigmoid_mse``): draws the chance line (``chance_line``).
+    live : bool
+        The chart of a run still training: its subtitle says so (its axes are the final chart's).
     """
     if metric not in METRIC_TITLES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_TITLES)}.")
-    rows = [
-        row
-        for i, (run, history) in enumerate(histories.items())
-        for row in history_rows(run, history, metric, points if i == 0 else None)
-    ]
+    fine = dict(run_points or {})
+    if points is not None and histories:
+        fine[next(iter(histories))] = points
+    rows = [row for run, history in histories.items() for row in history_rows(run, history, metric, fine.get(run))]
     title = METRIC_TITLES[metric]
     # A short title that fits half a 1280-pixel page, and what the lines are in a subtitle under it.
-    heading = f"{title} so far, growing as it trains" if points is not None else f"{title} per epoch"
+    subtitle = "training vs validation images" + (", every run" if len(histories) > 1 else "")
     y_scale: YScale = "percent" if metric == "accuracy" else "log" if log_scale else "linear"
     return curve_chart(
         rows,
-        title=heading,
-        subtitle="training vs validation images" + (", every run" if len(histories) > 1 else ""),
+        title=f"{title} per epoch",
+        subtitle=subtitle + (", as it trains" if live else ""),
         y_title=title,
         y_scale=y_scale,
         epochs=epochs,
@@ -295,6 +361,7 @@ def curves_chart(
         splits=list(SPLIT_NAMES.values()),
         best_epochs=best_epochs,
         height=height,
+        chance=chance_line(metric, output) if output is not None else None,
     )
 
 

@@ -117,9 +117,14 @@ def image_grid(
 def _add_labels(
     picture: np.ndarray, labels: list[str], rows: int, columns: int, cell_h: int, cell_w: int
 ) -> np.ndarray:
-    """Insert a caption band under each row of tiles."""
-    font = ImageFont.load_default(size=12)
-    band = 16
+    """Insert a caption band under each row of tiles, its text a fifth of a tile high (at least 18 px).
+
+    The picture is often shown narrower than drawn (a column's width): text sized to the tile stays readable
+    where a fixed 12 px shrank to about 9.
+    """
+    size = max(18, cell_w // 5)
+    font = ImageFont.load_default(size=size)
+    band = size + 6
     out = Image.new("RGB", (picture.shape[1], rows * (cell_h + band)), BACKGROUND)
     draw = ImageDraw.Draw(out)
     for r in range(rows):

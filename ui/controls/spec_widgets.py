@@ -23,12 +23,11 @@ from typing import Any
 import streamlit as st
 
 from lab.setting import GROUPS, Setting
-from lab.spec import AUG_PREFIX, SETTINGS, SOURCE_NAMES, Augmentation, ExperimentSpec
+from lab.spec import AUG_PREFIX, SETTINGS, SOURCE_NAMES, SOURCE_TRAIN_IMAGES, Augmentation, ExperimentSpec, subset_size
 from ui.controls.lesson import lesson as current_lesson
 from ui.controls.lesson import locked as lesson_locked
 
 MAX_HIDDEN_LAYERS = int(SETTINGS["hidden"].bounds[1])  # as many as the spec takes
-SOURCE_SIZES = {"sample": 4_000, "mnist": 60_000, "fashion": 60_000}  # training images, for the subset labels
 # Help for the parts of the hand-laid controls (the setting's own help goes on its first part).
 PART_HELP = {
     "idx_folder": "A folder holding train-images, train-labels, t10k-images and t10k-labels IDX files (.gz or not).",
@@ -167,7 +166,7 @@ def setting_control(setting: Setting, key_prefix: str, state: Mapping[str, Any])
 def _formatter(setting: Setting, key_prefix: str) -> Any:
     if setting.key == "train_subset":  # shares of the chosen source: "10% · 400"
         source = st.session_state.get(key_prefix + "data_source", "sample")
-        return lambda value: _subset_label(value, SOURCE_SIZES.get(source, 60_000))
+        return lambda value: _subset_label(value, SOURCE_TRAIN_IMAGES.get(source))
     return setting.widget.show
 
 
@@ -224,10 +223,14 @@ def _data_control(p: str) -> str:
     return f"idx:{folder}" if folder else "idx:"
 
 
-def _subset_label(value: float, size: int) -> str:
+def _subset_label(value: float, size: int | None) -> str:
+    """The images a subset takes from the source at hand: "10% · 400", "all 4,000 (6,000 asked)"."""
+    if size is None:  # an IDX folder: its size is known once it is read
+        return f"at most {int(value):,} images" if value > 1 else f"{value:.0%}"
+    count = subset_size(size, value)
     if value > 1:
-        return f"{int(value):,} images"
-    return f"{value:.0%} · {round(value * size):,}"
+        return f"all {count:,} ({int(value):,} asked)" if value > size else f"{count:,} images"
+    return f"{value:.0%} · {count:,}"
 
 
 def _hidden_control(p: str) -> tuple[int, ...]:

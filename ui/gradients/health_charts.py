@@ -79,32 +79,36 @@ def lines(result: RunResult, metric: str, domain: tuple[float, float] | None, ti
     )
 
 
-def histograms(result: RunResult, epoch: int, title: str) -> alt.FacetChart | None:
-    """Share of outputs per fixed bin, one small chart per hidden layer."""
+def histograms(result: RunResult, epoch: int, title: str) -> list[alt.Chart]:
+    """Share of outputs per fixed bin: one chart per hidden layer (input side first), each as wide as its column.
+
+    One plain chart each rather than a faceted one: a facet cannot fill its container, and Streamlit drew
+    it 0 px wide. Empty when the network has no hidden layer.
+    """
     frame = histogram_frame(result.health, epoch)
     if frame.empty:
-        return None
+        return []
     order = [name for name in layer_names(result.health) if name in set(frame["layer"])]
     look = current_look()
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("bin_start:Q", bin="binned", title="Activation"),
-            x2="bin_end:Q",
-            y=alt.Y("share:Q", title="Share", axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("bin_start:Q", format=".3g", title="from"),
-                alt.Tooltip("bin_end:Q", format=".3g", title="to"),
-                alt.Tooltip("share:Q", format=".1%"),
-            ],
+    charts = []
+    for layer in order:
+        chart = (
+            alt.Chart(frame[frame["layer"] == layer])
+            .mark_bar()
+            .encode(
+                x=alt.X("bin_start:Q", bin="binned", title="Activation (the layer's output)"),
+                x2="bin_end:Q",
+                y=alt.Y("share:Q", title="Share", axis=alt.Axis(format="%", tickCount=3)),
+                tooltip=[
+                    alt.Tooltip("bin_start:Q", format=".3g", title="from"),
+                    alt.Tooltip("bin_end:Q", format=".3g", title="to"),
+                    alt.Tooltip("share:Q", format=".1%", title="share of outputs"),
+                ],
+            )
+            .properties(title=f"{title}: {layer}", width="container", height=max(160, look.plot_height // 2))
         )
-        .properties(height=look.plot_height // 3, width=look.plot_height)
-        .facet(row=alt.Row("layer:N", sort=order, title=None))
-        .resolve_scale(x="independent")
-        .properties(title=title)
-    )
-    return styled(chart, look)
+        charts.append(styled(chart, look))
+    return charts
 
 
 def stats_table(result: RunResult, epoch: int) -> pd.DataFrame:

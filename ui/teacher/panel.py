@@ -2,8 +2,9 @@
 pretrain, runs to delete (those that cannot be read too), the store's use of the disk and the limits as they stand.
 
 Widgets only: the passphrase check, the job rows and the pretraining live in
-``lab.runs.classroom``. Unlocking is kept in this browser session's state only,
-never in the URL; the passphrase field is cleared on submit and never logged.
+``lab.runs.classroom``. Unlocking is kept in this session's state and, across reloads, as a signed,
+expiring token in a cookie of the teacher's browser (``ui.app.teacher_access``), never in the URL;
+the passphrase field is cleared on submit and never logged. The trainings list refreshes by itself.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from lab.runs.classroom import (
 )
 from lab.runs.limits import STORE_MB_ENV
 from ui.app.state import get_jobs, get_limits, get_store
-from ui.app.teacher_access import UNLOCKED_KEY, passphrase_guard, server_passphrase
+from ui.app.teacher_access import lock, passphrase_guard, server_passphrase, unlock
 from ui.app.text import plain
 
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
+REFRESH_SECONDS = 2.0  # the trainings list redraws itself this often: a teacher never presses Refresh
 
 
 def unlock_form() -> None:
@@ -41,15 +43,17 @@ def unlock_form() -> None:
         # Server-wide: every session's wrong tries count against one limit a minute (lab.runs.classroom).
         attempt = passphrase_guard().try_unlock(given, server_passphrase())
         if attempt.unlocked:
-            st.session_state[UNLOCKED_KEY] = True
+            unlock()
             st.rerun()
         if not attempt.wait_seconds:
             time.sleep(WRONG_PASSPHRASE_PAUSE)
         st.error(attempt.message())
 
 
+@st.fragment(run_every=REFRESH_SECONDS)
 def trainings_section() -> None:
-    """Every session's queued and running trainings and searches, each with a Cancel button."""
+    """Every session's queued and running trainings and searches, each with a Cancel button; redrawn every few
+    seconds."""
     st.subheader("Trainings on this server")
     jobs = get_jobs()
     rows = job_rows(jobs.active())
@@ -78,7 +82,7 @@ def trainings_section() -> None:
                        "one stops within a second and keeps what it learned."):  # fmt: skip
             jobs.cancel(row.run_id)
             st.rerun()
-    st.button("Refresh", key="teacher_refresh", icon=":material/refresh:")
+    st.caption(f"This list updates itself every {REFRESH_SECONDS:g} s.")
 
 
 def pretrain_section() -> None:
@@ -154,5 +158,5 @@ def limits_section() -> None:
 def lock_button() -> None:
     """Lock the panel again in this browser."""
     if st.button("Lock the panel", key="teacher_lock", icon=":material/lock:"):
-        st.session_state.pop(UNLOCKED_KEY, None)
+        lock()
         st.rerun()

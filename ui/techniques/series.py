@@ -15,7 +15,7 @@ from lab.catalog.lessons import ClaimCheck, check_claims
 from lab.catalog.presets import SERIES, Preset
 from lab.data.sources import SOURCES
 from lab.nn.result import RunResult
-from lab.reports.course_table import CourseRow, lesson_numbers, together_text
+from lab.reports.course_table import CourseRow, lesson_numbers, shortfall_text, together_text
 from lab.reports.labels import run_description
 from lab.runs.store import RunInfo
 from lab.spec import ExperimentSpec
@@ -96,8 +96,8 @@ def series_done_note(series: str, specs: list[ExperimentSpec]) -> None:
     (st.warning if missing else st.success)(text)
 
 
-def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset]) -> None:
-    """What to keep in mind when comparing our numbers with the course's."""
+def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset], rows: list[CourseRow]) -> None:
+    """What to keep in mind when comparing our numbers with the course's: the data, the length, far-off results."""
     lines = []
     if data != "mnist":
         lines.append(
@@ -121,6 +121,7 @@ def notes(data: str, cap: int, presets: list[Preset], course: dict[str, Preset])
             "(see the Epochs column); empty the box for the plan that shows the lesson, or untick it for the full "
             "length."
         )
+    lines.extend(text for row in rows if (text := shortfall_text(row)))  # far below the course: why, in numbers
     lines.extend(p.note for p in presets[:1] if p.note)  # the series-wide difference, once
     if lines:
         st.caption("\n\n".join(lines))

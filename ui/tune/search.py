@@ -7,6 +7,7 @@ Widgets return plain values (the search text); tables and charts are built from
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlencode
@@ -218,13 +219,17 @@ def follow_search(job: SearchJob) -> NoReturn:
     and the view is redrawn each time the search reports.
     """
     space, epochs, trials = job.options["space"], job.options["epochs"], job.options["trials"]
+    start = time.monotonic()  # what the wait for the first trial has cost, said while it lasts
 
     def describe(job: SearchJob) -> tuple[str, float | None]:
         ended = trials_ended(job.latest)
         if job.stop_requested:
             text = "Stopping: every trial ends now and is stored as stopped."
         elif not job.latest:
-            text = "Starting Ray and the first trials (a first search takes a few seconds more) ..."
+            text = (
+                f"Starting Ray's workers and the first trials: {time.monotonic() - start:.0f} s so far. The first "
+                "search on this server waits for Ray to start; later ones start at once."
+            )
         else:
             text = f"{ended} of {trials} trials ended; the table fills as they train."
         return text, min(ended / max(trials, 1), 1.0)
@@ -337,7 +342,30 @@ def parallel_chart(rows: list[TrialRow], space: SearchSpace) -> alt.Chart:
         tooltip=["trial:N", "state:N", "axis:N", "value:N", alt.Tooltip("val_accuracy:Q", format=".2%")],
     )
     rules = base.mark_rule(color="#888").encode(x=alt.X("axis:N", sort=axes))
-    return charts.styled(alt.layer(rules, lines))
+    # Each axis' values where they lie (a range's ends, every choice, the accuracies' ends): a line reads as settings.
+    ticks = pd.DataFrame.from_records(_axis_ticks(space, low, high))
+    look = charts.current_look()
+    labels = (
+        alt.Chart(ticks)
+        .mark_text(align="left", dx=5, fontSize=look.font, color="#1F2430")
+        .encode(x=alt.X("axis:N", sort=axes), y="position:Q", text="label:N")
+    )
+    chart = alt.layer(rules, lines, labels).properties(width="container", height=charts.plot_height(None))
+    return charts.styled(chart)
+
+
+def _axis_ticks(space: SearchSpace, low: float, high: float) -> list[dict[str, Any]]:
+    """The values written along each parallel axis: a range's two ends, every choice, the accuracies' ends."""
+    ticks = []
+    for knob in space.knobs:
+        if knob.choices:
+            places = [i / max(len(knob.choices) - 1, 1) for i in range(len(knob.choices))]
+            ticks += [{"axis": knob.name, "position": p, "label": c} for p, c in zip(places, knob.choices, strict=True)]
+        else:
+            ticks += [{"axis": knob.name, "position": 0.0, "label": _value_text(float(knob.low))}]
+            ticks += [{"axis": knob.name, "position": 1.0, "label": _value_text(float(knob.high))}]
+    ends = [(0.0, low), (1.0, high)] if high > low else [(0.5, low)]
+    return ticks + [{"axis": "val accuracy", "position": p, "label": f"{v:.1%}"} for p, v in ends]
 
 
 def importance_chart(importances: dict[str, float]) -> alt.Chart:
@@ -348,9 +376,11 @@ def importance_chart(importances: dict[str, float]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("importance:Q", axis=alt.Axis(format="%"), title="share of the accuracy's variation"),
-            y=alt.Y("setting:N", sort="-x", title=None),
+            # Every setting's name, none dropped for lack of room: a row of its own, tall enough for its label.
+            y=alt.Y("setting:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             tooltip=["setting:N", alt.Tooltip("importance:Q", format=".1%")],
         )
+        .properties(width="container", height=max(120, 3 * charts.current_look().font * len(data)))
     )
     return charts.styled(chart)
 
