@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
@@ -223,3 +224,27 @@ def test_huge_image_gets_a_clear_error(seeded_home, monkeypatch):
     at = upload(open_page(seeded_home, monkeypatch), "huge.png", buf.getvalue())
     assert len(at.error) == 1 and "too large" in at.error[0].value
     assert shown_digit(at) is None
+
+
+# ------------------------------------------------------------ the live canvas
+def canvas_data(at: AppTest) -> dict:
+    """What the page hands the live canvas (the component's JSON data)."""
+    return json.loads(at.get("bidi_component")[0].proto.json)
+
+
+@pytest.mark.slow
+def test_the_canvas_gets_every_listed_model_once_then_only_their_names(seeded_home, monkeypatch):
+    at = open_page(seeded_home, monkeypatch)
+    data = canvas_data(at)
+    runs = digit_runs(RunStore(seeded_home))
+    assert [m["run"] for m in data["models"]] == [info.run_id for info in runs]
+    assert data["chosen"] == runs[0].run_id and data["center"] is True
+    assert all(m["ops"] and m["ops"][-1]["act"] == "softmax" for m in data["models"])  # the weights, this time
+    # The browser reports the models it holds: the next run sends their names only.
+    held = [f"{m['run']}@{m['created']}" for m in data["models"]]
+    at.session_state[CANVAS_KEY] = {"drawing": None, "cached": held}
+    at.run()
+    assert not at.exception, at.exception
+    again = canvas_data(at)
+    assert [m["run"] for m in again["models"]] == [info.run_id for info in runs]
+    assert not any("ops" in m for m in again["models"]) and again["cached"] == sorted(held)

@@ -32,26 +32,41 @@ def _component() -> Any:
     )
 
 
+def model_key(model: dict[str, Any]) -> str:
+    """How the browser names a model it holds: run id and creation time (a retrained run is a new model)."""
+    return f"{model['run']}@{model['created']}"
+
+
 def live_canvas(key: str, models: list[dict[str, Any]], chosen: str, center: bool) -> dict[str, Any] | None:
     """Mount the live canvas; return the last drawing the browser sent (``{"data": PNG data URL, ...}``) or None.
+
+    The weights of a model go to the page once: the browser reports the models it holds (state ``cached``), and
+    later reruns send only their names.
 
     Parameters
     ----------
     key : str
         The component's key: its state lives under it in session state.
     models : list of dict
-        Exported models (``export_predictor``) with ``created`` (tells a retrained run apart, for the browser's
-        cache of decoded weights) and ``label`` (the table's text).
+        Exported models (``export_predictor``) with ``created`` (tells a retrained run apart) and ``label``
+        (the table's text).
     chosen : str
         The run whose answer, network and saliency are shown large.
     center : bool
         MNIST's cropping and centering (True) or the whole canvas shrunk (False), as ``to_mnist``'s ``center``.
     """
+    state = st.session_state.get(key)
+    cached = set(state.get("cached") or []) if hasattr(state, "get") else set()
+    sent = [
+        {name: value for name, value in model.items() if name != "ops"} if model_key(model) in cached else model
+        for model in models
+    ]
     result = _component()(
         key=key,
-        data={"models": models, "chosen": chosen, "center": center},
-        default={"drawing": None},
+        data={"models": sent, "chosen": chosen, "center": center, "cached": sorted(cached)},
+        default={"drawing": None, "cached": []},
         on_drawing_change=lambda: None,
+        on_cached_change=lambda: None,
     )
     drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)
     return drawing if isinstance(drawing, dict) and drawing.get("data") else None

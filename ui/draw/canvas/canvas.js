@@ -23,7 +23,9 @@ const DOT_RATIO = 1.5;
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 const LEAKY_SLOPE = 0.2; // keras.activations.leaky_relu's default
-const OTHERS_BUDGET_MS = 6; // per frame, for the models other than the chosen one (the table)
+const TELL_SERVER_AFTER_MS = 500; // pen up this long: the student has stopped
+const OTHERS_BUDGET_MS = 3; // per frame, for the models other than the chosen one (the table): short, so that a
+// pointer event arriving meanwhile waits little
 
 const f32 = Math.fround;
 
@@ -84,14 +86,10 @@ function dropSpecks(mask, w, h) {
   return out;
 }
 
-const FAR = 1e20; // "infinitely" far: finite, so that the parabola intersections below stay numbers
-
-/** 1-D squared distance transform (Felzenszwalb and Huttenlocher) of f: 0 on background, FAR on ink. */
-function dt1d(f, n) {
-  const d = new Float64Array(n);
-  const v = new Int32Array(n);
-  const z = new Float64Array(n + 1);
+/** 1-D squared distance transform (Felzenszwalb and Huttenlocher) of f into d; v and z are work buffers. */
+function dt1d(f, n, d, v, z) {
   let k = 0;
+  v[0] = 0;
   z[0] = -Infinity;
   z[1] = Infinity;
   for (let q = 1; q < n; q++) {
@@ -110,29 +108,54 @@ function dt1d(f, n) {
     while (z[k + 1] < q) k++;
     d[q] = (q - v[k]) * (q - v[k]) + f[v[k]];
   }
-  return d;
 }
 
-/** The largest Euclidean distance from ink to background in a mask padded by one pixel (the widest stroke / 2). */
-function maxInkDistance(mask, w, h) {
+/**
+ * Whether a cropped mask is a dot: its largest side under DOT_RATIO times its widest stroke, the widest stroke
+ * being twice the largest Euclidean distance from ink to background (the mask padded by one pixel), as
+ * scipy's distance_transform_edt finds it: exact distances along each column first (two scans), then
+ * Felzenszwalb and Huttenlocher's lower envelope along each row.
+ */
+function isDot(mask, w, h, extent) {
   const pw = w + 2;
   const ph = h + 2;
-  const grid = new Float64Array(pw * ph);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) grid[(y + 1) * pw + x + 1] = mask[y * w + x] ? FAR : 0;
-  const col = new Float64Array(ph);
-  for (let x = 0; x < pw; x++) {
-    for (let y = 0; y < ph; y++) col[y] = grid[y * pw + x];
-    const d = dt1d(col, ph);
-    for (let y = 0; y < ph; y++) grid[y * pw + x] = d[y];
+  const col = new Float64Array(pw * ph); // squared distance to the nearest background pixel in the same column
+  const run = new Float64Array(pw);
+  for (let y = 1; y < ph - 1; y++) {
+    for (let x = 1; x < pw - 1; x++) {
+      run[x] = mask[(y - 1) * w + x - 1] ? run[x] + 1 : 0;
+      col[y * pw + x] = run[x];
+    }
   }
+  run.fill(0);
+  let bound = 0;
+  for (let y = ph - 2; y >= 1; y--) {
+    for (let x = 1; x < pw - 1; x++) {
+      const i = y * pw + x;
+      run[x] = col[i] ? run[x] + 1 : 0;
+      const d = Math.min(col[i], run[x]);
+      col[i] = d * d;
+      if (col[i] > bound) bound = col[i];
+    }
+  }
+  // A distance in 2-D is never above the one along its column: when even that bound is small, no dot.
+  if (extent >= DOT_RATIO * 2.0 * Math.sqrt(bound)) return false;
   let best = 0;
   const row = new Float64Array(pw);
-  for (let y = 0; y < ph; y++) {
-    for (let x = 0; x < pw; x++) row[x] = grid[y * pw + x];
-    const d = dt1d(row, pw);
-    for (let x = 0; x < pw; x++) if (d[x] > best) best = d[x];
+  const out = new Float64Array(pw);
+  const v = new Int32Array(pw);
+  const z = new Float64Array(pw + 1);
+  for (let y = 1; y < ph - 1; y++) {
+    let any = false;
+    for (let x = 0; x < pw; x++) {
+      row[x] = col[y * pw + x];
+      if (row[x] > best) any = true;
+    }
+    if (!any) continue; // nothing in this row can beat the best so far
+    dt1d(row, pw, out, v, z);
+    for (let x = 0; x < pw; x++) if (out[x] > best) best = out[x];
   }
-  return Math.sqrt(best);
+  return extent < DOT_RATIO * 2.0 * Math.sqrt(best);
 }
 
 /** Pillow's resampling coefficients along one axis for the BOX filter (shrinking only, as to_mnist uses it). */
@@ -184,6 +207,27 @@ function resizeBox(src, h, w, oh, ow) {
   return out;
 }
 
+/** NumPy's pairwise summation of a[start, start + n), rounding each addition with `round` (Math.fround: float32). */
+function pairwiseSum(a, start, n, round) {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res = round(res + a[start + i]);
+    return res;
+  }
+  if (n <= 128) {
+    const r = [];
+    for (let j = 0; j < 8; j++) r.push(a[start + j]);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = round(r[j] + a[start + i + j]);
+    let res = round(round(round(r[0] + r[1]) + round(r[2] + r[3])) + round(round(r[4] + r[5]) + round(r[6] + r[7])));
+    for (; i < n; i++) res = round(res + a[start + i]);
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return round(pairwiseSum(a, start, n2, round) + pairwiseSum(a, start + n2, n - n2, round));
+}
+
 /** Clip to [0, 1] and divide by the brightest pixel (canvas._normalise). */
 function normalise(image) {
   let peak = 0;
@@ -202,7 +246,42 @@ function normalise(image) {
  * image back onto the canvas (for the saliency overlay): canvas x = place.x + column * place.scaleX, and so for y.
  */
 export function toMnist(rgba, width, height, center = true) {
-  const ink = canvasInk(rgba, width, height);
+  // Only the region holding ink (and a margin wider than the two-pixel dilation) can change the result: the
+  // rest of the canvas is background. Working on it alone makes each stroke event several times cheaper.
+  let top = height;
+  let bottom = -1;
+  let left = width;
+  let right = -1;
+  const words = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height); // one pixel per word
+  const probe = new Uint8Array(new Uint32Array([0xff000000]).buffer);
+  const alphaMask = probe[3] === 0xff ? 0xff000000 : 0x000000ff; // where alpha sits in a word, by byte order
+  const colourMask = ~alphaMask >>> 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, p = y * width; x < width; x++, p++) {
+      const word = words[p];
+      if (word & alphaMask && word & colourMask) {
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  if (bottom < 0) return null;
+  const margin = 3;
+  top = Math.max(0, top - margin);
+  left = Math.max(0, left - margin);
+  bottom = Math.min(height, bottom + 1 + margin);
+  right = Math.min(width, right + 1 + margin);
+  const w = right - left;
+  const h = bottom - top;
+  const region = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) region.set(rgba.subarray(((top + y) * width + left) * 4, ((top + y) * width + right) * 4), y * w * 4);
+  return inkToMnist(canvasInk(region, w, h), w, h, center, { width, height, top, left });
+}
+
+/** to_mnist on the ink map of a region of the canvas (`full`: the canvas' size and where the region lies). */
+function inkToMnist(ink, width, height, center, full) {
   let mask = new Uint8Array(ink.length);
   for (let i = 0; i < ink.length; i++) mask[i] = ink[i] > THRESHOLD ? 1 : 0;
   mask = dropSpecks(mask, width, height);
@@ -221,47 +300,49 @@ export function toMnist(rgba, width, height, center = true) {
       if (x > right) right = x;
     }
   }
-  if (count < Math.max(MIN_INK_PIXELS, 0.0005 * ink.length)) return null;
+  if (count < Math.max(MIN_INK_PIXELS, 0.0005 * full.width * full.height)) return null;
   bottom += 1;
   right += 1;
   const h = bottom - top;
   const w = right - left;
   const extent = Math.max(h, w);
-  if (extent < MIN_EXTENT * Math.min(width, height)) return null;
+  if (extent < MIN_EXTENT * Math.min(full.width, full.height)) return null;
   const crop = new Uint8Array(h * w);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) crop[y * w + x] = mask[(top + y) * width + left + x];
-  if (extent < DOT_RATIO * 2.0 * maxInkDistance(crop, w, h)) return null;
-  // Keep the faint anti-aliased rim around the kept strokes: the mask dilated twice by the 4-neighbour cross.
-  let grown = mask;
-  for (let it = 0; it < 2; it++) {
-    const next = new Uint8Array(grown.length);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const i = y * width + x;
-        next[i] =
-          grown[i] ||
-          (x > 0 && grown[i - 1]) ||
-          (x < width - 1 && grown[i + 1]) ||
-          (y > 0 && grown[i - width]) ||
-          (y < height - 1 && grown[i + width])
-            ? 1
-            : 0;
-      }
+  if (isDot(crop, w, h, extent)) return null;
+  // Keep the faint anti-aliased rim around the kept strokes: binary_dilation by the 4-neighbour cross, twice,
+  // keeps what lies within city-block distance 2 of the mask (two chamfer passes find that distance).
+  const grown = new Uint8Array(mask.length); // city-block distance to the mask, capped at 3
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      let d = mask[i] ? 0 : 3;
+      if (y > 0 && grown[i - width] + 1 < d) d = grown[i - width] + 1;
+      if (x > 0 && grown[i - 1] + 1 < d) d = grown[i - 1] + 1;
+      grown[i] = d;
     }
-    grown = next;
   }
-  for (let i = 0; i < ink.length; i++) if (!grown[i]) ink[i] = 0;
+  for (let y = height - 1; y >= 0; y--) {
+    for (let x = width - 1; x >= 0; x--) {
+      const i = y * width + x;
+      let d = grown[i];
+      if (y < height - 1 && grown[i + width] + 1 < d) d = grown[i + width] + 1;
+      if (x < width - 1 && grown[i + 1] + 1 < d) d = grown[i + 1] + 1;
+      grown[i] = d;
+    }
+  }
+  for (let i = 0; i < ink.length; i++) if (grown[i] > 2) ink[i] = 0;
   const out = new Float32Array(SIDE * SIDE);
   if (!center) {
     // The whole canvas, padded to a square (centred) and shrunk to 28x28.
-    const side = Math.max(width, height);
+    const side = Math.max(full.width, full.height);
     const square = new Float32Array(side * side);
-    const oy = ((side - height) / 2) | 0;
-    const ox = ((side - width) / 2) | 0;
+    const oy = (((side - full.height) / 2) | 0) + full.top;
+    const ox = (((side - full.width) / 2) | 0) + full.left;
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) square[(y + oy) * side + x + ox] = ink[y * width + x];
     out.set(normalise(resizeBox(square, side, side, SIDE, SIDE)));
     const s = side / SIDE;
-    return { image: out, place: { x: -ox, y: -oy, scaleX: s, scaleY: s } };
+    return { image: out, place: { x: -(ox - full.left), y: -(oy - full.top), scaleX: s, scaleY: s } };
   }
   const box = new Float32Array(h * w);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) box[y * w + x] = ink[(top + y) * width + left + x];
@@ -269,18 +350,20 @@ export function toMnist(rgba, width, height, center = true) {
   const sh = Math.max(1, pyRound(h * factor));
   const sw = Math.max(1, pyRound(w * factor));
   const small = normalise(resizeBox(box, h, w, sh, sw));
-  // Whole-pixel shift putting the centre of mass within 0.5 px of (14, 14).
-  let mass = 0;
-  let my = 0;
-  let mx = 0;
+  // Whole-pixel shift putting the centre of mass within 0.5 px of (14, 14). A symmetric stroke has its centre
+  // exactly on a half pixel, where the last bit decides: the sums are NumPy's, bit for bit (scipy's
+  // center_of_mass sums the float32 image in float32 and the moments in float64, both pairwise).
+  const rows = new Float64Array(sh * sw);
+  const cols = new Float64Array(sh * sw);
   for (let y = 0; y < sh; y++) {
     for (let x = 0; x < sw; x++) {
-      const v = small[y * sw + x];
-      mass += v;
-      my += y * v;
-      mx += x * v;
+      rows[y * sw + x] = small[y * sw + x] * y;
+      cols[y * sw + x] = small[y * sw + x] * x;
     }
   }
+  const mass = pairwiseSum(small, 0, small.length, f32);
+  const my = pairwiseSum(rows, 0, rows.length, Number);
+  const mx = pairwiseSum(cols, 0, cols.length, Number);
   const py = Math.floor(MNIST_CENTER - my / mass + 0.5);
   const px = Math.floor(MNIST_CENTER - mx / mass + 0.5);
   for (let y = 0; y < sh; y++) {
@@ -292,7 +375,7 @@ export function toMnist(rgba, width, height, center = true) {
   }
   const scaleX = w / sw;
   const scaleY = h / sh;
-  return { image: out, place: { x: left - px * scaleX, y: top - py * scaleY, scaleX, scaleY } };
+  return { image: out, place: { x: full.left + left - px * scaleX, y: full.top + top - py * scaleY, scaleX, scaleY } };
 }
 
 // ------------------------------------------------------------------ models
@@ -302,7 +385,8 @@ function decodeFloats(text) {
   return new Float32Array(bytes.buffer);
 }
 
-const decoded = new Map(); // run key -> ready model: decoded once per page, whatever Streamlit re-sends
+// Run key -> ready model, decoded once per page: on the window, so that it outlives a re-mounted component.
+const decoded = (globalThis.mlpLabDecoded = globalThis.mlpLabDecoded || new Map());
 
 /** A described model with its weights decoded (cached under `key`). */
 export function prepareModel(description, key = null) {
@@ -584,6 +668,7 @@ class LiveCanvas {
     this.cursor = 0;
     this.fresh = new Set();
     this.timings = []; // ms from a stroke event to the answer on screen (the benchmark reads them)
+    this.computeTimings = [];
     this.setState = () => {};
     this.clear();
     this.listen();
@@ -596,7 +681,16 @@ class LiveCanvas {
     const payload = data || {};
     this.center = payload.center !== false;
     this.chosen = payload.chosen;
-    this.models = (payload.models || []).map((m) => ({ ...m, ready: prepareModel(m, `${m.run}@${m.created}`) }));
+    // The server sends a model's weights until the page says it holds them ("cached"), then only its name:
+    // a rerun after each stroke then carries a few hundred bytes, not megabytes of weights.
+    const models = [];
+    for (const m of payload.models || []) {
+      const key = `${m.run}@${m.created}`;
+      if (m.ops || decoded.has(key)) models.push({ ...m, key, ready: prepareModel(m, key) });
+    }
+    this.models = models;
+    const held = models.map((m) => m.key).sort();
+    if (held.join("|") !== (payload.cached || []).slice().sort().join("|")) this.setState("cached", held);
     this.results.clear();
     this.fresh = new Set();
     this.schedule(null);
@@ -608,6 +702,7 @@ class LiveCanvas {
     // Pointer events: mouse, touch and pen alike. touch-action: none (CSS) keeps the page from scrolling instead.
     c.addEventListener("pointerdown", (e) => {
       c.setPointerCapture(e.pointerId);
+      clearTimeout(this.telling);
       this.current = { width: Number(this.$("pen").value), points: [this.point(e)] };
       this.strokes.push(this.current);
       this.drawStroke(this.current);
@@ -620,10 +715,14 @@ class LiveCanvas {
       this.drawSegment(this.current, events.length + 1);
       this.schedule(e.timeStamp);
     });
+    // The server hears about the drawing once the student stops: half a second after the pen lifts with no new
+    // stroke. Each message reruns the page on the server, and that work, in this page too, would otherwise
+    // land between the strokes of a digit drawn in several.
     const end = () => {
       if (!this.current) return;
       this.current = null;
-      this.tellServer();
+      clearTimeout(this.telling);
+      this.telling = setTimeout(() => this.tellServer(), TELL_SERVER_AFTER_MS);
     };
     c.addEventListener("pointerup", end);
     c.addEventListener("pointercancel", end);
@@ -686,6 +785,7 @@ class LiveCanvas {
 
   /** The server hears about the drawing when a stroke ends (or is undone or cleared): a PNG of the canvas. */
   tellServer() {
+    clearTimeout(this.telling);
     const png = this.strokes.length ? this.canvas.toDataURL("image/png") : null;
     this.setState("drawing", png ? { data: png, strokes: this.strokes.length } : null);
   }
@@ -709,6 +809,7 @@ class LiveCanvas {
   }
 
   answer() {
+    const begun = performance.now();
     const { width, height } = this.canvas;
     const pixels = this.ctx.getImageData(0, 0, width, height).data;
     const prepared = toMnist(pixels, width, height, this.center);
@@ -724,14 +825,22 @@ class LiveCanvas {
     }
     this.showInput(prepared);
     this.showAnswer(chosen, prepared);
-    this.showNetwork(trace);
+    this.showNetwork(trace, chosen);
     this.showSaliency(trace, prepared, chosen);
     if (this.pendingEvent !== null) {
       // timeStamp and performance.now() share one clock: from the stroke event to this redrawn answer.
-      this.timings.push(performance.now() - this.pendingEvent);
+      const now = performance.now();
+      this.timings.push(now - this.pendingEvent);
+      this.computeTimings.push(now - begun); // the part spent here, without the wait for the main thread
       this.pendingEvent = null;
     }
-    if (!this.othersFrame) this.answerOthers(prepared, performance.now());
+    // The other models wait for the next frame: the stroke event returns as soon as the chosen model answered.
+    if (!this.othersFrame) {
+      this.othersFrame = requestAnimationFrame(() => {
+        this.othersFrame = 0;
+        this.answerOthers(this.input, performance.now());
+      });
+    }
   }
 
   /**
@@ -761,55 +870,75 @@ class LiveCanvas {
   showInput(prepared) {
     const view = this.$("input");
     const ctx = view.getContext("2d");
-    const img = ctx.createImageData(SIDE, SIDE);
+    this.inputPixels = this.inputPixels || ctx.createImageData(SIDE, SIDE);
+    const px = this.inputPixels.data;
     for (let i = 0; i < SIDE * SIDE; i++) {
       const v = prepared ? Math.round(prepared.image[i] * 255) : 0;
-      img.data.set([v, v, v, 255], i * 4);
+      px[i * 4] = px[i * 4 + 1] = px[i * 4 + 2] = v;
+      px[i * 4 + 3] = 255;
     }
-    ctx.putImageData(img, 0, 0);
+    ctx.putImageData(this.inputPixels, 0, 0);
   }
 
   showAnswer(chosen, prepared) {
-    const digitBox = this.$("digit");
-    const bars = this.$("bars");
     const probs = chosen && this.results.get(chosen.run);
+    const bars = this.$("bars");
     if (!prepared || !probs) {
-      digitBox.textContent = "";
+      this.$("digit").textContent = "";
       this.$("sure").textContent = this.strokes.length ? "Draw it bigger: that is too small to be a digit." : "";
-      bars.replaceChildren();
+      bars.hidden = true;
       return;
     }
-    const digit = argmax(probs);
-    digitBox.textContent = String(digit);
-    this.$("sure").textContent = `${(probs[digit] * 100).toFixed(1)}% sure it is a ${digit}`;
-    const rows = [];
-    for (let d = 0; d < 10; d++) {
-      const row = document.createElement("div");
-      row.className = d === digit ? "bar top" : "bar";
-      row.innerHTML = `<span>${d}</span><i style="width:${(probs[d] * 100).toFixed(1)}%"></i><b>${(probs[d] * 100).toFixed(1)}%</b>`;
-      rows.push(row);
+    if (!this.barRows) {
+      // Built once; each answer only changes widths and texts (cheaper than new elements on every stroke event).
+      this.barRows = [];
+      for (let d = 0; d < 10; d++) {
+        const row = document.createElement("div");
+        row.innerHTML = `<span>${d}</span><i></i><b></b>`;
+        bars.append(row);
+        this.barRows.push({ row, bar: row.children[1], text: row.children[2] });
+      }
     }
-    bars.replaceChildren(...rows);
+    bars.hidden = false;
+    const digit = argmax(probs);
+    this.$("digit").textContent = String(digit);
+    this.$("sure").textContent = `${(probs[digit] * 100).toFixed(1)}% sure it is a ${digit}`;
+    this.barRows.forEach(({ row, bar, text }, d) => {
+      row.className = d === digit ? "bar top" : "bar";
+      bar.style.width = `${(probs[d] * 100).toFixed(1)}%`;
+      text.textContent = `${(probs[d] * 100).toFixed(1)}%`;
+    });
   }
 
   /** Each layer's units coloured by activation; the first convolutions' feature maps as small images. */
-  showNetwork(trace) {
+  showNetwork(trace, chosen) {
     const net = this.$("network");
     if (!trace) {
-      net.replaceChildren();
+      net.hidden = true;
       return;
     }
-    const parts = [];
-    let convs = 0;
-    for (const { op, out } of trace) {
-      if (op.op === "conv" && convs < 2) {
-        convs++;
-        parts.push(featureMaps(op, out));
-      } else if (op.op === "dense" && op !== trace[trace.length - 1].op) {
-        parts.push(unitStrip(op, out));
-      }
+    net.hidden = false;
+    if (this.networkOf !== chosen) {
+      // New elements only when the chosen model changes; every stroke event repaints them in place.
+      this.networkOf = chosen;
+      this.painters = [];
+      const parts = [];
+      let convs = 0;
+      trace.forEach(({ op }, t) => {
+        if (op.op === "conv" && convs < 2) {
+          convs++;
+          const view = featureMaps(op);
+          parts.push(view.box);
+          this.painters.push({ t, paint: view.paint });
+        } else if (op.op === "dense" && t < trace.length - 1) {
+          const view = unitStrip(op);
+          parts.push(view.box);
+          this.painters.push({ t, paint: view.paint });
+        }
+      });
+      net.replaceChildren(...parts);
     }
-    net.replaceChildren(...parts);
+    for (const { t, paint } of this.painters) paint(trace[t].out);
   }
 
   showSaliency(trace, prepared, chosen) {
@@ -841,33 +970,37 @@ class LiveCanvas {
     this.saliencyMap = map;
   }
 
+  /** Every listed model's answer: rows built when the list changes, their texts updated after each answer. */
   showTable(prepared) {
     const table = this.$("table");
     if (!prepared || this.models.length < 2) {
-      table.replaceChildren();
+      table.hidden = true;
       return;
     }
-    const rows = this.models.map((m) => {
-      const probs = this.results.get(m.run);
-      const tr = document.createElement("tr");
-      if (m.run === this.chosen) tr.className = "chosen";
+    table.hidden = false;
+    if (this.tableOf !== this.models) {
+      this.tableOf = this.models;
+      const head = document.createElement("tr");
+      head.innerHTML = "<th></th><th>says</th><th>sure</th><th>model</th>";
+      this.tableRows = this.models.map((m) => {
+        const tr = document.createElement("tr");
+        if (m.run === this.chosen) tr.className = "chosen";
+        const cells = [m.run === this.chosen ? "✓" : "", "", "", m.label || m.run].map((text) => {
+          const td = document.createElement("td");
+          td.textContent = text;
+          tr.appendChild(td);
+          return td;
+        });
+        return { tr, says: cells[1], sure: cells[2], run: m.run };
+      });
+      table.replaceChildren(head, ...this.tableRows.map((r) => r.tr));
+    }
+    for (const { says, sure, run } of this.tableRows) {
+      const probs = this.results.get(run);
       const digit = probs ? argmax(probs) : null;
-      const cells = [
-        m.run === this.chosen ? "✓" : "",
-        digit === null ? "…" : String(digit),
-        digit === null ? "" : `${(probs[digit] * 100).toFixed(1)}%`,
-        m.label || m.run,
-      ];
-      for (const text of cells) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        tr.appendChild(td);
-      }
-      return tr;
-    });
-    const head = document.createElement("tr");
-    head.innerHTML = "<th></th><th>says</th><th>sure</th><th>model</th>";
-    table.replaceChildren(head, ...rows);
+      says.textContent = digit === null ? "…" : String(digit);
+      sure.textContent = digit === null ? "" : `${(probs[digit] * 100).toFixed(1)}%`;
+    }
   }
 }
 
@@ -877,50 +1010,55 @@ function argmax(values) {
   return best;
 }
 
-/** A dense layer's units as a strip of cells, brighter the stronger the activation. */
-function unitStrip(op, out) {
+/** A dense layer's units as a strip of cells, brighter the stronger the activation: {box, paint(out)}. */
+function unitStrip(op) {
   const box = document.createElement("div");
   box.className = "layer";
-  const n = out.length;
-  const cols = Math.min(n, 64);
+  const n = op.nout;
   const cv = document.createElement("canvas");
-  cv.width = cols;
-  cv.height = Math.ceil(n / cols);
+  cv.width = Math.min(n, 64);
+  cv.height = Math.ceil(n / cv.width);
   const ctx = cv.getContext("2d");
   const img = ctx.createImageData(cv.width, cv.height);
-  let peak = 0;
-  for (const v of out) peak = Math.max(peak, Math.abs(v));
-  for (let i = 0; i < n; i++) img.data.set(heat(peak ? out[i] / peak : 0), i * 4);
-  ctx.putImageData(img, 0, 0);
   const label = document.createElement("span");
   label.textContent = `${op.name}: ${n} units`;
   box.append(label, cv);
-  return box;
+  const paint = (out) => {
+    let peak = 0;
+    for (const v of out) peak = Math.max(peak, Math.abs(v));
+    for (let i = 0; i < n; i++) img.data.set(heat(peak ? out[i] / peak : 0), i * 4);
+    ctx.putImageData(img, 0, 0);
+  };
+  return { box, paint };
 }
 
 /** A convolution's feature maps side by side (at most 16), each scaled to its own brightest value. */
-function featureMaps(op, out) {
+function featureMaps(op) {
   const box = document.createElement("div");
   box.className = "layer maps";
   const [h, w, c] = op.outShape;
   const label = document.createElement("span");
   label.textContent = `${op.name}: ${c} feature maps`;
-  box.append(label);
   const row = document.createElement("div");
+  box.append(label, row);
+  const maps = [];
   for (let ch = 0; ch < Math.min(c, 16); ch++) {
     const cv = document.createElement("canvas");
     cv.width = w;
     cv.height = h;
     const ctx = cv.getContext("2d");
-    const img = ctx.createImageData(w, h);
-    let peak = 0;
-    for (let i = 0; i < h * w; i++) peak = Math.max(peak, Math.abs(out[i * c + ch]));
-    for (let i = 0; i < h * w; i++) img.data.set(heat(peak ? out[i * c + ch] / peak : 0), i * 4);
-    ctx.putImageData(img, 0, 0);
+    maps.push({ ctx, img: ctx.createImageData(w, h) });
     row.append(cv);
   }
-  box.append(row);
-  return box;
+  const paint = (out) => {
+    maps.forEach(({ ctx, img }, ch) => {
+      let peak = 0;
+      for (let i = 0; i < h * w; i++) peak = Math.max(peak, Math.abs(out[i * c + ch]));
+      for (let i = 0; i < h * w; i++) img.data.set(heat(peak ? out[i * c + ch] / peak : 0), i * 4);
+      ctx.putImageData(img, 0, 0);
+    });
+  };
+  return { box, paint };
 }
 
 /** Activation in [-1, 1] as a colour: black at 0, warm for positive, blue for negative. */
