@@ -77,7 +77,7 @@ def starter_note(chosen: RunInfo) -> None:
     if result is not None and trained_just_now(result):
         st.success(
             f"Starter model trained just now in {duration_text(result.train_seconds)} and stored "
-            f"({result.test_accuracy:.1%} test accuracy). Draw a digit: it answers as soon as you lift the mouse."
+            f"({result.test_accuracy:.1%} test accuracy). Draw a digit: every model answers while you draw."
         )
 
 
