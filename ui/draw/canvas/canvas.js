@@ -708,7 +708,10 @@ class LiveCanvas {
       this.drawStroke(this.current);
       this.schedule(e.timeStamp);
     });
-    c.addEventListener("pointermove", (e) => {
+    // Chromium holds pointermove events back until the next animation frame (up to 16 ms); pointerrawupdate
+    // (Chromium, secure pages such as localhost) arrives as soon as the input does. One of the two, never both.
+    const moveEvent = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+    c.addEventListener(moveEvent, (e) => {
       if (!this.current) return;
       const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
       for (const ev of events.length ? events : [e]) this.current.points.push(this.point(ev));
