@@ -148,7 +148,9 @@ def test_a_real_digit_drawn_with_the_mouse_is_answered_while_the_pen_moves(
     assert not page.get_by_text("Traceback").count()
 
 
-def test_the_saliency_overlay_appears_and_changes_with_the_drawing(seeded_store, app_url, browser_page, sample):
+def test_the_saliency_overlay_appears_and_changes_with_the_drawing(
+    seeded_store, app_url, browser_page, sample, artifacts
+):
     page = browser_page
     box = open_draw(page, app_url)
     page.locator("[data-testid=stBidiComponentIsolated] [data-part=saliency]").check()
@@ -168,6 +170,9 @@ def test_the_saliency_overlay_appears_and_changes_with_the_drawing(seeded_store,
         page.wait_for_timeout(30)
         snapshots.append(live(page, overlay_ink))
     assert live(page, "live.saliencyShown")
+    page.set_viewport_size({"width": 1280, "height": 1100})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "draw-saliency.png"))
     assert snapshots[-1][0] > 50, "the overlay colours the strokes"
     assert len({tuple(s) for s in snapshots if s[0]}) > len(strokes) // 2, "it changes as the digit grows"
     page.locator("[data-testid=stBidiComponentIsolated] [data-part=saliency]").uncheck()
