@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import time
 
@@ -9,11 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
-from streamlit_drawable_canvas import st_canvas
 
 from lab.analysis.canvas import image_to_mnist, load_image_file
+from lab.analysis.export import export_predictor
 from lab.analysis.images import enlarge
-from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, has_ink, preprocess_canvas
+from lab.analysis.predictor import STARTER_SPEC, Prediction, Predictor, has_ink, model_kind, preprocess_canvas
 from lab.reports.labels import run_help, run_labels
 from lab.runs import queries
 from lab.runs.queries import compare_runs, digit_runs
@@ -24,15 +26,15 @@ from ui.app.jobs import duration_text, run_spec, trained_just_now
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
+from ui.draw.canvas import live_canvas
 from ui.draw.units import show_units
 
 ensure_app_navigation()
 
 CANVAS_KEY = "draw_canvas"
-CLEARED_KEY = "draw_cleared"  # how many times Clear was pressed: part of the canvas's key
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
-PROMPT = "✏️ **Draw a digit** in the black square: the network answers as soon as you lift the mouse."
+PROMPT = "✏️ **Draw a digit** in the black square: every model answers while you draw, right in your browser."
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 ACCENT = "#4C6EF5"
@@ -75,39 +77,51 @@ def starter_note(chosen: RunInfo) -> None:
     if result is not None and trained_just_now(result):
         st.success(
             f"Starter model trained just now in {duration_text(result.train_seconds)} and stored "
-            f"({result.test_accuracy:.1%} test accuracy). Draw a digit: it answers as soon as you lift the mouse."
+            f"({result.test_accuracy:.1%} test accuracy). Draw a digit: every model answers while you draw."
         )
 
 
 # ---------------------------------------------------------------------- input
-def canvas_key() -> str:
-    """The canvas component's key: a new one after each Clear, which gives an empty canvas."""
-    cleared = int(st.session_state.get(CLEARED_KEY, 0))
-    return CANVAS_KEY if cleared == 0 else f"{CANVAS_KEY}_{cleared}"
+@st.cache_resource(max_entries=64, show_spinner=False)
+def model_description(home: str, run_id: str, created: float) -> dict:
+    """A stored run's model as the browser runs it (weights included), exported once per server."""
+    return export_predictor(load_predictor(home, run_id, created))
 
 
-def clear_canvas() -> None:
-    """The Clear button: forget this drawing and draw a fresh canvas (the component keeps no way to empty it)."""
-    st.session_state.pop(canvas_key(), None)
-    st.session_state[CLEARED_KEY] = int(st.session_state.get(CLEARED_KEY, 0)) + 1
+def browser_models(runs: list[RunInfo]) -> list[dict]:
+    """The listed runs' models for the live canvas; those whose file cannot be read are left out (logged)."""
+    models = []
+    for info in runs[:MAX_TABLE_MODELS]:
+        created = float(info.metrics.get("created") or 0.0)
+        try:
+            description = model_description(str(get_store().home), info.run_id, created)
+        except Exception:  # noqa: BLE001 - a broken or foreign model file must not break the page
+            log.warning("Run %s: its model cannot be exported to the browser", info.run_id, exc_info=True)
+            continue
+        label = f"{model_kind(info.spec)} · {fmt_percent(info.test_accuracy)} · {info.run_id}"
+        models.append({**description, "created": created, "label": label})
+    return models
 
 
-def drawn_canvas(stroke: int) -> np.ndarray | None:
-    """The canvas and its Clear button: its RGBA pixels, or None while nothing is drawn."""
-    canvas = st_canvas(
-        stroke_width=stroke,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=CANVAS_SIDE,
-        height=CANVAS_SIDE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=canvas_key(),
-    )
-    st.button("Clear", icon=":material/ink_eraser:", key="draw_clear", on_click=clear_canvas, help="Empty the canvas.")
-    st.caption("Undo and redo: the small toolbar that appears when the mouse is over the canvas.")
-    rgba = canvas.image_data
+def drawn_canvas(chosen: RunInfo, runs: list[RunInfo], center: bool) -> np.ndarray | None:
+    """The live canvas (answers in the browser); the drawing's RGBA pixels once a stroke ended, else None."""
+    with st.spinner("Loading the models into the page ..."):
+        models = browser_models(runs)
+    drawing = live_canvas(CANVAS_KEY, models, chosen.run_id, center)
+    if drawing is None:
+        return None
+    rgba = decode_drawing(drawing["data"])
     return rgba if has_ink(rgba) else None
+
+
+def decode_drawing(data_url: str) -> np.ndarray | None:
+    """The PNG data URL the canvas sends at the end of a stroke, as (H, W, 4) uint8; None if it is not one."""
+    try:
+        encoded = data_url.split(",", 1)[1]
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded)), formats=["PNG"]).convert("RGBA"))
+    except (IndexError, ValueError, OSError):
+        log.warning("The canvas sent a drawing that is not a PNG data URL")
+        return None
 
 
 def uploaded_picture() -> Image.Image | None:
@@ -179,29 +193,45 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
 def play(chosen: RunInfo, runs: list[RunInfo]) -> None:
     """Canvas and answer; a fragment, so drawing reruns only this part of the page."""
     apply_look()  # a fragment's rerun skips the page's top: draw its chart at the session's sizes too
-    source = st.radio(
+    source_column, center_column = st.columns(2)  # one row: the canvas must fit a 1280x720 screen on arrival
+    source = source_column.radio(
         "Input", ["Draw", "Upload a photo"], horizontal=True, key="draw_source", label_visibility="collapsed"
     )
-    left, middle, right = st.columns([1.15, 0.8, 1.05], gap="medium")
-    with middle:
-        center = st.toggle(
-            "Center like MNIST",
-            value=True,
-            key="draw_center",
-            help="MNIST's digits were cropped, scaled to fit 20x20 pixels and centered by their center of mass. "
-            "Turn this off to feed the model the whole canvas, only shrunk: see how its answers change.",
-        )
+    center = center_column.toggle(
+        "Center like MNIST",
+        value=True,
+        key="draw_center",
+        help="MNIST's digits were cropped, scaled to fit 20x20 pixels and centered by their center of mass. "
+        "Turn this off to feed the model the whole canvas, only shrunk: see how its answers change.",
+    )
     drawing = source == "Draw"
-    if drawing:  # beside the canvas, not above it: the whole canvas is in view on arrival at 1280x720
-        with middle:
-            stroke = st.slider("Stroke width", 6, 40, 20, key="draw_stroke", help="Brush size in canvas pixels.")
-    with left:
-        raw = drawn_canvas(stroke) if drawing else uploaded_picture()
-    if raw is None:
-        if drawing:
-            with middle:
-                st.info(PROMPT)
+    if drawing:
+        raw = drawn_canvas(chosen, runs, center)
+        if raw is None:
+            st.info(PROMPT)
+            return
+        # The browser has answered all along; the server's own answer (Keras) for the finished drawing, with the
+        # first layer's weights and every model's description, sits below it, folded.
+        with st.expander("The server's answer (Keras), from when you lifted the pen", expanded=False):
+            answer(chosen, runs, raw, center, drawing)
         return
+    left, middle, right = st.columns([1.15, 0.8, 1.05], gap="medium")
+    with left:
+        raw = uploaded_picture()
+    if raw is not None:
+        answer(chosen, runs, raw, center, drawing, (middle, right))
+
+
+def answer(
+    chosen: RunInfo,
+    runs: list[RunInfo],
+    raw: np.ndarray | Image.Image,
+    center: bool,
+    drawing: bool,
+    columns: tuple | None = None,
+) -> None:
+    """The server's path: preprocessing, the chosen model's answer, every model's, the first layer's units."""
+    middle, right = columns if columns else st.columns([0.8, 1.05], gap="medium")
     predictor = predictor_for(chosen)
     if predictor is None:
         with middle:
@@ -239,8 +269,8 @@ def main() -> None:
     projector_toggle()
     st.title("✏️ Draw a digit")
     st.markdown(
-        "Draw a digit and a trained network answers, beside the **28 x 28 image it receives**; below, what "
-        "every stored model says and which first-layer units fire."
+        "Draw a digit: every trained network answers **while you draw**, in your browser. Beside it, the **28 x 28 "
+        "image the network receives**; below, the chosen network lights up, and **Why?** shows which pixels count."
     )
     store = get_store()
     runs = digit_runs(store)

@@ -1,15 +1,16 @@
 """The Draw page under AppTest: a drawing injected through the canvas' session state.
 
-streamlit-drawable-canvas 0.13 keeps its value in session state under the
-canvas key as ``{"drawing": {"raw": <fabric JSON>, "data": <PNG data URL>}}``;
-``st_canvas`` decodes ``data`` into ``image_data``. Setting that value and
-rerunning is what a stroke in the browser does.
+The live canvas (``ui.draw.canvas``, a components v2 element) keeps its state in
+session state under the canvas key as ``{"drawing": {"data": <PNG data URL>, "strokes": n}}``;
+the browser sets it when a stroke ends. Setting that value and rerunning is what
+lifting the pen does; the browser's own live answers are tested in tests/browser.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def data_url(rgba: np.ndarray) -> str:
 
 def draw(at: AppTest, rgba: np.ndarray) -> AppTest:
     """What a stroke in the browser does: the canvas sends its objects and its pixels."""
-    at.session_state[CANVAS_KEY] = {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url(rgba)}}
+    at.session_state[CANVAS_KEY] = {"drawing": {"data": data_url(rgba), "strokes": 1}}
     at.run()
     assert not at.exception, at.exception
     return at
@@ -144,7 +145,8 @@ def test_drawing_shows_prediction_chart_table_and_units(seeded_home, monkeypatch
 def test_the_clear_button_empties_the_canvas(seeded_home, monkeypatch, sample_digit):
     at = draw(open_page(seeded_home, monkeypatch), digit_to_canvas(sample_digit[0], scale=8, thickness=3))
     assert shown_digit(at) is not None
-    at.button(key="draw_clear").click().run()
+    at.session_state[CANVAS_KEY] = {"drawing": None}  # the canvas' Clear button, in the browser
+    at.run()
     assert not at.exception, at.exception
     assert shown_digit(at) is None, "no answer without a drawing"
     assert any("draw a digit" in info.value.lower() for info in at.info)
@@ -246,3 +248,27 @@ def test_an_upload_s_name_is_a_plain_caption(seeded_home, monkeypatch, sample_di
     at = upload(open_page(seeded_home, monkeypatch), "[x](https:evil.example).png", buf.getvalue())
     captions = [caption for img in at.get("image") for caption in img.captions]
     assert "\\[x\\](https\u2060:evil.example).png" in captions, captions
+
+
+# ------------------------------------------------------------ the live canvas
+def canvas_data(at: AppTest) -> dict:
+    """What the page hands the live canvas (the component's JSON data)."""
+    return json.loads(at.get("bidi_component")[0].proto.json)
+
+
+@pytest.mark.slow
+def test_the_canvas_gets_every_listed_model_once_then_only_their_names(seeded_home, monkeypatch):
+    at = open_page(seeded_home, monkeypatch)
+    data = canvas_data(at)
+    runs = digit_runs(RunStore(seeded_home))
+    assert [m["run"] for m in data["models"]] == [info.run_id for info in runs]
+    assert data["chosen"] == runs[0].run_id and data["center"] is True
+    assert all(m["ops"] and m["ops"][-1]["act"] == "softmax" for m in data["models"])  # the weights, this time
+    # The browser reports the models it holds: the next run sends their names only.
+    held = [f"{m['run']}@{m['created']}" for m in data["models"]]
+    at.session_state[CANVAS_KEY] = {"drawing": None, "cached": held}
+    at.run()
+    assert not at.exception, at.exception
+    again = canvas_data(at)
+    assert [m["run"] for m in again["models"]] == [info.run_id for info in runs]
+    assert not any("ops" in m for m in again["models"]) and again["cached"] == sorted(held)

@@ -66,7 +66,7 @@ def to_mnist(
     Parameters
     ----------
     rgba : np.ndarray
-        The canvas pixels, (H, W, 4) uint8 as streamlit-drawable-canvas returns
+        The canvas pixels, (H, W, 4) uint8 as the Draw page's canvas sends
         them: white strokes on a black background, or on a transparent one
         (alpha 0). (H, W, 3) RGB and (H, W) grayscale are accepted too.
     center : bool, default True

@@ -261,7 +261,7 @@ def test_the_projector_setting_enlarges_text_and_charts(classroom, screen):
 
 def test_draw_has_a_visible_clear_button_that_empties_the_canvas(classroom, screen):
     open_page(screen, classroom, "Draw")
-    canvas = screen.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first
+    canvas = screen.locator("[data-testid=stBidiComponentIsolated] canvas[data-part=canvas]").first
     canvas.wait_for(timeout=60_000)
     box = canvas.bounding_box()
     screen.mouse.move(box["x"] + 140, box["y"] + 60)
@@ -273,5 +273,5 @@ def test_draw_has_a_visible_clear_button_that_empties_the_canvas(classroom, scre
     assert clear.is_visible()
     clear.click()
     settle(screen)
-    screen.get_by_text("the network answers as soon as you lift the mouse").wait_for(timeout=60_000)
+    screen.get_by_text("every model answers while you draw").wait_for(timeout=60_000)
     assert screen.get_by_text("sure it is a").count() == 0

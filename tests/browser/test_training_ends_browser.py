@@ -95,7 +95,7 @@ def test_draw_trains_the_starter_model_and_opens_on_the_canvas(server, page, art
     open_page(page, f"{server}/draw", "Draw a digit")
     page.get_by_text("There is no trained model yet").wait_for()
     page.get_by_role("button", name="Train a starter model").click()
-    wait_for_the_end(page, page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas"))
+    wait_for_the_end(page, page.locator("[data-testid=stBidiComponentIsolated] canvas[data-part=canvas]"))
     assert_final_state(page, "draw", artifacts)
     assert page.get_by_role("button", name="Train a starter model").count() == 0
     assert page.get_by_text(re.compile("Starter model trained just now in")).count() == 1
