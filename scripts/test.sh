@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   # Debian's Chromium for the Playwright tests (Playwright never downloads a browser here),
-  # and Debian's Fashion-MNIST, which tests/test_idx.py reads as real IDX files.
+  # Node.js for the Draw canvas' JavaScript tests, and Debian's Fashion-MNIST, which tests/test_idx.py
+  # reads as real IDX files.
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)  # runs the Draw canvas' JavaScript against Python
   [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
   if [ ${#missing[@]} -gt 0 ]; then
     (apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null) \
