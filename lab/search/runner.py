@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -281,9 +282,18 @@ def run_search(
     )
     key = uuid.uuid4().hex
     table = TABLES[key] = SearchTable(space, base, epochs, on_update, should_stop)
+    # Tune hears a Stop only with a trial's next result (an epoch's end): the trials also watch this file,
+    # which the driver writes the moment Stop is pressed, and stop within a second, mid-epoch.
+    stop_file = store.home / f".stop-{key}"
+    watcher = _StopWatcher(should_stop, stop_file).start()
     trainable = tune.with_resources(
         tune.with_parameters(
-            SearchTrial, base_json=base.to_json(), space_text=space.text(), home=home, time_limit=time_limit
+            SearchTrial,
+            base_json=base.to_json(),
+            space_text=space.text(),
+            home=home,
+            time_limit=time_limit,
+            stop_file=str(stop_file),
         ),
         {"cpu": 1},
     )
@@ -311,6 +321,7 @@ def run_search(
             tuner.fit()
         finally:
             TABLES.pop(key, None)
+            watcher.close()
     wall = time.perf_counter() - start
     rows = table.ordered()
     for row in rows:
@@ -337,6 +348,34 @@ def run_search(
         epochs_budget=trials * epochs,
         stopped_by_user=table.stopped_by_user,
     )
+
+
+class _StopWatcher:
+    """Writes ``stop_file`` as soon as ``should_stop`` says so (polled 5 times a second); removed at the end."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, should_stop: Callable[[], bool] | None, stop_file: Path) -> None:
+        self.should_stop, self.stop_file = should_stop, stop_file
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="mlp-lab-search-stop", daemon=True)
+
+    def start(self) -> _StopWatcher:
+        if self.should_stop is not None:
+            self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.POLL_SECONDS):
+            if self.should_stop():
+                self.stop_file.touch()
+                return
+
+    def close(self) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        self.stop_file.unlink(missing_ok=True)
 
 
 def _states_from_store(store: RunStore, rows: list[TrialRow]) -> None:

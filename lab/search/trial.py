@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -31,6 +33,7 @@ from lab.search.space import SearchSpace
 from lab.spec import ExperimentSpec
 
 METRIC = "val_accuracy"
+STOP_LOOK_SECONDS = 0.25  # how often a training trial looks for its search's stop file
 """What the searcher and ASHA maximize: validation accuracy (the test set is never looked at)."""
 
 _FINISHED = object()  # the training thread's last message: the run is stored
@@ -50,8 +53,17 @@ def score(value: float | None) -> float:
 class _StepByStep(TrainingObserver):
     """A trial's training, observed: each new epoch goes to Tune, then it waits for the next step or the stop."""
 
-    def __init__(self, messages: queue.Queue[Any], resume: threading.Semaphore, stop: threading.Event, skip: int):
+    def __init__(
+        self,
+        messages: queue.Queue[Any],
+        resume: threading.Semaphore,
+        stop: threading.Event,
+        skip: int,
+        stop_file: str = "",
+    ):
         self.messages, self.resume, self.stop, self.skip = messages, resume, stop, skip
+        self.stop_file = Path(stop_file) if stop_file else None
+        self.looked = 0.0  # when the stop file was last looked for
 
     def on_epoch(self, report: EpochReport) -> None:
         """Hand Tune the epoch, unless an earlier training of this spec did (``skip``); wait for the next step."""
@@ -62,8 +74,17 @@ class _StepByStep(TrainingObserver):
             self.resume.acquire()  # wait for Tune: the next step, or the stop
 
     def should_stop(self) -> bool:
-        """Tune ended the trial (ASHA, the user, the end of the search)."""
-        return self.stop.is_set()
+        """Tune ended the trial (ASHA, the end of the search), or the search's Stop was pressed (its stop file).
+
+        Asked after every call into TensorFlow, so the file is looked for at most every ``STOP_LOOK_SECONDS``.
+        """
+        if self.stop.is_set():
+            return True
+        now = time.monotonic()
+        if self.stop_file is None or now - self.looked < STOP_LOOK_SECONDS:
+            return False
+        self.looked = now
+        return self.stop_file.exists()
 
 
 class SearchTrial(tune.Trainable):
@@ -76,11 +97,13 @@ class SearchTrial(tune.Trainable):
         space_text: str = "",
         home: str = "",
         time_limit: float | None = None,
+        stop_file: str = "",
     ) -> None:
-        """Remember what every trial of this search shares (the server's time limit of a training too), then start."""
+        """Remember what every trial of this search shares (the server's time limit of a training too, and the
+        file the search's Stop writes), then start."""
         configure_worker()  # one TensorFlow thread: one trial per core, the same curves on any worker
         self.base_json, self.space_text, self.home = base_json, space_text, home
-        self.time_limit = time_limit
+        self.time_limit, self.stop_file = time_limit, stop_file
         self._begin(config)
 
     def _begin(self, config: dict[str, Any]) -> None:
@@ -105,7 +128,7 @@ class SearchTrial(tune.Trainable):
     def _start_training(self, skip: int) -> None:
         """Train in a thread; the first ``skip`` epochs were already reported (from a stopped stored run)."""
 
-        observer = _StepByStep(self.messages, self.resume, self.stop_flag, skip)
+        observer = _StepByStep(self.messages, self.resume, self.stop_flag, skip, self.stop_file)
 
         def work() -> None:
             try:
