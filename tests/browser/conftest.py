@@ -59,6 +59,37 @@ TINY_SPEC_FIELDS = {"data": "sample", "hidden": (32,), "epochs": 2, "batch_size"
 
 # Visible text cut short: an ellipsis overflow (labels, metrics, buttons, legends drawn as HTML) or an input
 # whose value is wider than its box (a selectbox shows its choice in one). Main area and sidebar.
+# Every Vega chart of the page, whatever its size (the visibility helpers skip what is 0 px wide: this must not):
+# its box and its drawing's, and any text that Vega cut short or that lies outside the chart's own drawing.
+CHART_PROBLEMS_JS = """() => {
+  const out = [];
+  const charts = document.querySelectorAll('[data-testid=stVegaLiteChart], .vega-embed');
+  for (const chart of charts) {
+    if (chart.offsetParent === null) continue;  // not on screen at all (an inactive tab): nothing is drawn there
+    const box = chart.getBoundingClientRect();
+    // Vega's own drawing (class "marks"), not an icon of the chart's toolbar.
+    const drawing = chart.querySelector('svg.marks, canvas.marks') || chart.querySelector('svg, canvas');
+    const area = drawing ? drawing.getBoundingClientRect() : box;
+    if (box.width < 2 || box.height < 2 || area.width < 2 || area.height < 2) {
+      const w = Math.min(box.width, area.width), h = Math.min(box.height, area.height);
+      out.push(`chart of ${Math.round(w)}x${Math.round(h)} px`);
+      continue;
+    }
+    for (const t of (drawing || chart).querySelectorAll('text')) {
+      const text = t.textContent.trim();
+      if (!text) continue;
+      if (text.endsWith('\\u2026')) { out.push('cut short: ' + text); continue; }
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) continue;
+      // Within the chart's element, give or take Vega's few pixels of padding (it draws titles 2-3 px past it).
+      const slack = 4;
+      if (r.left < box.left - slack || r.right > box.right + slack || r.top < box.top - slack
+          || r.bottom > box.bottom + slack)
+        out.push('outside its chart: ' + text);
+    }
+  }
+  return [...new Set(out)];
+}"""
 CUT_OFF_JS = """() => {
   const out = [];
   for (const el of document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')) {
@@ -204,3 +235,8 @@ def artifacts() -> Path:
     """``test-artifacts/`` (git-ignored), where screenshots are kept for CI to upload."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def chart_problems(page: Any) -> list[str]:
+    """Every chart drawn without a size, and every chart text cut short or outside its chart (``CHART_PROBLEMS_JS``)."""
+    return page.evaluate(CHART_PROBLEMS_JS)

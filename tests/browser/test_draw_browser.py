@@ -25,7 +25,7 @@ from lab.data.sources import load_source
 from lab.runs.engines import get_or_train
 from lab.runs.store import RunStore
 from lab.spec import ConvBlock, ExperimentSpec
-from tests.browser.conftest import serve_app
+from tests.browser.conftest import chart_problems, serve_app
 
 CANVAS = "[data-testid=stBidiComponentIsolated] canvas[data-part=canvas]"
 ANSWER = "[data-testid=stBidiComponentIsolated] [data-part=sure]"
@@ -137,6 +137,9 @@ def test_a_real_digit_drawn_with_the_mouse_is_answered_while_the_pen_moves(
     # The server hears about the drawing when the pen lifts (its folded answer appears).
     page.get_by_text("The server's answer (Keras)", exact=False).wait_for(timeout=ANSWER_TIMEOUT_MS)
     page.screenshot(path=str(artifacts / "draw-live.png"))
+    page.get_by_text("The server's answer (Keras)", exact=False).click()  # its chart too, unfolded
+    page.wait_for_timeout(1500)
+    assert chart_problems(page) == []  # after the page's main action: no chart without a size, no text cut
 
     # Undo takes back the last stroke; Clear empties the canvas and the answer.
     strokes = live(page, "live.strokes.length")

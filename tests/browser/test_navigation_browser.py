@@ -44,3 +44,15 @@ def test_every_page_renders_without_an_exception(app_url, browser_page, artifact
         assert exceptions.count() == 0, f"{title}: {exceptions.first.inner_text()[:500]}"
         assert browser_page.locator("h1").count() >= 1, f"{title} shows no title"
     assert errors == []
+
+
+def test_projector_mode_stays_on_from_page_to_page(app_url, browser_page):
+    # A teacher switches it on once, then moves through the lesson's pages from the sidebar.
+    browser_page.goto(f"{app_url}/train?projector=1")
+    browser_page.get_by_role("heading", name="Train a network").wait_for(timeout=60_000)
+    _settle(browser_page)
+    for title in ("Draw", "Gradients", "Train"):
+        browser_page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        _settle(browser_page)
+        toggle = browser_page.locator('[data-testid="stSidebar"]').get_by_role("checkbox", name="Projector")
+        assert toggle.is_checked(), f"projector mode lost on {title}"

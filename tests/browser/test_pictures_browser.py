@@ -15,43 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CUT_OFF_JS, serve_app
+from tests.browser.conftest import CUT_OFF_JS, chart_problems, serve_app
 
 pytestmark = pytest.mark.slow  # trains a few tiny runs and opens every page
 
 WIDTH, HEIGHT = 1280, 720
 PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune"]
-# Every Vega chart of the page, whatever its size (the visibility helpers skip what is 0 px wide: this must not):
-# its box and its drawing's, and any text that Vega cut short or that lies outside the chart's own drawing.
-CHART_PROBLEMS_JS = """() => {
-  const out = [];
-  const charts = document.querySelectorAll('[data-testid=stVegaLiteChart], .vega-embed');
-  for (const chart of charts) {
-    if (chart.offsetParent === null) continue;  // not on screen at all (an inactive tab): nothing is drawn there
-    const box = chart.getBoundingClientRect();
-    // Vega's own drawing (class "marks"), not an icon of the chart's toolbar.
-    const drawing = chart.querySelector('svg.marks, canvas.marks') || chart.querySelector('svg, canvas');
-    const area = drawing ? drawing.getBoundingClientRect() : box;
-    if (box.width < 2 || box.height < 2 || area.width < 2 || area.height < 2) {
-      const w = Math.min(box.width, area.width), h = Math.min(box.height, area.height);
-      out.push(`chart of ${Math.round(w)}x${Math.round(h)} px`);
-      continue;
-    }
-    for (const t of (drawing || chart).querySelectorAll('text')) {
-      const text = t.textContent.trim();
-      if (!text) continue;
-      if (text.endsWith('\\u2026')) { out.push('cut short: ' + text); continue; }
-      const r = t.getBoundingClientRect();
-      if (r.width === 0) continue;
-      // Within the chart's element, give or take Vega's few pixels of padding (it draws titles 2-3 px past it).
-      const slack = 4;
-      if (r.left < box.left - slack || r.right > box.right + slack || r.top < box.top - slack
-          || r.bottom > box.bottom + slack)
-        out.push('outside its chart: ' + text);
-    }
-  }
-  return [...new Set(out)];
-}"""
 # The y axis labels of each chart whose title starts with ``prefix`` (the loss charts: "Loss per epoch").
 Y_LABELS_JS = """(prefix) => Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]'))
   .filter(c => (c.querySelector('.role-title-text text')?.textContent || '').startsWith(prefix))
@@ -114,10 +83,6 @@ def open_link(page: Any, url: str, link: str) -> None:
     settle(page)
 
 
-def chart_problems(page: Any) -> list[str]:
-    return page.evaluate(CHART_PROBLEMS_JS)
-
-
 # ------------------------------------------------------------------ the check itself
 def test_the_chart_check_fails_on_a_chart_drawn_0_px_wide_and_on_text_past_its_chart(screen):
     screen.set_content(
@@ -155,7 +120,7 @@ def test_the_live_and_the_final_chart_share_their_y_axis_on_train(pictures, scre
     open_link(screen, pictures["url"], pictures["links"]["live"])
     screen.get_by_role("button", name="Train", exact=True).click()
     live: list[list[str]] = []
-    stop = screen.get_by_role("button", name="Stop after this epoch")
+    stop = screen.get_by_role("button", name="Stop training")
     stop.wait_for(timeout=120_000)
     while stop.count():
         labels = screen.evaluate(Y_LABELS_JS, "Loss per epoch")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from lab.runs.store import RunStore
+from tests.browser.conftest import chart_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,6 +85,8 @@ def test_a_three_trial_search_fills_the_live_table_then_shows_what_it_found(tune
         best_link = page.get_by_role("link", name=re.compile(r"Open the best trial \(trial \d\) in Train"))
         best_link.first.wait_for(timeout=60_000)
         page.screenshot(path=str(artifacts / "tune-done.png"), full_page=True)
+        page.wait_for_timeout(1500)  # the charts under the table are drawn last
+        assert chart_problems(page) == []  # after the page's main action: no chart without a size, no text cut
         # The table filled while the search ran: first no trial, then trials, one running.
         assert counts and counts[0] == 0 or min(counts) < max(counts), counts
         assert max(counts) >= 1 and running_seen, counts

@@ -64,6 +64,7 @@ def projector_toggle() -> bool:
     on = st.sidebar.toggle(
         "Projector",
         key=PROJECTOR_KEY,
+        persist_state="session",  # kept from page to page, as a class moves through the lesson
         help="Larger charts and text, for a class watching a projector. A link with ?projector=1 opens any page so.",
     )
     # Keep the URL in step, so that a copied link opens the page the same way.
