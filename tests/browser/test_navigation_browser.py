@@ -57,5 +57,5 @@ def test_projector_mode_stays_on_from_page_to_page(app_url, browser_page):
         toggle = browser_page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Projector")
         assert toggle.locator("input").is_checked(), f"projector mode lost on {title}"
         # ... and the page is drawn for the projector: body text at 19 px or more (16 without).
-        size = "parseFloat(getComputedStyle(document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')).fontSize)"
-        assert browser_page.evaluate(f"() => {size}") >= 19, title
+        paragraph = "document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')"
+        assert browser_page.evaluate(f"() => parseFloat(getComputedStyle({paragraph}).fontSize)") >= 19, title
