@@ -54,5 +54,8 @@ def test_projector_mode_stays_on_from_page_to_page(app_url, browser_page):
     for title in ("Draw", "Gradients", "Train"):
         browser_page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
         _settle(browser_page)
-        toggle = browser_page.locator('[data-testid="stSidebar"]').get_by_role("checkbox", name="Projector")
-        assert toggle.is_checked(), f"projector mode lost on {title}"
+        toggle = browser_page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Projector")
+        assert toggle.locator("input").is_checked(), f"projector mode lost on {title}"
+        # ... and the page is drawn for the projector: body text at 19 px or more (16 without).
+        paragraph = "document.querySelector('[data-testid=stMain] [data-testid=stMarkdown] p')"
+        assert browser_page.evaluate(f"() => parseFloat(getComputedStyle({paragraph}).fontSize)") >= 19, title

@@ -18,6 +18,7 @@ PROJECTOR_KEY = "projector"
 PROJECTOR_PARAM = "projector"  # ?projector=1 in any page's URL
 # Query parameters that are no spec setting (ui.app.url leaves them alone): the look, and a lesson link's controls.
 URL_SETTINGS = (PROJECTOR_PARAM, LESSON_PARAM)
+_CHOICE_KEY = "_projector_choice"  # the session's choice, kept across pages (plain session state)
 _SEEN_PARAM = "_projector_param"  # the URL value already applied, so a later toggle wins over the link
 PROJECTOR_CSS = """
 <style>
@@ -55,16 +56,21 @@ def projector_on() -> bool:
 
 
 def projector_toggle() -> bool:
-    """The sidebar's Projector toggle (seeded from ``?projector=1``); applies the look; returns whether it is on."""
+    """The sidebar's Projector toggle (seeded from ``?projector=1``); applies the look; returns whether it is on.
+
+    The choice is kept in plain session state (``_CHOICE_KEY``) and put back into the toggle on every page: a
+    widget's own state is its page's, and Streamlit drops it when the class moves to another page.
+    """
     wanted = st.query_params.get(PROJECTOR_PARAM)
     if wanted is not None and st.session_state.get(_SEEN_PARAM) != wanted:
         # A link followed (or typed) with ?projector=...: it sets the toggle once; clicking the toggle then wins.
         st.session_state[_SEEN_PARAM] = wanted
-        st.session_state[PROJECTOR_KEY] = wanted.strip().lower() in ("1", "true", "yes", "on")
+        st.session_state[_CHOICE_KEY] = wanted.strip().lower() in ("1", "true", "yes", "on")
+    st.session_state[PROJECTOR_KEY] = bool(st.session_state.get(_CHOICE_KEY, False))
     on = st.sidebar.toggle(
         "Projector",
         key=PROJECTOR_KEY,
-        persist_state="session",  # kept from page to page, as a class moves through the lesson
+        on_change=_remember_choice,
         help="Larger charts and text, for a class watching a projector. A link with ?projector=1 opens any page so.",
     )
     # Keep the URL in step, so that a copied link opens the page the same way.
@@ -76,6 +82,10 @@ def projector_toggle() -> bool:
         st.session_state.pop(_SEEN_PARAM, None)
     apply_look()
     return bool(on)
+
+
+def _remember_choice() -> None:
+    st.session_state[_CHOICE_KEY] = bool(st.session_state.get(PROJECTOR_KEY, False))
 
 
 def apply_look() -> None:
