@@ -157,7 +157,7 @@ def bench_live(repeats: int = 2, spec: ExperimentSpec | None = None) -> LiveComp
     """
     spec = spec or ExperimentSpec()
     prepare(spec)
-    train(spec.replace(epochs=1))  # a server that has trained before: TensorFlow's runtime is up
+    train(check_network(spec.replace(epochs=1)))  # a server that has trained before: TensorFlow's runtime is up
     runs: dict[str, list[LiveTiming]] = {mode: [] for mode in MODES}
     for repeat in range(repeats):
         for mode in MODES if repeat % 2 == 0 else MODES[::-1]:
