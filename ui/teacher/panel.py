@@ -10,6 +10,7 @@ the passphrase field is cleared on submit and never logged. The trainings list r
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
 
@@ -61,28 +62,36 @@ def trainings_section() -> None:
     if not rows and not searches:
         st.caption("Nothing is training or waiting.")
     for row in searches:
-        c1, c2, c3, c4 = st.columns([5, 2, 2, 1.4])
-        c1.markdown(f"🔎 **{row.setup}**")
-        c2.markdown(f"{row.state}: {row.progress}")
-        c3.caption(f"started {row.waited} ago")
-        if row.cancelled:
-            c4.caption("cancelling ...")
-        elif c4.button("Cancel", key=f"cancel-search-{row.run_id}", help="Ends every trial now; each keeps "
-                       "what it learned."):  # fmt: skip
+        cancel = _listed_line(f"🔎 **{row.setup}**", row, f"started {row.waited} ago", f"cancel-search-{row.run_id}",
+                              "Ends every trial now; each keeps what it learned.")  # fmt: skip
+        if cancel:
             jobs.stop_listed(row.run_id)
             st.rerun()
     for row in rows:
-        c1, c2, c3, c4 = st.columns([5, 2, 2, 1.4])
-        c1.markdown(f"{'▶' if row.state == 'running' else '⏳'} **{row.setup}**  \n`{row.run_id}`")
-        c2.markdown(f"{row.state}: {row.progress}")
-        c3.caption(f"asked for {row.waited} ago")
-        if row.cancelled:
-            c4.caption("cancelling ...")
-        elif c4.button("Cancel", key=f"cancel-{row.run_id}", help="A queued training never starts; a running "
-                       "one stops within a second and keeps what it learned."):  # fmt: skip
+        icon = "▶" if row.state == "running" else "⏳"
+        cancel = _listed_line(f"{icon} **{row.setup}**  \n`{row.run_id}`", row, f"asked for {row.waited} ago",
+                              f"cancel-{row.run_id}",
+                              "A queued training never starts; a running one stops within a second and keeps what "
+                              "it learned.")  # fmt: skip
+        if cancel:
             jobs.cancel(row.run_id)
             st.rerun()
     st.caption(f"This list updates itself every {REFRESH_SECONDS:g} s.")
+
+
+def _listed_line(what: str, row: Any, when: str, key: str, help_text: str) -> bool:
+    """One training's or search's line: what, its state and progress, since when, and its Cancel button.
+
+    Returns whether Cancel was pressed (a line already cancelling shows "cancelling ..." instead).
+    """
+    c1, c2, c3, c4 = st.columns([5, 2, 2, 1.4])
+    c1.markdown(what)
+    c2.markdown(f"{row.state}: {row.progress}")
+    c3.caption(when)
+    if row.cancelled:
+        c4.caption("cancelling ...")
+        return False
+    return c4.button("Cancel", key=key, help=help_text)
 
 
 def pretrain_section() -> None:
