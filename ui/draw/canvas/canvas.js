@@ -468,12 +468,19 @@ function samePadding(size, k, stride) {
   return Math.floor(Math.max((out - 1) * stride + k - size, 0) / 2);
 }
 
-function conv(x, op) {
+// A convolution's shapes and its top/left zero padding, as the forward pass and the saliency's backward pass
+// both walk them.
+function convGeometry(op) {
   const [h, w, cin] = op.inShape;
   const [oh, ow, cout] = op.outShape;
   const { k, stride } = op;
   const top = op.pad === "same" ? samePadding(h, k, stride) : 0;
   const left = op.pad === "same" ? samePadding(w, k, stride) : 0;
+  return { h, w, cin, oh, ow, cout, k, stride, top, left };
+}
+
+function conv(x, op) {
+  const { h, w, cin, oh, ow, cout, k, stride, top, left } = convGeometry(op);
   const out = new Float64Array(oh * ow * cout);
   for (let oy = 0; oy < oh; oy++) {
     for (let ox = 0; ox < ow; ox++) {
@@ -597,11 +604,7 @@ export function saliency(trace, digit, image) {
       }
       grad = g;
     } else if (op.op === "conv") {
-      const [h, w, cin] = op.inShape;
-      const [oh, ow, cout] = op.outShape;
-      const { k, stride } = op;
-      const top = op.pad === "same" ? samePadding(h, k, stride) : 0;
-      const left = op.pad === "same" ? samePadding(w, k, stride) : 0;
+      const { h, w, cin, oh, ow, cout, k, stride, top, left } = convGeometry(op);
       const g = new Float64Array(h * w * cin);
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
