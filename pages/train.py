@@ -22,8 +22,9 @@ from lab.spec import Augmentation, ExperimentSpec
 from ui import charts
 from ui.app.data import data_available, data_gallery, data_on_machine
 from ui.app.display import projector_toggle
-from ui.app.jobs import duration_text, job_running, live_curves, origin_text, queue_sidebar, run_spec, show_run_warnings
+from ui.app.jobs import duration_text, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
+from ui.app.stage import Stage, open_stage, show_curves, stage_render
 from ui.app.state import get_store
 from ui.app.text import fmt_loss, fmt_percent
 from ui.app.url import PageUrl
@@ -32,7 +33,7 @@ from ui.charts.network import show_architecture
 from ui.controls.lesson import lesson_banner, lesson_link_maker
 from ui.controls.spec_widgets import seed_controls, spec_controls
 from ui.train.session_runs import delta_text, remember_shown, session_runs, session_setups
-from ui.train.weights_view import learned_weights_view
+from ui.train.weights_view import learned_weights_view, stage_filters
 
 ensure_app_navigation()
 
@@ -61,26 +62,25 @@ def carried_settings_note(base: ExperimentSpec) -> None:
 
 
 # ---------------------------------------------------------------- training
-def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: bool) -> RunResult | None:
-    """The Train button, then the result: stored, or followed live (the page reruns when it ends), or None."""
-    c1, c2 = st.columns([1, 4])
-    clicked = c1.button(
+def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: bool, stage: Stage) -> RunResult | None:
+    """The Train button on the stage, then the result: stored, or followed live (the page reruns when it ends)."""
+    clicked = stage.train.button(
         "Train",
         key="train_button",
         type="primary",
         disabled=not (checked and available),
         help="Train this setup now; the sliders alone never start a training.",
     )
-    note = c2.empty()
+    note = stage.status.empty()
     if checked is None:
         return None
-    if clicked or job_running(spec):
-        note.caption("Training now: the curves grow below. Stop ends it within a second.")
-    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=live_curves(output=spec.output))
+    render = stage_render(stage, spec.output)
+    result = run_spec(checked, PAGE_KEY, start=clicked and available, render=render, places=stage.places)
     if result is not None:
         note.caption(origin_text(result))
     elif available:
         note.caption("Not trained yet: press Train. Results of a setup trained before appear as soon as you select it.")
+        stage.inside.caption("What the first layer's units look for appears here once the network is trained.")
     return result
 
 
@@ -114,8 +114,8 @@ def headline(result: RunResult) -> None:
         st.caption(f"Early stopping kept the weights of epoch {result.best_epoch} (marked on the curves).")
 
 
-def curves(result: RunResult) -> None:
-    """Loss and accuracy, train vs validation, with other runs of this session overlaid on request."""
+def curves(result: RunResult, stage: Stage) -> None:
+    """Loss and accuracy on the stage, with other runs of this session overlaid on request (controls here)."""
     setups = session_setups()
     others = [rid for rid in setups if rid != result.run_id]
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
@@ -125,8 +125,8 @@ def curves(result: RunResult) -> None:
         format_func=setups.__getitem__,
         max_selections=2,
         key="overlay",
-        help="Draw up to two earlier runs on the same curves (dashed, dotted) to compare them; the key under the "
-        "curves names each line in full.",
+        help="Draw up to two earlier runs on the curves above (dashed, dotted) to compare them; the key here "
+        "names each line in full.",
     )
     log_scale = c2.toggle(
         "Log-scale loss", key="log_loss", help="Losses span orders of magnitude: a log scale shows late progress."
@@ -136,15 +136,15 @@ def curves(result: RunResult) -> None:
     names = ["this run"] + [f"earlier run {i}" for i in range(1, len(runs))]
     histories = {name: run.history for name, run in zip(names, runs, strict=True)}
     # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
-    frame = {
-        "best_epochs": {name: run.best_epoch for name, run in zip(names, runs, strict=True)},
-        "run_points": {name: run.points for name, run in zip(names, runs, strict=True)},
-        "epochs": max(run.spec.epochs for run in runs),
-        "output": result.spec.output,
-    }
-    c1, c2 = st.columns(2)
-    c1.altair_chart(charts.curves_chart(histories, "loss", log_scale=log_scale, **frame), width="stretch")
-    c2.altair_chart(charts.curves_chart(histories, "accuracy", **frame), width="stretch")
+    show_curves(
+        stage,
+        histories,
+        log_scale=log_scale,
+        best_epochs={name: run.best_epoch for name, run in zip(names, runs, strict=True)},
+        run_points={name: run.points for name, run in zip(names, runs, strict=True)},
+        epochs=max(run.spec.epochs for run in runs),
+        output=result.spec.output,
+    )
     if len(runs) > 1:
         # The legend names the lines; the key says in full which setup each one is (any length, wrapped).
         descriptions = distinct_descriptions([run.spec for run in runs])
@@ -206,12 +206,6 @@ def code_and_model(result: RunResult | None, spec: ExperimentSpec) -> None:
 def main() -> None:
     projector_toggle()
     st.title(":material/model_training: Train a network")
-    st.markdown(
-        "Set every technique on the left, press **Train**, and watch the network learn: loss and accuracy "
-        "epoch by epoch, then what its units learned to look for and where it still goes wrong. "
-        "The link in your address bar keeps the whole setup: share it to open the same run."
-    )
-    lesson_banner()
     base = URL.load()
     with st.sidebar:
         maker = st.container()  # above the controls, filled once they give the setup
@@ -220,17 +214,28 @@ def main() -> None:
         lesson_link_maker(PAGE_KEY, spec)
     URL.write(spec)
     queue_sidebar()
+    stage = open_stage()  # Train, Stop, progress, curves and filters: one screen, right under the title
+    results = st.container()  # the run's numbers and curve controls, under the stage
+    lesson_banner()
+    st.markdown(
+        "Set every technique on the left, press **Train**, and watch the network learn: loss and accuracy "
+        "epoch by epoch, then what its units learned to look for and where it still goes wrong. "
+        "The link in your address bar keeps the whole setup: share it to open the same run."
+    )
     carried_settings_note(base)
     available = data_available(spec)
+    st.subheader("The network")
+    checked = show_architecture(spec)
     if available:
         with st.expander("Training images", icon=":material/image:"):
             data_gallery(spec)
-    st.subheader("The network")
-    result = train_section(spec, show_architecture(spec), available)
+    result = train_section(spec, checked, available, stage)
     if result is not None:
-        show_run_warnings(result)
-        headline(result)
-        curves(result)
+        with results:
+            show_run_warnings(result)
+            headline(result)
+            curves(result, stage)
+        stage_filters(result, stage)
         tab_weights, tab_mistakes = st.tabs(["What it learned", "Where it goes wrong"])
         with tab_weights:
             learned_weights_view(result)

@@ -58,7 +58,8 @@ def test_page_opens_on_the_course_b6_with_every_control(tmp_path, monkeypatch):
     assert at.selectbox(key="cnn_conv1_padding").value == "same"
     for name in ("rotation", "shift", "shear", "zoom", "noise", "elastic"):
         assert at.slider(key=f"cnn_aug_{name}").value == 0.0
-    assert [b.label for b in at.button if b.label in ("New random draws", "Train")] == ["New random draws", "Train"]
+    # Train on the stage under the title, the augmentation preview's button in its tab below.
+    assert [b.label for b in at.button if b.label in ("New random draws", "Train")] == ["Train", "New random draws"]
     table = at.table[-1].value
     assert list(table["Preset"]) == [f"B{i}" for i in range(1, 12)]  # all eleven, B11 included
     assert set(table["Status"]) == {"not trained yet"}

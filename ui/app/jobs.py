@@ -11,6 +11,7 @@ results can say how they came to be (``origin_text``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +56,22 @@ class Trained:
 
 
 # ------------------------------------------------------------- following
+@dataclass(frozen=True)
+class FollowPlaces:
+    """Where ``follow`` draws, when not one under the other where it is called (the stage: ``ui.app.stage``).
+
+    Attributes
+    ----------
+    stop : Any
+        A container for the Stop button (beside the Train button).
+    status : Any
+        A container for the status line and the progress bar.
+    """
+
+    stop: Any
+    status: Any
+
+
 STOP_LABEL = "Stop training"
 STOP_HELP = "Ends training within a second and keeps what was learned."
 PREPARING_TEXT = "Preparing data and building the model ..."
@@ -76,6 +93,7 @@ def follow(
     describe: Callable[[Any], tuple[str, float | None]] | None = None,
     stop_label: str = STOP_LABEL,
     stop_help: str = STOP_HELP,
+    places: FollowPlaces | None = None,
 ) -> NoReturn:
     """Show a job's status line, progress bar and live view until it ends, then rerun the page.
 
@@ -90,11 +108,14 @@ def follow(
     ``describe(job)`` gives the status line and the bar's fraction (None: unchanged); by
     default a training's. ``render`` receives ``job.latest`` each time it changes, several a
     second while training; a ``render.prepare(epochs)`` is called while a model is being built.
+    ``places``: where the Stop button and the status line go (default: here, one under the other).
     """
-    stop_button(job, key, stop_label, stop_help)
+    with places.stop if places is not None else contextlib.nullcontext():
+        stop_button(job, key, stop_label, stop_help)
     describe = describe if describe is not None else training_status
-    status = st.empty()
-    bar = st.progress(0.0)
+    with places.status if places is not None else contextlib.nullcontext():
+        status = st.empty()
+        bar = st.progress(0.0)
     live = st.empty()
     said, shown = "", None
     prepare = getattr(render, "prepare", None)  # charts built while the model is, not after its first report
@@ -182,6 +203,7 @@ def run_spec(
     *,
     start: bool,
     render: Callable[[EpochReport], None] | None = None,
+    places: FollowPlaces | None = None,
 ) -> RunResult | None:
     """The result for ``spec`` from the store; a running job is followed, and trained now if ``start``.
 
@@ -189,6 +211,7 @@ def run_spec(
     only what is stored (a stopped run is trained again if ``start``), or None.
     Invalid specs show ``st.error``; so does a failed training, with a Retry button.
     A ``CheckedSpec`` (``ui.charts.network.show_architecture``'s) is not counted again.
+    ``places``: where ``follow`` puts the Stop button and the status line (the stage's).
     """
     jobs = get_jobs()
     try:
@@ -204,7 +227,7 @@ def run_spec(
     if going and not start and left(spec.run_id):
         st.info(LEFT_TEXT)
     elif going and not start:
-        follow(job, key, render)
+        follow(job, key, render, places=places)
     stored = get_store().get(spec)
     if start and (going or stored_run(spec, get_store()) is None):
         try:
@@ -213,17 +236,19 @@ def run_spec(
         except ValueError as exc:
             st.error(plain(exc))
             return None
-        follow(job, key, render)
+        follow(job, key, render, places=places)
     if stored is None and job is not None and job.state == "failed":
-        show_failure(job, key, render)
+        show_failure(job, key, render, places)
     return stored
 
 
-def show_failure(job: Job, key: str, render: Callable[[EpochReport], None] | None = None) -> None:
+def show_failure(
+    job: Job, key: str, render: Callable[[EpochReport], None] | None = None, places: FollowPlaces | None = None
+) -> None:
     """A failed training's error, with a button that trains it again."""
     st.error(f"Training failed: {plain(job.error)}")
     if st.button("Retry", key=f"retry-{key}", help="Train this setup again."):
-        follow(get_jobs().retry(job.run_id), key, render)
+        follow(get_jobs().retry(job.run_id), key, render, places=places)
 
 
 def show_run_warnings(result: RunResult) -> None:
@@ -337,13 +362,18 @@ LIVE_RUN = "this run"  # the live curve's run label, as the Train page's final c
 
 
 def live_curves(
-    slot: Any | None = None, height: int | None = None, *, output: str = "softmax_ce", stacked: bool = False
+    slot: Any | None = None,
+    height: int | None = None,
+    *,
+    output: str = "softmax_ce",
+    stacked: bool = False,
+    stage: bool = False,
 ) -> Callable[[EpochReport], None]:
     """A ``render`` for ``follow``: loss and accuracy that grow within epochs, in a frame of all epochs.
 
     Drawn in ``slot`` when given, else under the Stop button and the progress bar; side by side, or one
     above the other (``stacked``: where the page's column is narrow). ``output`` (the spec's) names the
-    loss's chance line, as the final chart does.
+    loss's chance line, as the final chart does; ``stage``: drawn on the stage (``ui.app.stage``), lower.
     Training points come every few dozen batches (from the untrained network at 0),
     validation points at each epoch's end. The charts are built with Altair once;
     each later report only swaps their data (building and validating an Altair
@@ -366,6 +396,7 @@ def live_curves(
             points=report.points,
             output=output,
             live=True,
+            stage=stage,
         ).to_dict()
         names = list(spec.get("datasets", {}))
         if len(names) == 1:  # one table of points: the spec can be reused with new rows

@@ -43,6 +43,7 @@ LEGEND_MAX = len(LINE_COLORS)  # more runs than colours: no legend (the tooltip 
 LEGEND_WIDTH = 400  # pixels a legend under a chart may fill: half a 1280-pixel page, the narrowest a curve is drawn
 BEST_EPOCH_COLOR = "#2B8A3E"
 CHANCE_COLOR = "#495057"
+MOMENT_COLOR = "#7048E8"  # the moment a replay shows: a colour no curve, rule or chance line has
 BROKE_COLOR = "#C92A2A"  # where a value became NaN or infinite: the run blew up there
 # Axis numbers as people write them: 400, 2.5, 1,000 (never "4e+2"). Vega sets a linear axis' precision from its
 # tick step, which for "g" means significant digits (300 became "3e+2"); for "f" it means decimals. A log axis keeps
@@ -96,6 +97,8 @@ def curve_chart(
     best_epochs: Mapping[str, int | None] | None = None,
     height: int | None = None,
     chance: tuple[float, str] | None = None,
+    stage: bool = False,
+    moment: float | None = None,
 ) -> alt.LayerChart:
     """Curves over epochs, one line per run and split: the one builder of every such chart.
 
@@ -130,6 +133,10 @@ def curve_chart(
     chance : (value, name), optional
         The value of guessing and its name (``chance_line``: a loss of ln 10, 10% accuracy): a grey dashed
         line named on the chart, so that a curve stuck there reads as stuck, whatever the axis.
+    stage : bool
+        Drawn on the stage (``ui.app.stage``): the plot at the look's ``stage_plot_height``.
+    moment : float, optional
+        An epoch marked by a vertical rule: the moment a replay shows.
 
     Returns
     -------
@@ -145,10 +152,12 @@ def curve_chart(
         frame = frame[frame["value"].isna() | (frame["value"] > 0)]
     runs = list(runs) if runs is not None else list(dict.fromkeys(frame["run"]))
     splits = list(splits) if splits is not None else list(dict.fromkeys(frame["split"]))
-    style = _split_style(runs, splits, look) if len(splits) > 1 else _run_style(runs, run_title, muted, look)
+    style = _split_style(runs, splits, look, stage) if len(splits) > 1 else _run_style(runs, run_title, muted, look)
+    # On the stage (a third of the page wide) the chart's title names the axis, and the plot keeps the width.
+    y = _value_y(y_title, y_scale, y_domain, titled=not stage)
     base = alt.Chart(frame).encode(
         x=_epoch_x(frame, epochs),
-        y=_value_y(y_title, y_scale, y_domain),
+        y=y,
         tooltip=_curve_tooltip(run_title or "Run", y_title, y_scale, several_splits=len(splits) > 1),
         **style,
     )
@@ -159,8 +168,12 @@ def curve_chart(
     layers = [lines, dots, *_best_epoch_layers(best_epochs, look), *_broke_layers(frame, look)]
     if chance is not None:
         layers += _chance_layers(*chance, look)
+    if moment is not None:
+        layers += _moment_layers(moment, look)
     chart = alt.layer(*layers).properties(
-        title=alt.Title(title, subtitle=subtitle) if subtitle else title, width="container", height=plot_height(height)
+        title=alt.Title(title, subtitle=subtitle) if subtitle else title,
+        width="container",
+        height=plot_height(height, stage=stage),
     )
     return styled(chart, look)
 
@@ -172,8 +185,8 @@ def _epoch_x(frame: pd.DataFrame, epochs: int | None) -> alt.X:
     return alt.X("epoch:Q", title="Epoch", scale=scale, axis=alt.Axis(tickMinStep=1, format="d"))
 
 
-def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None) -> alt.Y:
-    """The value axis by ``curve_chart``'s rules: linear from 0, log, or 0 to 100%."""
+def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None, titled: bool = True) -> alt.Y:
+    """The value axis by ``curve_chart``'s rules: linear from 0, log, or 0 to 100%; untitled unless ``titled``."""
     if y_scale == "log":
         scale = alt.Scale(type="log", domain=list(y_domain)) if y_domain else alt.Scale(type="log")
     elif y_scale == "percent":
@@ -181,7 +194,8 @@ def _value_y(y_title: str, y_scale: YScale, y_domain: Sequence[float] | None) ->
     else:
         scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True)
     axis = alt.Axis(format={"percent": ".0%", "log": LOG_FORMAT}.get(y_scale, VALUE_FORMAT))
-    return alt.Y("value:Q", title=y_title + (" (log scale)" if y_scale == "log" else ""), scale=scale, axis=axis)
+    title = y_title + (" (log scale)" if y_scale == "log" else "") if titled else None
+    return alt.Y("value:Q", title=title, scale=scale, axis=axis)
 
 
 def chance_line(metric: str, output: str = "softmax_ce") -> tuple[float, str]:
@@ -203,6 +217,18 @@ def _chance_layers(chance: float, label: str, look: Look) -> list[alt.Chart]:
     # At the right end: where a curve that learns has left the chance level (a loss far below, accuracy far above).
     text = line.mark_text(align="right", baseline="bottom", dx=-4, dy=-3, color=CHANCE_COLOR, fontSize=look.font)
     return [rule, text.encode(y=alt.datum(chance), x=alt.value("width"), text=alt.value(label))]
+
+
+def _moment_layers(moment: float, look: Look) -> list[alt.Chart]:
+    """A dark vertical rule at the epoch a replay shows, with its epoch written at the top.
+
+    From a one-row generator, so that the chart keeps one data set (as the chance line).
+    """
+    one = alt.Chart(alt.sequence(0, 1, as_="one"))
+    rule = one.mark_rule(color=MOMENT_COLOR, strokeWidth=2).encode(x=alt.datum(moment))
+    text = one.mark_text(align="left", baseline="top", dx=4, dy=2, color=MOMENT_COLOR, fontSize=look.font)
+    label = f"epoch {moment:g}" if moment else "untrained"
+    return [rule, text.encode(x=alt.datum(moment), y=alt.value(0), text=alt.value(label))]
 
 
 def _broke_layers(frame: pd.DataFrame, look: Look) -> list[alt.Chart]:
@@ -231,20 +257,27 @@ def _curve_tooltip(run_title: str, y_title: str, y_scale: YScale, several_splits
 
 def _stroke_legend(look: Look, **options: Any) -> alt.Legend:
     """A legend whose symbols are line samples, long enough to show a dash pattern."""
-    return alt.Legend(symbolType="stroke", symbolStrokeWidth=3, symbolSize=look.font * 40, **options)
+    options.setdefault("symbolSize", look.font * 40)
+    return alt.Legend(symbolType="stroke", symbolStrokeWidth=3, **options)
 
 
-def _split_style(runs: list[str], splits: list[str], look: Look) -> dict[str, Any]:
-    """Colour for the splits (train blue, validation orange), line style for the runs (solid, dashed ...)."""
+def _split_style(runs: list[str], splits: list[str], look: Look, stage: bool = False) -> dict[str, Any]:
+    """Colour for the splits (train blue, validation orange), line style for the runs (solid, dashed ...).
+
+    On the stage (a third of the page wide) the legends' line samples are shorter, so that they fit.
+    """
     palette = [TRAIN_COLOR, VAL_COLOR, *LINE_COLORS]
     colors = [palette[i % len(palette)] for i in range(len(splits))]
     dashes = [RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]
+    short = {"symbolSize": look.font * 16} if stage else {}
     run_legend = None
     if len(runs) > 1:
-        run_legend = _stroke_legend(look, orient="top", direction="vertical", symbolStrokeColor="#1F2430")
+        run_legend = _stroke_legend(look, orient="top", direction="vertical", symbolStrokeColor="#1F2430", **short)
     split_scale = alt.Scale(domain=splits, range=colors)
     return {
-        "color": alt.Color("split:N", title=None, scale=split_scale, legend=_stroke_legend(look, orient="top")),
+        "color": alt.Color(
+            "split:N", title=None, scale=split_scale, legend=_stroke_legend(look, orient="top", **short)
+        ),
         "strokeDash": alt.StrokeDash(
             "run:N", title=None, sort=runs, scale=alt.Scale(domain=runs, range=dashes), legend=run_legend
         ),
@@ -308,6 +341,8 @@ def curves_chart(
     run_points: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
     output: str | None = None,
     live: bool = False,
+    stage: bool = False,
+    moment: float | None = None,
 ) -> alt.LayerChart:
     """Train and validation curves of one metric, one line style per run (``curve_chart`` on Keras histories).
 
@@ -339,6 +374,10 @@ def curves_chart(
         The spec's output (``softmax_ce``, ``sigmoid_mse``): draws the chance line (``chance_line``).
     live : bool
         The chart of a run still training: its subtitle says so (its axes are the final chart's).
+    stage : bool
+        Drawn on the stage (``ui.app.stage``), a third of a 1280-pixel page wide: lower, its title short.
+    moment : float, optional
+        The epoch a replay shows, marked by a vertical rule.
     """
     if metric not in METRIC_TITLES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_TITLES)}.")
@@ -349,11 +388,15 @@ def curves_chart(
     title = METRIC_TITLES[metric]
     # A short title that fits half a 1280-pixel page, and what the lines are in a subtitle under it.
     subtitle = "training vs validation images" + (", every run" if len(histories) > 1 else "")
+    subtitle += ", as it trains" if live else ""
+    if stage:  # a third of the page: the legend says train and validation, the subtitle what else is to know
+        notes = {"log scale": metric == "loss" and log_scale, "as it trains": live, "every run": len(histories) > 1}
+        subtitle = ", ".join(note for note, applies in notes.items() if applies) or None
     y_scale: YScale = "percent" if metric == "accuracy" else "log" if log_scale else "linear"
     return curve_chart(
         rows,
         title=f"{title} per epoch",
-        subtitle=subtitle + (", as it trains" if live else ""),
+        subtitle=subtitle,
         y_title=title,
         y_scale=y_scale,
         epochs=epochs,
@@ -362,6 +405,8 @@ def curves_chart(
         best_epochs=best_epochs,
         height=height,
         chance=chance_line(metric, output) if output is not None else None,
+        stage=stage,
+        moment=moment,
     )
 
 

@@ -46,6 +46,9 @@ class Look:
         Height of a line or bar chart's plot (pixels); charts are never drawn lower.
     matrix_size : int
         Side of the confusion matrix.
+    stage_plot_height : int
+        Height of a curve's plot on the stage (``ui.app.stage``): lower than ``plot_height``, so that the
+        curves, the filters, Stop and the progress bar share one 1280x720 screen.
     """
 
     font: int = 14
@@ -53,10 +56,11 @@ class Look:
     chart_title_font: int = 17
     plot_height: int = 320
     matrix_size: int = 440
+    stage_plot_height: int = 220
 
 
 NORMAL = Look()
-PROJECTOR = Look(font=18, title_font=19, chart_title_font=22, plot_height=420, matrix_size=560)
+PROJECTOR = Look(font=18, title_font=19, chart_title_font=22, plot_height=420, matrix_size=560, stage_plot_height=220)
 _LOOK: ContextVar[Look] = ContextVar("chart_look", default=NORMAL)
 
 
@@ -89,9 +93,10 @@ def styled(chart: ChartT, look: Look | None = None) -> ChartT:
     )
 
 
-def plot_height(height: int | None) -> int:
-    """The height to draw a plot at: as asked, but never below the current look's."""
-    return max(height or 0, current_look().plot_height)
+def plot_height(height: int | None, stage: bool = False) -> int:
+    """The height to draw a plot at: as asked, but never below the current look's (its stage's, on the stage)."""
+    look = current_look()
+    return max(height or 0, look.stage_plot_height if stage else look.plot_height)
 
 
 def natural_key(label: str) -> list[Any]:

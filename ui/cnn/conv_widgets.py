@@ -76,20 +76,19 @@ def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:
         for name, value in _block_values(i, ConvBlock()).items():
             st.session_state.setdefault(p + name, value)
         st.markdown(f"**Block {i}**")
-        c1, c2, c3 = st.columns(3)
-        filters = c1.select_slider("Filters", **_w(p, f"conv{i}_filters", FILTER_OPTIONS))
-        kernel = c2.select_slider(
+        # One control a row: in the sidebar each slider then gets its whole width (200 px and more at 1280x720).
+        filters = st.select_slider("Filters", **_w(p, f"conv{i}_filters", FILTER_OPTIONS))
+        kernel = st.select_slider(
             "Kernel", format_func=lambda k: f"{k}x{k}", **_w(p, f"conv{i}_kernel", KERNEL_OPTIONS)
         )
-        stride = c3.select_slider("Stride", **_w(p, f"conv{i}_stride", STRIDE_OPTIONS))
+        stride = st.select_slider("Stride", **_w(p, f"conv{i}_stride", STRIDE_OPTIONS))
         c1, c2 = st.columns(2)
         padding = c1.selectbox("Padding", **_w(p, f"conv{i}_padding", ("same", "valid")))
         pool = c2.selectbox(
             "Max pool", format_func=lambda v: "none" if v == 0 else f"{v}x{v}", **_w(p, f"conv{i}_pool", POOL_OPTIONS)
         )
-        c1, c2 = st.columns(2)
-        dropout = c1.slider("Dropout", 0.0, 0.8, step=0.05, **_w(p, f"conv{i}_dropout"))
-        l2 = c2.selectbox(
+        dropout = st.slider("Dropout", 0.0, 0.8, step=0.05, **_w(p, f"conv{i}_dropout"))
+        l2 = st.selectbox(
             "L2", format_func=lambda v: "off" if v == 0 else f"{v:g}", **_w(p, f"conv{i}_l2", BLOCK_L2_OPTIONS)
         )
         blocks.append(ConvBlock(int(filters), int(kernel), int(stride), padding, int(pool), float(dropout), float(l2)))
@@ -100,6 +99,6 @@ def conv_controls(key_prefix: str) -> tuple[ConvBlock, ...]:
 
 def augmentation_controls(key_prefix: str) -> Augmentation:
     """A slider for each augmentation setting (``lab.spec.SETTINGS``); all at 0 is no augmentation."""
-    values = group_controls("augmentation", key_prefix, columns=2)
+    values = group_controls("augmentation", key_prefix)  # one a row: each slider the sidebar's whole width
     st.caption("Applied to training images only, inside the model (Keras preprocessing layers): never to evaluation.")
     return Augmentation(**{key.removeprefix(AUG_PREFIX): value for key, value in values.items()})

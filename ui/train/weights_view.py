@@ -26,9 +26,12 @@ from lab.data.sources import class_names
 from lab.nn.result import RunResult
 from ui import charts
 from ui.app.data import data_on_machine
+from ui.app.stage import Stage
 from ui.charts import images
 
 FILTERS_PER_PAGE = 100  # tiles per filter picture: wide layers are paged
+STAGE_FILTERS = 60  # the first units' filters on the stage: ten rows of six fit beside the curves
+STAGE_COLUMNS = 6
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the trained weights ...")
@@ -79,6 +82,27 @@ def learned_weights_view(result: RunResult) -> None:
         filter_grid(first_layer_filters(kernels, spec), frames, len(spec.hidden) == 1)
     if len(spec.hidden) > 1 or spec.conv:
         unit_means_view(result, positive, negative, weights)
+
+
+def stage_filters(result: RunResult, stage: Stage) -> None:
+    """The trained network's first-layer filters (or class templates) on the stage, beside the curves."""
+    kernels = _kernels(result.run_id, result.created, result)
+    with stage.inside.container():
+        if kernels is None:
+            st.caption("This run's model file is missing from the store, so its weights cannot be shown.")
+        elif not result.spec.hidden:
+            templates = class_templates(kernels)
+            st.markdown("**Class templates**: each output unit's 784 weights")
+            st.image(images.image_grid(templates, columns=5, mode="diverging", labels=class_names(result.spec.data)))
+        elif result.spec.conv:
+            st.caption("This network starts with convolutions: its kernels are on the CNN page.")
+        else:
+            filters = first_layer_filters(kernels, result.spec)
+            shown = min(len(filters), STAGE_FILTERS)
+            st.markdown(f"**First layer**: what {'each' if shown == len(filters) else f'the first {shown}'} of its "
+                        f"{len(filters)} units look{'s' if len(filters) == 1 else ''} for")  # fmt: skip
+            picture = images.image_grid(filters[:shown], columns=min(STAGE_COLUMNS, shown), mode="diverging")
+            st.image(picture, caption="Red: ink there raises the unit's input; blue: lowers it.")
 
 
 def threshold_slider(weights: np.ndarray) -> float:
