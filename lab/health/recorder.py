@@ -385,6 +385,8 @@ def saturated_share(values: np.ndarray, activation: str) -> float | None:
     Counted over every output (unit x image, and position for a convolution), the finite ones;
     None for another activation (ReLU has no upper asymptote) or no finite output.
     """
+    if activation not in ("sigmoid", "tanh"):
+        return None
     flat = np.asarray(values, dtype=np.float32).ravel()
     flat = flat[np.isfinite(flat)]
     if flat.size == 0:
@@ -392,9 +394,7 @@ def saturated_share(values: np.ndarray, activation: str) -> float | None:
     if activation == "sigmoid":
         low, high = SIGMOID_SATURATION
         return float(np.count_nonzero((flat < low) | (flat > high)) / flat.size)
-    if activation == "tanh":
-        return float(np.count_nonzero(np.abs(flat) > TANH_SATURATION) / flat.size)
-    return None
+    return float(np.count_nonzero(np.abs(flat) > TANH_SATURATION) / flat.size)
 
 
 def dead_share(values: np.ndarray, activation: str) -> float | None:

@@ -13,7 +13,8 @@ API
 - ``feature_maps``: one (height, width, channels) float16 array per convolution, the outputs
   for the one fixed digit ``setup.feature_digit``; () for an MLP;
 - ``output_weights``: (last hidden units, 10) float16, the output layer's kernel;
-- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set;
+- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set (its
+  first ``CONV_VAL_DIGITS`` for a convolutional network: ``setup.val_digits``);
 - ``dead`` / ``saturated``: (hidden layers,) float32 shares, one per ``setup.layers``, NaN where
   the activation has no such state (see :func:`lab.health.recorder.dead_share` and
   :func:`lab.health.recorder.saturated_share`): *dead* is the share of ReLU units (a convolution's
@@ -29,7 +30,7 @@ API
 ``activations`` (the hidden layers measured for dead and saturated shares), ``map_layer``,
 ``map_labels`` / ``map_index`` (the map's digits and their rows in the validation set),
 ``feature_layers``, ``feature_digit`` (784 pixels in [0, 1]) and ``feature_label``,
-``steps_per_epoch``.
+``steps_per_epoch``, ``val_digits``.
 
 ``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``epochs`` (their times),
 ``map_domain()`` (one symmetric axis range for every frame), ``nearest(index)`` (the snapshot at
@@ -59,8 +60,8 @@ Choices
   rotation) without bending the map, so a point moves between two frames only as much as the
   network's representation changed. The scale keeps every frame in about the same range, so
   one axis domain serves the whole film.
-- **Cost**: one forward pass of the validation set (confusion) and one of the map digits (every
-  hidden layer) per snapshot, eager, plus a 2-D PCA; nothing here consumes Keras' random
+- **Cost**: one eager forward pass of the validation digits per snapshot (every hidden layer
+  and the answers: confusion, map, dead and saturated shares), plus a 2-D PCA; nothing here consumes Keras' random
   generators (inference mode only) and nothing changes the weights: a training's numbers are
   the same with and without recording (``tests/test_snapshots.py``).
 - **Stop**: a snapshot within an epoch is skipped once the training was asked to stop.
@@ -95,6 +96,9 @@ MAP_DIGITS = 300  # validation digits on the hidden-layer map
 MAP_SEED = 20_231  # which digits: the same for every run on the same data
 EARLY_STEPS = 5  # snapshots within epoch 1, after steps 1, 2, 4 ... 2**(EARLY_STEPS - 1)
 NEIGHBOURS = 15  # map digits that vote where a new image lands
+# A convolutional network's snapshot looks at this many validation digits at most (its confusion matrix):
+# a forward pass of B7 costs about half a millisecond an image, and a snapshot must stay cheap beside training.
+CONV_VAL_DIGITS = 1000
 
 
 # ---------------------------------------------------------------- what a film holds
@@ -128,6 +132,9 @@ class FilmSetup:
         Its digit.
     steps_per_epoch : int
         Batches in an epoch (``Snapshot.step`` / this = epochs done).
+    val_digits : int
+        The validation digits the confusion matrices count: all of them, or the first
+        ``CONV_VAL_DIGITS`` for a convolutional network. The map's digits are among them.
     """
 
     kind: str
@@ -142,6 +149,7 @@ class FilmSetup:
     feature_digit: np.ndarray | None = None
     feature_label: int | None = None
     steps_per_epoch: int = 0
+    val_digits: int = 0
 
 
 @dataclass(frozen=True)
@@ -305,9 +313,9 @@ def make_setup(spec: ExperimentSpec, data: Prepared) -> FilmSetup:
     """What a training of ``spec`` on ``data`` will record (no TensorFlow)."""
     infos = layer_infos(spec)
     hidden = [layer for layer in probed_layers(spec) if layer.activation_layer is not None]
-    x_val, labels_val = _map_source(data)
-    index = map_digits(labels_val)
     convs = [info.name for info in infos if info.kind == "conv"]
+    x_val, labels_val = _map_source(data, CONV_VAL_DIGITS if convs else None)
+    index = map_digits(labels_val)
     first = next(info for info in infos if info.kind in ("conv", "dense", "output"))
     units = first.output_shape[-1]
     feature_digit, feature_label = None, None
@@ -328,14 +336,14 @@ def make_setup(spec: ExperimentSpec, data: Prepared) -> FilmSetup:
         feature_digit=feature_digit,
         feature_label=feature_label,
         steps_per_epoch=steps,
+        val_digits=len(labels_val),
     )
 
 
-def _map_source(data: Prepared) -> tuple[np.ndarray, np.ndarray]:
-    """The validation images and digits, or the test set's when nothing validates."""
-    if len(data.x_val):
-        return data.x_val, data.labels_val
-    return data.x_test, data.labels_test
+def _map_source(data: Prepared, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The validation images and digits (the test set's when nothing validates), the first ``most`` of them."""
+    x, labels = (data.x_val, data.labels_val) if len(data.x_val) else (data.x_test, data.labels_test)
+    return x[:most], labels[:most]
 
 
 def _pixels(x: np.ndarray, mean: np.ndarray | None, raw: bool) -> np.ndarray:
@@ -453,10 +461,9 @@ class SnapshotRecorder:
     def __init__(self, spec: ExperimentSpec, data: Prepared, observer: Any = None) -> None:
         self.spec = spec
         self.setup = make_setup(spec, data)
-        x_val, labels_val = _map_source(data)
+        x_val, labels_val = _map_source(data, self.setup.val_digits)
         self.x_val = np.asarray(x_val, dtype=np.float32)
         self.labels_val = np.asarray(labels_val, dtype=np.int64)
-        self.x_map = self.x_val[self.setup.map_index]
         self.observer = observer
         self.snapshots: list[Snapshot] = []
         self.seconds = 0.0
@@ -494,15 +501,11 @@ class SnapshotRecorder:
         setup = self.setup
         if self._probe is None:
             probs, hidden = predict_probs(model, self.x_val), []
-        elif setup.kind == "dense":  # one pass over the validation set gives all: its hidden layers are small
+        else:  # one pass over the validation digits gives every hidden layer and the answers
             *hidden, probs = (
                 np.asarray(a, dtype=np.float32) for a in _as_list(self._probe(self.x_val, training=False))
             )
             hidden = [a[setup.map_index] for a in hidden]
-        else:  # a convolution's outputs over the whole validation set would take hundreds of MB
-            probs = predict_probs(model, self.x_val)
-            acts = _as_list(self._probe(self.x_map, training=False))[:-1]
-            hidden = [np.asarray(a, dtype=np.float32) for a in acts]
         predicted = np.argmax(np.nan_to_num(probs), axis=1)
         confusion = np.bincount(self.labels_val * NUM_CLASSES + predicted, minlength=NUM_CLASSES * NUM_CLASSES).reshape(
             NUM_CLASSES, NUM_CLASSES
@@ -666,6 +669,7 @@ def film_bytes(film: Film) -> bytes:
         "map_index": setup.map_index.astype(np.int32),
         "feature_layers": np.array(setup.feature_layers, dtype=str),
         "steps_per_epoch": np.array(setup.steps_per_epoch),
+        "val_digits": np.array(setup.val_digits),
         "record_seconds": np.array(film.record_seconds),
         "epoch": np.array([s.epoch for s in shots], dtype=np.float64),
         "step": np.array([s.step for s in shots], dtype=np.int64),
@@ -744,6 +748,7 @@ def film_from_bytes(data: bytes) -> Film:
         feature_digit=a["feature_digit"].astype(np.float32) if "feature_digit" in a else None,
         feature_label=int(a["feature_label"]) if "feature_label" in a else None,
         steps_per_epoch=int(a["steps_per_epoch"]),
+        val_digits=int(a["val_digits"]),
     )
     shots = []
     for i in range(len(a["epoch"])):
