@@ -224,15 +224,25 @@ class RunStore:
         """The stored runs of ``spec`` at any number of epochs (a preset and its capped runs), newest first."""
         return self._index.select("spec_key = ?", (spec_key(spec),)) if self._refreshed() else []
 
-    def runs_with_health(self, limit: int | None = None) -> list[RunInfo]:
-        """Stored runs that have a gradient-health record (``health.json``), newest first."""
+    def runs_with_health(self, limit: int | None = None, including: Sequence[str] = ()) -> list[RunInfo]:
+        """Stored runs that have a gradient-health record (``health.json``), newest first.
+
+        Parameters
+        ----------
+        limit : int, optional
+            At most this many of the newest (all with ``None``).
+        including : sequence of str
+            Run ids added after those (if stored with a health record) even when older: a page's
+            default pair, or the runs a session chose.
+        """
         if not self._refreshed():
             return []
-        return [
-            info
-            for info in self._index.select("has_health = 1", limit=limit)
-            if (self.path(info.run_id) / "health.json").is_file()
-        ]
+        runs = self._index.select("has_health = 1", limit=limit)
+        listed = {info.run_id for info in runs}
+        extra = [run_id for run_id in dict.fromkeys(including) if run_id and run_id not in listed]
+        if extra:
+            runs += self._index.select(f"has_health = 1 AND run_id IN ({', '.join('?' * len(extra))})", extra)
+        return [info for info in runs if (self.path(info.run_id) / "health.json").is_file()]
 
     def recent(self, limit: int = 200) -> list[RunInfo]:
         """The ``limit`` newest runs."""
