@@ -518,16 +518,33 @@ class RunIndex:
     def select(self, where: str = "", params: Sequence[Any] = (), order: str = "created DESC, run_id",
                limit: int | None = None, offset: int = 0) -> list[RunInfo]:  # fmt: skip
         """Runs matching an SQL condition on ``runs``' columns, in ``order`` (the store's queries build these)."""
-        sql = f"SELECT {_INFO_COLUMNS} FROM runs {('WHERE ' + where) if where else ''} ORDER BY {order}"
+        return self.page(where, params, order, limit, offset, count=False).rows
+
+    def page(self, where: str = "", params: Sequence[Any] = (), order: str = "created DESC, run_id",
+             limit: int | None = None, offset: int = 0, count: bool = True) -> RunPage:  # fmt: skip
+        """``select`` and the number of matching runs, read from one snapshot (writers may be adding runs)."""
+        condition = f"WHERE {where}" if where else ""
+        sql = f"SELECT {_INFO_COLUMNS} FROM runs {condition} ORDER BY {order}"
         args = list(params)
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [int(limit), int(offset)]
-        rows = self._retrying(lambda conn: conn.execute(sql, args).fetchall())
-        infos = []
-        for run_id, spec_json, metrics_json, trained_by in rows:
-            infos.append(RunInfo(run_id, ExperimentSpec.from_json(spec_json), json.loads(metrics_json), trained_by))
-        return infos
+
+        def work(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int]:
+            conn.execute("BEGIN")  # one read snapshot for the rows and their count
+            try:
+                rows = conn.execute(sql, args).fetchall()
+                total = conn.execute(f"SELECT COUNT(*) FROM runs {condition}", list(params)).fetchone()[0] if count else 0
+            finally:
+                conn.execute("COMMIT")
+            return rows, int(total)
+
+        rows, total = self._retrying(work)
+        infos = [
+            RunInfo(run_id, ExperimentSpec.from_json(spec_json), json.loads(metrics_json), trained_by)
+            for run_id, spec_json, metrics_json, trained_by in rows
+        ]
+        return RunPage(infos, total if count else len(infos))
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         """How many runs match an SQL condition."""

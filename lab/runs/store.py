@@ -148,14 +148,20 @@ class RunStore:
             return []
         return self._index.select()
 
-    def broken(self) -> list[tuple[str, str]]:
+    def broken(self, full: bool = True) -> list[tuple[str, str]]:
         """(folder name, why) for every run folder ``list`` skips, so that the teacher can see and delete them.
 
         The same checks as ``list`` (the spec, its hash against the folder's name, every
         metric's type and range, the history), so a run is either listed or here. A
         folder that is not a run at all (a stray folder in the store) is here too.
+
+        Parameters
+        ----------
+        full : bool
+            Check every run's files for edits in place (a ``stat`` each, as ``list``); with
+            False, only the folders that appeared or changed since the index last looked.
         """
-        if not self._refreshed(full=True):
+        if not self._refreshed(full=full):
             return []
         return sorted(self._index.broken())
 
@@ -305,8 +311,7 @@ class RunStore:
         where = " AND ".join(clauses)
         direction = "DESC" if descending else "ASC"
         order = f"{sort} IS NULL, {sort} {direction}, created DESC, run_id"
-        rows = self._index.select(where, params, order, limit=limit, offset=offset)
-        return RunPage(rows, self._index.count(where, params))
+        return self._index.page(where, params, order, limit=limit, offset=offset)
 
     def credit(self, run_id: str, nickname: str) -> str:
         """Record who trained a run (first nickname wins); returns the nickname the run is credited to.
