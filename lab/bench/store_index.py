@@ -19,14 +19,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lab.runs.index import INDEX_FOLDER
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
 
@@ -38,6 +37,8 @@ EPOCHS = 20  # each synthetic run's history, as a class's runs have
 HEALTH_EVERY = 10  # one run in ten has a gradient-health record (as the Gradients page's pairs do)
 FASHION_EVERY = 20  # one run in twenty is on Fashion-MNIST (not a digit model)
 REPO = Path(__file__).resolve().parents[2]
+BENCH_DIR_ENV = "MLP_LAB_BENCH_DIR"
+COMPLETE = ".complete"  # written into the big store once all its folders are: a later run reuses it
 
 # Times one page's reruns in a fresh interpreter; prints {"seconds": [...]} last.
 PAGE_SCRIPT = """
@@ -67,8 +68,9 @@ class IndexBench:
     ----------
     runs : int
         Runs in the big store.
-    build_seconds : float
-        Writing the big store's folders (plain file writes and hard links).
+    build_seconds : float or None
+        Writing the big store's folders (plain file writes and hard links); None when an earlier
+        run's store was reused.
     rebuild_seconds : float
         Building its index from scratch (every folder read and checked).
     open_best_ms, small_open_best_ms : float
@@ -78,7 +80,7 @@ class IndexBench:
     """
 
     runs: int
-    build_seconds: float
+    build_seconds: float | None
     rebuild_seconds: float
     open_best_ms: float
     small_open_best_ms: float
@@ -86,8 +88,9 @@ class IndexBench:
 
     def __str__(self) -> str:
         pages = "; ".join(f"{name} {small:.3f} s vs {big:.3f} s" for name, (small, big) in self.pages.items())
+        built = "reused" if self.build_seconds is None else f"written in {self.build_seconds:.1f} s"
         return (
-            f"{self.runs:,} runs written in {self.build_seconds:.1f} s; index rebuilt from scratch in "
+            f"{self.runs:,} runs {built}; index rebuilt from scratch in "
             f"{self.rebuild_seconds:.1f} s; open the store + best 30 for Draw: {self.open_best_ms:.1f} ms "
             f"({self.small_open_best_ms:.1f} ms with {SMALL} runs); one page run, {SMALL} runs vs "
             f"{self.runs:,}: {pages}"
@@ -102,19 +105,27 @@ def template_run(home: Path) -> Path:
     return train_and_save(check_network(TEMPLATE), RunStore(home)).path
 
 
-def write_runs(home: Path, template: Path, count: int, seed: int = 0) -> None:
+def write_runs(home: Path, template: Path, count: int, seed: int = 0, threads: int = 8) -> None:
     """Write ``count`` complete run folders into ``home``, linked to ``template``'s big files, without the store.
 
     Each has its own spec (``TEMPLATE`` with another seed, so another run id), a ``result.json``
     of its own (a test accuracy drawn at random, a 20-epoch history) and a creation time one
-    second after the last. Hard links cost no disk; where they are refused, copies.
+    second after the last. Hard links cost no disk; where they are refused, copies. Several
+    threads write at once: creating a file waits on the disk far more than on Python.
     """
     home.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     accuracies = rng.uniform(0.1, 0.99, count).round(4)
     base = time.time() - count
+    chunks = [range(start, min(start + 1000, count)) for start in range(0, count, 1000)]
+    with ThreadPoolExecutor(threads) as pool:
+        for done in pool.map(lambda chunk: _write_chunk(home, template, chunk, accuracies, base), chunks):
+            del done
+
+
+def _write_chunk(home: Path, template: Path, indices: range, accuracies: np.ndarray, base: float) -> None:
     epochs = np.arange(1, EPOCHS + 1)
-    for i in range(count):
+    for i in indices:
         data = "fashion" if i % FASHION_EVERY == FASHION_EVERY - 1 else TEMPLATE.data
         spec = TEMPLATE.replace(seed=1 + i, data=data, epochs=EPOCHS)
         folder = home / spec.run_id
@@ -162,34 +173,48 @@ def time_page(page: str, home: Path, reruns: int = 3) -> float:
     return statistics.median(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
 
 
+def bench_folder() -> Path:
+    """Where the benchmark keeps its stores: ``$MLP_LAB_BENCH_DIR``, else ``~/.cache/mlp-lab/index-bench``."""
+    return Path(os.environ.get(BENCH_DIR_ENV) or Path.home() / ".cache" / "mlp-lab" / "index-bench")
+
+
 def bench_index(runs: int = RUNS, folder: str | Path | None = None, pages: tuple[str, ...] = PAGES) -> IndexBench:
-    """Build a ``runs``-run store and a 10-run store, and time what the index answers on each.
+    """Build a ``runs``-run store and a 10-run store (once), and time what the index answers on each.
+
+    The big store is written once and kept (``bench_folder()``): writing 100,000 folders waits on
+    the disk for minutes on a small virtual machine, while everything timed here reads them.
+    A later run finds it complete and reuses it (``build_seconds`` is then None).
 
     Parameters
     ----------
     runs : int, default 100,000
         Runs in the big store.
     folder : str or Path, optional
-        Where to build the stores (kept); default a temporary folder, erased at the end.
+        Where to build and keep the stores; default ``bench_folder()``.
     pages : tuple of str
         The pages timed under AppTest (names of ``pages/*.py``).
     """
-    root = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="mlp-index-bench-"))
-    try:
-        template = template_run(root / "template")
-        small, big = root / "small", root / "big"
-        write_runs(small, template, SMALL)
+    root = Path(folder) if folder is not None else bench_folder()
+    template_home = root / "template"
+    template = template_home / TEMPLATE.run_id
+    if not (template / "result.json").is_file():
+        template = template_run(template_home)
+    small, big = root / "small", root / f"big-{runs}"
+    shutil.rmtree(small, ignore_errors=True)
+    write_runs(small, template, SMALL)
+    build = None
+    if not (big / COMPLETE).is_file():
+        shutil.rmtree(big, ignore_errors=True)
         start = time.perf_counter()
         write_runs(big, template, runs)
         build = time.perf_counter() - start
-        RunStore(small).rebuild_index()
-        start = time.perf_counter()
-        RunStore(big).rebuild_index()
-        rebuild = time.perf_counter() - start
-        assert (big / INDEX_FOLDER).is_dir()
-        big_ms, small_ms = time_open_best(big), time_open_best(small)
-        timed = {page: (time_page(page, small), time_page(page, big)) for page in pages}
-        return IndexBench(runs, build, rebuild, big_ms, small_ms, timed)
-    finally:
-        if folder is None:
-            shutil.rmtree(root, ignore_errors=True)
+        (big / COMPLETE).write_text(str(runs))
+    RunStore(small).rebuild_index()
+    start = time.perf_counter()
+    indexed = RunStore(big).rebuild_index()
+    rebuild = time.perf_counter() - start
+    if indexed != runs:
+        raise RuntimeError(f"{big} indexed {indexed} runs, not {runs}: delete the folder and run again.")
+    big_ms, small_ms = time_open_best(big), time_open_best(small)
+    timed = {page: (time_page(page, small), time_page(page, big)) for page in pages}
+    return IndexBench(runs, build, rebuild, big_ms, small_ms, timed)

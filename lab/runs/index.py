@@ -29,6 +29,7 @@ once, when found), so that listings skip it without reading it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -175,31 +176,35 @@ class IndexRow:
     files_mtime_ns: int
     files_size: int
     size: int
+    spec_json: str = ""  # the spec's JSON as stored (default: ``spec.to_json()``)
 
     def values(self) -> tuple[Any, ...]:
         """The row's values in ``_COLUMNS`` order."""
-        m, spec = self.metrics, self.spec
+        m, spec, key = self.metrics, self.spec, spec_key(self.spec)
         return (
-            self.run_id, spec.data, preset_name(spec), "cnn" if spec.conv else "mlp", int(m["params"]),
+            self.run_id, spec.data, preset_name(spec, key), "cnn" if spec.conv else "mlp", int(m["params"]),
             spec.epochs, int(m["epochs_run"]), _real(m.get("test_accuracy")), _real(m.get("test_loss")),
             _real(self.best_val), int(bool(m["stopped"])), int(bool(m["diverged"])), float(m.get("created") or 0.0),
             float(m["train_seconds"]), int(self.has_model), int(self.has_health), self.trained_by,
-            spec_key(spec), spec.to_json(), json.dumps(m), self.inode, self.mtime_ns, self.files_mtime_ns,
+            key, self.spec_json or spec.to_json(), json.dumps(m), self.inode, self.mtime_ns, self.files_mtime_ns,
             self.files_size, self.size,
         )  # fmt: skip
 
 
 def spec_key(spec: ExperimentSpec) -> str:
-    """What a spec is apart from its epochs: a preset and its capped runs share it."""
-    return spec.replace(epochs=1).run_id
+    """What a spec is apart from its epochs, hashed as run ids are: a preset and its capped runs share it."""
+    values = spec.to_dict(omit_defaults=True)
+    values.pop("epochs", None)
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 _PRESET_NAMES: dict[str, dict[str, str]] = {}  # data -> spec_key -> preset name
 _PRESET_LOCK = threading.Lock()
 
 
-def preset_name(spec: ExperimentSpec) -> str:
-    """The course preset a spec trains (its full or quick plan, any epochs), or ``""``."""
+def preset_name(spec: ExperimentSpec, key: str | None = None) -> str:
+    """The course preset a spec trains (its full or quick plan, any epochs), or ``""`` (``key``: its ``spec_key``)."""
     with _PRESET_LOCK:
         names = _PRESET_NAMES.get(spec.data)
         if names is None:
@@ -215,7 +220,7 @@ def preset_name(spec: ExperimentSpec) -> str:
                 for planned in (preset, preset.quick()):
                     names.setdefault(spec_key(planned.spec), preset.name)
             _PRESET_NAMES[spec.data] = names
-    return names.get(spec_key(spec), "")
+    return names.get(key if key is not None else spec_key(spec), "")
 
 
 def best_val(history: dict[str, Sequence[float]]) -> float | None:

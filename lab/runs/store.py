@@ -495,14 +495,14 @@ def _saved_row(result: RunResult, folder: Path) -> IndexRow:
 
 def _index_row(folder: Path) -> IndexRow:
     """The index's row of a run folder, read and checked as every reader checks it; raises for a broken run."""
-    info = _read_info(folder)
-    history = checked_history(json.loads((folder / "result.json").read_text()).get("history"))
+    spec_json = (folder / "spec.json").read_text()
+    info, history = _checked_info(folder, spec_json, (folder / "result.json").read_text())
     inode, mtime_ns, files_mtime_ns, files_size, size = folder_stats(folder)
     return IndexRow(
         run_id=info.run_id, spec=info.spec, metrics=info.metrics, best_val=best_val(history),
         has_model=(folder / "model.keras").is_file(), has_health=(folder / "health.json").is_file(),
         trained_by=info.trained_by, inode=inode, mtime_ns=mtime_ns, files_mtime_ns=files_mtime_ns,
-        files_size=files_size, size=size,
+        files_size=files_size, size=size, spec_json=spec_json,
     )  # fmt: skip
 
 
@@ -571,13 +571,18 @@ def _read_run(folder: Path) -> RunResult:
 
 def _read_info(folder: Path) -> RunInfo:
     """A run's summary from its folder, checked as every reader checks it; raises for a broken run."""
-    spec = read_spec((folder / "spec.json").read_text(), folder.name)
-    payload = json.loads((folder / "result.json").read_text())
+    return _checked_info(folder, (folder / "spec.json").read_text(), (folder / "result.json").read_text())[0]
+
+
+def _checked_info(folder: Path, spec_json: str, result_json: str) -> tuple[RunInfo, dict[str, list[float]]]:
+    """A run's summary and history from its two files' text, checked; raises for a broken run."""
+    spec = read_spec(spec_json, folder.name)
+    payload = json.loads(result_json)
     if not isinstance(payload, dict):
         raise ValueError(f"result.json holds {type(payload).__name__}, not an object")
     metrics = checked_metrics(payload.get("metrics"))
-    checked_history(payload.get("history"))  # a run listed is a run a page can open
-    return RunInfo(folder.name, spec, metrics, _read_credit(folder))
+    history = checked_history(payload.get("history"))  # a run listed is a run a page can open
+    return RunInfo(folder.name, spec, metrics, _read_credit(folder)), history
 
 
 def _folder_bytes(folder: Path, skip: Path | None = None) -> int:
