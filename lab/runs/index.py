@@ -46,7 +46,7 @@ from lab.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # PRAGMA user_version: an index of another version is rebuilt
+SCHEMA_VERSION = 2  # PRAGMA user_version: an index of another version is rebuilt
 BUSY_SECONDS = 30.0  # how long a writer waits for another process's transaction
 BATCH = 2000  # runs read from their folders per write transaction while (re)building
 INDEX_FOLDER = ".index"
@@ -88,11 +88,12 @@ CREATE TABLE IF NOT EXISTS runs (
     files_size INTEGER NOT NULL,
     size INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC);
-CREATE INDEX IF NOT EXISTS runs_digit ON runs (test_accuracy DESC, created DESC)
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC, run_id);
+CREATE INDEX IF NOT EXISTS runs_accuracy ON runs (test_accuracy DESC, created DESC, run_id);
+CREATE INDEX IF NOT EXISTS runs_digit ON runs (test_accuracy DESC, created DESC, run_id)
     WHERE diverged = 0 AND has_model = 1;
 CREATE INDEX IF NOT EXISTS runs_spec_key ON runs (spec_key);
-CREATE INDEX IF NOT EXISTS runs_health ON runs (created DESC) WHERE has_health = 1;
+CREATE INDEX IF NOT EXISTS runs_health ON runs (created DESC, run_id) WHERE has_health = 1;
 CREATE TABLE IF NOT EXISTS broken (
     name TEXT PRIMARY KEY,
     reason TEXT NOT NULL,

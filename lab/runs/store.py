@@ -309,8 +309,8 @@ class RunStore:
             clauses.append("created < ?")
             params.append(float(until))
         where = " AND ".join(clauses)
-        direction = "DESC" if descending else "ASC"
-        order = f"{sort} IS NULL, {sort} {direction}, created DESC, run_id"
+        # Descending, SQLite puts NULL (no value) last by itself, and an index on the column serves the order.
+        order = f"{sort} DESC, created DESC, run_id" if descending else f"{sort} IS NULL, {sort}, created DESC, run_id"
         return self._index.page(where, params, order, limit=limit, offset=offset)
 
     def credit(self, run_id: str, nickname: str) -> str:
