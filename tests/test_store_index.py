@@ -136,6 +136,8 @@ def test_preset_runs_health_runs_and_the_table_match_a_filter_of_the_full_listin
         1_700_000_010 <= i.metrics["created"] < 1_700_000_020 for i in everything
     )
     assert [i.run_id for i in mixed.recent(5)] == [i.run_id for i in everything[:5]]
+    session = [everything[7].run_id, everything[2].run_id, "nothere"]
+    assert [i.run_id for i in mixed.infos(session)] == [everything[2].run_id, everything[7].run_id]
     with pytest.raises(ValueError, match="Cannot sort runs by 'spec_json'"):
         mixed.table(sort="spec_json")
 

@@ -197,6 +197,17 @@ class RunStore:
         found = self._index.select("run_id = ?", (run_id,))
         return found[0] if found else None
 
+    def infos(self, run_ids: Sequence[str]) -> list[RunInfo]:
+        """The summaries of the stored runs among ``run_ids`` (a session's runs), newest first; others left out."""
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted or not self._refreshed():
+            return []
+        found: list[RunInfo] = []
+        for start in range(0, len(wanted), 500):  # SQLite takes at most a few hundred parameters at once
+            chunk = wanted[start : start + 500]
+            found += self._index.select(f"run_id IN ({', '.join('?' * len(chunk))})", chunk)
+        return sorted(found, key=lambda info: (-(info.metrics.get("created") or 0.0), info.run_id))
+
     def best_digit_runs(self, n: int | None = 30) -> list[RunInfo]:
         """The ``n`` stored runs that read digits best (all with ``None``), best test accuracy first.
 
