@@ -26,7 +26,8 @@ from ui.app.jobs import FollowPlaces, live_curves
 STAGE_CSS = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
-[data-testid="stMain"] h1 { padding-top: 0.25rem; }
+/* The title on one line, projector or not: the stage under it is what the class reads. */
+[data-testid="stMain"] h1 { padding-top: 0.25rem; font-size: 2.4rem; }
 </style>
 """
 
@@ -66,7 +67,7 @@ def open_stage() -> Stage:
     st.html(STAGE_CSS)
     with st.container(key="stage"):
         train, stop, status = st.columns([1.1, 1.6, 5.3], vertical_alignment="center")
-        curves, inside = st.columns([3, 2], gap="medium")
+        curves, inside = st.columns([2, 1], gap="medium")
     return Stage(train, stop, status, curves.empty(), inside.empty())
 
 

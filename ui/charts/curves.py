@@ -269,7 +269,7 @@ def _split_style(runs: list[str], splits: list[str], look: Look, stage: bool = F
     palette = [TRAIN_COLOR, VAL_COLOR, *LINE_COLORS]
     colors = [palette[i % len(palette)] for i in range(len(splits))]
     dashes = [RUN_DASHES[i % len(RUN_DASHES)] for i in range(len(runs))]
-    short = {"symbolSize": look.font * 16} if stage else {}
+    short = {"symbolSize": look.font * 12} if stage else {}
     run_legend = None
     if len(runs) > 1:
         run_legend = _stroke_legend(look, orient="top", direction="vertical", symbolStrokeColor="#1F2430", **short)

@@ -30,8 +30,8 @@ from ui.app.stage import Stage
 from ui.charts import images
 
 FILTERS_PER_PAGE = 100  # tiles per filter picture: wide layers are paged
-STAGE_FILTERS = 60  # the first units' filters on the stage: ten rows of six fit beside the curves
-STAGE_COLUMNS = 6
+STAGE_FILTERS = 50  # the first units' filters on the stage: ten rows of five fit beside the curves
+STAGE_COLUMNS = 5
 
 
 @st.cache_resource(max_entries=16, show_spinner="Reading the trained weights ...")
