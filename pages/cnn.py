@@ -12,13 +12,14 @@ import streamlit as st
 
 from lab.architecture import CheckedSpec
 from lab.catalog.presets import get_preset
+from lab.data.sources import class_names
 from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
 from ui.app.data import data_available
 from ui.app.display import projector_toggle
 from ui.app.jobs import duration_text, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
-from ui.app.stage import Stage, open_stage, show_curves, stage_render
+from ui.app.stage import Stage, open_stage, replay, show_curves, stage_render, stage_slots
 from ui.app.text import fmt_percent
 from ui.app.url import PageUrl
 from ui.charts.network import show_architecture
@@ -76,7 +77,7 @@ def setup_controls() -> ExperimentSpec:
 
 # ---------------------------------------------------------------- training
 def train_section(checked: CheckedSpec | None, stage: Stage) -> RunResult | None:
-    """The Train button on the stage, live curves, then the result (stored runs show at once; the page reruns).
+    """The Train button on the stage, live curves and kernels, then the result (stored runs show at once).
 
     ``checked``: the setup, checked (``show_architecture``) and its data here; None greys the button out.
     """
@@ -89,19 +90,20 @@ def train_section(checked: CheckedSpec | None, stage: Stage) -> RunResult | None
     )
     if checked is None:
         return None
-    note = stage.status.empty()
-    render = stage_render(stage, checked.spec.output)
+    slots = stage_slots(stage)
+    render = stage_render(slots, checked.spec.output, class_names(checked.spec.data))
     result = run_spec(checked, "cnn", start=clicked, render=render, places=stage.places)
-    if result is not None:
-        note.caption(origin_text(result))
-    else:
-        note.caption("Not trained yet: press Train. A setup trained before shows its results as soon as you select it.")
-        stage.inside.caption("The first convolution's kernels appear here once the network is trained.")
+    if result is None:
+        stage.status.caption(
+            "Not trained yet: press Train. A setup trained before shows its results as soon as you select it."
+        )
+        slots.inside.caption("The first convolution's kernels appear here, live, once Train is pressed.")
     return result
 
 
 def result_section(result: RunResult, stage: Stage) -> None:
-    """Headline numbers under the stage, and the curves on it."""
+    """Headline numbers under the stage; the curves and the inside on it, replayed when the run has a film."""
+    st.caption(origin_text(result))
     show_run_warnings(result)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Test accuracy", "diverged" if result.diverged else fmt_percent(result.test_accuracy))
@@ -109,14 +111,20 @@ def result_section(result: RunResult, stage: Stage) -> None:
     c3.metric("Epochs trained", f"{result.epochs_run} / {result.spec.epochs}")
     c4.metric("Training time", duration_text(result.train_seconds))
     # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
-    show_curves(
-        stage,
-        {"this run": result.history},
-        best_epochs={"this run": result.best_epoch},
-        points=result.points,
-        epochs=result.spec.epochs,
-        output=result.spec.output,
-    )
+    histories = {"this run": result.history}
+    frame = {
+        "best_epochs": {"this run": result.best_epoch},
+        "points": result.points,
+        "epochs": result.spec.epochs,
+        "output": result.spec.output,
+    }
+    if result.film is not None:
+        replay(stage, result.film, P + "replay", histories, class_names(result.spec.data), **frame)
+    else:  # stored before snapshots: the curves and the final kernels
+        slots = stage_slots(stage)
+        with slots.curves.container():
+            show_curves(histories, **frame)
+        stage_kernels(result, slots.inside)
     if result.spec.augmentation.active:
         st.caption(
             "Training accuracy is measured on augmented digits, validation accuracy on the digits as they are: "
@@ -158,7 +166,6 @@ def main() -> None:
     if result is not None:
         with results:
             result_section(result, stage)
-        stage_kernels(result, stage)
         with tabs[2]:
             if picked is not None:
                 inside_section(result, *picked)

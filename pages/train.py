@@ -24,7 +24,7 @@ from ui.app.data import data_available, data_gallery, data_on_machine
 from ui.app.display import projector_toggle
 from ui.app.jobs import duration_text, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
-from ui.app.stage import Stage, open_stage, show_curves, stage_render
+from ui.app.stage import Stage, open_stage, replay, show_curves, stage_render, stage_slots
 from ui.app.state import get_store
 from ui.app.text import fmt_loss, fmt_percent
 from ui.app.url import PageUrl
@@ -71,16 +71,16 @@ def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: 
         disabled=not (checked and available),
         help="Train this setup now; the sliders alone never start a training.",
     )
-    note = stage.status.empty()
     if checked is None:
         return None
-    render = stage_render(stage, spec.output)
+    slots = stage_slots(stage)
+    render = stage_render(slots, spec.output, class_names(spec.data))
     result = run_spec(checked, PAGE_KEY, start=clicked and available, render=render, places=stage.places)
-    if result is not None:
-        note.caption(origin_text(result))
-    elif available:
-        note.caption("Not trained yet: press Train. Results of a setup trained before appear as soon as you select it.")
-        stage.inside.caption("What the first layer's units look for appears here once the network is trained.")
+    if result is None and available:
+        stage.status.caption(
+            "Not trained yet: press Train. Results of a setup trained before appear as soon as you select it."
+        )
+        slots.inside.caption("What the first layer's units look for appears here, live, once Train is pressed.")
     return result
 
 
@@ -136,15 +136,22 @@ def curves(result: RunResult, stage: Stage) -> None:
     names = ["this run"] + [f"earlier run {i}" for i in range(1, len(runs))]
     histories = {name: run.history for name, run in zip(names, runs, strict=True)}
     # The chart the class watched grow, on the same rows and axes: from the untrained network, every epoch planned.
-    show_curves(
-        stage,
-        histories,
-        log_scale=log_scale,
-        best_epochs={name: run.best_epoch for name, run in zip(names, runs, strict=True)},
-        run_points={name: run.points for name, run in zip(names, runs, strict=True)},
-        epochs=max(run.spec.epochs for run in runs),
-        output=result.spec.output,
-    )
+    frame = {
+        "best_epochs": {name: run.best_epoch for name, run in zip(names, runs, strict=True)},
+        "run_points": {name: run.points for name, run in zip(names, runs, strict=True)},
+        "epochs": max(run.spec.epochs for run in runs),
+        "output": result.spec.output,
+        "log_scale": log_scale,
+    }
+    if result.film is not None:  # replayed: every view at one moment, beside an earlier run's when overlaid
+        films = [(name, run.film) for name, run in zip(names, runs, strict=True)][1:]
+        compare = next(((name, film) for name, film in films if film is not None), None)
+        replay(stage, result.film, "train_replay", histories, class_names(result.spec.data), compare=compare, **frame)
+    else:  # stored before snapshots: the curves and the final filters
+        slots = stage_slots(stage)
+        with slots.curves.container():
+            show_curves(histories, **frame)
+        stage_filters(result, slots.inside)
     if len(runs) > 1:
         # The legend names the lines; the key says in full which setup each one is (any length, wrapped).
         descriptions = distinct_descriptions([run.spec for run in runs])
@@ -232,10 +239,10 @@ def main() -> None:
     result = train_section(spec, checked, available, stage)
     if result is not None:
         with results:
+            st.caption(origin_text(result))
             show_run_warnings(result)
             headline(result)
             curves(result, stage)
-        stage_filters(result, stage)
         tab_weights, tab_mistakes = st.tabs(["What it learned", "Where it goes wrong"])
         with tab_weights:
             learned_weights_view(result)

@@ -107,7 +107,9 @@ def follow(
     which follows the same job again (kept by the job manager or the session), so nothing is lost.
     ``describe(job)`` gives the status line and the bar's fraction (None: unchanged); by
     default a training's. ``render`` receives ``job.latest`` each time it changes, several a
-    second while training; a ``render.prepare(epochs)`` is called while a model is being built.
+    second while training; a ``render.prepare(epochs)`` is called while a model is being built, and a
+    ``render.snapshot(snapshot)`` with the newest snapshot of the network's inside (``job.snapshots``)
+    each time a new one has come (``lab.nn.snapshots``: the live filters, map and confusion matrix).
     ``places``: where the Stop button and the status line go (default: here, one under the other).
     """
     with places.stop if places is not None else contextlib.nullcontext():
@@ -117,8 +119,9 @@ def follow(
         status = st.empty()
         bar = st.progress(0.0)
     live = st.empty()
-    said, shown = "", None
+    said, shown, snapshots_shown = "", None, 0
     prepare = getattr(render, "prepare", None)  # charts built while the model is, not after its first report
+    on_snapshot = getattr(render, "snapshot", None)
     try:
         while not job.finished:
             text, fraction = describe(job)
@@ -136,6 +139,10 @@ def follow(
                 if render is not None:
                     with live.container():
                         render(latest)
+            snapshots = getattr(job, "snapshots", None) or []  # a search has none
+            if on_snapshot is not None and len(snapshots) > snapshots_shown:
+                snapshots_shown = len(snapshots)
+                on_snapshot(snapshots[-1])
             time.sleep(POLL_SECONDS)
     finally:
         bar.empty()

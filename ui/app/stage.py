@@ -2,15 +2,22 @@
 
 Train and Stop, the status line and the progress bar in one row; under it the loss and
 accuracy curves beside the network's inside (the first layer's filters, or a CNN's
-kernels). The Train and CNN pages open it right under their title; their intro and the
-rest (the network's table, mistakes, the Keras code) come below it. ``follow`` draws the
-Stop button and the status line into the stage's places while a training runs, and the
-live curves into its curve slot; after the rerun the page draws the stored run's curves
-and pictures into the same slots, so nothing on the screen moves when a training ends.
+kernels), and under those the hidden-layer map, the confusion matrix, the output weights
+and the dead or saturated units. The Train and CNN pages open it right under their title;
+their intro and the rest (the network's table, mistakes, the Keras code) come below it.
+
+- While a run trains, ``follow`` draws the Stop button and the status line into the stage's
+  places and calls ``stage_render``'s render: the live curves, and every view redrawn from the
+  newest snapshot of the network's inside (``lab.nn.snapshots``) as it comes.
+- After it, ``replay`` shows the stored run's film: an epoch slider and a Play button that move
+  every view together, the curves marked at the chosen moment, optionally beside a second run
+  (the same views, side by side). A run stored before snapshots shows its curves and the page's
+  own final pictures (``stage_slots``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +25,10 @@ from typing import Any
 import streamlit as st
 
 from lab.nn.result import EpochReport
+from lab.nn.snapshots import Film, Snapshot
 from ui import charts
 from ui.app.jobs import FollowPlaces, live_curves
+from ui.charts import figures, inside
 
 # The page's body starts higher than Streamlit's 6rem: the stage's lowest picture ends above 720 px.
 # Streamlit's header (its menu, 3.75rem) stays clear.
@@ -30,11 +39,15 @@ STAGE_CSS = """
 [data-testid="stMain"] h1 { padding-top: 0.25rem; font-size: 2.4rem; }
 </style>
 """
+CHARTS_SECONDS = 0.9  # the inside's charts are redrawn at most this often while training (the filters each time)
+PLAY_SECONDS = 1.0  # a replay's Play moves one snapshot on this often
+VIEW_SIDE = 340  # the map's and the confusion matrix's side under the stage (two side by side)
+FILTER_COLUMNS = 8  # the filter picture's tiles per row, beside the curves
 
 
 @dataclass(frozen=True)
 class Stage:
-    """The places of the stage, filled by the page and by ``follow``.
+    """The places of the stage, filled by the page, by ``follow`` and by ``replay``.
 
     Attributes
     ----------
@@ -43,18 +56,15 @@ class Stage:
     stop : Any
         The Stop button's column (empty unless a training runs).
     status : Any
-        The status line and the progress bar while training; the run's origin after.
-    curves : Any
-        A placeholder (``st.empty``) for loss and accuracy, side by side: live, then stored.
-    inside : Any
-        A placeholder for the network's inside: the first layer's filters or a CNN's kernels.
+        The status line and the progress bar while training.
+    body : Any
+        A placeholder (``st.empty``) for the rest: curves beside the inside, then the inside's views.
     """
 
     train: Any
     stop: Any
     status: Any
-    curves: Any
-    inside: Any
+    body: Any
 
     @property
     def places(self) -> FollowPlaces:
@@ -62,50 +72,236 @@ class Stage:
         return FollowPlaces(stop=self.stop, status=self.status)
 
 
+@dataclass(frozen=True)
+class StageSlots:
+    """The stage's body laid out: placeholders for the curves, the inside beside them, and the views below."""
+
+    curves: Any
+    inside: Any
+    views: Any
+
+
 def open_stage() -> Stage:
     """Lay the stage out here (right under the page's title) and return its places, still empty."""
     st.html(STAGE_CSS)
     with st.container(key="stage"):
         train, stop, status = st.columns([1.1, 1.6, 5.3], vertical_alignment="center")
-        curves, inside = st.columns([2, 1], gap="medium")
-    return Stage(train, stop, status, curves.empty(), inside.empty())
+        body = st.empty()
+    return Stage(train, stop, status, body)
 
 
-def stage_render(
-    stage: Stage, output: str, inside: Callable[[EpochReport], None] | None = None
-) -> Callable[[EpochReport], None]:
-    """A ``render`` for ``follow``: the live curves in the stage's curve slot, and ``inside(report)`` beside them.
+def stage_slots(stage: Stage) -> StageSlots:
+    """Fill the stage's body with its layout: curves (two thirds) beside the inside, the views under both."""
+    with stage.body.container():
+        curves, side = st.columns([2, 1], gap="medium")
+        return StageSlots(curves.empty(), side.empty(), st.empty())
 
-    ``output`` (the spec's) names the loss's chance line. ``inside`` draws the network's inside as it
-    trains (the newest snapshot), into ``stage.inside``; without one that place is left as it is.
+
+# ------------------------------------------------------------------ live
+def stage_render(slots: StageSlots, output: str, class_names: Sequence[str]) -> Callable[[EpochReport], None]:
+    """A ``render`` for ``follow``: the live curves, and the inside redrawn from each new snapshot beside them.
+
+    ``slots``: the stage's body laid out (``stage_slots``); ``output`` (the spec's) names the loss's chance
+    line; ``class_names`` the ten digits (the confusion matrix, the map). The filters are redrawn from every
+    new snapshot, the charts under them at most every ``CHARTS_SECONDS``, each from the newest.
     """
-    curves = live_curves(stage.curves, output=output, stage=True)
+    curves = live_curves(slots.curves, output=output, stage=True)
+    drawn = {"charts": 0.0}
 
     def render(report: EpochReport) -> None:
         curves(report)
-        if inside is not None:
-            with stage.inside.container():
-                inside(report)
+
+    def snapshot(shot: Snapshot) -> None:
+        with slots.inside.container():
+            filters_view(shot)
+        now = time.monotonic()
+        if now - drawn["charts"] >= CHARTS_SECONDS:
+            drawn["charts"] = now
+            with slots.views.container():
+                views(shot, class_names)
 
     render.prepare = curves.prepare  # follow builds the charts while the model is built
+    render.snapshot = snapshot  # follow calls it with each new snapshot
     return render
 
 
-def show_curves(
+# ---------------------------------------------------------- one moment
+def filters_view(shot: Snapshot, title: str | None = None) -> None:
+    """The first layer's filters (a CNN's kernels) at this moment, and its hidden layers' dead or saturated share."""
+    conv = shot.kernels is not None
+    title = title or ("First convolution" if conv else "First layer")
+    st.markdown(f"**{title}**: its {'kernels' if conv else 'filters'}, {shot.label}")
+    st.image(inside.filters_picture(shot, columns=FILTER_COLUMNS), caption=inside.filter_units_caption(shot))
+    health = health_text(shot)
+    if health:
+        st.caption(health)
+
+
+def health_text(shot: Snapshot) -> str:
+    """``hidden_1: 12% dead`` for each hidden layer whose activation can die or saturate."""
+    parts = []
+    for i, layer in enumerate(shot.setup.layers):
+        for word, values in (("dead", shot.dead), ("saturated", shot.saturated)):
+            value = float(values[i])
+            if value == value:  # NaN: this activation has no such state
+                parts.append(f"{layer}: {value:.0%} {word}")
+    return " · ".join(parts)
+
+
+def views(
+    shot: Snapshot,
+    class_names: Sequence[str],
+    *,
+    map_domain: tuple[float, float] | None = None,
+    weight_domain: tuple[float, float] | None = None,
+) -> None:
+    """Under the curves, in tabs: the hidden-layer map beside the confusion matrix, the output weights, and a
+    CNN's feature maps. ``map_domain``, ``weight_domain``: a whole film's axes, so that a replay's frames compare.
+    """
+    maps = inside.feature_map_pictures(shot)
+    names = (
+        ["Map and confusion matrix"] + ["Output weights"] * (shot.map_xy is not None) + ["Feature maps"] * bool(maps)
+    )
+    tabs = dict(zip(names, st.tabs(names), strict=True))
+    with tabs["Map and confusion matrix"]:
+        c1, c2 = st.columns(2)
+        if shot.map_xy is not None:
+            c1.altair_chart(map_view(shot, map_domain, class_names), width="content")
+            c1.caption(inside.MAP_SUBTITLE)
+        c2.altair_chart(confusion_view(shot, class_names), width="content")
+    if "Output weights" in tabs:  # a hidden layer feeds the outputs
+        tabs["Output weights"].altair_chart(inside.output_weights_chart(shot, y_domain=weight_domain), width="stretch")
+    for name, picture in maps:
+        caption = f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}"
+        tabs["Feature maps"].image(picture, caption=caption)
+
+
+# ---------------------------------------------------------------- replay
+def replay(
     stage: Stage,
+    film: Film,
+    key: str,
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    class_names: Sequence[str],
+    *,
+    compare: tuple[str, Film] | None = None,
+    **frame: Any,
+) -> None:
+    """The stored run's film on the stage: an epoch slider and Play, every view at the chosen moment.
+
+    ``histories`` and ``frame`` (``best_epochs``, ``epochs``, ``output``, ``points`` or ``run_points``,
+    ``log_scale``) are the curves' (``charts.curves_chart``), marked at the moment shown; ``compare``:
+    (name, film) of a second run whose views are shown beside this one's at the same moment.
+    ``key`` keeps the slider's place per page.
+    """
+    args = (film, key, histories, class_names, compare, frame)
+    with stage.body.container():
+        if st.session_state.get(key + ".playing"):
+            _replay_playing(*args)
+        else:
+            _replay_still(*args)
+
+
+@st.fragment
+def _replay_still(*args: Any) -> None:
+    """The replay, still: the slider and Play rerun only this part of the page."""
+    _replay_body(*args)
+
+
+@st.fragment(run_every=PLAY_SECONDS)
+def _replay_playing(*args: Any) -> None:
+    """The replay, playing: one snapshot on every ``PLAY_SECONDS``, until the last."""
+    film, key = args[0], args[1]
+    at = int(st.session_state.get(key, 0))
+    if at >= len(film) - 1:
+        st.session_state[key + ".playing"] = False
+        st.rerun(scope="app")  # the still replay again, which does not rerun by itself
+    st.session_state[key] = at + 1
+    _replay_body(*args)
+
+
+def _replay_body(
+    film: Film,
+    key: str,
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    class_names: Sequence[str],
+    compare: tuple[str, Film] | None,
+    frame: dict[str, Any],
+) -> None:
+    playing = bool(st.session_state.get(key + ".playing"))
+    last = len(film) - 1
+    st.session_state.setdefault(key, last)  # the trained network first: the replay starts where training ended
+    st.session_state[key] = min(int(st.session_state[key]), last)
+    c1, c2 = st.columns([1, 5], vertical_alignment="bottom")
+    icon = ":material/pause:" if playing else ":material/play_arrow:"
+    help_text = "Replay the training, one snapshot a second, every view together."
+    if c1.button("Pause" if playing else "Play", key=key + ".play", icon=icon, help=help_text):
+        st.session_state[key + ".playing"] = not playing
+        if not playing and st.session_state[key] >= last:
+            st.session_state[key] = 0  # from the start again
+        st.rerun(scope="app")
+    at = c2.select_slider(
+        "Replay: the network at",
+        options=list(range(len(film))),
+        format_func=lambda i: film.snapshots[i].label,
+        key=key,
+        help="Every snapshot taken while it trained: untrained, its first steps, then each epoch.",
+    )
+    shot = film.snapshots[int(at)]
+    left, right = st.columns([2, 1], gap="medium")
+    with left:
+        show_curves(histories, moment=shot.epoch, **frame)
+    with right:
+        filters_view(shot)
+    if compare is None:
+        views(shot, class_names, map_domain=film.map_domain(), weight_domain=inside.film_weight_domain(film))
+        return
+    name, other = compare
+    twin = other.nearest(shot.epoch)
+    st.markdown(f"**Side by side at {shot.label}**: this run (left) and {name} (right)")
+    a, b = st.columns(2)
+    with a:
+        filters_view(shot, "This run")
+    with b:
+        filters_view(twin, name)
+    domain = _joint(film.map_domain(), other.map_domain())
+    a, b = st.columns(2)
+    if shot.map_xy is not None and twin.map_xy is not None:
+        a.altair_chart(map_view(shot, domain, class_names), width="content")
+        b.altair_chart(map_view(twin, domain, class_names), width="content")
+    a.altair_chart(confusion_view(shot, class_names), width="content")
+    b.altair_chart(confusion_view(twin, class_names), width="content")
+
+
+def map_view(shot: Snapshot, domain: tuple[float, float] | None, class_names: Sequence[str]) -> Any:
+    """The hidden-layer map at half the page's width (what a dot is goes in a caption)."""
+    return inside.map_chart(shot, domain, class_names, size=VIEW_SIDE, explained=False)
+
+
+def confusion_view(shot: Snapshot, class_names: Sequence[str]) -> Any:
+    """The validation confusion matrix at half the page's width, its title short enough for it."""
+    return figures.confusion_chart(shot.confusion, class_names, size=VIEW_SIDE, title=f"Validation, {shot.label}")
+
+
+def _joint(first: tuple[float, float], second: tuple[float, float]) -> tuple[float, float]:
+    """One axis range holding both."""
+    return min(first[0], second[0]), max(first[1], second[1])
+
+
+# ---------------------------------------------------------------- curves
+def show_curves(
     histories: Mapping[str, Mapping[str, Sequence[float]]],
     *,
     log_scale: bool = False,
     moment: float | None = None,
     **frame: Any,
 ) -> None:
-    """The stored run's loss and accuracy on the stage, where the live ones grew (``charts.curves_chart``).
+    """Loss and accuracy side by side, as the live ones grew (``charts.curves_chart`` on the stage).
 
     ``frame``: ``best_epochs``, ``epochs``, ``output``, ``points`` or ``run_points``, as ``curves_chart``
     takes them; ``moment``: the epoch a replay shows, marked on both.
     """
-    with stage.curves.container():
-        c1, c2 = st.columns(2)
-        loss = charts.curves_chart(histories, "loss", log_scale=log_scale, stage=True, moment=moment, **frame)
-        c1.altair_chart(loss, width="stretch")
-        c2.altair_chart(charts.curves_chart(histories, "accuracy", stage=True, moment=moment, **frame), width="stretch")
+    c1, c2 = st.columns(2)
+    loss = charts.curves_chart(histories, "loss", log_scale=log_scale, stage=True, moment=moment, **frame)
+    c1.altair_chart(loss, width="stretch")
+    c2.altair_chart(charts.curves_chart(histories, "accuracy", stage=True, moment=moment, **frame), width="stretch")

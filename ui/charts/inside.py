@@ -47,6 +47,7 @@ DIGIT_COLORS = (
 DEAD_COLOR = "#495057"
 SATURATED_COLOR = "#F08C00"
 PLACED_COLOR = "#e03131"
+MAP_SUBTITLE = "Each dot: one validation digit, where the last hidden layer puts it (PCA, aligned frame to frame)"
 
 
 def _side() -> int:
@@ -213,6 +214,7 @@ def map_chart(
     class_names: Sequence[str] | None = None,
     placed: Placement | None = None,
     size: int | None = None,
+    explained: bool = True,
 ) -> alt.LayerChart:
     """The last hidden layer's map: each map digit a dot coloured by its digit, its digit in the tooltip.
 
@@ -230,6 +232,9 @@ def map_chart(
         around it in the subtitle.
     size : int, optional
         Side in pixels (default: the current look's matrix size).
+    explained : bool
+        Say what a dot is in the subtitle (off where the chart is narrower than that line: the stage's views,
+        which say it in a caption).
     """
     from lab.nn.snapshots import map_domain
 
@@ -255,7 +260,7 @@ def map_chart(
         )
     )
     layers: list[alt.Chart] = [dots]
-    subtitle = "Each dot: one validation digit, where the last hidden layer puts it (PCA, aligned frame to frame)"
+    subtitle = MAP_SUBTITLE if explained else None
     if placed is not None:
         point = pd.DataFrame({"x": [float(placed.xy[0])], "y": [float(placed.xy[1])], "what": ["your drawing"]})
         layers.append(
@@ -269,6 +274,8 @@ def map_chart(
     chart = alt.layer(*layers).properties(
         width=side,
         height=side,
-        title=alt.Title(f"Hidden-layer map, {snapshot.label}", subtitle=subtitle),
+        title=alt.Title(f"Hidden-layer map, {snapshot.label}", subtitle=subtitle)
+        if subtitle
+        else f"Hidden-layer map, {snapshot.label}",
     )
     return styled(chart)

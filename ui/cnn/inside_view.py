@@ -19,7 +19,6 @@ from lab.data.prepare import center_images, test_images
 from lab.nn.forward import predict_probs
 from lab.nn.result import RunResult
 from lab.spec import ExperimentSpec
-from ui.app.stage import Stage
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
 from ui.charts import images
@@ -106,10 +105,13 @@ def inside_section(result: RunResult, digit: np.ndarray, caption: str) -> None:
         st.image(images.feature_map_grid(maps, shared))
 
 
-def stage_kernels(result: RunResult, stage: Stage) -> None:
-    """The trained network's first-convolution kernels on the stage, beside the curves."""
+def stage_kernels(result: RunResult, slot: Any) -> None:
+    """The trained network's first-convolution kernels in ``slot``, beside the curves on the stage.
+
+    For a run stored before snapshots (which replays its film instead).
+    """
     model = _model(result.run_id, result.created, result)
-    with stage.inside.container():
+    with slot.container():
         if model is None:
             st.caption("This run's model file is missing from the store, so its kernels cannot be shown.")
         elif not result.spec.conv:

@@ -9,6 +9,8 @@ highlighted last-layer unit responds to. The numbers come from
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
@@ -26,7 +28,6 @@ from lab.data.sources import class_names
 from lab.nn.result import RunResult
 from ui import charts
 from ui.app.data import data_on_machine
-from ui.app.stage import Stage
 from ui.charts import images
 
 FILTERS_PER_PAGE = 100  # tiles per filter picture: wide layers are paged
@@ -84,10 +85,13 @@ def learned_weights_view(result: RunResult) -> None:
         unit_means_view(result, positive, negative, weights)
 
 
-def stage_filters(result: RunResult, stage: Stage) -> None:
-    """The trained network's first-layer filters (or class templates) on the stage, beside the curves."""
+def stage_filters(result: RunResult, slot: Any) -> None:
+    """The trained network's first-layer filters (or class templates) in ``slot``, beside the curves on the stage.
+
+    For a run stored before snapshots (which replays its film instead).
+    """
     kernels = _kernels(result.run_id, result.created, result)
-    with stage.inside.container():
+    with slot.container():
         if kernels is None:
             st.caption("This run's model file is missing from the store, so its weights cannot be shown.")
         elif not result.spec.hidden:
