@@ -170,7 +170,7 @@ def views(
             c1.caption(inside.MAP_SUBTITLE)
         c2.altair_chart(confusion_view(shot, class_names), width="content")
     if "Output weights" in tabs:  # a hidden layer feeds the outputs
-        tabs["Output weights"].altair_chart(inside.output_weights_chart(shot, y_domain=weight_domain), width="stretch")
+        draw(tabs["Output weights"], inside.output_weights_chart(shot, y_domain=weight_domain), "stretch")
     for name, picture in maps:
         caption = f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}"
         tabs["Feature maps"].image(picture, caption=caption)
@@ -267,10 +267,16 @@ def _replay_body(
     domain = _joint(film.map_domain(), other.map_domain())
     a, b = st.columns(2)
     if shot.map_xy is not None and twin.map_xy is not None:
-        a.altair_chart(map_view(shot, domain, class_names), width="content")
-        b.altair_chart(map_view(twin, domain, class_names), width="content")
-    a.altair_chart(confusion_view(shot, class_names), width="content")
-    b.altair_chart(confusion_view(twin, class_names), width="content")
+        draw(a, map_view(shot, domain, class_names), "content")
+        draw(b, map_view(twin, domain, class_names), "content")
+    draw(a, confusion_view(shot, class_names), "content")
+    draw(b, confusion_view(twin, class_names), "content")
+
+
+def draw(place: Any, chart: Any, width: str) -> None:
+    """An Altair chart drawn without Altair's schema check: built by our own tested builders, redrawn several
+    times a second while a run trains and on every replay frame (the check took half the drawing's time)."""
+    place.vega_lite_chart(chart.to_dict(validate=False), width=width)
 
 
 def map_view(shot: Snapshot, domain: tuple[float, float] | None, class_names: Sequence[str]) -> Any:
