@@ -129,6 +129,14 @@ def test_train_a_tiny_cnn_and_look_inside(tmp_path, monkeypatch):
     assert "**conv_1**: 4 feature maps of 14x14" in lines
     assert "**conv_2**: 2 feature maps of 14x14" in lines
     assert len(RunStore(tmp_path).list()) == 1
+    # The stage replays the training: the kernels, the feature maps of the film's digit, every snapshot.
+    film = RunStore(tmp_path).get(RunStore(tmp_path).list()[0].run_id).film
+    assert at.select_slider(key="cnn_replay").value == len(film) - 1
+    assert "**First convolution**: its kernels, epoch 1" in lines
+    assert any(caption.startswith("conv_2: feature maps of the digit") for i in at.image for caption in i.captions)
+    at.select_slider(key="cnn_replay").set_value(0).run()
+    assert not at.exception, at.exception
+    assert "**First convolution**: its kernels, untrained" in bold_lines(at)
 
     # The digit drawn on the Draw page is offered too, and looked inside.
     digit = load_source("sample").x_test[3].reshape(28, 28) / 255.0

@@ -355,3 +355,62 @@ def test_mnist_offline_offers_the_download_then_the_sample(open_page, monkeypatc
     assert at.selectbox(key="data_source").value == "sample"
     assert not at.button(key="train_button").disabled
     lab.data.sources.load_source.cache_clear()
+
+
+# ------------------------------------------------------------------- the stage
+def filters_titles(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**First layer**")]
+
+
+def moments(at: AppTest) -> list[str]:
+    """The labels of the replay's rules on the curves (``epoch 2``, ``untrained`` ...)."""
+    found = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        for layer in spec.get("layer", []):
+            text = layer.get("encoding", {}).get("text", {})
+            if layer.get("mark", {}).get("color") == "#7048E8" and "value" in text:
+                found.append(text["value"])
+    return found
+
+
+@pytest.mark.slow
+def test_a_trained_run_replays_every_view_from_its_snapshots(open_page, store_home):
+    at = open_page(TINY)
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    film = RunStore(store_home).get(RunStore(store_home).list()[0].run_id).film
+    assert film is not None and len(film) >= 3, "untrained, early steps and each epoch"
+    slider = at.select_slider(key="train_replay")
+    assert list(slider.options) == [s.label for s in film.snapshots], "one position per snapshot, named in words"
+    # It opens on the trained network: the last snapshot, the curves marked there.
+    assert slider.value == len(film) - 1 and film.snapshots[-1].label == "epoch 2"
+    assert filters_titles(at) == ["**First layer**: its filters, epoch 2"]
+    assert "epoch 2" in moments(at)
+    assert "Validation, epoch 2: counts" in chart_titles(at)
+    # The first position: the untrained network, every view with it.
+    at.select_slider(key="train_replay").set_value(0).run()
+    assert_clean(at)
+    assert filters_titles(at) == ["**First layer**: its filters, untrained"]
+    assert "untrained" in moments(at)
+    assert "Validation, untrained: counts" in chart_titles(at)
+    assert "Hidden-layer map, untrained" in chart_titles(at)
+
+
+@pytest.mark.slow
+def test_an_earlier_run_replays_beside_this_one(open_page, store_home):
+    """Two runs of the same seed, one setting changed (the initializer, series A's lesson), side by side."""
+    at = open_page(TINY)
+    at.button(key="train_button").click().run()
+    at.selectbox(key="initializer").set_value("he_normal").run()
+    at.button(key="train_button").click().run()
+    assert_clean(at)
+    at.multiselect(key="overlay").set_value([at.multiselect(key="overlay").options[0]]).run()
+    assert_clean(at)
+    assert any(m.value.startswith("**Side by side at epoch 2**") for m in at.markdown)
+    titles = [m.value for m in at.markdown if "its filters" in m.value]
+    assert titles[-2:] == ["**This run**: its filters, epoch 2", "**earlier run 1**: its filters, epoch 2"]
+    at.select_slider(key="train_replay").set_value(0).run()
+    assert_clean(at)
+    titles = [m.value for m in at.markdown if "its filters" in m.value]
+    assert titles[-2:] == ["**This run**: its filters, untrained", "**earlier run 1**: its filters, untrained"]

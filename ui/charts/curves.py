@@ -169,7 +169,9 @@ def curve_chart(
     if chance is not None:
         layers += _chance_layers(*chance, look)
     if moment is not None:
-        layers += _moment_layers(moment, look)
+        last = epochs if epochs else (frame["epoch"].max() if not frame.empty else 1)
+        middle = plot_height(height, stage=stage) * 0.45  # clear of the chance line's label at the top
+        layers += _moment_layers(moment, look, left=moment > 0.6 * float(last), y=middle)
     chart = alt.layer(*layers).properties(
         title=alt.Title(title, subtitle=subtitle) if subtitle else title,
         width="container",
@@ -219,16 +221,20 @@ def _chance_layers(chance: float, label: str, look: Look) -> list[alt.Chart]:
     return [rule, text.encode(y=alt.datum(chance), x=alt.value("width"), text=alt.value(label))]
 
 
-def _moment_layers(moment: float, look: Look) -> list[alt.Chart]:
-    """A dark vertical rule at the epoch a replay shows, with its epoch written at the top.
+def _moment_layers(moment: float, look: Look, left: bool = False, y: float = 0.0) -> list[alt.Chart]:
+    """A dark vertical rule at the epoch a replay shows, with its epoch written beside it ``y`` pixels down
+    (``left`` of it near the right end, so that it stays inside the plot).
 
     From a one-row generator, so that the chart keeps one data set (as the chance line).
     """
     one = alt.Chart(alt.sequence(0, 1, as_="one"))
     rule = one.mark_rule(color=MOMENT_COLOR, strokeWidth=2).encode(x=alt.datum(moment))
-    text = one.mark_text(align="left", baseline="top", dx=4, dy=2, color=MOMENT_COLOR, fontSize=look.font)
+    text = one.mark_text(
+        align="right" if left else "left", baseline="top", dx=-4 if left else 4, dy=2, color=MOMENT_COLOR,
+        fontSize=look.font,
+    )  # fmt: skip
     label = f"epoch {moment:g}" if moment else "untrained"
-    return [rule, text.encode(x=alt.datum(moment), y=alt.value(0), text=alt.value(label))]
+    return [rule, text.encode(x=alt.datum(moment), y=alt.value(y), text=alt.value(label))]
 
 
 def _broke_layers(frame: pd.DataFrame, look: Look) -> list[alt.Chart]:
