@@ -164,10 +164,12 @@ def test_charts_are_large_with_readable_text_and_titles_that_say_what_they_plot(
     assert len(curves) == 2, sizes  # loss and accuracy
     for chart in sizes:
         assert chart["smallest"] >= 14, chart
+    # On the stage (issue 23) the curves share one 1280x720 screen with the filters, Stop and the progress bar:
+    # their plots are the look's stage height (220 px), their legends say train and validation.
     for chart in curves:
-        assert chart["height"] >= 300, chart
+        assert chart["height"] >= 220, chart
     assert {c["title"] for c in curves} == {"Loss per epoch", "Accuracy per epoch"}
-    assert screen.locator(".role-title-subtitle text", has_text="training vs validation images").count() == 2
+    assert screen.locator(".role-legend-label text", has_text="validation").count() == 2
     screen.get_by_role("tab", name="Where it goes wrong").click()
     settle(screen)
     matrix = [s for s in screen.evaluate(CHART_SIZES_JS) if s["title"].startswith("Confusion matrix")]
@@ -204,6 +206,8 @@ def test_techniques_shows_every_row_and_names_every_line_in_order(classroom, scr
 
 def test_the_cnn_pages_table_shows_every_preset_and_its_status(classroom, screen):
     open_page(screen, classroom, "CNN")
+    screen.get_by_role("tab", name="MLP vs CNN").click()  # the comparison has its own tab under the stage
+    settle(screen)
     table = screen.locator('[data-testid="stTable"]').last
     table.scroll_into_view_if_needed()
     headers = table.locator("thead th").all_inner_texts()
@@ -254,7 +258,8 @@ def test_the_projector_setting_enlarges_text_and_charts(classroom, screen):
     toggle = screen.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"]', has_text="Projector")
     assert toggle.locator("input").is_checked()
     curves = [s for s in screen.evaluate(CHART_SIZES_JS) if s["title"].endswith("per epoch")]
-    assert curves and all(c["height"] >= 400 and c["smallest"] >= 18 for c in curves), curves
+    # Larger text; the stage's plots keep their 220 px, so that the stage still fits one 1280x720 screen.
+    assert curves and all(c["height"] >= 220 and c["smallest"] >= 18 for c in curves), curves
     assert "projector=1" in screen.url
     assert cut_off(screen) == []  # larger, and still nothing cut off
 
