@@ -31,7 +31,7 @@ from lab.nn.snapshots import (
 )
 from lab.nn.trainer import fit_prepared
 from lab.runs.store import RunStore
-from lab.spec import ConvBlock, ExperimentSpec
+from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 SPEC = ExperimentSpec(epochs=2)  # the default network: 784-128-10 ReLU, Adam, batch 32, on the sample
 
@@ -103,6 +103,23 @@ def test_recording_changes_nothing_in_the_training(recorded, data):
     ]
     assert all(at[0][e] == at[1][e] for e in both)
     np.testing.assert_array_equal(plain.test_probs, result.test_probs)
+
+
+def test_recording_draws_nothing_from_keras_random_generators():
+    """Dropout and augmentation draw from Keras' seed generators while training; snapshots run in inference mode."""
+    spec = ExperimentSpec(
+        hidden=(32,), dropout=0.3, epochs=1, batch_size=128, augmentation=Augmentation(rotation=10.0, noise=0.1)
+    )
+    data, checked = prepare(spec), check_network(spec)
+    recorded = fit_prepared(checked, data)
+    plain = fit_prepared(checked, data, record_snapshots=False)
+    assert len(recorded.film) == 6 and plain.history == recorded.history  # 29 steps: 0, 1, 2, 4, 8, the end
+    np.testing.assert_array_equal(plain.test_probs, recorded.test_probs)
+
+
+def test_early_steps_fall_in_the_first_half_of_epoch_one():
+    assert early_steps(113) == [1, 2, 4, 8, 16]
+    assert early_steps(11) == [1, 2, 4] and early_steps(2) == [1] and early_steps(1) == []
 
 
 def test_the_map_moves_less_between_neighbouring_snapshots_than_over_the_training(recorded):
@@ -203,7 +220,7 @@ def test_a_convnet_keeps_its_kernels_and_one_digits_feature_maps():
     assert setup.kind == "conv" and setup.filter_layer == "conv_1" and setup.feature_layers == ("conv_1", "conv_2")
     assert setup.layers == ("conv_1", "conv_2", "hidden_1") and setup.map_layer == "hidden_1"
     assert setup.feature_digit.shape == (784,) and setup.feature_label == data.labels_val[setup.map_index[0]]
-    assert [s.step for s in film.snapshots] == [0, 1, 2, 4, 8, setup.steps_per_epoch]  # 15 steps: no 16
+    assert [s.step for s in film.snapshots] == [0, 1, 2, 4, setup.steps_per_epoch]  # 15 steps: early in the first half
     for s in film.snapshots:
         assert s.filters is None and s.kernels.shape == (4, 3, 3)
         assert [m.shape for m in s.feature_maps] == [(28, 28, 4), (14, 14, 6)]

@@ -12,12 +12,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--only", choices=["A1", "C2"], help="one workload only")
+    p.add_argument(
+        "--snapshots",
+        action="store_true",
+        help="only what recording snapshots costs (A1, the default setup, B7: 10 epochs with and without) "
+        "and the size of the film stored",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """``bench``: side-by-side timings and ratios."""
-    from lab.bench.suite import run_all  # lazy: the benchmarks import TensorFlow, the other commands need not
+    # Lazy: the benchmarks import TensorFlow, the other commands need not.
+    if args.snapshots:
+        from lab.bench.snapshots import bench_snapshots, snapshot_lines
+
+        for line in snapshot_lines(bench_snapshots(repeats=max(args.repeats, 2))):
+            print(line, flush=True)
+        return 0
+    from lab.bench.suite import run_all
 
     run_all(epochs=args.epochs, repeats=args.repeats, only=args.only)
     return 0

@@ -13,8 +13,8 @@ API
 - ``feature_maps``: one (height, width, channels) float16 array per convolution, the outputs
   for the one fixed digit ``setup.feature_digit``; () for an MLP;
 - ``output_weights``: (last hidden units, 10) float16, the output layer's kernel;
-- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set (its
-  first ``CONV_VAL_DIGITS`` for a convolutional network: ``setup.val_digits``);
+- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set's
+  first ``VAL_DIGITS`` (1,000) digits or all of a smaller one (``setup.val_digits``);
 - ``dead`` / ``saturated``: (hidden layers,) float32 shares, one per ``setup.layers``, NaN where
   the activation has no such state (see :func:`lab.health.recorder.dead_share` and
   :func:`lab.health.recorder.saturated_share`): *dead* is the share of ReLU units (a convolution's
@@ -39,7 +39,7 @@ near it, "your 7 lands among the 1s").
 
 Recording: ``SnapshotRecorder(spec, data, observer)``; its ``callback()`` goes to the trainer's
 loop (``lab.nn.trainer.fit_prepared(record_snapshots=True)``, the default), which records at the
-untrained start, after steps 1, 2, 4, 8 ... within epoch 1 (:func:`early_steps`) and after every
+untrained start, after steps 1, 2, 4, 8, 16 within the first half of epoch 1 (:func:`early_steps`) and after every
 epoch, and calls ``observer.on_snapshot(snapshot)`` each time (``lab.nn.observer``; on Ray the
 worker's snapshots are relayed to the server's observer). ``RunResult.film`` holds the film, and
 the run store saves it as ``snapshots.npz`` beside the run (:func:`save_film`).
@@ -75,7 +75,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,9 +98,10 @@ MAP_DIGITS = 300  # validation digits on the hidden-layer map
 MAP_SEED = 20_231  # which digits: the same for every run on the same data
 EARLY_STEPS = 5  # snapshots within epoch 1, after steps 1, 2, 4 ... 2**(EARLY_STEPS - 1)
 NEIGHBOURS = 15  # map digits that vote where a new image lands
-# A convolutional network's snapshot looks at this many validation digits at most (its confusion matrix):
-# a forward pass of B7 costs about half a millisecond an image, and a snapshot must stay cheap beside training.
-CONV_VAL_DIGITS = 1000
+# A snapshot looks at this many validation digits at most (its confusion matrix; the map's digits are among
+# them): its forward pass costs what validating them does (a B7 image about half a millisecond), and a
+# snapshot must stay cheap beside an epoch of training.
+VAL_DIGITS = 1000
 
 
 # ---------------------------------------------------------------- what a film holds
@@ -133,8 +136,8 @@ class FilmSetup:
     steps_per_epoch : int
         Batches in an epoch (``Snapshot.step`` / this = epochs done).
     val_digits : int
-        The validation digits the confusion matrices count: all of them, or the first
-        ``CONV_VAL_DIGITS`` for a convolutional network. The map's digits are among them.
+        The validation digits the confusion matrices count: the first ``VAL_DIGITS`` (the
+        validation set is shuffled when split), or all of a smaller set. The map's digits are among them.
     """
 
     kind: str
@@ -281,8 +284,11 @@ def map_domain(snapshots: Sequence[Snapshot]) -> tuple[float, float]:
 
 # ---------------------------------------------------------------- what is recorded when
 def early_steps(steps_per_epoch: int, count: int = EARLY_STEPS) -> list[int]:
-    """Steps within epoch 1 after which a snapshot is taken: 1, 2, 4 ... (at most ``count``, before its end)."""
-    return [2**i for i in range(count) if 2**i < steps_per_epoch]
+    """Steps within epoch 1 after which a snapshot is taken: 1, 2, 4 ... (at most ``count``, in its first half).
+
+    An epoch of few steps passes in a blink: the snapshots at its end follow soon enough.
+    """
+    return [2**i for i in range(count) if 2**i <= steps_per_epoch / 2]
 
 
 def map_digits(labels: np.ndarray, size: int = MAP_DIGITS, seed: int = MAP_SEED) -> np.ndarray:
@@ -314,7 +320,7 @@ def make_setup(spec: ExperimentSpec, data: Prepared) -> FilmSetup:
     infos = layer_infos(spec)
     hidden = [layer for layer in probed_layers(spec) if layer.activation_layer is not None]
     convs = [info.name for info in infos if info.kind == "conv"]
-    x_val, labels_val = _map_source(data, CONV_VAL_DIGITS if convs else None)
+    x_val, labels_val = _map_source(data, VAL_DIGITS)
     index = map_digits(labels_val)
     first = next(info for info in infos if info.kind in ("conv", "dense", "output"))
     units = first.output_shape[-1]
@@ -502,9 +508,7 @@ class SnapshotRecorder:
         if self._probe is None:
             probs, hidden = predict_probs(model, self.x_val), []
         else:  # one pass over the validation digits gives every hidden layer and the answers
-            *hidden, probs = (
-                np.asarray(a, dtype=np.float32) for a in _as_list(self._probe(self.x_val, training=False))
-            )
+            *hidden, probs = (np.asarray(a, dtype=np.float32) for a in _as_list(self._probe(self.x_val)))
             hidden = [a[setup.map_index] for a in hidden]
         predicted = np.argmax(np.nan_to_num(probs), axis=1)
         confusion = np.bincount(self.labels_val * NUM_CLASSES + predicted, minlength=NUM_CLASSES * NUM_CLASSES).reshape(
@@ -557,18 +561,47 @@ def _as_list(values: Any) -> list[Any]:
     return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
-def _sub_model(model: Any, setup: FilmSetup) -> Any:
-    """A Keras model from the same inputs to every hidden layer's activation (convolutions included), then the output.
+# The compiled probes of the last few models recorded, by model: the trainer keeps the model of each
+# shape it trained (``lab.nn.loop.LOOPS``) and trains the next training of that shape on it, so that
+# training's recorder finds its probe compiled already. Each entry holds its model, as LOOPS does.
+PROBES_KEPT = 4
+_PROBES: OrderedDict[tuple[int, tuple[str, ...]], tuple[Any, Any]] = OrderedDict()
+_PROBES_LOCK = threading.Lock()
 
-    None when the network has no hidden layer. Built on the very model that trains: it reads
-    the weights as they are at each call.
+
+def _sub_model(model: Any, setup: FilmSetup) -> Any:
+    """A compiled call from the model's input to every hidden layer's activation (convolutions included), then
+    the output, in inference mode; None when the network has no hidden layer.
+
+    Built on the very model that trains: it reads the weights as they are at each call. Compiled
+    (a tenth of a second once) because an eager Keras call costs about a millisecond a layer:
+    a 5-layer A1 spent a third of its one-second training in 15 eager snapshots.
     """
-    names = list(setup.layers)
+    names = tuple(setup.layers)
     if not names:
         return None
+    key = (id(model), names)
+    with _PROBES_LOCK:
+        kept = _PROBES.get(key)
+        if kept is not None and kept[0] is model:
+            _PROBES.move_to_end(key)
+            return kept[1]
     import keras  # lazy: reading films never imports TensorFlow
+    import tensorflow as tf
 
-    return keras.Model(model.inputs[0], [*(model.get_layer(name).output for name in names), model.outputs[0]])
+    outputs = [*(model.get_layer(name).output for name in names), model.outputs[0]]
+    probe = keras.Model(model.inputs[0], outputs)
+    width = int(model.inputs[0].shape[-1])
+    call = tf.function(
+        lambda x: probe(x, training=False),
+        input_signature=[tf.TensorSpec((None, width), tf.float32)],
+        autograph=False,
+    )
+    with _PROBES_LOCK:
+        _PROBES[key] = (model, call)
+        while len(_PROBES) > PROBES_KEPT:
+            _PROBES.popitem(last=False)
+    return call
 
 
 @functools.cache
