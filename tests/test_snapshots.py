@@ -117,6 +117,19 @@ def test_recording_draws_nothing_from_keras_random_generators():
     np.testing.assert_array_equal(plain.test_probs, recorded.test_probs)
 
 
+def test_a_stop_within_epoch_one_takes_no_more_early_snapshots(data):
+    class StopAfterStepOne(Keeper):
+        def should_stop(self) -> bool:
+            return len(self.snapshots) >= 2  # the untrained one and step 1's
+
+    observer = StopAfterStepOne()
+    result = fit_prepared(check_network(SPEC), data, observer)
+    assert result.stopped and result.epochs_run == 1
+    # Stop heard after step 2's call: no snapshot then, only the stopped epoch's end (2 steps into it).
+    assert [s.step for s in result.film.snapshots] == [0, 1, 2]
+    assert result.film.snapshots[-1].epoch == pytest.approx(2 / result.film.setup.steps_per_epoch)
+
+
 def test_early_steps_fall_in_the_first_half_of_epoch_one():
     assert early_steps(113) == [1, 2, 4, 8, 16]
     assert early_steps(11) == [1, 2, 4] and early_steps(2) == [1] and early_steps(1) == []
