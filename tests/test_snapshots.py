@@ -255,3 +255,16 @@ def test_sigmoid_units_report_their_saturated_share_and_no_hidden_layer_has_no_m
     assert film_from_bytes(film_bytes(film)).snapshots[-1].map_xy is None
     with pytest.raises(ValueError, match="no hidden layer"):
         film.place(np.zeros(10))
+
+
+def test_a_job_keeps_its_snapshots_as_they_come_and_the_stored_run_its_film(tmp_path):
+    from lab.runs.in_process import InProcessExecutor
+    from lab.runs.jobs import JobManager
+
+    spec = ExperimentSpec(hidden=(16,), epochs=2, batch_size=256)
+    store = RunStore(tmp_path)
+    job = JobManager(store, InProcessExecutor()).submit(spec)
+    assert job.wait(300) and job.state == "done", job.error
+    steps = [s.step for s in job.snapshots]
+    assert steps == [s.step for s in job.result.film.snapshots] == [s.step for s in store.film(spec).snapshots]
+    assert steps[0] == 0 and len(steps) == 1 + len(early_steps(job.result.film.setup.steps_per_epoch)) + 2

@@ -32,20 +32,40 @@ API
 ``feature_layers``, ``feature_digit`` (784 pixels in [0, 1]) and ``feature_label``,
 ``steps_per_epoch``, ``val_digits``.
 
-``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``epochs`` (their times),
-``map_domain()`` (one symmetric axis range for every frame), ``nearest(index)`` (the snapshot at
-or before a time), ``place(activations)`` (a new image's point on the final map and the digits
-near it, "your 7 lands among the 1s").
+``Snapshot`` also says ``label`` ("untrained", "step 4", "epoch 3") and ``val_accuracy`` (its
+confusion matrix's diagonal share).
 
-Recording: ``SnapshotRecorder(spec, data, observer)``; its ``callback()`` goes to the trainer's
-loop (``lab.nn.trainer.fit_prepared(record_snapshots=True)``, the default), which records at the
-untrained start, after steps 1, 2, 4, 8, 16 within the first half of epoch 1 (:func:`early_steps`) and after every
-epoch, and calls ``observer.on_snapshot(snapshot)`` each time (``lab.nn.observer``; on Ray the
-worker's snapshots are relayed to the server's observer). ``RunResult.film`` holds the film, and
-the run store saves it as ``snapshots.npz`` beside the run (:func:`save_film`).
+``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``len(film)``, ``epochs``
+(each snapshot's time), ``nearest(epoch)`` (the last snapshot at or before a time: a replay
+slider's frame), ``map_domain()`` (one symmetric axis range holding every frame's map: pass it to
+``ui.charts.inside.map_chart`` so points move and the axes stay), ``place(activations)`` (a new
+image's ``Placement`` on the final map: ``xy``, ``votes`` of its ``NEIGHBOURS`` nearest map digits,
+``among``: "your 7 lands among the 1s"). :func:`place_digit` (model, film, model input) does the
+forward pass too; :func:`map_hidden` gives the map layer's activations.
 
-Loading: ``load_film(folder) -> Film | None`` (None for runs stored before snapshots, or an
-unreadable file), ``RunStore.film(spec_or_id)``, ``RunResult.film`` on a stored run.
+Recording: the trainer records by default (``lab.nn.trainer.train`` / ``fit_prepared``,
+``record_snapshots=True``; off only to measure its cost) through a :class:`SnapshotRecorder`
+whose Keras callback takes a snapshot at the untrained start, after steps 1, 2, 4, 8, 16 within
+the first half of epoch 1 (:func:`early_steps`; the loop ends its calls there,
+``first_epoch_stops``) and after every epoch (a stopped epoch's end too). Each snapshot goes to
+``observer.on_snapshot(snapshot)`` (``lab.nn.observer.TrainingObserver``) as it is taken, in the
+training's thread; on Ray the worker sends each one to the coordinator and the server's executor
+hands it to the caller's observer (``lab.runs.ray_executor``). A ``lab.runs.jobs.Job`` keeps them
+in ``job.snapshots`` (oldest first; a page redraws from ``job.snapshots[-1]`` while it trains).
+The result keeps the film (``RunResult.film``) and the run store saves it beside the run as
+``snapshots.npz`` (:func:`save_film`; float16 weights, compressed), in-process and on a worker alike.
+
+Loading: ``load_film(folder) -> Film | None`` (None for a run stored before snapshots, or an
+unreadable file), ``RunStore.film(spec_or_id)``, and ``RunResult.film`` of a stored run (read on
+first access).
+
+Drawing (``ui.charts.inside``, pure functions of a snapshot): ``filters_picture`` (an MLP's
+first-layer filters or a CNN's kernels, RGB array), ``filter_units_caption``,
+``feature_map_pictures`` (a CNN's feature maps of the fixed digit, per convolution),
+``output_weights_chart(snapshot, digit, y_domain=film_weight_domain(film))``,
+``confusion_chart``, ``unit_health_chart`` (dead and saturated shares per layer) and
+``map_chart(snapshot, domain=film.map_domain(), placed=None)`` (Altair; each point's digit in its
+tooltip).
 
 Choices
 -------
@@ -60,12 +80,14 @@ Choices
   rotation) without bending the map, so a point moves between two frames only as much as the
   network's representation changed. The scale keeps every frame in about the same range, so
   one axis domain serves the whole film.
-- **Cost**: one eager forward pass of the validation digits per snapshot (every hidden layer
-  and the answers: confusion, map, dead and saturated shares), plus a 2-D PCA; nothing here consumes Keras' random
-  generators (inference mode only) and nothing changes the weights: a training's numbers are
-  the same with and without recording (``tests/test_snapshots.py``).
+- **Cost**: one forward pass of at most ``VAL_DIGITS`` validation digits per snapshot (every
+  hidden layer and the answers: confusion, map, dead and saturated shares), compiled once per
+  model shape and process (kept with the model the trainer keeps, ``lab.nn.loop.LOOPS``), plus a
+  2-D PCA on one BLAS thread. Nothing here draws from Keras' random generators (inference mode
+  only) or changes the weights: a training's numbers are the same with and without recording
+  (``tests/test_snapshots.py``). ``python -m lab bench --snapshots`` measures it (README, Speed).
 - **Stop**: a snapshot within an epoch is skipped once the training was asked to stop.
-- **Size**: float16 weights; about 1.7 MB for the default setup's 10 epochs (README, Speed).
+- **Size**: float16 weights, compressed: about 1.55 MB for the default setup's 10 epochs.
 
 TensorFlow is imported only when a recorder starts recording: loading a film never needs it.
 """
