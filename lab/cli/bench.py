@@ -25,10 +25,11 @@ def run(args: argparse.Namespace) -> int:
     """``bench``: side-by-side timings and ratios."""
     # Lazy: the benchmarks import TensorFlow, the other commands need not.
     if args.snapshots:
-        from lab.bench.snapshots import bench_snapshots, snapshot_lines
+        from lab.bench.snapshots import WORKLOADS, bench_snapshots, snapshot_lines
 
-        for line in snapshot_lines(bench_snapshots(repeats=max(args.repeats, 2))):
-            print(line, flush=True)
+        for name in WORKLOADS:  # printed as each is measured
+            for line in snapshot_lines(bench_snapshots(repeats=max(args.repeats, 2), only=name)):
+                print(line, flush=True)
         return 0
     from lab.bench.suite import run_all
 
