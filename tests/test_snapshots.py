@@ -145,7 +145,7 @@ def test_the_map_moves_less_between_neighbouring_snapshots_than_over_the_trainin
     for m in maps:
         assert np.sqrt(np.mean(np.sum(m**2, axis=1))) == pytest.approx(1.0, abs=1e-2)
     low, high = film.map_domain()
-    assert low == -high and all(np.max(np.abs(m)) <= high for m in maps)
+    assert low == -high and all(np.mean(np.abs(m) <= high) >= 0.99 for m in maps)
 
 
 def test_procrustes_undoes_a_rotation_and_a_flip():

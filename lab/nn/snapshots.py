@@ -37,7 +37,7 @@ confusion matrix's diagonal share).
 
 ``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``len(film)``, ``epochs``
 (each snapshot's time), ``nearest(epoch)`` (the last snapshot at or before a time: a replay
-slider's frame), ``map_domain()`` (one symmetric axis range holding every frame's map: pass it to
+slider's frame), ``map_domain()`` (one symmetric axis range holding 99% of every frame's map: pass it to
 ``ui.charts.inside.map_chart`` so points move and the axes stay), ``place(activations)`` (a new
 image's ``Placement`` on the final map: ``xy``, ``votes`` of its ``NEIGHBOURS`` nearest map digits,
 ``among``: "your 7 lands among the 1s"). :func:`place_digit` (model, film, model input) does the
@@ -291,16 +291,23 @@ class Film:
         return Placement(xy.astype(np.float32), votes)
 
 
+MAP_COVERS = 99.0  # percent of every frame's coordinates inside the map's axis range: a few outliers sit at its edge
+
+
 def map_domain(snapshots: Sequence[Snapshot]) -> tuple[float, float]:
-    """A symmetric range, rounded up to a half, holding every point of these snapshots' maps ((-1, 1) for none)."""
+    """A symmetric range, rounded up to a quarter, holding ``MAP_COVERS`` % of the coordinates of every frame.
+
+    The few points beyond it (a digit the network finds odd) are drawn at the edge: a range
+    holding them all would squeeze the clusters into the middle. (-1, 1) for no map.
+    """
     peak = 0.0
     for s in snapshots:
         if s.map_xy is not None:
             finite = np.asarray(s.map_xy, dtype=np.float32)
-            finite = finite[np.isfinite(finite)]
+            finite = np.abs(finite[np.isfinite(finite)])
             if finite.size:
-                peak = max(peak, float(np.max(np.abs(finite))))
-    half = max(math.ceil(peak * 2) / 2, 1.0)
+                peak = max(peak, float(np.percentile(finite, MAP_COVERS)))
+    half = max(math.ceil(peak * 4) / 4, 1.0)
     return -half, half
 
 
