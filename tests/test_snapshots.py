@@ -194,7 +194,9 @@ def test_the_film_is_stored_with_the_run_and_old_runs_open_without_one(recorded,
     assert isinstance(loaded, Film) and len(loaded) == len(result.film)
     for a, b in zip(loaded.snapshots, result.film.snapshots, strict=True):
         assert (a.epoch, a.step) == (b.epoch, b.step)
-        np.testing.assert_array_equal(a.filters, b.filters)
+        # Filters are stored as 8-bit pictures: within 1/254 of each unit's largest weight (and float16's rounding).
+        peak = np.max(np.abs(b.filters.astype(np.float32)), axis=1, keepdims=True)
+        assert np.all(np.abs(a.filters.astype(np.float32) - b.filters) <= peak / 254 + 1e-3)
         np.testing.assert_array_equal(a.confusion, b.confusion)
         np.testing.assert_array_equal(a.map_xy, b.map_xy)
         np.testing.assert_array_equal(a.dead, b.dead)

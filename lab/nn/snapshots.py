@@ -53,7 +53,8 @@ training's thread; on Ray the worker sends each one to the coordinator and the s
 hands it to the caller's observer (``lab.runs.ray_executor``). A ``lab.runs.jobs.Job`` keeps them
 in ``job.snapshots`` (oldest first; a page redraws from ``job.snapshots[-1]`` while it trains).
 The result keeps the film (``RunResult.film``) and the run store saves it beside the run as
-``snapshots.npz`` (:func:`save_film`; float16 weights, compressed), in-process and on a worker alike.
+``snapshots.npz`` (:func:`save_film`; compressed: filters as 8-bit pictures, the rest float16),
+in-process and on a worker alike.
 
 Loading: ``load_film(folder) -> Film | None`` (None for a run stored before snapshots, or an
 unreadable file), ``RunStore.film(spec_or_id)``, and ``RunResult.film`` of a stored run (read on
@@ -87,7 +88,7 @@ Choices
   only) or changes the weights: a training's numbers are the same with and without recording
   (``tests/test_snapshots.py``). ``python -m lab bench --snapshots`` measures it (README, Speed).
 - **Stop**: a snapshot within an epoch is skipped once the training was asked to stop.
-- **Size**: float16 weights, compressed: about 1.55 MB for the default setup's 10 epochs.
+- **Size**: filters as 8-bit pictures (a scale per unit), other weights float16, compressed.
 
 TensorFlow is imported only when a recorder starts recording: loading a film never needs it.
 """
@@ -744,7 +745,7 @@ def film_bytes(film: Film) -> bytes:
         arrays["feature_digit"] = setup.feature_digit.astype(np.float16)
         arrays["feature_label"] = np.array(setup.feature_label)
     if shots and shots[0].filters is not None:
-        arrays["filters"] = np.stack([s.filters for s in shots]).astype(np.float16)
+        arrays["filters"], arrays["filters_scale"] = quantize(np.stack([s.filters for s in shots]))
     if shots and shots[0].kernels is not None:
         arrays["kernels"] = np.stack([s.kernels for s in shots]).astype(np.float16)
     for i in range(len(setup.feature_layers)):
@@ -757,6 +758,23 @@ def film_bytes(film: Film) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
+
+
+def quantize(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Filters (..., units, 784) as int8 and a float32 scale per unit: ``value = int8 / 127 * scale``.
+
+    A filter is a picture: 255 levels of its own range are more than a screen shows, and half
+    of float16's bytes (a long run keeps a film per epoch: A1's 100 epochs).
+    """
+    values = np.nan_to_num(np.asarray(filters, dtype=np.float32))
+    scale = np.max(np.abs(values), axis=-1, keepdims=True)
+    q = np.round(values / np.where(scale > 0, scale, 1.0) * 127).astype(np.int8)
+    return q, scale[..., 0].astype(np.float32)
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Filters back from :func:`quantize`, float16."""
+    return (q.astype(np.float32) / 127 * np.asarray(scale, np.float32)[..., None]).astype(np.float16)
 
 
 def _map_units(shots: Sequence[Snapshot]) -> int:
@@ -823,7 +841,7 @@ def film_from_bytes(data: bytes) -> Film:
                 confusion=a["confusion"][i].astype(np.int64),
                 dead=a["dead"][i],
                 saturated=a["saturated"][i],
-                filters=a["filters"][i] if "filters" in a else None,
+                filters=dequantize(a["filters"][i], a["filters_scale"][i]) if "filters" in a else None,
                 kernels=a["kernels"][i] if "kernels" in a else None,
                 feature_maps=tuple(a[f"feature_maps_{j}"][i] for j in range(len(feature_layers))),
                 map_xy=a["map_xy"][i] if "map_xy" in a else None,
