@@ -37,11 +37,20 @@ SPEC = ExperimentSpec(epochs=2)  # the default network: 784-128-10 ReLU, Adam, b
 
 
 class Keeper(TrainingObserver):
-    def __init__(self) -> None:
+    def __init__(self, stop: bool = False) -> None:
         self.snapshots = []
+        self.stop = stop
+
+    @classmethod
+    def stopping(cls) -> Keeper:
+        """One that asks the training to stop from the start."""
+        return cls(stop=True)
 
     def on_snapshot(self, snapshot) -> None:
         self.snapshots.append(snapshot)
+
+    def should_stop(self) -> bool:
+        return self.stop
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +131,22 @@ def test_a_stop_within_epoch_one_takes_no_more_early_snapshots(data):
         def should_stop(self) -> bool:
             return len(self.snapshots) >= 2  # the untrained one and step 1's
 
-    observer = StopAfterStepOne()
-    result = fit_prepared(check_network(SPEC), data, observer)
+    # One batch a call: Stop is asked after every batch.
+    result = fit_prepared(check_network(SPEC), data, StopAfterStepOne(), steps_per_execution=1)
     assert result.stopped and result.epochs_run == 1
     # Stop heard after step 2's call: no snapshot then, only the stopped epoch's end (2 steps into it).
     assert [s.step for s in result.film.snapshots] == [0, 1, 2]
     assert result.film.snapshots[-1].epoch == pytest.approx(2 / result.film.setup.steps_per_epoch)
+
+
+def test_a_stop_ends_a_recorded_training_where_it_ends_an_unrecorded_one(data):
+    """Snapshots end calls early in epoch 1 (steps 1-16), but Stop is asked only where calls end without them."""
+    runs = [
+        fit_prepared(check_network(SPEC), data, Keeper.stopping(), record_snapshots=record) for record in (True, False)
+    ]
+    assert all(r.stopped for r in runs) and runs[0].history == runs[1].history
+    np.testing.assert_array_equal(runs[0].test_probs, runs[1].test_probs)
+    assert runs[0].film.snapshots[-1].step == 32  # the first call of 32 batches: where Stop was heard
 
 
 def test_early_steps_fall_in_the_first_half_of_epoch_one():
