@@ -216,7 +216,7 @@ class RunStore:
         """
         if not self._refreshed():
             return []
-        where, params = _DIGIT_WHERE, NON_DIGIT_SOURCES
+        where, params = _DIGIT_WHERE, ()
         order = "test_accuracy DESC, created DESC, run_id"
         if n is None:
             return [i for i in self._index.select(where, params, order) if self._has_model(i)]
@@ -232,7 +232,7 @@ class RunStore:
 
     def count_digit_runs(self) -> int:
         """How many stored runs ``best_digit_runs`` chooses from."""
-        return self._index.count(_DIGIT_WHERE, NON_DIGIT_SOURCES) if self._refreshed() else 0
+        return self._index.count(_DIGIT_WHERE) if self._refreshed() else 0
 
     def _has_model(self, info: RunInfo) -> bool:
         return (self.path(info.run_id) / "model.keras").is_file()
@@ -481,7 +481,7 @@ class RunStore:
         return found[0] if found else None
 
 
-_DIGIT_WHERE = "diverged = 0 AND has_model = 1 AND data NOT IN (" + ", ".join("?" * len(NON_DIGIT_SOURCES)) + ")"
+_DIGIT_WHERE = "digit = 1"  # not diverged, a model file, digits (``IndexRow.digit``)
 
 
 def _read_credit(folder: Path) -> str:
