@@ -114,7 +114,7 @@ _COLUMNS = (
     "inode", "mtime_ns", "files_mtime_ns", "files_size", "size",
 )  # fmt: skip
 _SELECT = (
-    "SELECT runs.run_id, details.spec_json, details.metrics_json, runs.trained_by "
+    "SELECT runs.run_id, details.spec_json, details.metrics_json, runs.trained_by, runs.preset, runs.best_val "
     "FROM runs JOIN details ON details.id = runs.run_id"
 )
 _INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -135,12 +135,18 @@ class RunInfo:
         ``RunResult.metrics()`` as stored.
     trained_by : str
         The nickname of the session that trained it (``RunStore.credit``), empty if none.
+    preset : str
+        The course preset it trains (any epochs, full or quick plan), empty if none (from the index).
+    best_val : float or None
+        Its best validation accuracy over the epochs (from the index).
     """
 
     run_id: str
     spec: ExperimentSpec
     metrics: dict[str, Any]
     trained_by: str = ""
+    preset: str = ""
+    best_val: float | None = None
 
     @property
     def test_accuracy(self) -> float:
@@ -273,6 +279,7 @@ class RunIndex:
         self.path = home / INDEX_FOLDER / INDEX_FILE
         self._read_folder = read_folder
         self._lock = threading.RLock()  # one connection per index, shared by the server's threads
+        self._sync_lock = threading.Lock()  # one scan of the folders at a time in this process
         self._conn: sqlite3.Connection | None = None
         self._memo: dict[tuple[Any, ...], tuple[tuple[int, int], RunPage]] = {}  # query -> (index state, answer)
 
@@ -439,9 +446,16 @@ class RunIndex:
         return self._retrying(work)
 
     def ensure(self) -> None:
-        """Bring the index up to date if the store folder changed (what every query does first)."""
-        if not self.fresh():
-            self.sync()
+        """Bring the index up to date if the store folder changed (what every query does first).
+
+        One thread of the process scans; the others asking meanwhile wait for it, then find
+        the index fresh (a store of the old layout is read once, not once per session).
+        """
+        if self.fresh():
+            return
+        with self._sync_lock:
+            if not self.fresh():
+                self.sync()
 
     def sync(self, full: bool = False) -> int:
         """Bring the index up to date with the folders; returns how many folders were read.
@@ -574,8 +588,8 @@ class RunIndex:
             finally:
                 conn.execute("COMMIT")
             infos = [
-                RunInfo(run_id, _spec(spec_json), json.loads(metrics_json), trained_by)
-                for run_id, spec_json, metrics_json, trained_by in rows
+                RunInfo(run_id, _spec(spec_json), json.loads(metrics_json), trained_by, preset, best_val)
+                for run_id, spec_json, metrics_json, trained_by, preset, best_val in rows
             ]
             answer = RunPage(infos, int(total) if count else len(infos))
             if len(self._memo) >= MEMO_ENTRIES:
@@ -589,6 +603,13 @@ class RunIndex:
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         """How many runs match an SQL condition."""
         return self.page(where, params, limit=0).total
+
+    def distinct(self, column: str) -> list[str]:
+        """The values one column takes over every run, sorted (a table's filter choices)."""
+        if column not in _COLUMNS:
+            raise ValueError(f"no column {column!r} in the run index")
+        sql = f"SELECT DISTINCT {column} FROM runs ORDER BY {column}"
+        return [row[0] for row in self._retrying(lambda conn: conn.execute(sql).fetchall())]
 
     def broken(self) -> list[tuple[str, str]]:
         """(folder name, why) of every folder the index could not read."""

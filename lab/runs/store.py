@@ -67,7 +67,8 @@ STALE_TMP_SECONDS = 3600.0
 USAGE_SECONDS = 5.0
 CREDIT_FILE = "credit.json"  # who trained a run: {"trained_by": nickname}, written once
 MAX_NICKNAME = 40
-__all__ = ["RunInfo", "RunPage", "RunStore", "StoreUsage", "NON_DIGIT_SOURCES", "SORT_COLUMNS"]
+FILTER_COLUMNS = ("data", "preset", "kind", "trained_by")  # what ``RunStore.table`` filters by
+__all__ = ["FILTER_COLUMNS", "NON_DIGIT_SOURCES", "SORT_COLUMNS", "RunInfo", "RunPage", "RunStore", "StoreUsage"]
 
 
 def default_home() -> Path:
@@ -307,7 +308,7 @@ class RunStore:
             return RunPage([], 0)
         clauses: list[str] = []
         params: list[Any] = []
-        for column, wanted in (("data", data), ("preset", preset), ("kind", kind), ("trained_by", trained_by)):
+        for column, wanted in zip(FILTER_COLUMNS, (data, preset, kind, trained_by), strict=True):
             if wanted is None:
                 continue
             values = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -323,6 +324,24 @@ class RunStore:
         # Descending, SQLite puts NULL (no value) last by itself, and an index on the column serves the order.
         order = f"{sort} DESC, created DESC, run_id" if descending else f"{sort} IS NULL, {sort}, created DESC, run_id"
         return self._index.page(where, params, order, limit=limit, offset=offset)
+
+    def choices(self, column: str) -> list[str]:
+        """The values a filter of ``table`` can take, from every stored run, sorted.
+
+        Parameters
+        ----------
+        column : str
+            ``"data"``, ``"preset"``, ``"kind"`` or ``"trained_by"`` (``""`` among them: runs of
+            no preset, or nobody's).
+
+        Raises
+        ------
+        ValueError
+            For another column.
+        """
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"Runs are filtered by {', '.join(FILTER_COLUMNS)}, not {column!r}.")
+        return self._index.distinct(column) if self._refreshed() else []
 
     def credit(self, run_id: str, nickname: str) -> str:
         """Record who trained a run (first nickname wins); returns the nickname the run is credited to.
