@@ -35,7 +35,7 @@ MODELS_SHOWN = 30  # the models the Draw page puts into the browser (pages/draw.
 PAGES = ("draw", "techniques", "gradients")
 TEMPLATE = ExperimentSpec(hidden=(16,), epochs=1, seed=0, train_subset=0.2)  # the one real run, trained in seconds
 EPOCHS = 20  # each synthetic run's history, as a class's runs have
-HEALTH_EVERY = 10  # one run in ten has a gradient-health record (as the Gradients page's pairs do)
+HEALTH_EVERY = 5  # one run in five has a gradient-health record: two in the 10-run store, as the page shows a pair
 FASHION_EVERY = 20  # one run in twenty is on Fashion-MNIST (not a digit model)
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR_ENV = "MLP_LAB_BENCH_DIR"
@@ -214,12 +214,13 @@ def bench_index(runs: int = RUNS, folder: str | Path | None = None, pages: tuple
     shutil.rmtree(small, ignore_errors=True)
     write_runs(small, template, SMALL)
     build = None
-    if not (big / COMPLETE).is_file():
+    layout = f"{runs} runs, health every {HEALTH_EVERY}, fashion every {FASHION_EVERY}, {EPOCHS} epochs"
+    if not (big / COMPLETE).is_file() or (big / COMPLETE).read_text() != layout:
         shutil.rmtree(big, ignore_errors=True)
         start = time.perf_counter()
         write_runs(big, template, runs)
         build = time.perf_counter() - start
-        (big / COMPLETE).write_text(str(runs))
+        (big / COMPLETE).write_text(layout)
     RunStore(small).rebuild_index()
     start = time.perf_counter()
     indexed = RunStore(big).rebuild_index()
