@@ -27,6 +27,7 @@ from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
 from ui.draw.canvas import live_canvas
+from ui.draw.landing import show_landing
 from ui.draw.units import show_units
 
 ensure_app_navigation()
@@ -264,6 +265,7 @@ def answer(
         show_answer(prediction, elapsed_ms)
     show_model_table(runs, chosen, image)
     show_units(units)
+    show_landing(chosen, predictor, image)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """The run store: every finished run on disk, named by its spec's hash.
 
 Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
-metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean)
-and ``model.keras``. A run is written into a temporary folder and renamed into
+metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean),
+``model.keras`` and, for runs trained since snapshots were recorded,
+``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``). A run is written into a temporary folder and renamed into
 place, so a reader never sees half a run. Several writers may finish the same
 run at once (two app servers, Ray workers on a shared filesystem): the swap into
 place is done under a lock folder per run (``mkdir`` is atomic on every local and
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from lab.nn.result import RunResult, json_number
+from lab.nn.snapshots import Film, load_film, save_film
 from lab.runs.index import (
     INDEX_FOLDER,
     NON_DIGIT_SOURCES,
@@ -137,6 +139,11 @@ class RunStore:
                 return None
         log.warning("Skipping run %s: it kept being replaced while it was read", folder)
         return None
+
+    def film(self, spec_or_id: ExperimentSpec | str) -> Film | None:
+        """The stored film of a run (``lab.nn.snapshots``), or None: no such run, or one stored before snapshots."""
+        run_id = spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id
+        return load_film(self.path(run_id))
 
     def list(self) -> list[RunInfo]:
         """Every readable run, newest first; unreadable ones are skipped with a warning (see ``broken``).
@@ -407,6 +414,8 @@ class RunStore:
             )
             if result.model is not None:
                 result.model.save(tmp / "model.keras")
+            if result.film is not None:
+                save_film(result.film, tmp)
             if result.health is not None:
                 (tmp / "health.json").write_text(json.dumps(result.health, default=json_number))
             payload = {
@@ -596,6 +605,7 @@ def _read_run(folder: Path) -> RunResult:
         path=folder,
         points=points,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
+        film_loader=lambda: load_film(folder),  # read when asked for: listing and opening a run need it not
     )
 
 
