@@ -310,3 +310,15 @@ def test_a_page_works_beside_a_run_damaged_after_it_was_indexed(mixed, monkeypat
     (mixed.path(victim) / "result.json").write_text('{"metrics": null}')
     at = apptest_support.open_page(page, mixed.home, monkeypatch)
     assert not at.exception
+
+
+def test_a_store_whose_index_cannot_be_written_still_lists_its_runs(tmp_path, caplog):
+    store = RunStore(tmp_path)
+    for seed in range(3):
+        store.save(_result(seed))
+    store._index.close()
+    shutil.rmtree(tmp_path / INDEX_FOLDER)
+    (tmp_path / INDEX_FOLDER).write_text("a file where the index's folder should be")  # as a read-only share
+    reopened = RunStore(tmp_path)
+    assert {i.run_id for i in reopened.table().rows} == {_result(s).run_id for s in range(3)}
+    assert "this process keeps one in memory" in caplog.text

@@ -284,12 +284,16 @@ class RunIndex:
         self._memo: dict[tuple[Any, ...], tuple[tuple[int, int], RunPage]] = {}  # query -> (index state, answer)
 
     # ------------------------------------------------------------ connection
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
+    def _connect(self, in_memory: bool = False) -> sqlite3.Connection:
+        """The index file's connection, set up (WAL, busy timeout, schema); ``in_memory``: a private one."""
+        if not in_memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        where = ":memory:" if in_memory else self.path
+        conn = sqlite3.connect(where, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if not in_memory:
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
@@ -307,11 +311,7 @@ class RunIndex:
         with self._lock:
             if self._conn is None:
                 self._memo.clear()  # a new connection counts its versions afresh
-                try:
-                    self._conn = self._connect()
-                except sqlite3.DatabaseError as exc:
-                    self._discard(exc)
-                    self._conn = self._connect()
+                self._conn = self._open()
             try:
                 yield self._conn
             except sqlite3.DatabaseError as exc:
@@ -319,6 +319,28 @@ class RunIndex:
                     raise  # another process held it past the busy timeout: not a damaged file
                 self._discard(exc)
                 raise IndexRebuilt(str(exc)) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """Open the index file; a damaged one is deleted and made afresh; where no file can be written
+        (a read-only store), an index in this process's memory, built from the folders like any other."""
+        try:
+            return self._connect()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise  # another process held it past the busy timeout: not a damaged file
+            first: Exception = exc
+        except sqlite3.DatabaseError as exc:
+            first = exc
+        except OSError as exc:  # its folder cannot be made
+            first = exc
+        if not isinstance(first, OSError):
+            self._discard(first)
+            try:
+                return self._connect()
+            except (sqlite3.Error, OSError) as exc:
+                first = exc
+        log.warning("The run index %s cannot be written (%s): this process keeps one in memory", self.path, first)
+        return self._connect(in_memory=True)
 
     def _discard(self, exc: Exception) -> None:
         """Delete a damaged index (it is only a copy of what the folders say); the next use builds it again."""
