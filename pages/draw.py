@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import time
 
@@ -26,7 +24,7 @@ from ui.app.jobs import duration_text, run_spec, trained_just_now
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
-from ui.draw.canvas import live_canvas
+from ui.draw.canvas import decode_drawing, live_canvas
 from ui.draw.landing import show_landing
 from ui.draw.units import show_units
 
@@ -35,6 +33,7 @@ ensure_app_navigation()
 CANVAS_KEY = "draw_canvas"
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
+MAX_MODEL_CHOICES = 50  # the models offered to choose from, best first (a class's store holds thousands)
 PROMPT = "✏️ **Draw a digit** in the black square: every model answers while you draw, right in your browser."
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -115,16 +114,6 @@ def drawn_canvas(chosen: RunInfo, runs: list[RunInfo], center: bool) -> np.ndarr
     return rgba if has_ink(rgba) else None
 
 
-def decode_drawing(data_url: str) -> np.ndarray | None:
-    """The PNG data URL the canvas sends at the end of a stroke, as (H, W, 4) uint8; None if it is not one."""
-    try:
-        encoded = data_url.split(",", 1)[1]
-        return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded)), formats=["PNG"]).convert("RGBA"))
-    except (IndexError, ValueError, OSError):
-        log.warning("The canvas sent a drawing that is not a PNG data URL")
-        return None
-
-
 def uploaded_picture() -> Image.Image | None:
     """An uploaded photo, decoded; None (with st.error for a bad file) when there is none."""
     upload = st.file_uploader(UPLOAD_PROMPT, type=UPLOAD_TYPES, key="draw_upload")
@@ -186,7 +175,7 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
     )
     st.table(shown_table, hide_index=True)  # every model, its whole description
     if len(runs) > len(shown):
-        st.caption(f"The {len(shown)} most accurate of {len(runs)} stored digit models.")
+        st.caption(f"The {len(shown)} most accurate of {get_store().count_digit_runs()} stored digit models.")
 
 
 # ------------------------------------------------------------------ the page
@@ -275,10 +264,10 @@ def main() -> None:
         "image the network receives**; below, the chosen network lights up, and **Why?** shows which pixels count."
     )
     store = get_store()
-    runs = digit_runs(store)
+    runs = digit_runs(store, MAX_MODEL_CHOICES)
     if not runs:
         offer_starter_model()
-        runs = digit_runs(store)
+        runs = digit_runs(store, MAX_MODEL_CHOICES)
         if not runs:
             return
     labels = run_labels(runs)
