@@ -87,7 +87,9 @@ Choices
   2-D PCA on one BLAS thread. Nothing here draws from Keras' random generators (inference mode
   only) or changes the weights: a training's numbers are the same with and without recording
   (``tests/test_snapshots.py``). ``python -m lab bench --snapshots`` measures it (README, Speed).
-- **Stop**: a snapshot within an epoch is skipped once the training was asked to stop.
+- **Stop**: the loop ends calls at the early steps too, but the trainer asks ``should_stop`` only
+  where calls end without snapshots, so a stopped training ends where it would unrecorded; a
+  snapshot within an epoch is skipped once the training was asked to stop.
 - **Size**: filters as 8-bit pictures (a scale per unit), other weights float16, compressed.
 
 TensorFlow is imported only when a recorder starts recording: loading a film never needs it.

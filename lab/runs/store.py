@@ -3,7 +3,8 @@
 Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
 metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean),
 ``model.keras`` and, for runs trained since snapshots were recorded,
-``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``). A run is written into a temporary folder and renamed into
+``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``).
+A run is written into a temporary folder and renamed into
 place, so a reader never sees half a run. Several writers may finish the same
 run at once (two app servers, Ray workers on a shared filesystem): the swap into
 place is done under a lock folder per run (``mkdir`` is atomic on every local and
