@@ -99,7 +99,7 @@ def test_a_placed_drawing_is_marked_and_its_neighbours_named():
     placed = Placement(np.array([0.5, -0.5], np.float32), {1: 10, 7: 5})
     spec = inside.map_chart(_snapshot(setup), placed=placed).to_dict()
     assert len(spec["layer"]) == 2
-    assert "lands among the 1s" in spec["title"]["subtitle"] and "7 x5" in spec["title"]["subtitle"]
+    assert spec["title"]["subtitle"] == "Your drawing (red cross) lands among the 1s"
     assert spec["datasets"] and any(
         rows == [{"x": 0.5, "y": -0.5, "what": "your drawing"}] for rows in spec["datasets"].values()
     )

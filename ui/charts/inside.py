@@ -226,8 +226,8 @@ def map_chart(
     class_names : sequence of str, optional
         The ten digits' names (Fashion-MNIST's clothes).
     placed : Placement, optional
-        A new image placed on the map (``Film.place``): drawn as a large red cross, the digits
-        around it in the subtitle.
+        A new image placed on the map (``Film.place``): drawn as a large red cross, the digit
+        most of its neighbours are in the subtitle.
     size : int, optional
         Side in pixels (default: the current look's matrix size).
     """
@@ -263,11 +263,7 @@ def map_chart(
             .mark_point(shape="cross", size=side * 2, filled=True, color=PLACED_COLOR, stroke=TABLEAU_GREY)
             .encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), tooltip=["what:N"])
         )
-        subtitle = (
-            f"Your drawing (red cross) lands among the {names[placed.among]}s ("
-            + ", ".join(f"{names[d]} x{n}" for d, n in placed.votes.items())
-            + ")"
-        )
+        subtitle = f"Your drawing (red cross) lands among the {names[placed.among]}s"
     chart = alt.layer(*layers).properties(
         width=side,
         height=side,
