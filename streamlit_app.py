@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/gradients.py", title="Gradients", icon=":material/monitoring:", url_path="gradients"),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:", url_path="tune"),
     st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
+    st.Page("pages/challenge.py", title="Challenge", icon=":material/emoji_events:", url_path="challenge"),
     # Locked by the server's passphrase: a student who opens it sees only the passphrase field.
     st.Page("pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher"),
 ]
