@@ -76,7 +76,7 @@ def test_a_challenge_from_the_teachers_panel_to_the_leaderboard(home):
     page.button(key="challenge_submit").click().run()
     assert not page.exception, page.exception
     assert any("Entered: public score" in s.value for s in page.success)
-    board = page.dataframe[0].value.to_dict("records")
+    board = page.table[0].value.reset_index().to_dict("records")
     assert [(r["Rank"], r["Nickname"]) for r in board] == [(1, "owl")] and "Private score" not in board[0]
     assert page.get("vega_lite_chart"), "no parallel-coordinates view"
 
@@ -86,22 +86,32 @@ def test_a_challenge_from_the_teachers_panel_to_the_leaderboard(home):
     panel.button(key=f"challenge_hide_{entry.entry_id}").click().run()
     assert ChallengeBoard(home).entries(challenge.challenge_id) == []
     page.run()
-    assert not page.dataframe and "No entries yet" in _text(page)
+    assert not page.table and "No entries yet" in _text(page)
     panel.button(key=f"challenge_hide_{entry.entry_id}").click().run()
     panel.button(key="challenge_reveal").click().run()
     assert ChallengeBoard(home).latest().revealed
     page.run()
-    board = page.dataframe[0].value.to_dict("records")
+    board = page.table[0].value.reset_index().to_dict("records")
     assert board[0]["Private score"] == f"{entry.private * 100:.1f}%" and board[0]["Public rank"] == 1
     assert not [b for b in page.button if b.key == "challenge_submit"]  # it takes no more entries
 
 
-def test_a_student_without_a_nickname_is_asked_for_one_and_markup_is_refused(home):
+def test_a_student_without_a_nickname_is_sent_to_the_sidebar_and_markup_is_refused_there(home):
     ChallengeBoard(home).open("Any", "sample", 100_000, 20, ends=4e9)
     page = _page("challenge")
-    assert "Pick a nickname to enter" in _text(page)
-    page.text_input(key="challenge_nickname").input("<b>x</b>").run()
-    assert any("letters, digits" in e.value for e in page.error)
-    page.text_input(key="challenge_nickname").input("owl").run()
-    assert page.session_state["nickname"] == "owl"
+    assert "Pick a nickname in the sidebar" in _text(page)
+
+    def sidebar():
+        from ui.app.nickname import nickname_sidebar
+
+        nickname_sidebar()
+
+    at = AppTest.from_function(sidebar).run()
+    at.sidebar.text_input(key="nickname_sidebar").input("<b>x</b>").run()
+    assert any("letters, digits" in e.value for e in at.sidebar.error) and "nickname" not in at.session_state
+    at.sidebar.text_input(key="nickname_sidebar").input(" owl ").run()
+    assert at.session_state["nickname"] == "owl" and "Your nickname: **owl**" in at.sidebar.caption[0].value
+    assert not at.sidebar.text_input  # picked once per session
+
+    page = _page("challenge", nickname="owl")
     assert page.selectbox(key="challenge_entry").options  # owl's runs are offered

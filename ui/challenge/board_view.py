@@ -18,7 +18,7 @@ from lab.challenge.board import EntryRefused
 from lab.challenge.leaderboard import FEATURES, Standing, features, standings
 from lab.challenge.rules import Challenge
 from lab.runs.table import accuracy_text, class_runs
-from ui.app.nickname import nickname_form
+from ui.app.nickname import nickname
 from ui.app.state import get_board, get_store
 from ui.app.text import plain
 from ui.charts.look import current_look, plot_height, styled
@@ -49,9 +49,9 @@ def entry_form(challenge: Challenge) -> None:
     """A student's nickname, their runs, and Submit; a run that breaks a rule is refused with the rule."""
     if not challenge.accepting():
         return
-    name = nickname_form(key="challenge_nickname")
+    name = nickname()
     if not name:
-        st.info("Pick a nickname to enter: then train runs on the Train page, and enter the best here.")
+        st.info("Pick a nickname in the sidebar to enter: then train runs on the Train page, and enter the best here.")
         return
     mine = [row for row in class_runs(get_store()) if row.trained_by == name]
     if not mine:
@@ -95,7 +95,7 @@ def leaderboard(challenge_id: int) -> None:
         st.caption("No entries yet.")
         return
     ranked = standings(entries, challenge.revealed)
-    st.dataframe(_frame(ranked, challenge.revealed), hide_index=True, width="stretch")
+    st.table(_frame(ranked, challenge.revealed).set_index("Rank"))  # plain HTML: readable on a projector
     st.altair_chart(parallel_chart(ranked, challenge.revealed), width="stretch")
 
 
