@@ -76,7 +76,7 @@ def test_a_challenge_from_the_teachers_panel_to_the_leaderboard(home):
     page.button(key="challenge_submit").click().run()
     assert not page.exception, page.exception
     assert any("Entered: public score" in s.value for s in page.success)
-    board = page.table[0].value.reset_index().to_dict("records")
+    board = page.table[0].value.to_dict("records")
     assert [(r["Rank"], r["Nickname"]) for r in board] == [(1, "owl")] and "Private score" not in board[0]
     assert page.get("vega_lite_chart"), "no parallel-coordinates view"
 
@@ -91,7 +91,7 @@ def test_a_challenge_from_the_teachers_panel_to_the_leaderboard(home):
     panel.button(key="challenge_reveal").click().run()
     assert ChallengeBoard(home).latest().revealed
     page.run()
-    board = page.table[0].value.reset_index().to_dict("records")
+    board = page.table[0].value.to_dict("records")
     assert board[0]["Private score"] == f"{entry.private * 100:.1f}%" and board[0]["Public rank"] == 1
     assert not [b for b in page.button if b.key == "challenge_submit"]  # it takes no more entries
 

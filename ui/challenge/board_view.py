@@ -95,7 +95,7 @@ def leaderboard(challenge_id: int) -> None:
         st.caption("No entries yet.")
         return
     ranked = standings(entries, challenge.revealed)
-    st.table(_frame(ranked, challenge.revealed).set_index("Rank"))  # plain HTML: readable on a projector
+    st.table(_frame(ranked, challenge.revealed), hide_index=True)  # plain HTML: readable on a projector
     st.altair_chart(parallel_chart(ranked, challenge.revealed), width="stretch")
 
 
@@ -107,7 +107,7 @@ def _frame(ranked: Sequence[Standing], revealed: bool) -> pd.DataFrame:
         if revealed:
             row["Private score"] = entry.private * 100
             row["Public rank"] = place.public_rank
-        row |= {"Setup": entry.spec.summary(), "Parameters": entry.params, "Epochs": entry.spec.epochs}
+        row |= {"Setup": entry.spec.summary(), "Parameters": f"{entry.params:,}", "Epochs": entry.spec.epochs}
         rows.append(row)
     frame = pd.DataFrame(rows)
     for column in ("Public score", "Private score"):
@@ -136,11 +136,20 @@ def parallel_chart(ranked: Sequence[Standing], revealed: bool) -> alt.Chart:
         )
         .mark_line(point=True, strokeWidth=2.5)
         .encode(
-            x=alt.X("axis:N", sort=list(FEATURES), title=None, axis=alt.Axis(labelAngle=0, labelLimit=120)),
+            # One word a line: eight axis names fit side by side at 1280 pixels, projector or not.
+            x=alt.X(
+                "axis:N",
+                sort=list(FEATURES),
+                title=None,
+                axis=alt.Axis(labelAngle=0, labelOverlap=False, labelExpr="split(datum.label, ' ')"),
+            ),
             y=alt.Y("scaled:Q", title="low → high (each setting's own range)", axis=alt.Axis(labels=False)),
             color=alt.Color(
-                "score:Q", title=score_title, scale=alt.Scale(scheme="viridis"), legend=alt.Legend(format=".0%")
-            ),  # fmt: skip
+                "score:Q",
+                title=score_title,
+                scale=alt.Scale(scheme="viridis"),
+                legend=alt.Legend(format=".0%", type="gradient"),
+            ),
             detail="entry:N",
             tooltip=[
                 "nickname:N",

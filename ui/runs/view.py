@@ -60,10 +60,10 @@ def runs_table(rows: Sequence[RunRow]) -> None:
             "Network": [r.network for r in rows],
             "Preset": [r.preset for r in rows],
             "Data": [r.data for r in rows],
-            "Setup": [r.spec.summary() for r in rows],
             "Parameters": [r.params for r in rows],
             "Epochs": [r.epochs_run for r in rows],
             "Stored": [dt.datetime.fromtimestamp(r.created) if r.created else None for r in rows],
+            "Setup": [r.spec.summary() for r in rows],  # the widest, last: every other column fits at 1280 pixels
             "Run": [r.run_id for r in rows],
         }
     )
