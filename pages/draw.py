@@ -27,6 +27,7 @@ from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
 from ui.draw.canvas import live_canvas
+from ui.draw.landing import show_landing
 from ui.draw.units import show_units
 
 ensure_app_navigation()
@@ -34,6 +35,7 @@ ensure_app_navigation()
 CANVAS_KEY = "draw_canvas"
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
+MAX_MODEL_CHOICES = 100  # the models offered to choose from, best first (a class's store holds thousands)
 PROMPT = "✏️ **Draw a digit** in the black square: every model answers while you draw, right in your browser."
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -185,7 +187,7 @@ def show_model_table(runs: list[RunInfo], chosen: RunInfo, image: np.ndarray) ->
     )
     st.table(shown_table, hide_index=True)  # every model, its whole description
     if len(runs) > len(shown):
-        st.caption(f"The {len(shown)} most accurate of {len(runs)} stored digit models.")
+        st.caption(f"The {len(shown)} most accurate of {get_store().count_digit_runs()} stored digit models.")
 
 
 # ------------------------------------------------------------------ the page
@@ -263,6 +265,7 @@ def answer(
         show_answer(prediction, elapsed_ms)
     show_model_table(runs, chosen, image)
     show_units(units)
+    show_landing(chosen, predictor, image)
 
 
 def main() -> None:
@@ -273,10 +276,10 @@ def main() -> None:
         "image the network receives**; below, the chosen network lights up, and **Why?** shows which pixels count."
     )
     store = get_store()
-    runs = digit_runs(store)
+    runs = digit_runs(store, MAX_MODEL_CHOICES)
     if not runs:
         offer_starter_model()
-        runs = digit_runs(store)
+        runs = digit_runs(store, MAX_MODEL_CHOICES)
         if not runs:
             return
     labels = run_labels(runs)

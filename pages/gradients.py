@@ -40,6 +40,8 @@ PAIR_OPEN_KEY = "grad_pair_open"
 EPOCH_KEY = "grad_epoch"
 METRIC_KEY = "grad_metric"
 NO_RUN = ""
+MAX_RUN_CHOICES = 200  # the newest runs with a health record offered (a class's store holds thousands)
+ESTIMATE_RUNS = 500  # the newest runs a training time is judged by
 
 HEATMAP_READING = (
     "**How to read the heatmap.** Each row is a layer, input side at the top, output layer at the bottom; "
@@ -75,9 +77,10 @@ STATS_READING = (
 
 # ------------------------------------------------------------------ data
 def runs_with_health() -> list[RunInfo]:
-    """Stored runs that have a gradient-health record, newest first."""
-    store = get_store()
-    return [info for info in store.list() if (store.path(info.run_id) / "health.json").is_file()]
+    """Stored runs that have a gradient-health record: the newest ``MAX_RUN_CHOICES``, the course pair, the chosen."""
+    preferred = [spec.run_id for spec in comparison_pair(next(iter(COMPARISONS)))]
+    chosen = [st.session_state.get(RUN_A_KEY), st.session_state.get(RUN_B_KEY)]
+    return get_store().runs_with_health(MAX_RUN_CHOICES, including=[*preferred, *(c for c in chosen if c)])
 
 
 def load(run_id: str) -> RunResult | None:
@@ -114,7 +117,7 @@ def pair_text(specs: list[ExperimentSpec]) -> str:
     counts = {spec.subset_count() for spec in specs}
     images = f"the {counts.pop():,} training images" if len(counts) == 1 and None not in counts else "the images"
     text = f"Two course presets, {COMPARISON_EPOCHS} epochs each on {images} of the offline sample"
-    estimate = estimate_seconds(specs, get_store().list())
+    estimate = estimate_seconds(specs, get_store().recent(ESTIMATE_RUNS))
     if estimate is not None:
         seconds, judged = estimate
         text += f": about {duration_text(seconds)} here, judging by the {judged} stored runs of its kind"

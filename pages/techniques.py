@@ -49,6 +49,7 @@ ensure_app_navigation()
 
 ENSEMBLE_KEY = "techniques_ensemble"  # the seed ensemble being trained: (preset, data, cap, members)
 DATA_CHOICES = ["sample", "mnist", "fashion"]
+MAX_RUN_CHOICES = 200  # the newest runs offered to combine or compare (a class's store holds thousands)
 
 
 # ---------------------------------------------------------------- sections
@@ -163,7 +164,7 @@ def ensemble_section(series_presets: list[Preset], data: str, cap: int) -> None:
         if len(results) >= 2:
             ensemble_view(results, [f"{preset.name} seed {r.spec.seed}" for r in results])
     with pick_tab:
-        labels = run_labels(get_store().list())
+        labels = run_labels(get_store().recent(MAX_RUN_CHOICES))
         picked = st.multiselect(
             "Runs to combine (they must be tested on the same images)", list(labels), format_func=labels.get,
             key="tech_ens_pick",
@@ -186,7 +187,7 @@ def mcnemar_section() -> None:
         "Two runs rarely differ on every test image. **McNemar's test** looks only at the images exactly one of "
         "them gets right, and asks how likely so lopsided a split would be if both were equally good."
     )
-    infos = {info.run_id: info for info in get_store().list()}
+    infos = {info.run_id: info for info in get_store().recent(MAX_RUN_CHOICES)}
     if len(infos) < 2:
         st.info("Train at least two runs (for example by running a series above) to compare them.")
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.nn.result import RunResult
+from lab.runs.index import INDEX_FOLDER
 from lab.runs.store import RunStore
 from lab.spec import ExperimentSpec
 
@@ -81,7 +82,8 @@ def start_writer(home: Path, writer: int, start: Path) -> subprocess.Popen:
 
 
 def _leftovers(home: Path) -> list[str]:
-    return sorted(p.name for p in home.iterdir() if p.name.startswith("."))
+    """Hidden folders a writer left behind (the store's index folder is not one)."""
+    return sorted(p.name for p in home.iterdir() if p.name.startswith(".") and p.name != INDEX_FOLDER)
 
 
 def test_two_processes_finishing_the_same_run_leave_one_intact_run(tmp_path):

@@ -12,6 +12,7 @@ import base64
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from streamlit.testing.v1 import AppTest
 from lab.analysis.canvas import digit_to_canvas, to_mnist
 from lab.analysis.predictor import preprocess_file
 from lab.data.sources import load_source
+from lab.nn.snapshots import FILE_NAME as FILM_FILE
+from lab.nn.snapshots import place_digit
 from lab.runs.engines import get_or_train
 from lab.runs.queries import digit_runs, load_predictor
 from lab.runs.store import RunStore
@@ -127,8 +130,11 @@ def test_drawing_shows_prediction_chart_table_and_units(seeded_home, monkeypatch
     assert at.selectbox(key="draw_model").value == runs[0].run_id  # best model by default
     assert shown_digit(at) == best.digit == label
     assert f"{best.probability:.1%}" in texts(at)
-    assert len(at.get("vega_lite_chart")) == 1  # the ten probabilities
+    assert len(at.get("vega_lite_chart")) == 2  # the ten probabilities, the hidden-layer map
     assert any("28 x 28" in caption for img in at.get("image") for caption in img.captions)
+    film = RunStore(seeded_home).film(runs[0].run_id)
+    placed = place_digit(load_predictor(runs[0].run_id, RunStore(seeded_home)).model, film, to_mnist(rgba))
+    assert f"your drawing lands among the **{placed.among}**s" in texts(at)
 
     table = at.table[0].value
     assert len(table) == len(TINY_RUNS)
@@ -139,6 +145,17 @@ def test_drawing_shows_prediction_chart_table_and_units(seeded_home, monkeypatch
     assert set(table["model"]) == {spec.describe() for spec in TINY_RUNS}  # plain words, in full
 
     assert "fire" in texts(at) and re.search(r"Preprocessing \+ prediction: [\d.]+ ms", texts(at))
+
+
+@pytest.mark.slow
+def test_a_model_stored_before_snapshots_has_no_map_and_says_why(seeded_home, monkeypatch, sample_digit, tmp_path):
+    home = tmp_path / "old"
+    shutil.copytree(seeded_home, home)
+    for film in home.glob(f"*/{FILM_FILE}"):
+        film.unlink()  # as a run stored before the lab kept snapshots
+    at = draw(open_page(home, monkeypatch), digit_to_canvas(sample_digit[0], scale=8, thickness=3))
+    assert shown_digit(at) is not None
+    assert "trained before the lab kept snapshots" in texts(at) and len(at.get("vega_lite_chart")) == 1
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 
 from lab.architecture import check_network
 from lab.runs.engines import get_or_train
+from lab.runs.index import INDEX_FOLDER
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
 from lab.spec import ExperimentSpec
@@ -101,7 +102,7 @@ def test_writes_are_atomic_no_temporary_folder_left(tmp_path):
     store = RunStore(tmp_path)
     result = get_or_train(TINY, store)
     store.save(result)  # overwrite in place
-    assert sorted(p.name for p in tmp_path.iterdir()) == [result.run_id]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [INDEX_FOLDER, result.run_id]  # the run and the index
     assert {p.name for p in (tmp_path / result.run_id).iterdir()} >= {
         "spec.json",
         "result.json",

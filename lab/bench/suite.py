@@ -10,16 +10,21 @@ from lab.bench.health import bench_health_overhead
 from lab.bench.live import bench_live
 from lab.bench.predict import bench_predict
 from lab.bench.series import bench_series, bench_series_on_ray
+from lab.bench.store_index import RUNS, bench_index
 from lab.bench.trainer import Comparison, compare
 from lab.bench.workloads import WORKLOADS
 
+# What ``--only`` may name: a trainer workload, or the run index's benchmark alone.
+ONLY = (*WORKLOADS, "index")
 
-def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[Comparison]:
+
+def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None, index_runs: int = RUNS) -> list[Comparison]:
     """Print the trainer comparisons, then (for all workloads) the other features' benchmarks.
 
-    The last two, ``bench_series`` and ``bench_series_on_ray``, train series B's quick plan
-    from an empty store as the Techniques page does, in-process and on one Ray worker per
-    core: the wait a class has before the series' lesson shows.
+    ``bench_series`` and ``bench_series_on_ray`` train series B's quick plan from an empty
+    store as the Techniques page does, in-process and on one Ray worker per core: the wait a
+    class has before the series' lesson shows. The last, ``bench_index``, times the run index
+    on a store of 100,000 runs against one of ten.
 
     Parameters
     ----------
@@ -28,8 +33,14 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
     repeats : int
         Comparisons per workload.
     only : str, optional
-        One workload of ``WORKLOADS`` (``A1`` or ``C2``) and nothing else.
+        One workload of ``WORKLOADS`` (``A1`` or ``C2``) and nothing else, or ``index``: the run
+        index's benchmark alone (``lab.bench.store_index``).
+    index_runs : int
+        Runs in the index benchmark's big store.
     """
+    if only == "index":
+        print(f"{bench_index.__module__}.{bench_index.__name__}: {bench_index(index_runs)}", flush=True)
+        return []
     results = []
     for name in [only] if only else list(WORKLOADS):
         for _ in range(repeats):
@@ -48,6 +59,7 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None) -> list[
         benches = (bench_predict, bench_augmentation, bench_health_overhead, bench_live)
         for bench in (*benches, bench_series, bench_series_on_ray):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)
+        print(f"{bench_index.__module__}.{bench_index.__name__}: {bench_index(index_runs)}", flush=True)
     return results
 
 

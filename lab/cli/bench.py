@@ -1,4 +1,7 @@
-"""``python -m lab bench``: the lab's trainer timed against the course's plain ``model.fit``."""
+"""``python -m lab bench``: the lab's trainer timed against the course's plain ``model.fit``, and the run index.
+
+``--only index`` runs the run index's benchmark alone (a store of ``--index-runs`` synthetic runs).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("bench", help="measure the trainer against the course's plain model.fit")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--only", choices=["A1", "C2"], help="one workload only")
+    p.add_argument("--only", choices=["A1", "C2", "index"], help="one workload only (index: the run index's)")
+    p.add_argument("--index-runs", type=int, default=100_000, help="runs in the index benchmark's big store")
     return p
 
 
@@ -19,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
     """``bench``: side-by-side timings and ratios."""
     from lab.bench.suite import run_all  # lazy: the benchmarks import TensorFlow, the other commands need not
 
-    run_all(epochs=args.epochs, repeats=args.repeats, only=args.only)
+    run_all(epochs=args.epochs, repeats=args.repeats, only=args.only, index_runs=args.index_runs)
     return 0

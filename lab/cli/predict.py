@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     store = RunStore(args.home)
     run_id = args.run
     if run_id is None:
-        runs = digit_runs(store)
+        runs = digit_runs(store, 1)  # the best one
         if not runs:
             raise ValueError(f"No stored digit model in {store.home}: train one first (python -m lab train).")
         run_id = runs[0].run_id

@@ -371,19 +371,42 @@ def activation_stats(values: np.ndarray, activation: str, edges: np.ndarray) -> 
         return stats
     stats["act_mean"] = float(flat.mean(dtype=np.float64))
     stats["act_std"] = float(flat.std(dtype=np.float64))
-    if activation == "sigmoid":
-        low, high = SIGMOID_SATURATION
-        stats["saturated"] = float(np.count_nonzero((flat < low) | (flat > high)) / flat.size)
-    elif activation == "tanh":
-        stats["saturated"] = float(np.count_nonzero(np.abs(flat) > TANH_SATURATION) / flat.size)
-    if activation == "relu":
-        # A unit is a neuron, or a convolution's filter at every position.
-        units = values.reshape(-1, values.shape[-1])
-        stats["dead"] = float(np.mean(~np.any(units != 0, axis=0)))
+    stats["saturated"] = saturated_share(flat, activation)
+    stats["dead"] = dead_share(values, activation)
     low, high = float(edges[0]), float(edges[-1])
     counts, _ = np.histogram(np.clip(flat, low, high), bins=len(edges) - 1, range=(low, high))
     stats["hist"] = (counts / flat.size).tolist()
     return stats
+
+
+def saturated_share(values: np.ndarray, activation: str) -> float | None:
+    """Share of outputs stuck near an asymptote: sigmoid below 0.05 or above 0.95, tanh beyond +-0.95.
+
+    Counted over every output (unit x image, and position for a convolution), the finite ones;
+    None for another activation (ReLU has no upper asymptote) or no finite output.
+    """
+    if activation not in ("sigmoid", "tanh"):
+        return None
+    flat = np.asarray(values, dtype=np.float32).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return None
+    if activation == "sigmoid":
+        low, high = SIGMOID_SATURATION
+        return float(np.count_nonzero((flat < low) | (flat > high)) / flat.size)
+    return float(np.count_nonzero(np.abs(flat) > TANH_SATURATION) / flat.size)
+
+
+def dead_share(values: np.ndarray, activation: str) -> float | None:
+    """Share of ReLU units that output 0 for every image: a neuron, or a convolution's filter at every position.
+
+    ``values`` are (images, units) or (images, height, width, filters); None for another activation.
+    """
+    if activation != "relu":
+        return None
+    values = np.asarray(values)
+    units = values.reshape(-1, values.shape[-1])
+    return float(np.mean(~np.any(units != 0, axis=0)))
 
 
 @functools.cache

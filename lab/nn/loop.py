@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -130,6 +130,7 @@ class ArrayLoop:
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         steps_per_execution: int = 32,
+        first_epoch_stops: Collection[int] = (),
     ) -> None:
         """``model.fit(x, y, batch_size, epochs, validation_data=validation, callbacks=...)``, the same numbers.
 
@@ -145,6 +146,10 @@ class ArrayLoop:
             Called as ``fit`` calls them; ``params`` holds ``epochs`` and ``steps`` (batches an epoch).
         steps_per_execution : int
             Batches per call into TensorFlow; callbacks see a batch end after each call.
+        first_epoch_stops : collection of int
+            In the first epoch, calls also end after these many batches, so that callbacks see
+            those batch ends (snapshots after steps 1, 2, 4 ...). The same steps run in the same
+            order either way: the numbers do not change.
         """
         model = self.model
         x_t, y_t = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
@@ -163,8 +168,7 @@ class ArrayLoop:
             model.reset_metrics()
             callback_list.on_epoch_begin(epoch)
             order = next(orders)
-            for begin in range(0, steps, steps_per_execution):
-                end = min(begin + steps_per_execution, steps)
+            for begin, end in call_bounds(steps, steps_per_execution, first_epoch_stops if epoch == 0 else ()):
                 callback_list.on_train_batch_begin(begin)
                 logs = train(order, x_t, y_t, tf.constant(begin, tf.int32), tf.constant(end, tf.int32))
                 callback_list.on_train_batch_end(end - 1, logs)
@@ -190,6 +194,16 @@ class ArrayLoop:
         for i in range(0, int(x.shape[0]), self.eval_batch):
             test(x[i : i + self.eval_batch], y[i : i + self.eval_batch])
         return dict(self.model.get_metrics_result())
+
+
+def call_bounds(steps: int, steps_per_execution: int, stops: Collection[int] = ()) -> list[tuple[int, int]]:
+    """(first batch, end) of each call into TensorFlow in an epoch of ``steps`` batches.
+
+    Calls of ``steps_per_execution`` batches, cut also after each of ``stops`` batches.
+    """
+    ends = set(range(steps_per_execution, steps, steps_per_execution)) | {s for s in stops if 0 < s < steps}
+    bounds = sorted(ends | {steps})
+    return list(zip([0, *bounds[:-1]], bounds, strict=True))
 
 
 def batch_dim(n: int, batch_size: int) -> int | None:

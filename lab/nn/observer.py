@@ -9,8 +9,12 @@ no caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lab.nn.result import EpochReport
+
+if TYPE_CHECKING:  # for the hook's annotation only
+    from lab.nn.snapshots import Snapshot
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class TrainingObserver:
 
     def on_epoch(self, report: EpochReport) -> None:
         """An epoch ended."""
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """A snapshot of the network's inside was taken (``lab.nn.snapshots.Snapshot``): redraw from it."""
 
     def should_stop(self) -> bool:
         """Whether training should end now, keeping what it learned."""

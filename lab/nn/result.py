@@ -122,6 +122,10 @@ class RunResult:
         Returns the trained Keras model: the store passes one that reads the model
         file; the trainer one that returns the model it holds. Called once, on the
         first access of :attr:`model`.
+    film_loader : callable, optional
+        Returns the training's film (``lab.nn.snapshots.Film``) or None: the store passes one
+        that reads ``snapshots.npz``, the trainer one that returns the film it recorded.
+        Called once, on the first access of :attr:`film`.
     """
 
     spec: ExperimentSpec
@@ -145,6 +149,9 @@ class RunResult:
     points: dict[str, list[float]] = field(default_factory=dict)
     model_loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _model: Any = field(default=None, init=False, repr=False, compare=False)  # the loader's answer, kept
+    film_loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _film: Any = field(default=None, init=False, repr=False, compare=False)
+    _film_read: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def run_id(self) -> str:
@@ -157,6 +164,17 @@ class RunResult:
         if self._model is None and self.model_loader is not None:
             self._model = self.model_loader()
         return self._model
+
+    @property
+    def film(self) -> Any:
+        """The snapshots of the training (``lab.nn.snapshots.Film``), or None for a run stored before them.
+
+        Read from the store on first access for stored runs.
+        """
+        if not self._film_read and self.film_loader is not None:
+            self._film = self.film_loader()
+            self._film_read = True
+        return self._film
 
     @property
     def test_predictions(self) -> np.ndarray:

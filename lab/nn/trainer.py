@@ -33,6 +33,7 @@ from lab.nn.model import build_model, compile_model
 from lab.nn.observer import SILENT, TrainingObserver
 from lab.nn.queue import TRAINING_QUEUE
 from lab.nn.result import STOP_PRESSED, TIME_LIMIT, EpochReport, RunResult
+from lab.nn.snapshots import SnapshotRecorder
 from lab.spec import ExperimentSpec
 
 # Several batches per call into TensorFlow: the course's small MLPs are
@@ -219,6 +220,7 @@ def train(
     report_every: int = REPORT_EVERY,
     steps_per_execution: int | None = None,
     record_health: bool = True,
+    record_snapshots: bool = True,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
     """Train a checked spec from scratch, in this process's training slot, and return its result (nothing is stored).
@@ -249,6 +251,10 @@ def train(
     record_health : bool
         Record gradient and activation health (``lab.health.recorder``) into ``result.health``;
         off only to measure what recording costs.
+    record_snapshots : bool
+        Record the film of the network's inside (``lab.nn.snapshots``) into ``result.film``,
+        each snapshot handed to ``observer.on_snapshot`` as it is taken; the numbers are the
+        same either way. Off only to measure what recording costs.
     extra_callbacks : sequence of keras.callbacks.Callback
         More Keras callbacks (timing a benchmark ...).
 
@@ -271,6 +277,7 @@ def train(
             report_every=report_every,
             steps_per_execution=steps_per_execution,
             record_health=record_health,
+            record_snapshots=record_snapshots,
             extra_callbacks=extra_callbacks,
         )
         if then is not None:
@@ -287,6 +294,7 @@ def fit_prepared(
     report_every: int = REPORT_EVERY,
     steps_per_execution: int | None = None,
     record_health: bool = True,
+    record_snapshots: bool = True,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> RunResult:
     """Train a checked spec on arrays already prepared, here and now: no queue.
@@ -301,7 +309,7 @@ def fit_prepared(
         What to train (``lab.architecture.check_network``).
     data : Prepared
         The arrays to train, validate and test on.
-    observer, time_limit, report_every, steps_per_execution, record_health, extra_callbacks
+    observer, time_limit, report_every, steps_per_execution, record_health, record_snapshots, extra_callbacks
         As in :func:`train` (``on_queue`` and ``on_start`` are not called: there is no queue here).
     """
     spec = checked.spec
@@ -321,6 +329,10 @@ def fit_prepared(
     recorder = make_recorder(spec, data) if record_health else None
     if recorder is not None:
         callbacks.append(recorder.callback())
+    # After the relay: a snapshot within an epoch is skipped once the relay heard Stop.
+    snapshots = SnapshotRecorder(spec, data, observer) if record_snapshots else None
+    if snapshots is not None:
+        callbacks.append(snapshots.callback())
 
     def build_copy() -> keras.Model:
         return compile_model(build_model(spec), spec, steps_per_execution)
@@ -335,6 +347,7 @@ def fit_prepared(
             validation=(data.x_val, data.y_val),
             callbacks=callbacks,
             steps_per_execution=steps_per_execution,
+            first_epoch_stops=snapshots.early if snapshots is not None else (),
         )
         seconds = time.perf_counter() - start
         test_loss, test_acc, probs = evaluate(loop.model, data, loop)
@@ -364,6 +377,7 @@ def fit_prepared(
         created=time.time(),
         points=relay.points,
         model_loader=lambda: model,  # the model is in memory already
+        film_loader=(lambda film=snapshots.film(): film) if snapshots is not None else None,
     )
 
 

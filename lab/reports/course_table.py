@@ -19,7 +19,7 @@ from lab.catalog.lessons import Numbers
 from lab.catalog.preset import format_figure
 from lab.catalog.presets import Preset
 from lab.nn.result import TIME_LIMIT, RunResult
-from lab.runs.queries import find_preset_run
+from lab.runs.queries import preset_run
 from lab.runs.store import RunStore
 
 NOT_RUN = "not run yet"  # our accuracy, before the preset's runs are all stored
@@ -256,12 +256,11 @@ def best_stored_rows(presets: Sequence[Preset], store: RunStore) -> list[CourseR
 
     Never a stopped run.
     """
-    infos = store.list()
     rows = []
     for preset in presets:
-        info = find_preset_run(infos, preset.spec)
+        info = preset_run(store, preset.spec)  # the index reads only the runs of this spec
         if info is None and preset.quick_changes:  # quick mode's own plan (Techniques), not only a cap
-            info = find_preset_run(infos, preset.quick().spec)
+            info = preset_run(store, preset.quick().spec)
         result = store.get(info.run_id) if info is not None else None
         rows.append(CourseRow(preset, (result,) if result is not None else ()))
     return rows

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from lab.architecture import CheckedSpec
 from lab.nn.observer import QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
+from lab.nn.snapshots import Snapshot
 from lab.runs.credits import credit
 from lab.runs.engine import EngineStatus, Executor, job_error_text
 from lab.runs.in_process import InProcessExecutor
@@ -115,6 +116,9 @@ class Job(TrainingObserver):
         The process training it, on Ray (None in-process: this server's own process).
     report : EpochReport | None
         The latest report: within an epoch (every few dozen batches) or at its end.
+    snapshots : list of Snapshot
+        The snapshots of the network's inside taken so far (``lab.nn.snapshots``), oldest first:
+        a page redraws from the last one while it trains. Appended in the job's thread; read a copy.
     result : RunResult | None
         Set when done.
     error : str
@@ -148,6 +152,7 @@ class Job(TrainingObserver):
     worker_pid: int | None = None
     worker_node: str = ""
     report: EpochReport | None = None
+    snapshots: list[Snapshot] = field(default_factory=list, repr=False)
     result: RunResult | None = None
     error: str = ""
     session: str = field(default="", repr=False)
@@ -264,6 +269,10 @@ class Job(TrainingObserver):
     def on_progress(self, report: EpochReport) -> None:
         """Keep the latest report."""
         self.state, self.place, self.report = "running", 0, report
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep every snapshot (a film of 10 epochs is about 2 MB)."""
+        self.snapshots.append(snapshot)
 
     def should_stop(self) -> bool:
         """Stop, cancel or withdraw was asked for."""

@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 
 from lab.analysis.predictor import Predictor, model_kind
-from lab.runs.store import RunInfo, RunStore
+from lab.runs.store import NON_DIGIT_SOURCES, RunInfo, RunStore
 from lab.spec import ExperimentSpec
 
-# Runs trained on these sources do not read digits; the Draw page and the CLI leave them out.
-NON_DIGIT_SOURCES = ("fashion",)
+__all__ = ["NON_DIGIT_SOURCES", "digit_runs", "find_preset_run", "preset_run", "load_predictor"]
 
 
 def same_but_epochs(a: ExperimentSpec, b: ExperimentSpec) -> bool:
@@ -39,21 +38,20 @@ def find_preset_run(infos: Sequence[Any], spec: ExperimentSpec) -> Any | None:
     return max(matches, key=lambda info: (info.spec.epochs, info.metrics.get("created") or 0), default=None)
 
 
+def preset_run(store: RunStore, spec: ExperimentSpec) -> RunInfo | None:
+    """``find_preset_run`` asked of the store's index: only the runs of ``spec`` at any epochs are read."""
+    return find_preset_run(store.runs_like(spec), spec)
+
+
 # ---------------------------------------------------------------- digit models
-def digit_runs(store: RunStore) -> list[RunInfo]:
-    """Stored runs that can classify a drawn digit, best test accuracy first.
+def digit_runs(store: RunStore, limit: int | None = None) -> list[RunInfo]:
+    """Stored runs that can classify a drawn digit, best test accuracy first (the ``limit`` best).
 
     Left out: diverged runs (their outputs are NaN), runs on non-digit data
-    (Fashion-MNIST), and runs whose model file is missing.
+    (Fashion-MNIST), and runs whose model file is missing. Asked of the store's
+    index: the best 30 of 100,000 runs take milliseconds.
     """
-    runs = [
-        info
-        for info in store.list()
-        if not info.metrics.get("diverged")
-        and info.spec.data not in NON_DIGIT_SOURCES
-        and (store.path(info.run_id) / "model.keras").is_file()
-    ]
-    return sorted(runs, key=lambda info: -np.nan_to_num(info.test_accuracy, nan=-1.0))
+    return store.best_digit_runs(limit)
 
 
 def load_predictor(run_id: str, store: RunStore | None = None) -> Predictor:

@@ -10,7 +10,9 @@ Imported only when ``MLP_LAB_RAY`` asks for Ray (``lab.runs.engines.make_executo
   holds the line (waiting, running) and, for each training, the epoch reports
   not yet collected and the stop flag. The worker sends reports to it; the
   server that submitted the training polls it from the job's thread and relays
-  what it hears to the caller's ``TrainingObserver``.
+  what it hears to the caller's ``TrainingObserver``; so are the snapshots of the
+  network's inside (``on_snapshot``, ``lab.nn.snapshots``), which the worker also
+  stores with the run.
 - A worker trains with one TensorFlow thread (``WORKER_ENV``): several workers
   share a machine, one per core. Keras' seed is process-wide, and each worker
   trains one model at a time, so the same spec and seed give the same curves on
@@ -40,6 +42,7 @@ import lab
 from lab.architecture import CheckedSpec
 from lab.nn.observer import SILENT, QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
+from lab.nn.snapshots import Snapshot
 from lab.runs.engine import WORKER_DIED_TEXT, EngineStatus, WorkerLostError
 from lab.runs.private_env import forget_private_env
 from lab.runs.store import RunStore
@@ -66,6 +69,7 @@ class _Entry:
     polled: float = field(default_factory=time.time)
     state: str = "waiting"  # waiting | running | saved
     reports: list[EpochReport] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
     stop: bool = False
     pid: int | None = None
     node: str = ""
@@ -99,6 +103,12 @@ class Coordinator:
         if entry is not None:
             entry.reports.append(report)
 
+    def snapshot(self, ticket: str, snapshot: Snapshot) -> None:
+        """The worker took a snapshot of the network's inside."""
+        entry = self._entries.get(ticket)
+        if entry is not None:
+            entry.snapshots.append(snapshot)
+
     def saved(self, ticket: str) -> None:
         """The worker stored the run (every report sent before this call has arrived)."""
         entry = self._entries.get(ticket)
@@ -122,14 +132,16 @@ class Coordinator:
         self._forget(now)
         entry = self._entries.get(ticket)
         if entry is None:
-            return {"state": "unknown", "reports": []}
+            return {"state": "unknown", "reports": [], "snapshots": []}
         entry.polled = now
         reports, entry.reports = entry.reports, []
+        snapshots, entry.snapshots = entry.snapshots, []
         running = [e for e in self._entries.values() if e.state == "running"]
         waiting = [t for t, e in self._entries.items() if e.state == "waiting"]
         return {
             "state": entry.state,
             "reports": reports,
+            "snapshots": snapshots,
             "place": waiting.index(ticket) + 1 if ticket in waiting else 0,
             "running": len(running),
             "waiting": len(waiting),
@@ -183,6 +195,10 @@ class _WorkerLink(TrainingObserver):
     def on_epoch(self, report: EpochReport) -> None:
         """Send an epoch report (never waits); the server hands it to ``on_progress`` and ``on_epoch``."""
         self.coordinator.report.remote(self.ticket, report)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Send a snapshot (never waits); the server hands it to ``on_snapshot``. The worker stores the film too."""
+        self.coordinator.snapshot.remote(self.ticket, snapshot)
 
     def should_stop(self) -> bool:
         """Whether Stop was pressed (read from the flag the thread keeps)."""
@@ -445,6 +461,8 @@ class RayExecutor:
                 observer.on_progress(report)
                 if report.at_epoch_end:
                     observer.on_epoch(report)
+            for snapshot in update.get("snapshots", ()):
+                observer.on_snapshot(snapshot)
 
         try:
             while True:

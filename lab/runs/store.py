@@ -1,8 +1,9 @@
 """The run store: every finished run on disk, named by its spec's hash.
 
 Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
-metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean)
-and ``model.keras``. A run is written into a temporary folder and renamed into
+metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean),
+``model.keras`` and, for runs trained since snapshots were recorded,
+``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``). A run is written into a temporary folder and renamed into
 place, so a reader never sees half a run. Several writers may finish the same
 run at once (two app servers, Ray workers on a shared filesystem): the swap into
 place is done under a lock folder per run (``mkdir`` is atomic on every local and
@@ -14,6 +15,11 @@ what a writer that died left behind (``.tmp-*``, ``.trash-*`` older than an
 hour) is erased when the store opens and after each save. A folder that cannot
 be read is skipped with a warning. The store only persists: training and saving in one step is
 ``lab.runs.training``.
+
+Every question about many runs (the best digit models, the runs of a preset, a page of
+the class's table) is answered by the store's index (``lab.runs.index``: SQLite beside
+the folders), which ``save``, ``delete`` and ``credit`` update in the same locked step
+and which catches up by itself with runs written by anyone else.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,20 @@ from typing import Any
 import numpy as np
 
 from lab.nn.result import RunResult, json_number
+from lab.nn.snapshots import Film, load_film, save_film
+from lab.runs.index import (
+    INDEX_FOLDER,
+    NON_DIGIT_SOURCES,
+    SORT_COLUMNS,
+    IndexRow,
+    RunIndex,
+    RunInfo,
+    RunPage,
+    best_val,
+    folder_stats,
+    reason,
+    spec_key,
+)
 from lab.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -47,32 +67,14 @@ STALE_LOCK_SECONDS = 30.0
 STALE_TMP_SECONDS = 3600.0
 # How long a count of the store's size on disk is reused (``RunStore.usage``).
 USAGE_SECONDS = 5.0
+CREDIT_FILE = "credit.json"  # who trained a run: {"trained_by": nickname}, written once
+MAX_NICKNAME = 40
+__all__ = ["RunInfo", "RunPage", "RunStore", "StoreUsage", "NON_DIGIT_SOURCES", "SORT_COLUMNS"]
 
 
 def default_home() -> Path:
     """``$MLP_LAB_HOME`` if set, else ``./runs``."""
     return Path(os.environ.get("MLP_LAB_HOME", "runs"))
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """A stored run's summary, read without loading arrays or the model."""
-
-    run_id: str
-    spec: ExperimentSpec
-    metrics: dict[str, Any]
-
-    @property
-    def test_accuracy(self) -> float:
-        """Test accuracy, NaN for a diverged run."""
-        value = self.metrics.get("test_accuracy")
-        return float("nan") if value is None else float(value)
-
-    def label(self) -> str:
-        """``run_id  summary  (acc)`` for a selectbox."""
-        acc = self.test_accuracy
-        acc_text = "diverged" if self.metrics.get("diverged") else f"{acc:.2%}"
-        return f"{self.spec.summary()} · {acc_text} · {self.run_id}"
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,11 @@ class RunStore:
         self._usage: StoreUsage | None = None
         self._usage_time = 0.0
         self._usage_lock = threading.Lock()
-        # Opening sweeps too: a server that crashed mid-save and restarted may never save again.
-        self._sweep()
+        self._index = RunIndex(self.home, _index_row)
+        # Opening sweeps too (a server that crashed mid-save and restarted may never save again), unless
+        # nothing appeared in the folder since the index last looked: then there is nothing new to sweep.
+        if self.home.is_dir() and not self._index.fresh():
+            self._sweep()
 
     # ------------------------------------------------------------- reading
     def path(self, run_id: str) -> Path:
@@ -125,50 +130,246 @@ class RunStore:
             except FileNotFoundError as exc:
                 if folder.is_dir():  # a file is missing: half a run, never completed
                     log.warning("Skipping unreadable run %s: %s", folder, exc)
+                    self._index.mark_broken(run_id, reason(exc))
                 return None
             except Exception as exc:  # noqa: BLE001 - any unreadable run is skipped, never a crash
                 log.warning("Skipping unreadable run %s: %s", folder, exc)
+                self._index.mark_broken(run_id, reason(exc))
                 return None
         log.warning("Skipping run %s: it kept being replaced while it was read", folder)
         return None
 
-    def list(self) -> list[RunInfo]:
-        """Every readable run, newest first; unreadable ones are skipped with a warning (see ``broken``)."""
-        infos = []
-        for folder in self._run_folders():
-            try:
-                infos.append(_read_info(folder))
-            except Exception as exc:  # noqa: BLE001
-                log.warning("Skipping unreadable run %s: %s", folder, exc)
-        return sorted(infos, key=lambda info: info.metrics.get("created") or 0, reverse=True)
+    def film(self, spec_or_id: ExperimentSpec | str) -> Film | None:
+        """The stored film of a run (``lab.nn.snapshots``), or None: no such run, or one stored before snapshots."""
+        run_id = spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id
+        return load_film(self.path(run_id))
 
-    def broken(self) -> list[tuple[str, str]]:
+    def list(self) -> list[RunInfo]:
+        """Every readable run, newest first; unreadable ones are skipped with a warning (see ``broken``).
+
+        A full check of the index against the folders first (a ``stat`` per run, no file read
+        unless it changed): for the command line and callers that need every run. Pages ask
+        the narrower queries below.
+        """
+        if not self._refreshed(full=True):
+            return []
+        return self._index.select()
+
+    def broken(self, full: bool = True) -> list[tuple[str, str]]:
         """(folder name, why) for every run folder ``list`` skips, so that the teacher can see and delete them.
 
         The same checks as ``list`` (the spec, its hash against the folder's name, every
         metric's type and range, the history), so a run is either listed or here. A
         folder that is not a run at all (a stray folder in the store) is here too.
+
+        Parameters
+        ----------
+        full : bool
+            Check every run's files for edits in place (a ``stat`` each, as ``list``); with
+            False, only the folders that appeared or changed since the index last looked.
         """
-        broken = []
-        for folder in self._run_folders():
-            try:
-                _read_info(folder)
-            except Exception as exc:  # noqa: BLE001 - whatever made it unreadable is its reason
-                broken.append((folder.name, _reason(exc)))
-        return sorted(broken)
+        if not self._refreshed(full=full):
+            return []
+        return sorted(self._index.broken())
+
+    # ------------------------------------------------------------- queries (the index)
+    def _refreshed(self, full: bool = False) -> bool:
+        """Bring the index up to date with the folders (cheap when nothing changed); False for no store yet."""
+        if not self.home.is_dir():
+            return False
+        if full:
+            self._index.sync(full=True)
+        else:
+            self._index.ensure()
+        return True
+
+    def refresh(self, full: bool = False) -> int:
+        """Catch the index up with the folders now; returns how many run folders were read.
+
+        Parameters
+        ----------
+        full : bool
+            Also look for runs edited in place (a ``stat`` of each run's ``result.json``).
+        """
+        return self._index.sync(full=full) if self.home.is_dir() else 0
+
+    def rebuild_index(self) -> int:
+        """Delete the index and build it again from every run folder; returns the runs indexed."""
+        return self._index.rebuild() if self.home.is_dir() else 0
+
+    def info(self, run_id: str) -> RunInfo | None:
+        """One run's summary from the index, None if it is not stored (or cannot be read)."""
+        if not self._refreshed():
+            return None
+        found = self._index.select("run_id = ?", (run_id,))
+        return found[0] if found else None
+
+    def infos(self, run_ids: Sequence[str]) -> list[RunInfo]:
+        """The summaries of the stored runs among ``run_ids`` (a session's runs), newest first; others left out."""
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted or not self._refreshed():
+            return []
+        found: list[RunInfo] = []
+        for start in range(0, len(wanted), 500):  # SQLite takes at most a few hundred parameters at once
+            chunk = wanted[start : start + 500]
+            found += self._index.select(f"run_id IN ({', '.join('?' * len(chunk))})", chunk)
+        return sorted(found, key=lambda info: (-(info.metrics.get("created") or 0.0), info.run_id))
+
+    def best_digit_runs(self, n: int | None = 30) -> list[RunInfo]:
+        """The ``n`` stored runs that read digits best (all with ``None``), best test accuracy first.
+
+        Left out: diverged runs (their outputs are NaN), runs on non-digit data
+        (``NON_DIGIT_SOURCES``) and runs whose model file is missing. Ties: newest first.
+        """
+        if not self._refreshed():
+            return []
+        where, params = _DIGIT_WHERE, NON_DIGIT_SOURCES
+        order = "test_accuracy DESC, created DESC, run_id"
+        if n is None:
+            return [i for i in self._index.select(where, params, order) if self._has_model(i)]
+        found: list[RunInfo] = []
+        offset = 0
+        while len(found) < n:
+            batch = self._index.select(where, params, order, limit=n, offset=offset)
+            found += [info for info in batch if self._has_model(info)]
+            if len(batch) < n:
+                break
+            offset += n
+        return found[:n]
+
+    def count_digit_runs(self) -> int:
+        """How many stored runs ``best_digit_runs`` chooses from."""
+        return self._index.count(_DIGIT_WHERE, NON_DIGIT_SOURCES) if self._refreshed() else 0
+
+    def _has_model(self, info: RunInfo) -> bool:
+        return (self.path(info.run_id) / "model.keras").is_file()
+
+    def runs_like(self, spec: ExperimentSpec) -> list[RunInfo]:
+        """The stored runs of ``spec`` at any number of epochs (a preset and its capped runs), newest first."""
+        return self._index.select("spec_key = ?", (spec_key(spec),)) if self._refreshed() else []
+
+    def runs_with_health(self, limit: int | None = None, including: Sequence[str] = ()) -> list[RunInfo]:
+        """Stored runs that have a gradient-health record (``health.json``), newest first.
+
+        Parameters
+        ----------
+        limit : int, optional
+            At most this many of the newest (all with ``None``).
+        including : sequence of str
+            Run ids added after those (if stored with a health record) even when older: a page's
+            default pair, or the runs a session chose.
+        """
+        if not self._refreshed():
+            return []
+        runs = self._index.select("has_health = 1", limit=limit)
+        listed = {info.run_id for info in runs}
+        extra = [run_id for run_id in dict.fromkeys(including) if run_id and run_id not in listed]
+        if extra:
+            runs += self._index.select(f"has_health = 1 AND run_id IN ({', '.join('?' * len(extra))})", extra)
+        return [info for info in runs if (self.path(info.run_id) / "health.json").is_file()]
+
+    def recent(self, limit: int = 200) -> list[RunInfo]:
+        """The ``limit`` newest runs."""
+        return self._index.select(limit=limit) if self._refreshed() else []
+
+    def table(
+        self,
+        *,
+        data: str | Sequence[str] | None = None,
+        preset: str | Sequence[str] | None = None,
+        kind: str | Sequence[str] | None = None,
+        trained_by: str | Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        sort: str = "created",
+        descending: bool = True,
+        limit: int | None = 50,
+        offset: int = 0,
+    ) -> RunPage:
+        """One page of the runs table: filtered, sorted, with the number of matching runs.
+
+        Parameters
+        ----------
+        data, preset, kind, trained_by : str or sequence of str, optional
+            Keep runs whose value is (one of) these; ``kind`` is ``"mlp"`` or ``"cnn"``,
+            ``preset`` a course preset's name (``""``: runs of no preset), ``trained_by`` a
+            nickname (``""``: runs nobody claimed).
+        since, until : float, optional
+            Keep runs created at or after ``since`` and before ``until`` (seconds since the epoch).
+        sort : str
+            A column of ``SORT_COLUMNS``; ties are broken newest first.
+        descending : bool
+            Largest first (runs without a value, e.g. a diverged run's accuracy, always last).
+        limit, offset : int
+            The page: at most ``limit`` runs (all with ``None``) after skipping ``offset``.
+
+        Raises
+        ------
+        ValueError
+            For a sort column not in ``SORT_COLUMNS``.
+        """
+        if sort not in SORT_COLUMNS:
+            raise ValueError(f"Cannot sort runs by {sort!r}: choose one of {', '.join(SORT_COLUMNS)}.")
+        if not self._refreshed():
+            return RunPage([], 0)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, wanted in (("data", data), ("preset", preset), ("kind", kind), ("trained_by", trained_by)):
+            if wanted is None:
+                continue
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
+            params += values
+        if since is not None:
+            clauses.append("created >= ?")
+            params.append(float(since))
+        if until is not None:
+            clauses.append("created < ?")
+            params.append(float(until))
+        where = " AND ".join(clauses)
+        # Descending, SQLite puts NULL (no value) last by itself, and an index on the column serves the order.
+        order = f"{sort} DESC, created DESC, run_id" if descending else f"{sort} IS NULL, {sort}, created DESC, run_id"
+        return self._index.page(where, params, order, limit=limit, offset=offset)
+
+    def credit(self, run_id: str, nickname: str) -> str:
+        """Record who trained a run (first nickname wins); returns the nickname the run is credited to.
+
+        The run's folder holds it (``credit.json``, the truth), the index a copy for the table.
+
+        Raises
+        ------
+        ValueError
+            For an empty or overlong nickname, or a run that is not stored.
+        """
+        name = " ".join(str(nickname).split())
+        if not name or len(name) > MAX_NICKNAME:
+            raise ValueError(f"A nickname is 1 to {MAX_NICKNAME} characters; got {len(name)}.")
+        folder = self.path(run_id)
+        if not (folder / "result.json").is_file():
+            raise ValueError(f"No run '{run_id}' in {self.home}: it cannot be credited.")
+        with self._locked(run_id):
+            earlier = _read_credit(folder)
+            if earlier:
+                return earlier
+            tmp = folder / f".{CREDIT_FILE}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps({"trained_by": name}))
+            os.replace(tmp, folder / CREDIT_FILE)
+            self._index.set_trained_by(run_id, name, os.stat(folder).st_mtime_ns)
+        return name
 
     def usage(self) -> StoreUsage:
         """The runs stored and the bytes the store takes on disk, counted at most every ``USAGE_SECONDS``.
 
-        Every file under the store counts, half-written and trashed runs too (they take the
-        disk as well). A count is a few thousand ``stat`` calls; the job manager asks before
+        Every file of the runs counts, half-written and trashed runs too (they take the
+        disk as well); the index (``.index/``, a copy of a few KB a run that can be rebuilt
+        at any time) does not, so that deleting every run frees the whole budget. A count is a few thousand ``stat`` calls; the job manager asks before
         every new training and the teacher's panel on every rerun, so it is kept for a few
         seconds, and forgotten at once when this store saves or deletes a run.
         """
         with self._usage_lock:
             now = time.monotonic()
             if self._usage is None or now - self._usage_time > USAGE_SECONDS:
-                self._usage = StoreUsage(len(self._run_folders()), _folder_bytes(self.home))
+                self._usage = StoreUsage(len(self._run_folders()), _folder_bytes(self.home, skip=self.home / INDEX_FOLDER))
                 self._usage_time = now
             return self._usage
 
@@ -194,6 +395,8 @@ class RunStore:
             )
             if result.model is not None:
                 result.model.save(tmp / "model.keras")
+            if result.film is not None:
+                save_film(result.film, tmp)
             if result.health is not None:
                 (tmp / "health.json").write_text(json.dumps(result.health, default=json_number))
             payload = {
@@ -210,6 +413,7 @@ class RunStore:
             with self._locked(result.run_id):
                 trash = self._move_to_trash(result.run_id)
                 os.replace(tmp, target)
+                self._index.put(_saved_row(result, target))  # same step: no reader sees the folder unindexed long
             _fsync_folder(self.home)  # the rename itself survives a power cut
             if trash is not None:
                 shutil.rmtree(trash, ignore_errors=True)
@@ -227,6 +431,7 @@ class RunStore:
             return False
         with self._locked(run_id):
             trash = self._move_to_trash(run_id)
+            self._index.remove(run_id)
         if trash is None:
             return False
         shutil.rmtree(trash, ignore_errors=True)
@@ -279,8 +484,46 @@ class RunStore:
 
     def best(self) -> RunInfo | None:
         """The stored run with the highest test accuracy, if any."""
-        finished = [i for i in self.list() if not i.metrics.get("diverged")]
-        return max(finished, key=lambda i: i.test_accuracy, default=None)
+        if not self._refreshed():
+            return None
+        found = self._index.select("diverged = 0", order="test_accuracy IS NULL, test_accuracy DESC, created", limit=1)
+        return found[0] if found else None
+
+
+_DIGIT_WHERE = "diverged = 0 AND has_model = 1 AND data NOT IN (" + ", ".join("?" * len(NON_DIGIT_SOURCES)) + ")"
+
+
+def _read_credit(folder: Path) -> str:
+    """The nickname a run is credited to, ``""`` if none (or its file cannot be read)."""
+    try:
+        value = json.loads((folder / CREDIT_FILE).read_text()).get("trained_by")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _saved_row(result: RunResult, folder: Path) -> IndexRow:
+    """The index's row of a run this store has just written to ``folder``."""
+    inode, mtime_ns, files_mtime_ns, files_size, size = folder_stats(folder)
+    return IndexRow(
+        run_id=result.run_id, spec=result.spec, metrics=json.loads(json.dumps(result.metrics())),
+        best_val=best_val(result.history), has_model=result.model is not None, has_health=result.health is not None,
+        trained_by="", inode=inode, mtime_ns=mtime_ns, files_mtime_ns=files_mtime_ns, files_size=files_size,
+        size=size,
+    )  # fmt: skip
+
+
+def _index_row(folder: Path) -> IndexRow:
+    """The index's row of a run folder, read and checked as every reader checks it; raises for a broken run."""
+    spec_json = (folder / "spec.json").read_text()
+    info, history = _checked_info(folder, spec_json, (folder / "result.json").read_text())
+    inode, mtime_ns, files_mtime_ns, files_size, size = folder_stats(folder)
+    return IndexRow(
+        run_id=info.run_id, spec=info.spec, metrics=info.metrics, best_val=best_val(history),
+        has_model=(folder / "model.keras").is_file(), has_health=(folder / "health.json").is_file(),
+        trained_by=info.trained_by, inode=inode, mtime_ns=mtime_ns, files_mtime_ns=files_mtime_ns,
+        files_size=files_size, size=size, spec_json=spec_json,
+    )  # fmt: skip
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -343,33 +586,28 @@ def _read_run(folder: Path) -> RunResult:
         path=folder,
         points=points,
         model_loader=(lambda: load_model(model_file)) if model_file.is_file() else None,
+        film_loader=lambda: load_film(folder),  # read when asked for: listing and opening a run need it not
     )
 
 
 def _read_info(folder: Path) -> RunInfo:
     """A run's summary from its folder, checked as every reader checks it; raises for a broken run."""
-    spec = read_spec((folder / "spec.json").read_text(), folder.name)
-    payload = json.loads((folder / "result.json").read_text())
+    return _checked_info(folder, (folder / "spec.json").read_text(), (folder / "result.json").read_text())[0]
+
+
+def _checked_info(folder: Path, spec_json: str, result_json: str) -> tuple[RunInfo, dict[str, list[float]]]:
+    """A run's summary and history from its two files' text, checked; raises for a broken run."""
+    spec = read_spec(spec_json, folder.name)
+    payload = json.loads(result_json)
     if not isinstance(payload, dict):
         raise ValueError(f"result.json holds {type(payload).__name__}, not an object")
     metrics = checked_metrics(payload.get("metrics"))
-    checked_history(payload.get("history"))  # a run listed is a run a page can open
-    return RunInfo(folder.name, spec, metrics)
+    history = checked_history(payload.get("history"))  # a run listed is a run a page can open
+    return RunInfo(folder.name, spec, metrics, _read_credit(folder)), history
 
 
-def _reason(exc: Exception) -> str:
-    """Why a run cannot be read, in one line for the teacher."""
-    if isinstance(exc, FileNotFoundError):
-        return f"{Path(exc.filename or '?').name} is missing (a save that never finished)"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"a file is not valid JSON ({exc.msg}, line {exc.lineno})"
-    if isinstance(exc, UnicodeDecodeError):
-        return "a file is not text"
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def _folder_bytes(folder: Path) -> int:
-    """The bytes every file under ``folder`` takes (0 when there is no folder), without following links."""
+def _folder_bytes(folder: Path, skip: Path | None = None) -> int:
+    """The bytes every file under ``folder`` takes (0 when there is no folder; ``skip`` left out), links not followed."""
     total = 0
     stack = [folder]
     while stack:
@@ -379,6 +617,8 @@ def _folder_bytes(folder: Path) -> int:
             continue  # removed while counted (a run deleted, a temporary folder renamed)
         for entry in entries:
             try:
+                if skip is not None and entry.path == str(skip):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False):

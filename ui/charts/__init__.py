@@ -4,7 +4,10 @@
 - ``curves``: the one curve-chart builder (``curve_chart``), live and final;
 - ``figures``: one network's output weights, confusion matrix, shifted digits, votes, answer;
 - ``images``: pictures made of pixels (digits, weights, feature maps);
-- ``network``: the layer table and the network figure.
+- ``network``: the layer table and the network figure;
+- ``inside``: the network's inside at one moment of training, from a snapshot (``lab.nn.snapshots``):
+  filters or kernels, feature maps, output weights, confusion matrix, dead and saturated units, the
+  hidden-layer map (imported as ``from ui.charts import inside``).
 
 The charts' names are offered here too (``from ui import charts``; ``charts.curve_chart``).
 """

@@ -18,12 +18,19 @@ from ui.charts.look import NEUTRAL_BAR, TRAIN_COLOR, VAL_COLOR, current_look, pl
 
 
 # ---------------------------------------------------------- output weights
-def output_weight_chart(weights: np.ndarray, threshold: float, digit: int, height: int | None = None) -> alt.LayerChart:
+def output_weight_chart(
+    weights: np.ndarray,
+    threshold: float,
+    digit: int,
+    height: int | None = None,
+    y_domain: tuple[float, float] | None = None,
+) -> alt.LayerChart:
     """Bars of the weights from each last-hidden unit into ``digit``'s output unit (course slide B2).
 
     Bars above ``threshold`` are green (the unit's pattern speaks for the
     digit), below ``-threshold`` red (it speaks against it), the rest grey;
-    dashed rules mark the two thresholds.
+    dashed rules mark the two thresholds. ``y_domain`` fixes the weight axis (a replay's
+    frames keep one scale); default: the weights' own range.
     """
     w = np.nan_to_num(np.asarray(weights, dtype=np.float64))
     side = np.where(w > threshold, "for", np.where(w < -threshold, "against", "neither"))
@@ -33,7 +40,11 @@ def output_weight_chart(weights: np.ndarray, threshold: float, digit: int, heigh
         .mark_bar()
         .encode(
             x=alt.X("unit:O", title="Hidden unit (last hidden layer)", axis=alt.Axis(labelOverlap=True)),
-            y=alt.Y("weight:Q", title=f"Weight into output {digit}"),
+            y=alt.Y(
+                "weight:Q",
+                title=f"Weight into output {digit}",
+                scale=alt.Scale(domain=list(y_domain), clamp=True) if y_domain else alt.Undefined,
+            ),
             color=alt.Color(
                 "side:N",
                 title=None,
@@ -62,7 +73,11 @@ CONFUSION_TITLE = "Confusion matrix, test set"
 
 
 def confusion_chart(
-    confusion: np.ndarray, class_names: Sequence[str] | None = None, size: int | None = None, percent: bool = False
+    confusion: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    size: int | None = None,
+    percent: bool = False,
+    title: str = CONFUSION_TITLE,
 ) -> alt.LayerChart:
     """The confusion matrix as a heatmap; rows true, columns predicted; its numbers say what they count.
 
@@ -76,6 +91,8 @@ def confusion_chart(
         Side in pixels (default: the current look's).
     percent : bool
         Write each cell as the share of its true class (rows add up to 100%) instead of the count.
+    title : str
+        The chart's title (default: ``CONFUSION_TITLE``, the test set's).
 
     The diagonal (correct answers) is drawn in its own blue scale, the mistakes
     in orange, so that a few confusions stand out next to hundreds of correct ones.
@@ -122,7 +139,8 @@ def confusion_chart(
         text="text:N",
         color=alt.condition("datum.correct && datum.share > 0.6", alt.value("white"), alt.value("#1F2430")),
     )
-    what = "Share of each true digit's images (rows add up to 100%)" if percent else "Number of test images per cell"
+    images = "test images" if title == CONFUSION_TITLE else "images"
+    what = "Share of each true digit's images (rows add up to 100%)" if percent else f"Number of {images} per cell"
     side = size or look.matrix_size
     chart = (
         alt.layer(right, wrong, text)
@@ -130,7 +148,7 @@ def confusion_chart(
         .properties(
             width=side,
             height=side,
-            title=alt.Title(CONFUSION_TITLE + (": percentages" if percent else ": counts"), subtitle=what),
+            title=alt.Title(title + (": percentages" if percent else ": counts"), subtitle=what),
         )
     )
     return styled(chart, look)

@@ -27,6 +27,7 @@ from ui.app.teacher_access import lock, passphrase_guard, server_passphrase, unl
 from ui.app.text import plain
 
 WRONG_PASSPHRASE_PAUSE = 1.0  # seconds a wrong passphrase costs, so that guessing is slow
+MAX_DELETE_CHOICES = 500  # the newest runs offered for deletion (the Runs page filters the whole store)
 REFRESH_SECONDS = 2.0  # the trainings list redraws itself this often: a teacher never presses Refresh
 
 
@@ -116,7 +117,7 @@ def delete_section() -> None:
     """Delete runs from the store, after a confirmation; runs that cannot be read are listed and deleted alike."""
     st.subheader("Delete runs")
     store = get_store()
-    infos = {info.run_id: info.label() for info in store.list()}
+    infos = {info.run_id: info.label() for info in store.recent(MAX_DELETE_CHOICES)}
     broken = dict(store.broken())
     # A broken run is offered under its folder's name with why it cannot be read: no page can open it, and
     # only the panel can remove it. Its name and reason come from the disk: shown as plain text only.

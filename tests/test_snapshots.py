@@ -1,0 +1,227 @@
+"""Snapshots of the network's inside while it trains (``lab.nn.snapshots``): what they hold, when, and where kept.
+
+A 2-epoch training of the default network records at the start, after steps 1, 2, 4, 8, 16
+and after both epochs; the numbers are those of the same training without recording; the
+map's digits move less between neighbouring snapshots than over the whole training; the film
+is stored with the run (under 2 MB for the default setup's 10 epochs), and a run stored
+before snapshots still opens, without one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lab.architecture import check_network
+from lab.data.prepare import prepare
+from lab.nn.observer import TrainingObserver
+from lab.nn.snapshots import (
+    FILE_NAME,
+    MAP_DIGITS,
+    Film,
+    early_steps,
+    film_bytes,
+    film_from_bytes,
+    filter_units,
+    load_film,
+    map_digits,
+    map_hidden,
+    place_digit,
+    project,
+)
+from lab.nn.trainer import fit_prepared
+from lab.runs.store import RunStore
+from lab.spec import ConvBlock, ExperimentSpec
+
+SPEC = ExperimentSpec(epochs=2)  # the default network: 784-128-10 ReLU, Adam, batch 32, on the sample
+
+
+class Keeper(TrainingObserver):
+    def __init__(self) -> None:
+        self.snapshots = []
+
+    def on_snapshot(self, snapshot) -> None:
+        self.snapshots.append(snapshot)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(SPEC)
+
+
+@pytest.fixture(scope="module")
+def recorded(data):
+    observer = Keeper()
+    result = fit_prepared(check_network(SPEC), data, observer)
+    return result, observer
+
+
+def test_a_two_epoch_training_records_the_documented_snapshots(recorded, data):
+    result, observer = recorded
+    film = result.film
+    steps = -(-len(data.x_train) // SPEC.batch_size)
+    assert early_steps(steps) == [1, 2, 4, 8, 16]
+    assert [s.step for s in film.snapshots] == [0, 1, 2, 4, 8, 16, steps, 2 * steps]
+    assert film.epochs == pytest.approx([0, 1 / steps, 2 / steps, 4 / steps, 8 / steps, 16 / steps, 1, 2])
+    assert [s.label for s in film.snapshots][:3] == ["untrained", "step 1", "step 2"]
+    assert film.snapshots[-1].label == "epoch 2"
+    # The observer heard every snapshot, as it was taken.
+    assert [s.step for s in observer.snapshots] == [s.step for s in film.snapshots]
+    setup = film.setup
+    assert setup.kind == "dense" and setup.filter_layer == "hidden_1" and setup.map_layer == "hidden_1"
+    assert list(setup.filter_units) == list(filter_units(128)) and len(setup.filter_units) == 64
+    assert setup.layers == ("hidden_1",) and setup.activations == ("relu",)
+    assert len(setup.map_labels) == MAP_DIGITS and np.bincount(setup.map_labels).tolist() == [30] * 10
+    assert np.array_equal(setup.map_labels, data.labels_val[setup.map_index])
+    for s in film.snapshots:
+        assert s.filters.shape == (64, 784) and s.filters.dtype == np.float16
+        assert s.kernels is None and s.feature_maps == ()
+        assert s.output_weights.shape == (128, 10)
+        assert s.confusion.shape == (10, 10) and s.confusion.sum() == len(data.x_val)
+        assert s.dead.shape == (1,) and 0 <= s.dead[0] <= 1
+        assert np.isnan(s.saturated[0])  # a ReLU has no upper asymptote
+        assert s.map_xy.shape == (MAP_DIGITS, 2) and np.all(np.isfinite(s.map_xy))
+    # The filters are the first layer's weights, as trained.
+    kernel = np.asarray(result.model.get_layer("hidden_1").kernel)
+    np.testing.assert_allclose(film.snapshots[-1].filters, kernel[:, setup.filter_units].T, atol=2e-3, rtol=2e-3)
+    # The untrained network guesses; trained, its confusion matrix is mostly diagonal.
+    assert film.snapshots[0].val_accuracy < 0.3 < 0.8 < film.snapshots[-1].val_accuracy
+    assert film.snapshots[-1].val_accuracy == pytest.approx(result.history["val_accuracy"][-1], abs=1e-6)
+
+
+def test_recording_changes_nothing_in_the_training(recorded, data):
+    result, _ = recorded
+    plain = fit_prepared(check_network(SPEC), data, record_snapshots=False)
+    assert plain.film is None
+    assert plain.history == result.history
+    # Live-curve points come every 32 batches or half a second (wall time): where both have one, it is the same.
+    both = set(plain.points["epoch"]) & set(result.points["epoch"])
+    assert {0.0, 1.0, 2.0} <= both
+    at = [
+        {e: (loss, acc) for e, loss, acc in zip(p["epoch"], p["loss"], p["accuracy"], strict=True)}
+        for p in (plain.points, result.points)
+    ]
+    assert all(at[0][e] == at[1][e] for e in both)
+    np.testing.assert_array_equal(plain.test_probs, result.test_probs)
+
+
+def test_the_map_moves_less_between_neighbouring_snapshots_than_over_the_training(recorded):
+    film = recorded[0].film
+    maps = [s.map_xy.astype(np.float64) for s in film.snapshots]
+    steps = [float(np.mean(np.linalg.norm(b - a, axis=1))) for a, b in zip(maps, maps[1:], strict=False)]
+    whole = float(np.mean(np.linalg.norm(maps[-1] - maps[0], axis=1)))
+    assert max(steps) < whole, (steps, whole)
+    # Every frame is scaled to an RMS radius of 1: one axis range holds the whole film.
+    for m in maps:
+        assert np.sqrt(np.mean(np.sum(m**2, axis=1))) == pytest.approx(1.0, abs=1e-2)
+    low, high = film.map_domain()
+    assert low == -high and all(np.max(np.abs(m)) <= high for m in maps)
+
+
+def test_procrustes_undoes_a_rotation_and_a_flip():
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(200, 12)) * np.linspace(3, 0.1, 12)
+    first, _, _ = project(acts, None)
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]]) @ np.diag([1.0, -1.0])
+    again, center, axes = project(acts, first @ turn)
+    np.testing.assert_allclose(again, first @ turn, atol=1e-5)
+    np.testing.assert_allclose((acts - center) @ axes, again, atol=1e-4)
+    assert project(np.full((5, 3), np.nan), None) is None  # a diverged network has no map
+
+
+def test_the_map_digits_are_stratified_and_fixed():
+    labels = np.repeat(np.arange(10), 50)[::-1]
+    rows = map_digits(labels)
+    assert np.bincount(labels[rows]).tolist() == [30] * 10
+    assert np.array_equal(rows, map_digits(labels)) and np.all(np.diff(rows) > 0)
+    few = map_digits(np.array([0, 0, 1]))
+    assert sorted(few.tolist()) == [0, 1, 2]
+
+
+def test_a_new_digit_lands_among_its_own_kind(recorded, data):
+    result, _ = recorded
+    film = result.film
+    final = film.snapshots[-1]
+    # A map digit placed again lands on its own point ...
+    row = int(film.setup.map_index[0])
+    placed = place_digit(result.model, film, data.x_val[row])
+    np.testing.assert_allclose(placed.xy, final.map_xy[0].astype(np.float32), atol=2e-2)
+    # ... and validation digits that are not on the map land among their own digit far more often than by
+    # chance (10%): a 2-D view of 128 units overlaps some digits, so not always (about half, after 2 epochs).
+    others = np.setdiff1d(np.arange(len(data.x_val)), film.setup.map_index)[:60]
+    hidden = map_hidden(result.model, film, data.x_val[others])
+    hits = [film.place(h).among == int(d) for h, d in zip(hidden, data.labels_val[others], strict=True)]
+    assert np.mean(hits) > 0.3
+    assert sum(placed.votes.values()) == 15
+
+
+def test_the_film_is_stored_with_the_run_and_old_runs_open_without_one(recorded, tmp_path):
+    result, _ = recorded
+    store = RunStore(tmp_path)
+    folder = store.save(result)
+    assert (folder / FILE_NAME).is_file()
+    loaded = store.get(SPEC).film
+    assert isinstance(loaded, Film) and len(loaded) == len(result.film)
+    for a, b in zip(loaded.snapshots, result.film.snapshots, strict=True):
+        assert (a.epoch, a.step) == (b.epoch, b.step)
+        np.testing.assert_array_equal(a.filters, b.filters)
+        np.testing.assert_array_equal(a.confusion, b.confusion)
+        np.testing.assert_array_equal(a.map_xy, b.map_xy)
+        np.testing.assert_array_equal(a.dead, b.dead)
+    assert store.film(SPEC.run_id) is not None and load_film(folder) is not None
+    # A run stored before snapshots: no file. It opens, without a film.
+    (folder / FILE_NAME).unlink()
+    old = store.get(SPEC)
+    assert old is not None and old.history == result.history
+    assert old.film is None and store.film(SPEC) is None
+    # A broken file costs the replay, never the run.
+    (folder / FILE_NAME).write_bytes(b"not a film")
+    assert store.get(SPEC).film is None
+
+
+@pytest.mark.slow
+def test_the_default_setups_film_stays_under_two_megabytes(tmp_path):
+    spec = ExperimentSpec()  # 10 epochs
+    result = fit_prepared(check_network(spec), prepare(spec))
+    assert len(result.film) == 1 + 5 + 10
+    folder = RunStore(tmp_path).save(result)
+    size = (folder / FILE_NAME).stat().st_size
+    assert size < 2_000_000, size
+    assert load_film(folder).epochs == result.film.epochs
+
+
+def test_a_convnet_keeps_its_kernels_and_one_digits_feature_maps():
+    spec = ExperimentSpec(
+        conv=(ConvBlock(filters=4, kernel_size=3, pool=2), ConvBlock(filters=6, kernel_size=3, pool=2)),
+        hidden=(16,),
+        epochs=1,
+        batch_size=256,
+    )
+    data = prepare(spec)
+    film = fit_prepared(check_network(spec), data).film
+    setup = film.setup
+    assert setup.kind == "conv" and setup.filter_layer == "conv_1" and setup.feature_layers == ("conv_1", "conv_2")
+    assert setup.layers == ("conv_1", "conv_2", "hidden_1") and setup.map_layer == "hidden_1"
+    assert setup.feature_digit.shape == (784,) and setup.feature_label == data.labels_val[setup.map_index[0]]
+    assert [s.step for s in film.snapshots] == [0, 1, 2, 4, 8, setup.steps_per_epoch]  # 15 steps: no 16
+    for s in film.snapshots:
+        assert s.filters is None and s.kernels.shape == (4, 3, 3)
+        assert [m.shape for m in s.feature_maps] == [(28, 28, 4), (14, 14, 6)]
+        assert s.output_weights.shape == (16, 10) and s.dead.shape == (3,)
+    again = film_from_bytes(film_bytes(film))
+    np.testing.assert_array_equal(again.snapshots[-1].feature_maps[1], film.snapshots[-1].feature_maps[1])
+    np.testing.assert_array_equal(again.setup.feature_digit, setup.feature_digit.astype(np.float16))
+
+
+def test_sigmoid_units_report_their_saturated_share_and_no_hidden_layer_has_no_map():
+    spec = ExperimentSpec(hidden=(8, 8), activation="sigmoid", epochs=1, batch_size=512)
+    film = fit_prepared(check_network(spec), prepare(spec)).film
+    assert film.setup.layers == ("hidden_1", "hidden_2")
+    assert all(np.all(np.isnan(s.dead)) and np.all((s.saturated >= 0) & (s.saturated <= 1)) for s in film.snapshots)
+    flat = ExperimentSpec(hidden=(), epochs=1, batch_size=512)
+    film = fit_prepared(check_network(flat), prepare(flat)).film
+    assert film.setup.filter_layer == "output" and film.snapshots[-1].filters.shape == (10, 784)
+    assert film.setup.map_layer is None and film.snapshots[-1].map_xy is None
+    assert film_from_bytes(film_bytes(film)).snapshots[-1].map_xy is None
+    with pytest.raises(ValueError, match="no hidden layer"):
+        film.place(np.zeros(10))

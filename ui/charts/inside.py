@@ -1,0 +1,274 @@
+"""The network's inside at one moment of its training, drawn from a snapshot (``lab.nn.snapshots``).
+
+Pure functions: each takes a ``Snapshot`` (and, for a replay, what keeps frames comparable)
+and returns an RGB picture (``np.ndarray`` for ``st.image``) or an Altair chart (for
+``st.altair_chart``). No Streamlit here, so every view is tested without a running app, and
+the same functions draw a live training's newest snapshot and any frame of a replay.
+
+- :func:`filters_picture`: the first layer's filters as 28x28 tiles (an MLP), or the first
+  convolution's kernels (a CNN);
+- :func:`feature_map_pictures`: one fixed digit's feature maps, per convolution (a CNN);
+- :func:`output_weights_chart`: the output weights into one digit (the Train page's bar chart);
+- :func:`confusion_chart`: the validation confusion matrix;
+- :func:`unit_health_chart`: each hidden layer's share of dead (ReLU) and saturated (sigmoid,
+  tanh) units;
+- :func:`map_chart`: the last hidden layer's 2-D map of the map digits, coloured by digit, each
+  point's digit in its tooltip, on one axis range for a whole film (``Film.map_domain()``), and
+  optionally a new drawing placed on it (``Film.place``).
+
+For a replay, pass the film-wide scales (:func:`film_weight_domain`, ``film.map_domain()``) so
+that frames differ only where the network changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from lab.nn.snapshots import Film, Placement, Snapshot
+from ui.charts import figures, images
+from ui.charts.look import TABLEAU_GREY, current_look, plot_height, styled
+
+DIGIT_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#000000",
+)  # fmt: skip - Tableau's ten, but 7 in teal and 9 in black: grey would read as "muted"
+DEAD_COLOR = "#495057"
+SATURATED_COLOR = "#F08C00"
+PLACED_COLOR = "#e03131"
+
+
+def _side() -> int:
+    """A square view's side in pixels at the current look (the confusion matrix's)."""
+    return current_look().matrix_size
+
+
+# ---------------------------------------------------------------- pictures
+def filters_picture(snapshot: Snapshot, *, columns: int = 8, shared_scale: bool = False) -> np.ndarray:
+    """The first layer's filters at this moment: 28x28 tiles on the red-blue scale, or a CNN's kernels.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        One moment of a training.
+    columns : int
+        Tiles per row (an MLP's filters; kernels use ``images.grid_columns``).
+    shared_scale : bool
+        One colour scale for all tiles (compare strengths) instead of each tile's own (see each pattern).
+        Kernels always share one.
+
+    Returns
+    -------
+    np.ndarray
+        (H, W, 3) uint8.
+    """
+    if snapshot.kernels is not None:
+        return images.kernel_grid(np.asarray(snapshot.kernels, dtype=np.float32))
+    if snapshot.filters is None:
+        raise ValueError("This snapshot holds neither filters nor kernels.")
+    tiles = np.asarray(snapshot.filters, dtype=np.float32).reshape(-1, 28, 28)
+    return images.image_grid(tiles, columns=columns, mode="diverging", shared_scale=shared_scale, scale=2, pad=1)
+
+
+def filter_units_caption(snapshot: Snapshot) -> str:
+    """Which units the filter picture shows, in words."""
+    setup = snapshot.setup
+    if setup.kind == "conv":
+        return f"The {len(setup.filter_units)} kernels of {setup.filter_layer}: red raises the output, blue lowers it."
+    units = setup.filter_units
+    total = int(units[-1]) + 1 if len(units) else 0
+    if setup.filter_layer == "output":
+        return "No hidden layer: each output unit's 784 weights, one template per digit."
+    if len(units) == total:
+        return f"All {total} units of {setup.filter_layer}, row by row."
+    return f"{len(units)} of the units of {setup.filter_layer} (every {total / len(units):.1f}th), row by row."
+
+
+def feature_map_pictures(snapshot: Snapshot, shared_scale: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(layer name, picture) for each convolution: its feature maps for the film's one fixed digit.
+
+    Empty for an MLP. The digit itself is ``snapshot.setup.feature_digit`` (``images.digit_picture``).
+    """
+    return [
+        (name, images.feature_map_grid(np.asarray(maps, dtype=np.float32), shared_scale))
+        for name, maps in zip(snapshot.setup.feature_layers, snapshot.feature_maps, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------- charts
+def film_weight_domain(film: Film | Sequence[Snapshot]) -> tuple[float, float]:
+    """A symmetric output-weight range holding every frame's weights: the bars grow, the axis stays."""
+    shots = film.snapshots if isinstance(film, Film) else film
+    peak = max((float(np.nanmax(np.abs(np.asarray(s.output_weights, np.float32)))) for s in shots), default=1.0)
+    peak = peak if np.isfinite(peak) and peak > 0 else 1.0
+    return -peak, peak
+
+
+def output_weights_chart(
+    snapshot: Snapshot,
+    digit: int = 5,
+    threshold: float | None = None,
+    y_domain: tuple[float, float] | None = None,
+    height: int | None = None,
+) -> alt.LayerChart:
+    """The weights from each last-hidden unit into ``digit``'s output at this moment (the Train page's chart).
+
+    ``threshold`` frames units for (green) and against (red) the digit; default: 60% of the
+    largest weight's size. ``y_domain``: one axis for a whole film (:func:`film_weight_domain`).
+    """
+    weights = np.nan_to_num(np.asarray(snapshot.output_weights, dtype=np.float32)[:, digit])
+    if threshold is None:
+        threshold = round(0.6 * float(np.max(np.abs(weights))) if weights.size else 0.0, 3)
+    return figures.output_weight_chart(weights, threshold, digit, height=height, y_domain=y_domain)
+
+
+def confusion_chart(snapshot: Snapshot, class_names: Sequence[str] | None = None, size: int | None = None):
+    """The validation confusion matrix at this moment (the diagonal blue, mistakes orange)."""
+    title = f"Confusion matrix, validation, {snapshot.label}"
+    return figures.confusion_chart(snapshot.confusion, class_names, size=size, title=title)
+
+
+def unit_health_rows(snapshot: Snapshot) -> pd.DataFrame:
+    """One row per hidden layer and measure that applies: ``layer``, ``measure``, ``share`` (NaNs left out)."""
+    rows = []
+    setup = snapshot.setup
+    for i, (layer, activation) in enumerate(zip(setup.layers, setup.activations, strict=True)):
+        for measure, values in (("dead", snapshot.dead), ("saturated", snapshot.saturated)):
+            value = float(values[i])
+            if np.isfinite(value):
+                rows.append({"layer": layer, "activation": activation, "measure": measure, "share": value})
+    return pd.DataFrame(rows, columns=["layer", "activation", "measure", "share"])
+
+
+def unit_health_chart(snapshot: Snapshot, height: int | None = None) -> alt.Chart:
+    """Each hidden layer's share of dead units (ReLU) and saturated outputs (sigmoid, tanh), 0-100% always.
+
+    A layer whose activation has neither (ELU, softplus ...) gets no bar; the subtitle says so.
+    """
+    data = unit_health_rows(snapshot)
+    layers = list(snapshot.setup.layers)
+    missing = [layer for layer in layers if layer not in set(data["layer"])]
+    subtitle = "dead: ReLU units silent on every map digit; saturated: outputs within 0.05 of an asymptote"
+    if missing:
+        subtitle += f" (none measured for {', '.join(missing)})"
+    chart = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("layer:N", sort=layers, title=None, scale=alt.Scale(domain=layers), axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("measure:N", scale=alt.Scale(domain=["dead", "saturated"])),
+            y=alt.Y("share:Q", title="Share", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                scale=alt.Scale(domain=["dead", "saturated"], range=[DEAD_COLOR, SATURATED_COLOR]),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("layer:N", title="Layer"),
+                alt.Tooltip("activation:N", title="Activation"),
+                alt.Tooltip("measure:N", title="Measure"),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+        .properties(
+            title=alt.Title(f"Dead and saturated units, {snapshot.label}", subtitle=subtitle),
+            height=plot_height(height),
+        )
+    )
+    return styled(chart)
+
+
+def map_rows(snapshot: Snapshot, class_names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The map's points: ``x``, ``y``, ``digit`` (its name) and ``index`` (its row in the validation set)."""
+    if snapshot.map_xy is None:
+        raise ValueError("This network has no hidden layer, so it has no hidden-layer map.")
+    names = list(class_names) if class_names is not None else [str(d) for d in range(10)]
+    xy = np.asarray(snapshot.map_xy, dtype=np.float32)
+    labels = snapshot.setup.map_labels
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "digit": [names[int(d)] for d in labels],
+            "index": snapshot.setup.map_index,
+        }
+    ).dropna(subset=["x", "y"])
+
+
+def map_chart(
+    snapshot: Snapshot,
+    domain: tuple[float, float] | None = None,
+    class_names: Sequence[str] | None = None,
+    placed: Placement | None = None,
+    size: int | None = None,
+) -> alt.LayerChart:
+    """The last hidden layer's map: each map digit a dot coloured by its digit, its digit in the tooltip.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        One moment of a training (with a hidden layer).
+    domain : (float, float), optional
+        Both axes' range: pass ``film.map_domain()`` for a replay, so points move and the axes stay.
+        Default: this frame's own (``lab.nn.snapshots.map_domain``).
+    class_names : sequence of str, optional
+        The ten digits' names (Fashion-MNIST's clothes).
+    placed : Placement, optional
+        A new image placed on the map (``Film.place``): drawn as a large red cross, the digits
+        around it in the subtitle.
+    size : int, optional
+        Side in pixels (default: the current look's matrix size).
+    """
+    from lab.nn.snapshots import map_domain
+
+    data = map_rows(snapshot, class_names)
+    names = list(class_names) if class_names is not None else [str(d) for d in range(10)]
+    low, high = domain or map_domain([snapshot])
+    axis = alt.Axis(labels=False, ticks=False, grid=False, title=None)
+    scale = alt.Scale(domain=[low, high], clamp=True, nice=False)
+    side = size or _side()
+    dots = (
+        alt.Chart(data)
+        .mark_circle(size=max(36, side // 10), opacity=0.8)
+        .encode(
+            x=alt.X("x:Q", scale=scale, axis=axis),
+            y=alt.Y("y:Q", scale=scale, axis=axis),
+            color=alt.Color(
+                "digit:N",
+                title="Digit",
+                scale=alt.Scale(domain=names, range=list(DIGIT_COLORS)),
+                sort=names,
+            ),
+            tooltip=[alt.Tooltip("digit:N", title="Digit"), alt.Tooltip("index:Q", title="Validation image")],
+        )
+    )
+    layers: list[alt.Chart] = [dots]
+    subtitle = "Each dot: one validation digit, where the last hidden layer puts it (PCA, aligned frame to frame)"
+    if placed is not None:
+        point = pd.DataFrame({"x": [float(placed.xy[0])], "y": [float(placed.xy[1])], "what": ["your drawing"]})
+        layers.append(
+            alt.Chart(point)
+            .mark_point(shape="cross", size=side * 2, filled=True, color=PLACED_COLOR, stroke=TABLEAU_GREY)
+            .encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), tooltip=["what:N"])
+        )
+        subtitle = f"Your drawing (red cross) lands among the {names[placed.among]}s: " + ", ".join(
+            f"{names[d]} x{n}" for d, n in placed.votes.items()
+        )
+    chart = alt.layer(*layers).properties(
+        width=side,
+        height=side,
+        title=alt.Title(f"Hidden-layer map, {snapshot.label}", subtitle=subtitle),
+    )
+    return styled(chart)
