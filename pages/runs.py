@@ -18,15 +18,18 @@ st.markdown(
     "then pick runs to **compare** their curves and settings, or to open one in Train and change it."
 )
 
-rows = class_runs(get_store())
-if not rows:
+store = get_store()
+if class_runs(store, limit=1).total == 0:
     st.info("No run is stored yet: train one on the Train page, and it appears here.")
     st.stop()
 
-shown = view.filters(rows)
-st.caption(f"{len(shown)} of {len(rows)} runs.")
-view.runs_table(shown)
-chosen = view.choose_runs(shown)
+wanted = view.filters()
+table = class_runs(store, data=wanted.data, networks=wanted.networks, presets=wanted.presets, who=wanted.who,
+                   since=wanted.since)  # fmt: skip
+shown = f"the newest {len(table.rows):,} of " if len(table.rows) < table.total else ""
+st.caption(f"{shown}{table.total:,} runs match.")
+view.runs_table(table.rows)
+chosen = view.choose_runs(table.rows)
 if chosen:
     view.compare_curves(chosen)
     view.compare_settings(chosen)

@@ -12,7 +12,7 @@ from lab.challenge.scoring import score_probs, score_run
 from lab.data.held_out import has_held_out, load_held_out
 from lab.data.prepare import prepare
 from lab.data.sources import load_complete_source, load_source
-from lab.runs.credits import check_nickname, credit, trained_by
+from lab.runs.credits import check_nickname, credit
 from lab.runs.jobs import JobManager
 from lab.runs.store import RunStore
 from lab.runs.training import train_and_save
@@ -114,11 +114,13 @@ def test_markup_and_long_nicknames_are_refused(bad):
         check_nickname(bad)
 
 
-def test_the_first_nickname_to_train_a_run_keeps_it(tmp_path):
-    store = RunStore(tmp_path)
-    assert trained_by(store) == {}
-    assert credit(store, "abc", "owl") and not credit(store, "abc", "fox")
-    assert trained_by(RunStore(tmp_path)) == {"abc": "owl"}
+def test_the_first_nickname_to_train_a_run_keeps_it(trained):
+    # ``trained``'s run is owl's (its job credited it): fox cannot take it, and owl's credit survives reopening.
+    assert not credit(trained, SMALL.run_id, "fox")
+    assert credit(trained, SMALL.run_id, "owl")
+    assert RunStore(trained.home).info(SMALL.run_id).trained_by == "owl"
+    with pytest.raises(ValueError, match="letters, digits"):
+        credit(trained, SMALL.run_id, "<i>owl</i>")
 
 
 # ------------------------------------------------------------- the board, with a real run
@@ -134,7 +136,7 @@ def trained(tmp_path_factory):
 
 
 def test_a_job_credits_its_sessions_nickname(trained):
-    assert trained_by(trained) == {SMALL.run_id: "owl"}
+    assert [(info.run_id, info.trained_by) for info in trained.list()] == [(SMALL.run_id, "owl")]
 
 
 def test_scores_are_the_runs_accuracy_on_each_half_and_deterministic(trained):
@@ -156,7 +158,7 @@ def test_entries_are_scored_kept_across_reopening_hidden_and_closed(trained, tmp
     board = ChallengeBoard(tmp_path)
     assert board.latest() is None and not (tmp_path / "challenges.sqlite").exists()  # reading writes nothing
     challenge = board.open("Best small net", "sample", 100_000, 20, ends=NOW + 3600, now=NOW)
-    entry = board.submit(challenge, trained.get(SMALL), "owl", trained_by(trained)[SMALL.run_id], now=NOW + 1)
+    entry = board.submit(challenge, trained.get(SMALL), "owl", trained.info(SMALL.run_id).trained_by, now=NOW + 1)
     assert entry.nickname == "owl" and entry.spec == SMALL and entry.params == trained.get(SMALL).params
     with pytest.raises(EntryRefused, match="already entered"):
         board.submit(challenge, trained.get(SMALL), "owl", "owl", now=NOW + 2)
@@ -193,4 +195,4 @@ def test_an_unchecked_training_path_still_credits_nobody(tmp_path):
     # Trained without a job (the command line, the teacher's pretraining): no nickname, no credit.
     store = RunStore(tmp_path)
     train_and_save(check_network(SMALL.replace(seed=1)), store)
-    assert trained_by(store) == {}
+    assert [info.trained_by for info in store.list()] == [""]

@@ -1,9 +1,9 @@
 """The class's runs as one table: every stored run with who trained it, filtered, and settings side by side.
 
-What the Runs page shows, as plain rows: ``class_runs`` lists the store (the one place to
-switch to the store's index once it answers table queries), ``filter_runs`` keeps what the
-page's filters ask for, and ``settings_side_by_side`` lays several runs' settings next to
-each other with the differences marked.
+What the Runs page shows, as plain rows: ``class_runs`` asks the run store's index for one
+filtered page of the table (``RunStore.table``: SQL, never a read of the whole store), and
+``settings_side_by_side`` lays several runs' settings next to each other with the
+differences marked.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from lab.catalog.presets import list_presets
 from lab.codec import KEYS, format_value, spec_to_query
-from lab.runs.credits import trained_by
-from lab.runs.queries import same_but_epochs
+from lab.runs.index import preset_name
 from lab.runs.store import RunInfo, RunStore
 from lab.spec import AUG_PREFIX, SETTINGS, ExperimentSpec
 
 CUSTOM = "own setup"  # the preset column of a run that is no course preset
 NOBODY = "—"  # the trained-by column of a run nobody with a nickname trained (the teacher, the command line)
+NETWORKS = {"MLP": "mlp", "CNN": "cnn"}  # the table's kinds of network, as the index names them
+TABLE_LIMIT = 500  # rows of one table: the newest that match (a class's week), counted in full
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class RunRow:
     Attributes
     ----------
     network : str
-        ``MLP``, ``CNN`` or ``logistic regression`` (no hidden layer).
+        ``MLP`` or ``CNN`` (a key of ``NETWORKS``).
     preset : str
-        The course preset it trains (epochs aside), else ``CUSTOM``.
+        The course preset it trains (its full or quick plan, any epochs), else ``CUSTOM``.
     trained_by : str
         The nickname credited with it, else ``NOBODY``.
     created : float
@@ -56,29 +56,23 @@ class RunRow:
         return self.spec.data
 
 
-def network_kind(spec: ExperimentSpec) -> str:
-    """``CNN``, ``MLP`` or ``logistic regression``: the kind of network, for the table's filter."""
-    if spec.conv:
-        return "CNN"
-    return "MLP" if spec.hidden else "logistic regression"
+@dataclass(frozen=True)
+class RunTable:
+    """One page of the class's table: the rows shown, and how many runs match the filters in all."""
+
+    rows: list[RunRow]
+    total: int
 
 
-def preset_name(spec: ExperimentSpec) -> str:
-    """The course preset ``spec`` trains, whatever its epochs (``A3``), else ``CUSTOM``."""
-    for preset in list_presets(data=spec.data):
-        if same_but_epochs(preset.spec, spec):
-            return preset.name
-    return CUSTOM
-
-
-def _row(info: RunInfo, credits: dict[str, str]) -> RunRow:
+def run_row(info: RunInfo) -> RunRow:
+    """A stored run's summary as a row of the table."""
     metrics = info.metrics
     return RunRow(
         run_id=info.run_id,
         spec=info.spec,
-        trained_by=credits.get(info.run_id, NOBODY),
-        network=network_kind(info.spec),
-        preset=preset_name(info.spec),
+        trained_by=info.trained_by or NOBODY,
+        network="CNN" if info.spec.conv else "MLP",
+        preset=preset_name(info.spec) or CUSTOM,
         test_accuracy=info.test_accuracy,
         params=int(metrics.get("params") or 0),
         epochs_run=int(metrics.get("epochs_run") or 0),
@@ -87,32 +81,40 @@ def _row(info: RunInfo, credits: dict[str, str]) -> RunRow:
     )
 
 
-def class_runs(store: RunStore) -> list[RunRow]:
-    """Every readable run of the store, newest first, with the nickname that trained it."""
-    credits = trained_by(store)
-    return [_row(info, credits) for info in store.list()]
-
-
-def filter_runs(
-    rows: Sequence[RunRow],
+def class_runs(
+    store: RunStore,
     *,
     data: Collection[str] = (),
     networks: Collection[str] = (),
     presets: Collection[str] = (),
     who: Collection[str] = (),
     since: float | None = None,
-) -> list[RunRow]:
-    """The rows that match every filter given (an empty one keeps all): data, kind of network, preset,
-    nickname, and stored at or after ``since``."""
-    return [
-        row
-        for row in rows
-        if (not data or row.data in data)
-        and (not networks or row.network in networks)
-        and (not presets or row.preset in presets)
-        and (not who or row.trained_by in who)
-        and (since is None or row.created >= since)
-    ]
+    limit: int | None = TABLE_LIMIT,
+) -> RunTable:
+    """The newest ``limit`` runs matching every filter given (an empty one keeps all), and how many match.
+
+    Parameters
+    ----------
+    data, networks, presets, who : collection of str
+        Data sources; kinds of network (keys of ``NETWORKS``); preset names (``CUSTOM``: runs of no preset);
+        nicknames (``NOBODY``: runs nobody claimed).
+    since : float, optional
+        Only runs stored at or after this time (``time.time()`` seconds).
+    """
+    page = store.table(
+        data=list(data) or None,
+        kind=[NETWORKS[n] for n in networks] or None,
+        preset=[("" if p == CUSTOM else p) for p in presets] or None,
+        trained_by=[("" if w == NOBODY else w) for w in who] or None,
+        since=since,
+        limit=limit,
+    )
+    return RunTable([run_row(info) for info in page.rows], page.total)
+
+
+def runs_of(store: RunStore, nickname: str) -> list[RunRow]:
+    """Every run credited to ``nickname``, newest first (none for an empty nickname)."""
+    return class_runs(store, who=[nickname], limit=None).rows if nickname else []
 
 
 @dataclass(frozen=True)

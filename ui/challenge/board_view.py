@@ -17,7 +17,7 @@ import streamlit as st
 from lab.challenge.board import EntryRefused
 from lab.challenge.leaderboard import FEATURES, Standing, features, standings
 from lab.challenge.rules import Challenge
-from lab.runs.table import accuracy_text, class_runs
+from lab.runs.table import accuracy_text, runs_of
 from ui.app.nickname import nickname
 from ui.app.state import get_board, get_store
 from ui.app.text import plain
@@ -53,7 +53,7 @@ def entry_form(challenge: Challenge) -> None:
     if not name:
         st.info("Pick a nickname in the sidebar to enter: then train runs on the Train page, and enter the best here.")
         return
-    mine = [row for row in class_runs(get_store()) if row.trained_by == name]
+    mine = runs_of(get_store(), name)
     if not mine:
         st.info("You have no run yet: train one on the Train or CNN page (it is credited to your nickname).")
         return

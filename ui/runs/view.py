@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from lab.codec import spec_to_query
-from lab.runs.table import CUSTOM, RunRow, accuracy_text, filter_runs, settings_side_by_side
+from lab.catalog.presets import course_presets
+from lab.data.sources import SOURCES
+from lab.runs.table import CUSTOM, NETWORKS, RunRow, accuracy_text, settings_side_by_side
 from ui import charts
 from ui.app.state import get_store
 from ui.app.text import plain
@@ -38,17 +41,31 @@ def run_label(row: RunRow) -> str:
     return f"{row.trained_by} · {what} · {row.run_id[:6]}"
 
 
-def filters(rows: Sequence[RunRow]) -> list[RunRow]:
-    """The table's filters (data, kind of network, preset, who, when): the rows that pass them all."""
+@dataclass(frozen=True)
+class Filters:
+    """What the table's filters ask for (empty: all), as ``lab.runs.table.class_runs`` takes it."""
+
+    data: list[str]
+    networks: list[str]
+    presets: list[str]
+    who: list[str]
+    since: float | None
+
+
+def filters() -> Filters:
+    """The table's filters: data, kind of network, preset, who trained it (nicknames), when."""
     cols = st.columns(5)
-    data = cols[0].multiselect("Data", sorted({r.data for r in rows}), key="runs_data", placeholder="all")
-    networks = cols[1].multiselect("Network", sorted({r.network for r in rows}), key="runs_network", placeholder="all")
-    presets = cols[2].multiselect("Preset", sorted({r.preset for r in rows}), key="runs_preset", placeholder="all")
-    who = cols[3].multiselect("Trained by", sorted({r.trained_by for r in rows}), key="runs_who", placeholder="all")
+    data = cols[0].multiselect("Data", list(SOURCES)[:3], key="runs_data", placeholder="all")
+    networks = cols[1].multiselect("Network", list(NETWORKS), key="runs_network", placeholder="all")
+    preset_names = [CUSTOM, *(p.name for p in course_presets())]
+    presets = cols[2].multiselect("Preset", preset_names, key="runs_preset", placeholder="all")
+    who = cols[3].text_input(
+        "Trained by", key="runs_who", placeholder="any nickname", help="One nickname, or several with commas."
+    )
     period = cols[4].selectbox("Stored", list(PERIODS), key="runs_period")
     seconds = PERIODS[period]
-    since = time.time() - seconds if seconds is not None else None
-    return filter_runs(rows, data=data, networks=networks, presets=presets, who=who, since=since)
+    nicknames = [name.strip() for name in who.split(",") if name.strip()]
+    return Filters(data, networks, presets, nicknames, time.time() - seconds if seconds is not None else None)
 
 
 def runs_table(rows: Sequence[RunRow]) -> None:
