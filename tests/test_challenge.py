@@ -196,3 +196,13 @@ def test_an_unchecked_training_path_still_credits_nobody(tmp_path):
     store = RunStore(tmp_path)
     train_and_save(check_network(SMALL.replace(seed=1)), store)
     assert [info.trained_by for info in store.list()] == [""]
+
+
+def test_the_runs_of_a_series_a_student_asked_for_are_credited_to_their_nickname(tmp_path):
+    # The Techniques and Gradients pages train through the scheduler: its runs are the student's too.
+    from lab.runs.scheduler import Scheduler
+
+    store = RunStore(tmp_path)
+    specs = [SMALL.replace(seed=11), SMALL.replace(seed=12)]
+    Scheduler(specs, JobManager(store), session="s2", nickname="jay").run()
+    assert {info.run_id: info.trained_by for info in store.list()} == {s.run_id: "jay" for s in specs}

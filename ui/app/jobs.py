@@ -423,7 +423,7 @@ def scheduler_for(specs: Sequence[ExperimentSpec], state_key: str) -> Scheduler:
     Built again on every page run: it keeps nothing the job manager and the store do not.
     """
     since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
-    return Scheduler(specs, get_jobs(), session=session_id(), visitor=visitor_id(), since=since)
+    return Scheduler(specs, get_jobs(), session=session_id(), visitor=visitor_id(), nickname=nickname(), since=since)
 
 
 def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:
