@@ -4,7 +4,7 @@ each entry chose as numbers, for a parallel-coordinates view of which settings t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lab.challenge.board import Entry
@@ -40,7 +40,7 @@ def standings(entries: Sequence[Entry], revealed: bool) -> list[Standing]:
     return [Standing(ranks[e.entry_id], public_rank[e.entry_id], e) for e in ordered]
 
 
-def _ranks(entries: Sequence[Entry], score) -> dict[int, int]:
+def _ranks(entries: Sequence[Entry], score: Callable[[Entry], float]) -> dict[int, int]:
     """Competition ranking (1, 2, 2, 4): an entry's rank is one more than the entries scoring strictly higher."""
     scores = [score(e) for e in entries]
     return {e.entry_id: 1 + sum(s > score(e) for s in scores) for e in entries}

@@ -148,7 +148,7 @@ def parallel_chart(ranked: Sequence[Standing], revealed: bool) -> alt.Chart:
                 "score:Q",
                 title=score_title,
                 scale=alt.Scale(scheme="viridis"),
-                legend=alt.Legend(format=".0%", type="gradient"),
+                legend=alt.Legend(format=".1%", type="gradient"),
             ),
             detail="entry:N",
             tooltip=[

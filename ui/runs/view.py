@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -167,7 +168,7 @@ def open_links(rows: Sequence[RunRow]) -> None:
         try:
             st.page_link(page, label=label, icon=":material/open_in_new:", query_params=query)
         except StreamlitAPIException:  # this page run on its own (a test): no navigation to link through
-            url = ("cnn" if row.spec.conv else "train") + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+            url = ("cnn" if row.spec.conv else "train") + "?" + urlencode(query)
             st.markdown(f"[{plain(label)}]({url})")
 
 

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from lab.challenge.rules import DEFAULT_MAX_EPOCHS, DEFAULT_MAX_PARAMS
+from lab.challenge.rules import DEFAULT_MAX_EPOCHS, DEFAULT_MAX_PARAMS, Challenge
 from lab.data.sources import SOURCES, is_cached
 from ui.app.state import get_board
 from ui.app.text import plain
@@ -30,7 +30,7 @@ def challenge_section() -> None:
         _open_form()
 
 
-def _current(challenge) -> None:
+def _current(challenge: Challenge) -> None:
     board = get_board()
     ends = dt.datetime.fromtimestamp(challenge.ends).strftime("%H:%M")
     state = "revealed" if challenge.revealed else "closed" if not challenge.accepting() else f"open until {ends}"
