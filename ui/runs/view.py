@@ -56,7 +56,8 @@ class Filters:
 def filters() -> Filters:
     """The table's filters: data, kind of network, preset, who trained it (nicknames), when."""
     cols = st.columns(5)
-    data = cols[0].multiselect("Data", list(SOURCES)[:3], key="runs_data", placeholder="all")
+    sources = [name for name in SOURCES if name != "idx"]  # an idx: folder's runs show unfiltered
+    data = cols[0].multiselect("Data", sources, key="runs_data", placeholder="all")
     networks = cols[1].multiselect("Network", list(NETWORKS), key="runs_network", placeholder="all")
     preset_names = [CUSTOM, *(p.name for p in course_presets())]
     presets = cols[2].multiselect("Preset", preset_names, key="runs_preset", placeholder="all")
