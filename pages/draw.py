@@ -35,7 +35,7 @@ ensure_app_navigation()
 CANVAS_KEY = "draw_canvas"
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
-MAX_MODEL_CHOICES = 100  # the models offered to choose from, best first (a class's store holds thousands)
+MAX_MODEL_CHOICES = 50  # the models offered to choose from, best first (a class's store holds thousands)
 PROMPT = "✏️ **Draw a digit** in the black square: every model answers while you draw, right in your browser."
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
