@@ -70,11 +70,13 @@ def test_every_run_is_listed_with_who_trained_it_and_the_filters_narrow_it(class
     assert [r["Network"] for r in rows] == ["CNN", "MLP", "MLP"]
     assert rows[0]["Test accuracy"] == pytest.approx(95.0)
 
-    at.text_input(key="runs_who").input("owl").run()
+    assert at.multiselect(key="runs_who").options == ["—", "fox", "owl"]  # what the store holds
+    assert at.multiselect(key="runs_preset").options == ["own setup"]  # no course preset among them
+    at.multiselect(key="runs_who").set_value(["owl"]).run()
     assert [r["Run"] for r in _table(at)] == [MLP.run_id]
-    at.text_input(key="runs_who").input("owl, fox").run()
-    assert [r["Run"] for r in _table(at)] == [CNN.run_id, MLP.run_id]
-    at.text_input(key="runs_who").input("").run()
+    at.multiselect(key="runs_who").set_value(["owl", "—"]).run()
+    assert [r["Run"] for r in _table(at)] == [MLP.run_id, TEACHERS.run_id]  # "—": nobody's runs
+    at.multiselect(key="runs_who").set_value([]).run()
     at.multiselect(key="runs_network").set_value(["CNN"]).run()
     assert [r["Run"] for r in _table(at)] == [CNN.run_id]
     at.multiselect(key="runs_network").set_value([]).run()

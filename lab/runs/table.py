@@ -13,7 +13,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from lab.codec import KEYS, format_value, spec_to_query
-from lab.runs.index import preset_name
 from lab.runs.store import RunInfo, RunStore
 from lab.spec import AUG_PREFIX, SETTINGS, ExperimentSpec
 
@@ -72,7 +71,7 @@ def run_row(info: RunInfo) -> RunRow:
         spec=info.spec,
         trained_by=info.trained_by or NOBODY,
         network="CNN" if info.spec.conv else "MLP",
-        preset=preset_name(info.spec) or CUSTOM,
+        preset=info.preset or CUSTOM,
         test_accuracy=info.test_accuracy,
         params=int(metrics.get("params") or 0),
         epochs_run=int(metrics.get("epochs_run") or 0),

@@ -17,9 +17,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from lab.codec import spec_to_query
-from lab.catalog.presets import course_presets
-from lab.data.sources import SOURCES
-from lab.runs.table import CUSTOM, NETWORKS, RunRow, accuracy_text, settings_side_by_side
+from lab.runs.table import CUSTOM, NETWORKS, NOBODY, RunRow, accuracy_text, settings_side_by_side
 from ui import charts
 from ui.app.state import get_store
 from ui.app.text import plain
@@ -54,20 +52,19 @@ class Filters:
 
 
 def filters() -> Filters:
-    """The table's filters: data, kind of network, preset, who trained it (nicknames), when."""
+    """The table's filters, each offering what the store holds: data, kind of network, preset, who trained it
+    (nicknames), when."""
+    store = get_store()
     cols = st.columns(5)
-    sources = [name for name in SOURCES if name != "idx"]  # an idx: folder's runs show unfiltered
-    data = cols[0].multiselect("Data", sources, key="runs_data", placeholder="all")
+    data = cols[0].multiselect("Data", store.choices("data"), key="runs_data", placeholder="all")
     networks = cols[1].multiselect("Network", list(NETWORKS), key="runs_network", placeholder="all")
-    preset_names = [CUSTOM, *(p.name for p in course_presets())]
+    preset_names = [name or CUSTOM for name in store.choices("preset")]
     presets = cols[2].multiselect("Preset", preset_names, key="runs_preset", placeholder="all")
-    who = cols[3].text_input(
-        "Trained by", key="runs_who", placeholder="any nickname", help="One nickname, or several with commas."
-    )
+    nicknames = [name or NOBODY for name in store.choices("trained_by")]
+    who = cols[3].multiselect("Trained by", nicknames, key="runs_who", placeholder="all")
     period = cols[4].selectbox("Stored", list(PERIODS), key="runs_period")
     seconds = PERIODS[period]
-    nicknames = [name.strip() for name in who.split(",") if name.strip()]
-    return Filters(data, networks, presets, nicknames, time.time() - seconds if seconds is not None else None)
+    return Filters(data, networks, presets, who, time.time() - seconds if seconds is not None else None)
 
 
 def runs_table(rows: Sequence[RunRow]) -> None:
