@@ -7,6 +7,7 @@ import streamlit as st
 
 from lab.runs.warm import start_warm_up
 from ui.app.keras_session import keep_keras_session
+from ui.app.nickname import nickname_sidebar
 
 st.set_page_config(page_title="MLP Lab", page_icon=":material/neurology:", layout="wide")
 
@@ -18,6 +19,8 @@ PAGES = [
     st.Page("pages/cnn.py", title="CNN", icon=":material/grid_on:", url_path="cnn"),
     st.Page("pages/gradients.py", title="Gradients", icon=":material/monitoring:", url_path="gradients"),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:", url_path="tune"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
+    st.Page("pages/challenge.py", title="Challenge", icon=":material/emoji_events:", url_path="challenge"),
     # Locked by the server's passphrase: a student who opens it sees only the passphrase field.
     st.Page("pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher"),
 ]
@@ -27,4 +30,6 @@ keep_keras_session()
 # Import TensorFlow and prepare the default data in a background thread, once per server
 # process, so that the first press of Train trains at once; Home never waits for it.
 start_warm_up()
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+nickname_sidebar()  # every page: the runs this session trains are credited to it
+page.run()

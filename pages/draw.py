@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import time
 
@@ -26,7 +24,7 @@ from ui.app.jobs import duration_text, run_spec, trained_just_now
 from ui.app.navigation import ensure_app_navigation
 from ui.app.state import get_store
 from ui.app.text import fmt_percent, plain
-from ui.draw.canvas import live_canvas
+from ui.draw.canvas import decode_drawing, live_canvas
 from ui.draw.landing import show_landing
 from ui.draw.units import show_units
 
@@ -35,7 +33,7 @@ ensure_app_navigation()
 CANVAS_KEY = "draw_canvas"
 CANVAS_SIDE = 280
 MAX_TABLE_MODELS = 30  # the most accurate ones: loading each model costs a few hundred ms the first time
-MAX_MODEL_CHOICES = 100  # the models offered to choose from, best first (a class's store holds thousands)
+MAX_MODEL_CHOICES = 50  # the models offered to choose from, best first (a class's store holds thousands)
 PROMPT = "✏️ **Draw a digit** in the black square: every model answers while you draw, right in your browser."
 UPLOAD_PROMPT = ":material/photo_camera: Upload a photo of one digit on paper (PNG or JPEG), or a saved drawing."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -114,16 +112,6 @@ def drawn_canvas(chosen: RunInfo, runs: list[RunInfo], center: bool) -> np.ndarr
         return None
     rgba = decode_drawing(drawing["data"])
     return rgba if has_ink(rgba) else None
-
-
-def decode_drawing(data_url: str) -> np.ndarray | None:
-    """The PNG data URL the canvas sends at the end of a stroke, as (H, W, 4) uint8; None if it is not one."""
-    try:
-        encoded = data_url.split(",", 1)[1]
-        return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded)), formats=["PNG"]).convert("RGBA"))
-    except (IndexError, ValueError, OSError):
-        log.warning("The canvas sent a drawing that is not a PNG data URL")
-        return None
 
 
 def uploaded_picture() -> Image.Image | None:

@@ -40,8 +40,8 @@ PAIR_OPEN_KEY = "grad_pair_open"
 EPOCH_KEY = "grad_epoch"
 METRIC_KEY = "grad_metric"
 NO_RUN = ""
-MAX_RUN_CHOICES = 200  # the newest runs with a health record offered (a class's store holds thousands)
-ESTIMATE_RUNS = 500  # the newest runs a training time is judged by
+MAX_RUN_CHOICES = 50  # the newest runs with a health record offered (a class's store holds thousands)
+ESTIMATE_RUNS = 200  # the newest runs a training time is judged by
 
 HEATMAP_READING = (
     "**How to read the heatmap.** Each row is a layer, input side at the top, output layer at the bottom; "

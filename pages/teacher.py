@@ -6,6 +6,7 @@ from ui.app.display import projector_toggle
 from ui.app.navigation import ensure_app_navigation
 from ui.app.teacher_access import unlocked as teacher_unlocked
 from ui.app.teacher_access import write_cookie
+from ui.teacher.challenge import challenge_section
 from ui.teacher.panel import (
     delete_section,
     limits_section,
@@ -26,6 +27,7 @@ if not teacher_unlocked():
     unlock_form()
 else:
     trainings_section()
+    challenge_section()
     pretrain_section()
     delete_section()
     store_section()

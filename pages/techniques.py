@@ -49,7 +49,7 @@ ensure_app_navigation()
 
 ENSEMBLE_KEY = "techniques_ensemble"  # the seed ensemble being trained: (preset, data, cap, members)
 DATA_CHOICES = ["sample", "mnist", "fashion"]
-MAX_RUN_CHOICES = 200  # the newest runs offered to combine or compare (a class's store holds thousands)
+MAX_RUN_CHOICES = 50  # the newest runs offered to combine or compare (a class's store holds thousands)
 
 
 # ---------------------------------------------------------------- sections

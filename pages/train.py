@@ -178,6 +178,10 @@ def mistakes(result: RunResult) -> None:
             st.info("The test images are not on this machine, so the mistakes cannot be shown.")
             return
         x_test, y_test = test_images(result.spec)
+        if len(result.test_probs) != len(y_test):  # stored before the challenge's digits were held out
+            st.info(f"This run was tested on {len(result.test_probs):,} images, the test set now holds "
+                    f"{len(y_test):,}: train it again to see its mistakes.")  # fmt: skip
+            return
         wrong = misclassified(y_test, result.test_probs, limit=MISTAKES_SHOWN)
         total = int((result.test_predictions != y_test).sum())
         st.caption(f"{total:,} of {len(y_test):,} test images are wrong. Label: true → predicted (confidence).")

@@ -10,12 +10,17 @@ from lab.data.sources import DataUnavailable, class_names, load_source
 from lab.spec import ExperimentSpec
 
 
-def test_sample_is_real_mnist_split_stratified_4000_1000():
+def test_sample_is_real_mnist_split_stratified_4000_1000_of_which_500_are_shown():
     ds = load_source("sample")
-    assert ds.sizes == (4000, 1000)
+    # 1,000 test digits, 500 of them held out for the class challenge (lab.data.held_out): 500 shown.
+    assert ds.sizes == (4000, 500)
     assert ds.x_train.shape == (4000, 784) and ds.x_train.dtype == np.uint8
     assert np.bincount(ds.y_train).tolist() == [400] * 10  # stratified: the source is sorted by label
-    assert np.bincount(ds.y_test).tolist() == [100] * 10
+    assert np.bincount(ds.y_test).tolist() == [50] * 10
+    complete = sources.load_complete_source("sample")
+    assert complete.sizes == (4000, 1000) and np.array_equal(complete.x_train, ds.x_train)  # training unchanged
+    shown = ~sources.held_out_mask("sample", complete.y_test)
+    assert np.array_equal(complete.x_test[shown], ds.x_test)  # the shown digits keep their order
     assert ds.x_train.max() == 255 and ds.x_train.min() == 0
 
 

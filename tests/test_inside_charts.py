@@ -61,7 +61,7 @@ def test_the_filter_picture_holds_every_kept_unit_and_a_cnn_its_kernels():
     assert picture.shape == (3 * 30 * 2, 4 * 30 * 2, 3) and picture.dtype == np.uint8
     assert "All 12 units of hidden_1" in inside.filter_units_caption(_snapshot(setup))
     wide = FilmSetup(**{**setup.__dict__, "filter_units": np.linspace(0, 127, 12).round().astype(int)})
-    assert "12 of the units" in inside.filter_units_caption(_snapshot(wide))
+    assert "12 of the 128 units of hidden_1, evenly spaced" in inside.filter_units_caption(_snapshot(wide))
     conv = _snapshot(_setup("conv", ("relu", "relu")))
     assert inside.filters_picture(conv).shape[2] == 3
     maps = inside.feature_map_pictures(conv)
@@ -99,7 +99,7 @@ def test_a_placed_drawing_is_marked_and_its_neighbours_named():
     placed = Placement(np.array([0.5, -0.5], np.float32), {1: 10, 7: 5})
     spec = inside.map_chart(_snapshot(setup), placed=placed).to_dict()
     assert len(spec["layer"]) == 2
-    assert "lands among the 1s" in spec["title"]["subtitle"] and "7 x5" in spec["title"]["subtitle"]
+    assert spec["title"]["subtitle"] == "Your drawing (red cross) lands among the 1s"
     assert spec["datasets"] and any(
         rows == [{"x": 0.5, "y": -0.5, "what": "your drawing"}] for rows in spec["datasets"].values()
     )
@@ -116,7 +116,7 @@ def test_dead_and_saturated_shares_per_layer_on_a_fixed_scale():
     assert spec["encoding"]["y"]["scale"]["domain"] == [0, 1]
     none = _setup(activations=("elu",))
     spec = inside.unit_health_chart(_snapshot(none, dead=np.nan)).to_dict()  # ELU: neither is measured
-    assert "none measured for hidden_1" in spec["title"]["subtitle"]
+    assert "none measured for hidden_1" in spec["title"]["subtitle"][-1]
 
 
 def test_output_weights_and_confusion_come_from_the_snapshot():
@@ -130,7 +130,7 @@ def test_output_weights_and_confusion_come_from_the_snapshot():
     low, high = inside.film_weight_domain(film)
     assert high == pytest.approx(float(np.max(np.abs(snapshot.output_weights.astype(np.float32)))))
     matrix = inside.confusion_chart(snapshot).to_dict()
-    assert matrix["title"]["text"].startswith("Confusion matrix, validation, epoch 1")
+    assert matrix["title"]["text"].startswith("Validation, epoch 1")
     cells = next(iter(matrix["datasets"].values()))
     assert sum(c["count"] for c in cells) == int(snapshot.confusion.sum())
 

@@ -223,7 +223,7 @@ def test_uploaded_photo_of_a_paper_digit_is_predicted(seeded_home, monkeypatch, 
     expected = load_predictor(best, RunStore(seeded_home)).predict(preprocess_file(buf.getvalue()))
     assert shown_digit(at) == expected.digit  # the CLI's pipeline, the same answer
     assert any(caption == "zero.jpg" for img in at.get("image") for caption in img.captions)
-    assert at.table and len(at.get("vega_lite_chart")) == 1
+    assert at.table and len(at.get("vega_lite_chart")) == 2  # the ten probabilities, the hidden-layer map
 
 
 @pytest.mark.slow

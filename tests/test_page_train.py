@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -414,3 +415,18 @@ def test_an_earlier_run_replays_beside_this_one(open_page, store_home):
     assert_clean(at)
     titles = [m.value for m in at.markdown if "its filters" in m.value]
     assert titles[-2:] == ["**This run**: its filters, untrained", "**earlier run 1**: its filters, untrained"]
+
+
+@pytest.mark.slow
+def test_a_run_stored_before_the_challenge_held_digits_out_opens_without_its_mistakes(open_page, store_home):
+    # Runs stored before 500 of the sample's 1,000 test digits were held out hold 1,000 test predictions.
+    spec = spec_from_query(TINY)
+    get_or_train(spec, RunStore(store_home))
+    arrays = store_home / spec.run_id / "arrays.npz"
+    with np.load(arrays) as old:
+        saved = dict(old)
+    saved["test_probs"] = np.concatenate([saved["test_probs"], saved["test_probs"]])
+    np.savez(arrays, **saved)
+    at = open_page(TINY)
+    assert_clean(at)
+    assert "This run was tested on 1,000 images, the test set now holds 500" in texts(at)

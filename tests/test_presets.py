@@ -224,7 +224,8 @@ def test_reproduction_document_adds_rows_and_keeps_the_others(tmp_path):
     assert "## Series A" in text and "## Series D" in text and "## Series C" not in text
     assert "offline MNIST sample" in text
     a1 = next(line for line in text.splitlines() if line.startswith("| A1 "))
-    assert "1 of 100 (capped at 1)" in a1 and "11.35%–21.44%" in a1 and "n=1,000" in a1
+    # n=500: the sample's shown test digits (500 more are held out for the class challenge).
+    assert "1 of 100 (capped at 1)" in a1 and "11.35%–21.44%" in a1 and "n=500" in a1
     assert "D3 at 1 (course 100)" in text  # the caps are stated
     rows = read_rows(doc)
     assert set(rows) == {"A1", "D3"}

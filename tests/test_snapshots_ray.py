@@ -31,7 +31,7 @@ def test_a_ray_worker_records_and_relays_the_same_snapshots(ray_engine, tmp_path
     assert film.epochs == reference.epochs
     np.testing.assert_array_equal(film.setup.map_index, reference.setup.map_index)
     for ray_shot, heard, local in zip(film.snapshots, observer.snapshots, reference.snapshots, strict=True):
-        np.testing.assert_array_equal(heard.filters, ray_shot.filters)
+        np.testing.assert_allclose(heard.filters, ray_shot.filters, atol=5e-3)  # stored as 8-bit pictures
         assert ray_shot.filters.shape == local.filters.shape == (64, 784)
         np.testing.assert_allclose(ray_shot.filters, local.filters, atol=1e-2)
         assert ray_shot.map_xy.shape == local.map_xy.shape

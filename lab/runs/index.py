@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,9 @@ from lab.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # PRAGMA user_version: an index of another version is rebuilt
+SCHEMA_VERSION = 3  # PRAGMA user_version: an index of another version is rebuilt
 BUSY_SECONDS = 30.0  # how long a writer waits for another process's transaction
+MEMO_ENTRIES = 64  # answers kept per index until it changes (a page's rerun asks the same questions)
 BATCH = 2000  # runs read from their folders per write transaction while (re)building
 INDEX_FOLDER = ".index"
 INDEX_FILE = "index.sqlite"
@@ -78,10 +80,9 @@ CREATE TABLE IF NOT EXISTS runs (
     train_seconds REAL NOT NULL,
     has_model INTEGER NOT NULL,
     has_health INTEGER NOT NULL,
+    digit INTEGER NOT NULL,
     trained_by TEXT NOT NULL DEFAULT '',
     spec_key TEXT NOT NULL,
-    spec_json TEXT NOT NULL,
-    metrics_json TEXT NOT NULL,
     inode INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     files_mtime_ns INTEGER NOT NULL,
@@ -90,8 +91,13 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created DESC, run_id);
 CREATE INDEX IF NOT EXISTS runs_accuracy ON runs (test_accuracy DESC, created DESC, run_id);
-CREATE INDEX IF NOT EXISTS runs_digit ON runs (test_accuracy DESC, created DESC, run_id)
-    WHERE diverged = 0 AND has_model = 1;
+CREATE INDEX IF NOT EXISTS runs_digit ON runs (test_accuracy DESC, created DESC, run_id) WHERE digit = 1;
+CREATE INDEX IF NOT EXISTS runs_data ON runs (data);
+CREATE INDEX IF NOT EXISTS runs_preset ON runs (preset);
+CREATE INDEX IF NOT EXISTS runs_trained_by ON runs (trained_by);
+-- The long texts apart: scans and counts of ``runs`` then read a few MB, not the specs.
+CREATE TABLE IF NOT EXISTS details (id TEXT PRIMARY KEY, spec_json TEXT NOT NULL, metrics_json TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS runs_gone AFTER DELETE ON runs BEGIN DELETE FROM details WHERE id = old.run_id; END;
 CREATE INDEX IF NOT EXISTS runs_spec_key ON runs (spec_key);
 CREATE INDEX IF NOT EXISTS runs_health ON runs (created DESC, run_id) WHERE has_health = 1;
 CREATE TABLE IF NOT EXISTS broken (
@@ -104,11 +110,15 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _COLUMNS = (
     "run_id", "data", "preset", "kind", "params", "epochs", "epochs_run", "test_accuracy", "test_loss", "best_val",
-    "stopped", "diverged", "created", "train_seconds", "has_model", "has_health", "trained_by", "spec_key",
-    "spec_json", "metrics_json", "inode", "mtime_ns", "files_mtime_ns", "files_size", "size",
+    "stopped", "diverged", "created", "train_seconds", "has_model", "has_health", "digit", "trained_by", "spec_key",
+    "inode", "mtime_ns", "files_mtime_ns", "files_size", "size",
 )  # fmt: skip
-_INFO_COLUMNS = "run_id, spec_json, metrics_json, trained_by"
+_SELECT = (
+    "SELECT runs.run_id, details.spec_json, details.metrics_json, runs.trained_by, runs.preset, runs.best_val "
+    "FROM runs JOIN details ON details.id = runs.run_id"
+)
 _INSERT = f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT_DETAILS = "INSERT OR REPLACE INTO details (id, spec_json, metrics_json) VALUES (?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -125,12 +135,18 @@ class RunInfo:
         ``RunResult.metrics()`` as stored.
     trained_by : str
         The nickname of the session that trained it (``RunStore.credit``), empty if none.
+    preset : str
+        The course preset it trains (any epochs, full or quick plan), empty if none (from the index).
+    best_val : float or None
+        Its best validation accuracy over the epochs (from the index).
     """
 
     run_id: str
     spec: ExperimentSpec
     metrics: dict[str, Any]
     trained_by: str = ""
+    preset: str = ""
+    best_val: float | None = None
 
     @property
     def test_accuracy(self) -> float:
@@ -179,6 +195,15 @@ class IndexRow:
     size: int
     spec_json: str = ""  # the spec's JSON as stored (default: ``spec.to_json()``)
 
+    @property
+    def digit(self) -> bool:
+        """Whether the Draw page may offer it: a model file, finite outputs, digits."""
+        return self.has_model and not self.metrics["diverged"] and self.spec.data not in NON_DIGIT_SOURCES
+
+    def details(self) -> tuple[str, str, str]:
+        """The run's long texts: (run id, spec JSON, metrics JSON)."""
+        return self.run_id, self.spec_json or self.spec.to_json(), json.dumps(self.metrics)
+
     def values(self) -> tuple[Any, ...]:
         """The row's values in ``_COLUMNS`` order."""
         m, spec, key = self.metrics, self.spec, spec_key(self.spec)
@@ -186,8 +211,8 @@ class IndexRow:
             self.run_id, spec.data, preset_name(spec, key), "cnn" if spec.conv else "mlp", int(m["params"]),
             spec.epochs, int(m["epochs_run"]), _real(m.get("test_accuracy")), _real(m.get("test_loss")),
             _real(self.best_val), int(bool(m["stopped"])), int(bool(m["diverged"])), float(m.get("created") or 0.0),
-            float(m["train_seconds"]), int(self.has_model), int(self.has_health), self.trained_by,
-            key, self.spec_json or spec.to_json(), json.dumps(m), self.inode, self.mtime_ns, self.files_mtime_ns,
+            float(m["train_seconds"]), int(self.has_model), int(self.has_health), int(self.digit), self.trained_by,
+            key, self.inode, self.mtime_ns, self.files_mtime_ns,
             self.files_size, self.size,
         )  # fmt: skip
 
@@ -254,15 +279,21 @@ class RunIndex:
         self.path = home / INDEX_FOLDER / INDEX_FILE
         self._read_folder = read_folder
         self._lock = threading.RLock()  # one connection per index, shared by the server's threads
+        self._sync_lock = threading.Lock()  # one scan of the folders at a time in this process
         self._conn: sqlite3.Connection | None = None
+        self._memo: dict[tuple[Any, ...], tuple[tuple[int, int], RunPage]] = {}  # query -> (index state, answer)
 
     # ------------------------------------------------------------ connection
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
+    def _connect(self, in_memory: bool = False) -> sqlite3.Connection:
+        """The index file's connection, set up (WAL, busy timeout, schema); ``in_memory``: a private one."""
+        if not in_memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        where = ":memory:" if in_memory else self.path
+        conn = sqlite3.connect(where, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if not in_memory:
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
@@ -279,11 +310,8 @@ class RunIndex:
         """The connection, opened on first use; an unreadable index file is deleted and started afresh."""
         with self._lock:
             if self._conn is None:
-                try:
-                    self._conn = self._connect()
-                except sqlite3.DatabaseError as exc:
-                    self._discard(exc)
-                    self._conn = self._connect()
+                self._memo.clear()  # a new connection counts its versions afresh
+                self._conn = self._open()
             try:
                 yield self._conn
             except sqlite3.DatabaseError as exc:
@@ -291,6 +319,28 @@ class RunIndex:
                     raise  # another process held it past the busy timeout: not a damaged file
                 self._discard(exc)
                 raise IndexRebuilt(str(exc)) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """Open the index file; a damaged one is deleted and made afresh; where no file can be written
+        (a read-only store), an index in this process's memory, built from the folders like any other."""
+        try:
+            return self._connect()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise  # another process held it past the busy timeout: not a damaged file
+            first: Exception = exc
+        except sqlite3.DatabaseError as exc:
+            first = exc
+        except OSError as exc:  # its folder cannot be made
+            first = exc
+        if not isinstance(first, OSError):
+            self._discard(first)
+            try:
+                return self._connect()
+            except (sqlite3.Error, OSError) as exc:
+                first = exc
+        log.warning("The run index %s cannot be written (%s): this process keeps one in memory", self.path, first)
+        return self._connect(in_memory=True)
 
     def _discard(self, exc: Exception) -> None:
         """Delete a damaged index (it is only a copy of what the folders say); the next use builds it again."""
@@ -418,9 +468,16 @@ class RunIndex:
         return self._retrying(work)
 
     def ensure(self) -> None:
-        """Bring the index up to date if the store folder changed (what every query does first)."""
-        if not self.fresh():
-            self.sync()
+        """Bring the index up to date if the store folder changed (what every query does first).
+
+        One thread of the process scans; the others asking meanwhile wait for it, then find
+        the index fresh (a store of the old layout is read once, not once per session).
+        """
+        if self.fresh():
+            return
+        with self._sync_lock:
+            if not self.fresh():
+                self.sync()
 
     def sync(self, full: bool = False) -> int:
         """Bring the index up to date with the folders; returns how many folders were read.
@@ -528,34 +585,53 @@ class RunIndex:
 
     def page(self, where: str = "", params: Sequence[Any] = (), order: str = "created DESC, run_id",
              limit: int | None = None, offset: int = 0, count: bool = True) -> RunPage:  # fmt: skip
-        """``select`` and the number of matching runs, read from one snapshot (writers may be adding runs)."""
+        """``select`` and the number of matching runs, read from one snapshot (writers may be adding runs).
+
+        The answer is kept until the index changes (this process's writes or another's
+        commits): a page's rerun that asks again costs one ``PRAGMA``.
+        """
         condition = f"WHERE {where}" if where else ""
-        sql = f"SELECT {_INFO_COLUMNS} FROM runs {condition} ORDER BY {order}"
+        sql = f"{_SELECT} {condition} ORDER BY {order}"
         args = list(params)
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [int(limit), int(offset)]
+        memo_key = (sql, tuple(args), count)
 
-        def work(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int]:
+        def work(conn: sqlite3.Connection) -> RunPage:
             conn.execute("BEGIN")  # one read snapshot for the rows and their count
             try:
+                stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+                kept = self._memo.get(memo_key)
+                if kept is not None and kept[0] == stamp:
+                    return kept[1]
                 rows = conn.execute(sql, args).fetchall()
                 total = conn.execute(f"SELECT COUNT(*) FROM runs {condition}", list(params)).fetchone()[0] if count else 0
             finally:
                 conn.execute("COMMIT")
-            return rows, int(total)
+            infos = [
+                RunInfo(run_id, _spec(spec_json), json.loads(metrics_json), trained_by, preset, best_val)
+                for run_id, spec_json, metrics_json, trained_by, preset, best_val in rows
+            ]
+            answer = RunPage(infos, int(total) if count else len(infos))
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[memo_key] = (stamp, answer)
+            return answer
 
-        rows, total = self._retrying(work)
-        infos = [
-            RunInfo(run_id, ExperimentSpec.from_json(spec_json), json.loads(metrics_json), trained_by)
-            for run_id, spec_json, metrics_json, trained_by in rows
-        ]
-        return RunPage(infos, total if count else len(infos))
+        answer = self._retrying(work)
+        return RunPage(list(answer.rows), answer.total)  # a caller may change its list, never the kept one
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         """How many runs match an SQL condition."""
-        sql = f"SELECT COUNT(*) FROM runs {('WHERE ' + where) if where else ''}"
-        return int(self._retrying(lambda conn: conn.execute(sql, list(params)).fetchone()[0]))
+        return self.page(where, params, limit=0).total
+
+    def distinct(self, column: str) -> list[str]:
+        """The values one column takes over every run, sorted (a table's filter choices)."""
+        if column not in _COLUMNS:
+            raise ValueError(f"no column {column!r} in the run index")
+        sql = f"SELECT DISTINCT {column} FROM runs ORDER BY {column}"
+        return [row[0] for row in self._retrying(lambda conn: conn.execute(sql).fetchall())]
 
     def broken(self) -> list[tuple[str, str]]:
         """(folder name, why) of every folder the index could not read."""
@@ -589,6 +665,13 @@ def _insert(conn: sqlite3.Connection, row: IndexRow) -> None:
     """Record a readable run (no longer broken, if it was)."""
     conn.execute("DELETE FROM broken WHERE name = ?", (row.run_id,))
     conn.execute(_INSERT, row.values())
+    conn.execute(_INSERT_DETAILS, row.details())
+
+
+@lru_cache(maxsize=8192)
+def _spec(spec_json: str) -> ExperimentSpec:
+    """A spec from the index's JSON, parsed once per process (specs are frozen: one object serves every page)."""
+    return ExperimentSpec.from_json(spec_json)
 
 
 class IndexRebuilt(Exception):

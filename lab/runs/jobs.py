@@ -34,6 +34,7 @@ from lab.architecture import CheckedSpec
 from lab.nn.observer import QueuePlace, TrainingObserver
 from lab.nn.result import EpochReport, RunResult
 from lab.nn.snapshots import Snapshot
+from lab.runs.credits import credit
 from lab.runs.engine import EngineStatus, Executor, job_error_text
 from lab.runs.in_process import InProcessExecutor
 from lab.runs.limits import LimitExceeded, Limits
@@ -136,6 +137,9 @@ class Job(TrainingObserver):
         Cancelled by the teacher: one still queued never trains; one running stops within a second.
     withdrawn : bool
         Withdrawn by everyone who asked for it (a series' Cancel): the same, in its own words.
+    nickname : str
+        The nickname of the session that first asked for it ("" for none): credited with the
+        run when it is stored (``lab.runs.credits``).
     """
 
     checked: CheckedSpec
@@ -156,6 +160,7 @@ class Job(TrainingObserver):
     askers: set[str] = field(default_factory=set, repr=False)
     cancelled: bool = False
     withdrawn: bool = False
+    nickname: str = ""
     submitted: float = field(default_factory=time.time)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -323,7 +328,9 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._listed: list[Listed] = []
 
-    def submit(self, spec: ExperimentSpec | CheckedSpec, session: str = "", visitor: str = "") -> Job:
+    def submit(
+        self, spec: ExperimentSpec | CheckedSpec, session: str = "", visitor: str = "", nickname: str = ""
+    ) -> Job:
         """Start training ``spec`` for ``session`` (or join the job already training it).
 
         The one seam where a training's spec is checked (``Limits.check``: its values, its
@@ -333,7 +340,8 @@ class JobManager:
         becomes one of its askers); a new job counts against ``visitor``'s limit of jobs queued or
         running (default: the session's) and the server's. The server's own requests (no session:
         the teacher's pretraining, the command line) count towards the server's total but are
-        never refused for it.
+        never refused for it. A new job's ``nickname`` (the session's) is credited with the run
+        once it is stored; one joined keeps the nickname of whoever started it.
 
         Raises
         ------
@@ -353,7 +361,7 @@ class JobManager:
                 self.limits.check_queue(sum(1 for j in self._jobs.values() if j.visitor == visitor and not j.finished))
                 self.limits.check_server(self._busy())
             self.limits.check_store(self.store.usage().bytes)  # a new training only: joining one costs no disk
-            job = Job(checked, session=session, visitor=visitor)
+            job = Job(checked, session=session, visitor=visitor, nickname=nickname)
             self._jobs[spec.run_id] = job
         threading.Thread(target=self._work, args=(job,), name=f"train-{spec.run_id}", daemon=True).start()
         return job
@@ -413,7 +421,7 @@ class JobManager:
         job = self.get(run_id)
         if job is None:
             raise KeyError(f"no training of run {run_id} to retry")
-        return self.submit(job.checked, job.session, job.visitor)
+        return self.submit(job.checked, job.session, job.visitor, job.nickname)
 
     def status(self) -> EngineStatus:
         """The engine's workers and how many are busy (``Executor.status``)."""
@@ -443,6 +451,8 @@ class JobManager:
             job.result = self.executor.train_and_save(
                 job.checked, self.store, job, time_limit=self.limits.max_train_seconds
             )
+            if job.nickname:
+                credit(self.store, job.run_id, job.nickname)
             job.state = "done"
         except Exception as exc:  # noqa: BLE001 - the page shows the message; the server lives on
             if not isinstance(exc, JobCancelled):  # the operator's log keeps what the page words for the class

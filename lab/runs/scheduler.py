@@ -96,6 +96,8 @@ class Scheduler:
         ``withdraw`` withdraws.
     visitor : str
         Whose queue limit applies (a client address; default: the session's).
+    nickname : str
+        The session's nickname ("" for none): credited with each run it trains (``JobManager.submit``).
     since : float
         When this round was asked for (``time.time()``): jobs that ended before it do not count as tried.
     at_once : int, optional
@@ -109,6 +111,7 @@ class Scheduler:
         *,
         session: str = "",
         visitor: str = "",
+        nickname: str = "",
         since: float = 0.0,
         at_once: int | None = None,
     ) -> None:
@@ -116,6 +119,7 @@ class Scheduler:
         self.jobs = jobs
         self.session = session
         self.visitor = visitor or session
+        self.nickname = nickname
         self.since = since
         self.at_once = (
             at_once if at_once is not None else in_flight_limit(jobs.executor.workers, jobs.limits.max_queued)
@@ -191,7 +195,7 @@ class Scheduler:
                 refused[i] = str(exc)
                 continue
             try:
-                job = self.jobs.submit(self.specs[i], self.session, self.visitor)
+                job = self.jobs.submit(self.specs[i], self.session, self.visitor, self.nickname)
             except ValueError:
                 break  # the visitor's or the server's queue limit: the rest start later, in turn
             going.append(i)

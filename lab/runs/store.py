@@ -3,7 +3,8 @@
 Layout: ``HOME/RUN_ID/`` holding ``spec.json``, ``result.json`` (history and
 metrics), ``arrays.npz`` (confusion matrix, test probabilities, training mean),
 ``model.keras`` and, for runs trained since snapshots were recorded,
-``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``). A run is written into a temporary folder and renamed into
+``snapshots.npz`` (the film of the network's inside: ``lab.nn.snapshots``).
+A run is written into a temporary folder and renamed into
 place, so a reader never sees half a run. Several writers may finish the same
 run at once (two app servers, Ray workers on a shared filesystem): the swap into
 place is done under a lock folder per run (``mkdir`` is atomic on every local and
@@ -69,7 +70,8 @@ STALE_TMP_SECONDS = 3600.0
 USAGE_SECONDS = 5.0
 CREDIT_FILE = "credit.json"  # who trained a run: {"trained_by": nickname}, written once
 MAX_NICKNAME = 40
-__all__ = ["RunInfo", "RunPage", "RunStore", "StoreUsage", "NON_DIGIT_SOURCES", "SORT_COLUMNS"]
+FILTER_COLUMNS = ("data", "preset", "kind", "trained_by")  # what ``RunStore.table`` filters by
+__all__ = ["FILTER_COLUMNS", "NON_DIGIT_SOURCES", "SORT_COLUMNS", "RunInfo", "RunPage", "RunStore", "StoreUsage"]
 
 
 def default_home() -> Path:
@@ -223,7 +225,7 @@ class RunStore:
         """
         if not self._refreshed():
             return []
-        where, params = _DIGIT_WHERE, NON_DIGIT_SOURCES
+        where, params = _DIGIT_WHERE, ()
         order = "test_accuracy DESC, created DESC, run_id"
         if n is None:
             return [i for i in self._index.select(where, params, order) if self._has_model(i)]
@@ -239,7 +241,7 @@ class RunStore:
 
     def count_digit_runs(self) -> int:
         """How many stored runs ``best_digit_runs`` chooses from."""
-        return self._index.count(_DIGIT_WHERE, NON_DIGIT_SOURCES) if self._refreshed() else 0
+        return self._index.count(_DIGIT_WHERE) if self._refreshed() else 0
 
     def _has_model(self, info: RunInfo) -> bool:
         return (self.path(info.run_id) / "model.keras").is_file()
@@ -314,7 +316,7 @@ class RunStore:
             return RunPage([], 0)
         clauses: list[str] = []
         params: list[Any] = []
-        for column, wanted in (("data", data), ("preset", preset), ("kind", kind), ("trained_by", trained_by)):
+        for column, wanted in zip(FILTER_COLUMNS, (data, preset, kind, trained_by), strict=True):
             if wanted is None:
                 continue
             values = [wanted] if isinstance(wanted, str) else list(wanted)
@@ -330,6 +332,24 @@ class RunStore:
         # Descending, SQLite puts NULL (no value) last by itself, and an index on the column serves the order.
         order = f"{sort} DESC, created DESC, run_id" if descending else f"{sort} IS NULL, {sort}, created DESC, run_id"
         return self._index.page(where, params, order, limit=limit, offset=offset)
+
+    def choices(self, column: str) -> list[str]:
+        """The values a filter of ``table`` can take, from every stored run, sorted.
+
+        Parameters
+        ----------
+        column : str
+            ``"data"``, ``"preset"``, ``"kind"`` or ``"trained_by"`` (``""`` among them: runs of
+            no preset, or nobody's).
+
+        Raises
+        ------
+        ValueError
+            For another column.
+        """
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"Runs are filtered by {', '.join(FILTER_COLUMNS)}, not {column!r}.")
+        return self._index.distinct(column) if self._refreshed() else []
 
     def credit(self, run_id: str, nickname: str) -> str:
         """Record who trained a run (first nickname wins); returns the nickname the run is credited to.
@@ -490,7 +510,7 @@ class RunStore:
         return found[0] if found else None
 
 
-_DIGIT_WHERE = "diverged = 0 AND has_model = 1 AND data NOT IN (" + ", ".join("?" * len(NON_DIGIT_SOURCES)) + ")"
+_DIGIT_WHERE = "digit = 1"  # not diverged, a model file, digits (``IndexRow.digit``)
 
 
 def _read_credit(folder: Path) -> str:

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # trains two tiny runs and opens every page
 
 WIDTH, HEIGHT = 1280, 720
 TINY_QUERY = "hidden=32&epochs=2&batch_size=64"  # TINY_SPEC_FIELDS as a link
-PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune"]
+PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune", "Runs", "Challenge"]
 LEGEND_JS = """(index) => {
   const chart = document.querySelectorAll('[data-testid=stVegaLiteChart]')[index];
   return Array.from(chart.querySelectorAll('.role-legend-label text')).map(t => t.textContent);
@@ -52,11 +52,14 @@ def made_up_run(spec: Any, final: float, rng: np.random.Generator) -> Any:
     epochs = spec.epochs
     rise = 1 - np.exp(-np.arange(1, epochs + 1) / 2.5)
     accuracy = 0.5 + (final + 0.01 - 0.5) * rise
-    labels = np.arange(1000) % 10
-    right = rng.random(1000) < final
-    predicted = np.where(right, labels, (labels + 1 + rng.integers(0, 9, 1000)) % 10)
-    probs = np.full((1000, 10), 0.02, dtype=np.float32)
-    probs[np.arange(1000), predicted] = 0.82
+    from lab.data.prepare import prepare
+
+    labels = prepare(spec).labels_test  # the sample's 500 shown test digits (500 more are held out)
+    n = len(labels)
+    right = rng.random(n) < final
+    predicted = np.where(right, labels, (labels + 1 + rng.integers(0, 9, n)) % 10)
+    probs = np.full((n, 10), 0.02, dtype=np.float32)
+    probs[np.arange(n), predicted] = 0.82
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     history = {

@@ -6,7 +6,7 @@ import pytest
 
 from tests.browser.conftest import serve_app
 
-PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune", "Teacher"]
+PAGES = ["Home", "Train", "Draw", "Techniques", "CNN", "Gradients", "Tune", "Runs", "Challenge", "Teacher"]
 
 
 def _settle(page, timeout_ms: int = 60_000) -> None:

@@ -28,6 +28,7 @@ from lab.runs.training import stored_run
 from lab.spec import ExperimentSpec
 from ui import charts
 from ui.app.engine import engine_notice, waiting_text
+from ui.app.nickname import nickname
 from ui.app.state import get_jobs, get_store, session_id, visitor_id
 from ui.app.text import DIVERGED_TEXT, fmt_seconds, plain
 
@@ -239,7 +240,7 @@ def run_spec(
     if start and (going or stored_run(spec, get_store()) is None):
         try:
             # Checked above: not counted again. A job already going is joined: this session asks for it too.
-            job = jobs.submit(checked, session_id(), visitor_id())
+            job = jobs.submit(checked, session_id(), visitor_id(), nickname())
         except ValueError as exc:
             st.error(plain(exc))
             return None
@@ -460,7 +461,7 @@ def scheduler_for(specs: Sequence[ExperimentSpec], state_key: str) -> Scheduler:
     Built again on every page run: it keeps nothing the job manager and the store do not.
     """
     since = float(st.session_state.get(state_key + SINCE_SUFFIX, 0.0))
-    return Scheduler(specs, get_jobs(), session=session_id(), visitor=visitor_id(), since=since)
+    return Scheduler(specs, get_jobs(), session=session_id(), visitor=visitor_id(), nickname=nickname(), since=since)
 
 
 def withdraw_in_turn(state_key: str, specs: Sequence[ExperimentSpec]) -> None:

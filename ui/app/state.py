@@ -1,4 +1,4 @@
-"""The server-wide objects every page shares: the run store, the training engine and the jobs.
+"""The server-wide objects every page shares: the run store, the training engine, the jobs and the challenges.
 
 Cached with ``st.cache_resource``, so that every session of one server sees the
 same store and the same queue of trainings.
@@ -10,6 +10,7 @@ import uuid
 
 import streamlit as st
 
+from lab.challenge.board import ChallengeBoard
 from lab.runs.engine import RAY_ENV, Executor, ray_setting
 from lab.runs.engines import make_executor
 from lab.runs.jobs import JobManager
@@ -26,6 +27,12 @@ LOCAL_ADDRESSES = ("127.0.0.1", "::1", "localhost")  # this machine: a teacher's
 def get_store() -> RunStore:
     """The process-wide run store (``$MLP_LAB_HOME`` or ``./runs``)."""
     return RunStore()
+
+
+@st.cache_resource
+def get_board() -> ChallengeBoard:
+    """The class challenges of this server's run store (``challenges.sqlite`` beside its runs)."""
+    return ChallengeBoard(get_store().home)
 
 
 @st.cache_resource(show_spinner="Starting the training engine ...")

@@ -47,7 +47,7 @@ DIGIT_COLORS = (
 DEAD_COLOR = "#495057"
 SATURATED_COLOR = "#F08C00"
 PLACED_COLOR = "#e03131"
-MAP_SUBTITLE = "Each dot: one validation digit, where the last hidden layer puts it (PCA, aligned frame to frame)"
+MAP_SUBTITLE = "Validation digits where the last hidden layer puts them"
 
 
 def _side() -> int:
@@ -93,7 +93,7 @@ def filter_units_caption(snapshot: Snapshot) -> str:
         return "No hidden layer: each output unit's 784 weights, one template per digit."
     if len(units) == total:
         return f"All {total} units of {setup.filter_layer}, row by row."
-    return f"{len(units)} of the units of {setup.filter_layer} (every {total / len(units):.1f}th), row by row."
+    return f"{len(units)} of the {total} units of {setup.filter_layer}, evenly spaced, row by row."
 
 
 def feature_map_pictures(snapshot: Snapshot, shared_scale: bool = False) -> list[tuple[str, np.ndarray]]:
@@ -136,7 +136,7 @@ def output_weights_chart(
 
 def confusion_chart(snapshot: Snapshot, class_names: Sequence[str] | None = None, size: int | None = None):
     """The validation confusion matrix at this moment (the diagonal blue, mistakes orange)."""
-    title = f"Confusion matrix, validation, {snapshot.label}"
+    title = f"Validation, {snapshot.label}"
     return figures.confusion_chart(snapshot.confusion, class_names, size=size, title=title)
 
 
@@ -160,9 +160,9 @@ def unit_health_chart(snapshot: Snapshot, height: int | None = None) -> alt.Char
     data = unit_health_rows(snapshot)
     layers = list(snapshot.setup.layers)
     missing = [layer for layer in layers if layer not in set(data["layer"])]
-    subtitle = "dead: ReLU units silent on every map digit; saturated: outputs within 0.05 of an asymptote"
+    subtitle = ["Dead: ReLU units that never fire on the map's digits", "Saturated: outputs near an asymptote"]
     if missing:
-        subtitle += f" (none measured for {', '.join(missing)})"
+        subtitle.append(f"(none measured for {', '.join(missing)}: neither applies to its activation)")
     chart = (
         alt.Chart(data)
         .mark_bar()
@@ -228,8 +228,8 @@ def map_chart(
     class_names : sequence of str, optional
         The ten digits' names (Fashion-MNIST's clothes).
     placed : Placement, optional
-        A new image placed on the map (``Film.place``): drawn as a large red cross, the digits
-        around it in the subtitle.
+        A new image placed on the map (``Film.place``): drawn as a large red cross, the digit
+        most of its neighbours are in the subtitle.
     size : int, optional
         Side in pixels (default: the current look's matrix size).
     explained : bool
@@ -268,9 +268,7 @@ def map_chart(
             .mark_point(shape="cross", size=side * 2, filled=True, color=PLACED_COLOR, stroke=TABLEAU_GREY)
             .encode(x=alt.X("x:Q", scale=scale), y=alt.Y("y:Q", scale=scale), tooltip=["what:N"])
         )
-        subtitle = f"Your drawing (red cross) lands among the {names[placed.among]}s: " + ", ".join(
-            f"{names[d]} x{n}" for d, n in placed.votes.items()
-        )
+        subtitle = f"Your drawing (red cross) lands among the {names[placed.among]}s"
     chart = alt.layer(*layers).properties(
         width=side,
         height=side,

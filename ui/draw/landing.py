@@ -29,9 +29,11 @@ def show_landing(chosen: RunInfo, predictor: Predictor, image: np.ndarray) -> No
         return
     placed = place_digit(predictor.model, film, predictor.inputs(image))
     names = class_names(chosen.spec.data)
+    neighbours = ", ".join(f"{count} {names[digit]}" for digit, count in placed.votes.items())
     st.markdown(
-        f"On the map of the last hidden layer, your drawing lands among the **{names[placed.among]}**s: "
-        "the dots are validation digits where the network puts them (hover one to see its digit)."
+        f"On the map of the last hidden layer, your drawing lands among the **{names[placed.among]}**s "
+        f"(its {sum(placed.votes.values())} nearest dots: {neighbours}). The dots are validation digits where "
+        "the network puts them: hover one to see its digit."
     )
     chart = inside.map_chart(film.snapshots[-1], domain=film.map_domain(), class_names=names, placed=placed)
-    st.altair_chart(chart, width="content")
+    st.altair_chart(chart, width="stretch")

@@ -10,15 +10,21 @@ about the drawing (a PNG data URL) when a stroke ends.
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
+import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 HERE = Path(__file__).parent
 COMPONENT_NAME = "mlp_lab_live_canvas"
 SIDE = 280  # canvas pixels, as the old canvas: to_mnist's thresholds were tuned on it
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -70,3 +76,13 @@ def live_canvas(key: str, models: list[dict[str, Any]], chosen: str, center: boo
     )
     drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)
     return drawing if isinstance(drawing, dict) and drawing.get("data") else None
+
+
+def decode_drawing(data_url: str) -> np.ndarray | None:
+    """The PNG data URL the canvas sends at the end of a stroke, as (H, W, 4) uint8; None if it is not one."""
+    try:
+        encoded = data_url.split(",", 1)[1]
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded)), formats=["PNG"]).convert("RGBA"))
+    except (IndexError, ValueError, OSError):
+        log.warning("The canvas sent a drawing that is not a PNG data URL")
+        return None
