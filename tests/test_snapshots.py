@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lab.architecture import check_network
+from lab.catalog.presets import get_preset
 from lab.data.prepare import prepare
 from lab.nn.observer import TrainingObserver
 from lab.nn.snapshots import (
@@ -124,6 +125,18 @@ def test_recording_draws_nothing_from_keras_random_generators():
     plain = fit_prepared(checked, data, record_snapshots=False)
     assert len(recorded.film) == 6 and plain.history == recorded.history  # 29 steps: 0, 1, 2, 4, 8, the end
     np.testing.assert_array_equal(plain.test_probs, recorded.test_probs)
+
+
+def test_a_raw_pixel_spike_in_the_first_steps_is_not_called_a_divergence_because_of_snapshots():
+    """Raw 0-255 pixels under SGD: the running loss spikes past the divergence limit within
+    the first steps and comes back by step 32. Snapshots end calls at steps 1-16; the blow-up
+    check must not look there, or the recorded run is called diverged and the plain one is not."""
+    spec = get_preset("A3", "sample").spec.replace(hidden=(32,), learning_rate=0.007, epochs=2)
+    data, checked = prepare(spec), check_network(spec)
+    recorded = fit_prepared(checked, data)
+    plain = fit_prepared(checked, data, record_snapshots=False)
+    assert recorded.diverged == plain.diverged
+    assert recorded.history == plain.history and recorded.epochs_run == plain.epochs_run
 
 
 def test_a_stop_within_epoch_one_takes_no_more_early_snapshots(data):

@@ -148,17 +148,16 @@ class _Relay(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         # Called after every call into TensorFlow (``batch`` is the last one done): cheap,
         # stops a blow-up, a Stop press or the time limit mid-epoch, and feeds the live curves.
-        blew_up = bool(logs) and self.exploded(float(logs.get("loss", 0.0)))
+        steps = (self.params or {}).get("steps")
+        # Only where a call ends without snapshots too: the running loss of the first few steps
+        # of a raw-pixel network can spike past the limit and come back, and a training must
+        # not be called diverged (or stopped) where it would not be without its snapshots.
+        regular = self._call_end(batch, steps)
+        blew_up = regular and bool(logs) and self.exploded(float(logs.get("loss", 0.0)))
         if blew_up:
             self.diverged = True
             self.model.stop_training = True
-        steps = (self.params or {}).get("steps")
-        if (
-            not self.diverged
-            and not self.stopped
-            and not self._last_batches(batch, steps)
-            and self._call_end(batch, steps)
-        ):
+        if not self.diverged and not self.stopped and not self._last_batches(batch, steps) and regular:
             self._stop_if_asked()
         if not self.report_every or not steps or not logs:
             return
