@@ -275,6 +275,9 @@ def test_a_diverging_run_records_growing_norms_up_to_the_blow_up():
     finite = [g for g in first["grad_norm"] if g is not None]
     assert max(finite) > 10 * first["grad_norm"][0]  # measured: 0.75 -> 18.7
     assert first["weight_norm"][-1] > 10 * first["weight_norm"][0]  # measured: 10 -> 190
+    # Its film keeps every weight finite where it was (float16 would turn those past 65,504 into infinity).
+    last = result.film.snapshots[-1]
+    assert not np.isinf(last.filters).any() and not np.isinf(last.output_weights).any()
 
 
 @pytest.mark.slow

@@ -552,7 +552,7 @@ class SnapshotRecorder:
         )
         maps: tuple[np.ndarray, ...] = ()
         if setup.feature_layers and hidden:  # the feature digit is the first map digit
-            maps = tuple(hidden[setup.layers.index(name)][0].astype(np.float16) for name in setup.feature_layers)
+            maps = tuple(_half(hidden[setup.layers.index(name)][0]) for name in setup.feature_layers)
         map_xy = center = axes = None
         if setup.map_layer is not None and hidden:
             projected = project(hidden[-1].reshape(len(hidden[-1]), -1), self._previous_map)
@@ -565,21 +565,21 @@ class SnapshotRecorder:
         first = np.asarray(model.get_layer(setup.filter_layer).kernel)
         filters = kernels = None
         if setup.kind == "conv":
-            kernels = np.transpose(first[:, :, 0, :], (2, 0, 1)).astype(np.float16)
+            kernels = _half(np.transpose(first[:, :, 0, :], (2, 0, 1)))
         else:
-            filters = first[:, setup.filter_units].T.astype(np.float16)
+            filters = _half(first[:, setup.filter_units].T)
         return Snapshot(
             epoch=float(epoch),
             step=int(step),
             setup=setup,
-            output_weights=np.asarray(model.get_layer("output").kernel).astype(np.float16),
+            output_weights=_half(np.asarray(model.get_layer("output").kernel)),
             confusion=confusion.astype(np.int32),
             dead=dead,
             saturated=saturated,
             filters=filters,
             kernels=kernels,
             feature_maps=maps,
-            map_xy=None if map_xy is None else map_xy.astype(np.float16),
+            map_xy=None if map_xy is None else _half(map_xy),
             map_center=center,
             map_axes=axes,
         )
@@ -859,3 +859,12 @@ def _finite_or_none(arrays: dict[str, np.ndarray], name: str, i: int) -> np.ndar
         return None
     value = arrays[name][i]
     return value if np.all(np.isfinite(value)) else None
+
+
+def _half(values: np.ndarray) -> np.ndarray:
+    """``values`` as float16, clipped to its range: a diverging network's weights pass 65,504.
+
+    NaN stays NaN; a finite weight too large for float16 becomes the largest one, not infinity.
+    """
+    big = float(np.finfo(np.float16).max)
+    return np.clip(np.asarray(values, np.float32), -big, big).astype(np.float16)
