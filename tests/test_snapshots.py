@@ -302,3 +302,18 @@ def test_a_job_keeps_its_snapshots_as_they_come_and_the_stored_run_its_film(tmp_
     steps = [s.step for s in job.snapshots]
     assert steps == [s.step for s in job.result.film.snapshots] == [s.step for s in store.film(spec).snapshots]
     assert steps[0] == 0 and len(steps) == 1 + len(early_steps(job.result.film.setup.steps_per_epoch)) + 2
+
+
+def test_a_heavy_networks_snapshots_look_at_fewer_digits_and_skip_the_early_steps():
+    """A snapshot stays within its budget: the default MLP keeps 1,000 digits and early steps, B7 fewer
+    digits, and the class server's heavy network (50 million multiply-adds an image) the fewest."""
+    from lab.architecture import multiply_adds
+    from lab.codec import spec_from_query
+    from lab.nn.snapshots import MIN_VAL_DIGITS, SNAPSHOT_BUDGET, VAL_DIGITS, is_light, snapshot_digits
+
+    default, b7 = ExperimentSpec(), get_preset("B7", "sample").spec
+    heavy = spec_from_query({"conv": "64x3s1,128x3s1p24", "hidden": "none"})
+    assert snapshot_digits(default) == VAL_DIGITS and is_light(default)
+    assert MIN_VAL_DIGITS < snapshot_digits(b7) < VAL_DIGITS and not is_light(b7)
+    assert snapshot_digits(b7) * multiply_adds(b7) <= SNAPSHOT_BUDGET
+    assert snapshot_digits(heavy) == MIN_VAL_DIGITS and not is_light(heavy)

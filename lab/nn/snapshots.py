@@ -14,7 +14,8 @@ API
   for the one fixed digit ``setup.feature_digit``; () for an MLP;
 - ``output_weights``: (last hidden units, 10) float16, the output layer's kernel;
 - ``confusion``: (10, 10) int, rows true digit, columns predicted, on the validation set's
-  first ``VAL_DIGITS`` (1,000) digits or all of a smaller one (``setup.val_digits``);
+  first ``snapshot_digits(spec)`` (1,000, fewer for a heavy network) digits or all of a smaller
+  one (``setup.val_digits``);
 - ``dead`` / ``saturated``: (hidden layers,) float32 shares, one per ``setup.layers``, NaN where
   the activation has no such state (see :func:`lab.health.recorder.dead_share` and
   :func:`lab.health.recorder.saturated_share`): *dead* is the share of ReLU units (a convolution's
@@ -87,6 +88,11 @@ Choices
   2-D PCA on one BLAS thread. Nothing here draws from Keras' random generators (inference mode
   only) or changes the weights: a training's numbers are the same with and without recording
   (``tests/test_snapshots.py``). ``python -m lab bench --snapshots`` measures it (README, Speed).
+- **Heavy networks**: a snapshot may cost at most ``SNAPSHOT_BUDGET`` multiply-adds, so a network
+  whose image costs more looks at fewer digits (at least ``MIN_VAL_DIGITS``), takes no early
+  steps (each would cost more than the steps between them) and no snapshot of a training stopped
+  mid-epoch (Stop and the time limit must not wait for one): its film is the untrained network
+  and every whole epoch.
 - **Stop**: the loop ends calls at the early steps too, but the trainer asks ``should_stop`` only
   where calls end without snapshots, so a stopped training ends where it would unrecorded; a
   snapshot within an epoch is skipped once the training was asked to stop.
@@ -111,7 +117,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.architecture import NUM_CLASSES, NUM_PIXELS, layer_infos
+from lab.architecture import NUM_CLASSES, NUM_PIXELS, layer_infos, multiply_adds
 from lab.data.prepare import Prepared
 from lab.health.recorder import dead_share, probed_layers, saturated_share
 from lab.spec import ExperimentSpec
@@ -127,6 +133,24 @@ NEIGHBOURS = 15  # map digits that vote where a new image lands
 # them): its forward pass costs what validating them does (a B7 image about half a millisecond), and a
 # snapshot must stay cheap beside an epoch of training.
 VAL_DIGITS = 1000
+# What one snapshot may cost, in multiply-adds (about 0.3 s on two cores): the default MLP's 1,000 digits
+# take 0.1 billion, B7's 4.7; the class server's heavy test network (50 million an image) would take
+# seconds per snapshot, beside a Stop that must end it within one.
+SNAPSHOT_BUDGET = 2_000_000_000
+MIN_VAL_DIGITS = 100
+
+
+def snapshot_digits(spec: ExperimentSpec) -> int:
+    """How many validation digits a snapshot of ``spec`` looks at: ``VAL_DIGITS``, fewer for a heavy network.
+
+    Within ``SNAPSHOT_BUDGET`` multiply-adds, never below ``MIN_VAL_DIGITS``.
+    """
+    return int(np.clip(SNAPSHOT_BUDGET // max(multiply_adds(spec), 1), MIN_VAL_DIGITS, VAL_DIGITS))
+
+
+def is_light(spec: ExperimentSpec) -> bool:
+    """Whether a full snapshot of ``spec`` fits ``SNAPSHOT_BUDGET``: then it takes early steps and a stopped epoch's."""
+    return multiply_adds(spec) * VAL_DIGITS <= SNAPSHOT_BUDGET
 
 
 # ---------------------------------------------------------------- what a film holds
@@ -352,7 +376,7 @@ def make_setup(spec: ExperimentSpec, data: Prepared) -> FilmSetup:
     infos = layer_infos(spec)
     hidden = [layer for layer in probed_layers(spec) if layer.activation_layer is not None]
     convs = [info.name for info in infos if info.kind == "conv"]
-    x_val, labels_val = _map_source(data, VAL_DIGITS)
+    x_val, labels_val = _map_source(data, snapshot_digits(spec))
     index = map_digits(labels_val)
     first = next(info for info in infos if info.kind in ("conv", "dense", "output"))
     units = first.output_shape[-1]
@@ -498,6 +522,7 @@ class SnapshotRecorder:
 
     def __init__(self, spec: ExperimentSpec, data: Prepared, observer: Any = None) -> None:
         self.spec = spec
+        self.light = is_light(spec)
         self.setup = make_setup(spec, data)
         x_val, labels_val = _map_source(data, self.setup.val_digits)
         self.x_val = np.asarray(x_val, dtype=np.float32)
@@ -511,7 +536,7 @@ class SnapshotRecorder:
     @property
     def early(self) -> list[int]:
         """Steps within epoch 1 after which a snapshot is taken."""
-        return early_steps(self.setup.steps_per_epoch)
+        return early_steps(self.setup.steps_per_epoch) if self.light else []
 
     def callback(self) -> Any:
         """A ``keras.callbacks.Callback`` that records during the trainer's loop."""
@@ -665,6 +690,8 @@ def _callback_class() -> type:
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             steps = self.recorder.setup.steps_per_epoch
+            if self.done < steps and not self.recorder.light:
+                return  # stopped mid-epoch: a heavy network's Stop does not wait for a snapshot
             self.recorder.record(self.model, epoch + self.done / steps, epoch * steps + self.done)
 
     return SnapshotCallback
