@@ -172,12 +172,12 @@ def views(
             if live is not None:
                 c1.vega_lite_chart(live.map(shot, map_domain), width="content")
             else:
-                draw(c1, map_view(shot, map_domain, class_names), "content")
+                c1.altair_chart(map_view(shot, map_domain, class_names), width="content")
             c1.caption(inside.MAP_SUBTITLE)
         if live is not None:
             c2.vega_lite_chart(live.confusion(shot), width="content")
         else:
-            draw(c2, confusion_view(shot, class_names), "content")
+            c2.altair_chart(confusion_view(shot, class_names), width="content")
     if "Output weights" in tabs:  # a hidden layer feeds the outputs
         if live is not None and weight_domain is None:
             tabs["Output weights"].vega_lite_chart(live.output_weights(shot), width="stretch")
