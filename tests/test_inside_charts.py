@@ -6,11 +6,13 @@ checked against the numbers it was given.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from lab.nn.snapshots import Film, FilmSetup, Placement, Snapshot, map_domain
-from ui.charts import inside
+from ui.charts import figures, inside
 
 RNG = np.random.default_rng(0)
 
@@ -152,3 +154,51 @@ def test_every_view_draws_every_frame_of_a_real_film():
         inside.confusion_chart(snapshot).to_dict()
         inside.unit_health_chart(snapshot).to_dict()
     assert not np.array_equal(pictures[0], pictures[-1])  # the filters changed as it trained
+
+
+def _named_in_order(spec: dict) -> dict:
+    """``spec`` with its data sets renamed ``data-0``, ``data-1`` ... in the order the spec refers to them.
+
+    Altair names a data set after its contents, so two specs of the same chart differ in names only.
+    """
+    rest = json.dumps({k: v for k, v in spec.items() if k != "datasets"}, sort_keys=True)
+    names = sorted(spec.get("datasets", {}), key=rest.index)
+    for i, name in enumerate(names):
+        rest = rest.replace(name, f"data-{i}")
+    return {**json.loads(rest), "datasets": {f"data-{i}": spec["datasets"][name] for i, name in enumerate(names)}}
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_live_specs_draw_what_the_altair_charts_draw_frame_after_frame(projector):
+    from ui.charts.look import NORMAL, PROJECTOR, use_look
+
+    setup = _setup(activations=("relu", "relu"))
+    names = [f"class {d}" for d in range(10)]
+    shots = [_snapshot(setup, step=0), _snapshot(setup, step=100, spread=3.0), _snapshot(setup, step=300)]
+    shots[2].map_xy[4] = np.nan  # a diverged point is left out, as the Altair chart leaves it out
+    shots[2].confusion[3, 5] = 1234
+    use_look(PROJECTOR if projector else NORMAL)
+    try:
+        live = inside.LiveSpecs(names, side=340)
+        domain = (-5.0, 5.0)
+        for shot in shots:  # the first builds the templates, the later ones only fill them in
+            title = f"Validation, {shot.label}"
+            pairs = [
+                (live.map(shot), inside.map_chart(shot, None, names, size=340, explained=False)),
+                (live.map(shot, domain), inside.map_chart(shot, domain, names, size=340, explained=False)),
+                (live.confusion(shot), figures.confusion_chart(shot.confusion, names, 340, title=title)),
+                (live.output_weights(shot), inside.output_weights_chart(shot, 5)),
+            ]
+            for spec, chart in pairs:
+                assert _named_in_order(spec) == _named_in_order(chart.to_dict(validate=False))
+        last = _named_in_order(live.map(shots[2]))
+    finally:
+        use_look(NORMAL)
+    points = last["datasets"]["data-0"]
+    assert len(points) == 29  # 30 digits, one diverged
+    assert {p["digit"] for p in points} == set(names)
+    assert [t["field"] for t in last["layer"][0]["encoding"]["tooltip"]] == ["digit", "index"]
+    assert last["title"] == f"Hidden-layer map, {shots[2].label}"
+    assert last["config"]["axis"]["labelFontSize"] == (PROJECTOR if projector else NORMAL).font
+    cells = _named_in_order(live.confusion(shots[2]))["datasets"]["data-0"]
+    assert [c["count"] for c in cells if (c["true"], c["predicted"]) == ("class 3", "class 5")] == [1234]

@@ -106,6 +106,7 @@ def stage_render(slots: StageSlots, output: str, class_names: Sequence[str]) -> 
     new snapshot, the charts under them at most every ``CHARTS_SECONDS``, each from the newest.
     """
     curves = live_curves(slots.curves, output=output, stage=True)
+    live = inside.LiveSpecs(class_names, VIEW_SIDE)  # each chart built once, then only its rows change
     drawn = {"charts": 0.0}
 
     def render(report: EpochReport) -> None:
@@ -118,7 +119,7 @@ def stage_render(slots: StageSlots, output: str, class_names: Sequence[str]) -> 
         if now - drawn["charts"] >= CHARTS_SECONDS:
             drawn["charts"] = now
             with slots.views.container():
-                views(shot, class_names)
+                views(shot, class_names, live=live)
 
     render.prepare = curves.prepare  # follow builds the charts while the model is built
     render.snapshot = snapshot  # follow calls it with each new snapshot
@@ -154,9 +155,11 @@ def views(
     *,
     map_domain: tuple[float, float] | None = None,
     weight_domain: tuple[float, float] | None = None,
+    live: inside.LiveSpecs | None = None,
 ) -> None:
     """Under the curves, in tabs: the hidden-layer map beside the confusion matrix, the output weights, and a
     CNN's feature maps. ``map_domain``, ``weight_domain``: a whole film's axes, so that a replay's frames compare.
+    ``live``: a training's specs built once (``inside.LiveSpecs``), which only take each new snapshot's rows.
     """
     maps = inside.feature_map_pictures(shot)
     names = (
@@ -166,11 +169,20 @@ def views(
     with tabs["Map and confusion matrix"]:
         c1, c2 = st.columns(2)
         if shot.map_xy is not None:
-            c1.altair_chart(map_view(shot, map_domain, class_names), width="content")
+            if live is not None:
+                c1.vega_lite_chart(live.map(shot, map_domain), width="content")
+            else:
+                c1.altair_chart(map_view(shot, map_domain, class_names), width="content")
             c1.caption(inside.MAP_SUBTITLE)
-        c2.altair_chart(confusion_view(shot, class_names), width="content")
+        if live is not None:
+            c2.vega_lite_chart(live.confusion(shot), width="content")
+        else:
+            c2.altair_chart(confusion_view(shot, class_names), width="content")
     if "Output weights" in tabs:  # a hidden layer feeds the outputs
-        draw(tabs["Output weights"], inside.output_weights_chart(shot, y_domain=weight_domain), "stretch")
+        if live is not None and weight_domain is None:
+            tabs["Output weights"].vega_lite_chart(live.output_weights(shot), width="stretch")
+        else:
+            draw(tabs["Output weights"], inside.output_weights_chart(shot, y_domain=weight_domain), "stretch")
     for name, picture in maps:
         caption = f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}"
         tabs["Feature maps"].image(picture, caption=caption)

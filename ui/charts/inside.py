@@ -14,7 +14,9 @@ the same functions draw a live training's newest snapshot and any frame of a rep
   tanh) units;
 - :func:`map_chart`: the last hidden layer's 2-D map of the map digits, coloured by digit, each
   point's digit in its tooltip, on one axis range for a whole film (``Film.map_domain()``), and
-  optionally a new drawing placed on it (``Film.place``).
+  optionally a new drawing placed on it (``Film.place``);
+- :class:`LiveSpecs`: the map, confusion matrix and output weights of a live training as Vega-Lite
+  specs built once, each redraw only the newest snapshot's rows put in (for ``st.vega_lite_chart``).
 
 For a replay, pass the film-wide scales (:func:`film_weight_domain`, ``film.map_domain()``) so
 that frames differ only where the network changed.
@@ -277,3 +279,122 @@ def map_chart(
         else f"Hidden-layer map, {snapshot.label}",
     )
     return styled(chart)
+
+
+# ------------------------------------------------------------------ live
+class LiveSpecs:
+    """A live training's map, confusion matrix and output weights as Vega-Lite specs, cheap to redraw.
+
+    Each view's spec is built with Altair once (:func:`map_chart`, :func:`confusion_chart`'s
+    builder, :func:`output_weights_chart`: the encodings, scales, tooltips, colours and the current
+    look), from the first snapshot it is asked for; every later snapshot only puts its own rows, title
+    and (the map's) axis range into a copy of that template. What a redraw shows is what the Altair
+    builder would draw from the same snapshot (``tests/test_inside_charts.py`` compares the two);
+    building and serialising the Altair charts anew took most of a redraw's time, and its Python
+    work held the GIL the training needs.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        The ten digits' names (the map's and the confusion matrix's).
+    side : int
+        The map's and the confusion matrix's side in pixels.
+    digit : int
+        The output weights' digit.
+    """
+
+    def __init__(self, class_names: Sequence[str], side: int, digit: int = 5) -> None:
+        self.names = list(class_names)
+        self.side = side
+        self.digit = digit
+        self._templates: dict[tuple[str, object], tuple[dict, dict[str, str]]] = {}
+
+    def map(self, snapshot: Snapshot, domain: tuple[float, float] | None = None) -> dict:
+        """The hidden-layer map (its subtitle left to a caption, as on the stage): ``map_chart``'s spec."""
+        from lab.nn.snapshots import map_domain
+
+        spec, names = self._template(
+            "map", snapshot, lambda: map_chart(snapshot, domain, self.names, size=self.side, explained=False)
+        )
+        low, high = domain or map_domain([snapshot])
+        layer = dict(spec["layer"][0])
+        encoding = dict(layer["encoding"])
+        for axis in ("x", "y"):
+            encoding[axis] = {**encoding[axis], "scale": {**encoding[axis]["scale"], "domain": [low, high]}}
+        layer["encoding"] = encoding
+        return {
+            **spec,
+            "layer": [layer],
+            "title": f"Hidden-layer map, {snapshot.label}",
+            "datasets": {names["x"]: map_values(snapshot, self.names)},
+        }
+
+    def confusion(self, snapshot: Snapshot) -> dict:
+        """The validation confusion matrix, counted: ``figures.confusion_chart``'s spec."""
+        spec, names = self._template(
+            "confusion",
+            snapshot,
+            lambda: figures.confusion_chart(
+                snapshot.confusion, self.names, size=self.side, title=f"Validation, {snapshot.label}"
+            ),
+        )
+        title = {**spec["title"], "text": f"Validation, {snapshot.label}: counts"}
+        return {**spec, "title": title, "datasets": {names["true"]: confusion_values(snapshot.confusion, self.names)}}
+
+    def output_weights(self, snapshot: Snapshot) -> dict:
+        """The output weights into ``digit``, framed at 60% of the largest: ``output_weights_chart``'s spec."""
+        spec, names = self._template("weights", snapshot, lambda: output_weights_chart(snapshot, self.digit))
+        bars, threshold = output_weight_values(snapshot, self.digit)
+        rules = [{"y": threshold}, {"y": -threshold}]
+        return {**spec, "datasets": {names["unit"]: bars, names["y"]: rules}}
+
+    def _template(self, view: str, snapshot: Snapshot, build) -> tuple[dict, dict[str, str]]:
+        """(spec, {a column: the name of the data set holding it}) of ``view``, built once per look and network."""
+        key = (view, current_look(), len(snapshot.output_weights))
+        if key not in self._templates:
+            spec = build().to_dict(validate=False)
+            columns = {column: name for name, rows in spec["datasets"].items() if rows for column in rows[0]}
+            self._templates[key] = (spec, columns)
+        return self._templates[key]
+
+
+def map_values(snapshot: Snapshot, class_names: Sequence[str]) -> list[dict]:
+    """:func:`map_rows` as the plain rows a Vega-Lite spec holds (no pandas): ``x``, ``y``, ``digit``, ``index``."""
+    if snapshot.map_xy is None:
+        raise ValueError("This network has no hidden layer, so it has no hidden-layer map.")
+    xy = np.asarray(snapshot.map_xy, dtype=np.float32).astype(np.float64)
+    keep = ~np.isnan(xy).any(axis=1)
+    labels = snapshot.setup.map_labels[keep].tolist()
+    index = np.asarray(snapshot.setup.map_index)[keep].tolist()
+    return [
+        {"x": x, "y": y, "digit": class_names[int(d)], "index": i}
+        for (x, y), d, i in zip(xy[keep].tolist(), labels, index, strict=True)
+    ]
+
+
+def confusion_values(confusion: np.ndarray, class_names: Sequence[str]) -> list[dict]:
+    """``figures.confusion_chart``'s rows (counted) as plain dicts: true, predicted, count, share, correct, text."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0).tolist()
+    return [
+        {
+            "true": class_names[i],
+            "predicted": class_names[j],
+            "count": c,
+            "share": share[i][j],
+            "correct": i == j,
+            "text": "" if c == 0 else f"{c:,}",
+        }
+        for i, row in enumerate(counts.tolist())
+        for j, c in enumerate(row)
+    ]
+
+
+def output_weight_values(snapshot: Snapshot, digit: int) -> tuple[list[dict], float]:
+    """The output weights' bars as plain rows (``unit``, ``weight``, ``side``) and the threshold framing them."""
+    weights = np.nan_to_num(np.asarray(snapshot.output_weights, dtype=np.float32)[:, digit])
+    threshold = round(0.6 * float(np.max(np.abs(weights))) if weights.size else 0.0, 3)
+    w = weights.astype(np.float64).tolist()
+    side = ["for" if v > threshold else "against" if v < -threshold else "neither" for v in w]
+    return [{"unit": u, "weight": v, "side": s} for u, (v, s) in enumerate(zip(w, side, strict=True))], threshold
