@@ -106,24 +106,86 @@ def stage_render(slots: StageSlots, output: str, class_names: Sequence[str]) -> 
     new snapshot, the charts under them at most every ``CHARTS_SECONDS``, each from the newest.
     """
     curves = live_curves(slots.curves, output=output, stage=True)
-    live = inside.LiveSpecs(class_names, VIEW_SIDE)  # each chart built once, then only its rows change
+    places = _LivePlaces(slots, class_names)
     drawn = {"charts": 0.0}
 
     def render(report: EpochReport) -> None:
         curves(report)
 
     def snapshot(shot: Snapshot) -> None:
-        with slots.inside.container():
-            filters_view(shot)
+        places.filters(shot)
         now = time.monotonic()
         if now - drawn["charts"] >= CHARTS_SECONDS:
             drawn["charts"] = now
-            with slots.views.container():
-                views(shot, class_names, live=live)
+            places.views(shot)
 
     render.prepare = curves.prepare  # follow builds the charts while the model is built
     render.snapshot = snapshot  # follow calls it with each new snapshot
     return render
+
+
+class _LivePlaces:
+    """The live inside's places, laid out once per training, then each redrawn in place.
+
+    Every place holds one element. Re-laying a container of several elements from every snapshot
+    broke the page of a short training: Streamlit merges queued updates to the same element path, so
+    a second container's first element could be sent before the first container's others, and the
+    browser refused the rest ("Bad delta path index") and went blank.
+    """
+
+    def __init__(self, slots: StageSlots, class_names: Sequence[str]) -> None:
+        self.slots, self.class_names = slots, class_names
+        self.live = inside.LiveSpecs(class_names, VIEW_SIDE)  # each chart built once, then only its rows change
+        self.side: list[Any] | None = None
+        self.charts: dict[str, Any] | None = None
+
+    def filters(self, shot: Snapshot) -> None:
+        """The filters (kernels) beside the curves, and the hidden layers' dead or saturated share."""
+        if self.side is None:
+            with self.slots.inside.container():
+                self.side = [st.empty(), st.empty(), st.empty()]
+        title, picture, health = self.side
+        layer, what = ("First convolution", "kernels") if shot.kernels is not None else ("First layer", "filters")
+        title.markdown(f"**{layer}**: its {what}, {shot.label}")
+        picture.image(inside.filters_picture(shot, columns=FILTER_COLUMNS), caption=inside.filter_units_caption(shot))
+        text = health_text(shot)
+        if text:
+            health.caption(text)
+
+    def views(self, shot: Snapshot) -> None:
+        """Under the curves, in tabs: the map beside the confusion matrix, the output weights, the feature maps."""
+        maps = inside.feature_map_pictures(shot)
+        if self.charts is None:
+            self.charts = self._lay_out(shot, len(maps))
+        charts = self.charts
+        if "map" in charts and shot.map_xy is not None:
+            charts["map"].vega_lite_chart(self.live.map(shot, None), width="content")
+        charts["confusion"].vega_lite_chart(self.live.confusion(shot), width="content")
+        if "weights" in charts:
+            charts["weights"].vega_lite_chart(self.live.output_weights(shot), width="stretch")
+        for place, (name, picture) in zip(charts.get("features", []), maps, strict=False):
+            place.image(picture, caption=f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}")
+
+    def _lay_out(self, shot: Snapshot, feature_layers: int) -> dict[str, Any]:
+        names = (
+            ["Map and confusion matrix"]
+            + ["Output weights"] * (shot.map_xy is not None)
+            + ["Feature maps"] * bool(feature_layers)
+        )
+        charts: dict[str, Any] = {}
+        with self.slots.views.container():
+            tabs = dict(zip(names, st.tabs(names), strict=True))
+            with tabs["Map and confusion matrix"]:
+                c1, c2 = st.columns(2)
+                if shot.map_xy is not None:
+                    charts["map"] = c1.empty()
+                    c1.caption(inside.MAP_SUBTITLE)
+                charts["confusion"] = c2.empty()
+            if "Output weights" in tabs:
+                charts["weights"] = tabs["Output weights"].empty()
+            if feature_layers:
+                charts["features"] = [tabs["Feature maps"].empty() for _ in range(feature_layers)]
+        return charts
 
 
 # ---------------------------------------------------------- one moment
