@@ -37,7 +37,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -345,17 +345,7 @@ class RunIndex:
     def _discard(self, exc: Exception) -> None:
         """Delete a damaged index (it is only a copy of what the folders say); the next use builds it again."""
         log.warning("The run index %s cannot be read (%s): building it again from the run folders", self.path, exc)
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            self._conn = None
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                os.remove(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
+        self._discard_quietly()
 
     def close(self) -> None:
         """Close the connection (the next call opens it again)."""
@@ -568,8 +558,10 @@ class RunIndex:
         return self.count()
 
     def _discard_quietly(self) -> None:
+        """Close the connection (a damaged file's may fail to) and delete the index with its WAL files."""
         if self._conn is not None:
-            self._conn.close()
+            with suppress(sqlite3.Error):
+                self._conn.close()
             self._conn = None
         for suffix in ("", "-wal", "-shm"):
             try:
