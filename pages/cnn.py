@@ -90,13 +90,14 @@ def train_section(checked: CheckedSpec | None, stage: Stage) -> RunResult | None
     )
     if checked is None:
         return None
-    slots = stage_slots(stage)
-    render = stage_render(slots, checked.spec.output, class_names(checked.spec.data))
+    # The stage is laid out when a training is followed; a stored run's replay fills it otherwise.
+    render = stage_render(stage, checked.spec.output, class_names(checked.spec.data))
     result = run_spec(checked, "cnn", start=clicked, render=render, places=stage.places)
     if result is None:
         stage.status.caption(
             "Not trained yet: press Train. A setup trained before shows its results as soon as you select it."
         )
+        slots = stage_slots(stage)
         slots.inside.caption("The first convolution's kernels appear here, live, once Train is pressed.")
     return result
 

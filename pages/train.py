@@ -73,13 +73,14 @@ def train_section(spec: ExperimentSpec, checked: CheckedSpec | None, available: 
     )
     if checked is None:
         return None
-    slots = stage_slots(stage)
-    render = stage_render(slots, spec.output, class_names(spec.data))
+    # The stage is laid out when a training is followed; a stored run's replay fills it otherwise.
+    render = stage_render(stage, spec.output, class_names(spec.data))
     result = run_spec(checked, PAGE_KEY, start=clicked and available, render=render, places=stage.places)
     if result is None and available:
         stage.status.caption(
             "Not trained yet: press Train. Results of a setup trained before appear as soon as you select it."
         )
+        slots = stage_slots(stage)
         slots.inside.caption("What the first layer's units look for appears here, live, once Train is pressed.")
     return result
 

@@ -95,8 +95,8 @@ def test_a_small_search_fills_the_table_stores_every_trial_and_links_the_best_to
     # The page follows the search in the script run (ui.app.jobs.follow, as a training): the run that presses
     # Start ends once the search has, so the live table is counted each time the page draws it.
     drawn: list[int] = []
-    draw = tune.show_live_table
-    monkeypatch.setattr(tune, "show_live_table", lambda rows, space: (drawn.append(len(rows)), draw(rows, space)))
+    table_of = tune.live_table
+    monkeypatch.setattr(tune, "live_table", lambda rows, space: (drawn.append(len(rows)), table_of(rows, space))[1])
     at.button(key="tune_start").click().run(timeout=600)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, errors(at)

@@ -61,7 +61,7 @@ TINY_SPEC_FIELDS = {"data": "sample", "hidden": (32,), "epochs": 2, "batch_size"
 # whose value is wider than its box (a selectbox shows its choice in one). Main area and sidebar.
 # Every Vega chart of the page, whatever its size (the visibility helpers skip what is 0 px wide: this must not):
 # its box and its drawing's, and any text that Vega cut short or that lies outside the chart's own drawing.
-CHART_PROBLEMS_JS = """() => {
+CHART_PROBLEMS_JS = """(drawnOnly) => {
   const out = [];
   const charts = document.querySelectorAll('[data-testid=stVegaLiteChart], .vega-embed');
   for (const chart of charts) {
@@ -69,6 +69,7 @@ CHART_PROBLEMS_JS = """() => {
     const box = chart.getBoundingClientRect();
     // Vega's own drawing (class "marks"), not an icon of the chart's toolbar.
     const drawing = chart.querySelector('svg.marks, canvas.marks') || chart.querySelector('svg, canvas');
+    if (drawnOnly && !drawing) continue;  // just put on the page, Vega draws it a moment later
     const area = drawing ? drawing.getBoundingClientRect() : box;
     if (box.width < 2 || box.height < 2 || area.width < 2 || area.height < 2) {
       const w = Math.min(box.width, area.width), h = Math.min(box.height, area.height);
@@ -237,6 +238,11 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def chart_problems(page: Any) -> list[str]:
-    """Every chart drawn without a size, and every chart text cut short or outside its chart (``CHART_PROBLEMS_JS``)."""
-    return page.evaluate(CHART_PROBLEMS_JS)
+def chart_problems(page: Any, *, drawn_only: bool = False) -> list[str]:
+    """Every chart drawn without a size, and every chart text cut short or outside its chart (``CHART_PROBLEMS_JS``).
+
+    ``drawn_only``: leave out the charts Vega has not drawn yet. A page that is still running (a live training,
+    or the rerun that ends it) puts charts on the page that Vega draws a moment later, 0 px high until then; a
+    page that has settled has none, so the check after a page's action counts them.
+    """
+    return page.evaluate(CHART_PROBLEMS_JS, drawn_only)

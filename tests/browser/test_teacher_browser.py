@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import serve_app
 
@@ -55,7 +56,13 @@ def test_the_panel_is_locked_without_the_passphrase_and_with_it_cancels_a_studen
             teacher.get_by_role("button", name="Cancel").first.click()
 
             # The student's page ends on what was learned, stopped by the teacher.
-            student.get_by_text(re.compile("Stopped by the teacher after \\d+ of 150 epochs")).wait_for(timeout=60_000)
+            stopped = student.get_by_text(re.compile("Stopped by the teacher after \\d+ of 150 epochs"))
+            try:
+                stopped.wait_for(timeout=60_000)
+            except PlaywrightTimeoutError:
+                student.screenshot(path=str(artifacts / "teacher-student-not-stopped.png"), full_page=True)
+                body = student.inner_text("body")[-3000:]
+                pytest.fail(f"the student's page never said it was stopped; it reads:\n{body}")
             student.get_by_text("Test accuracy").first.wait_for()
             # The list follows by itself: no Refresh to press.
             assert teacher.get_by_role("button", name="Refresh").count() == 0

@@ -108,9 +108,12 @@ def follow(
     which follows the same job again (kept by the job manager or the session), so nothing is lost.
     ``describe(job)`` gives the status line and the bar's fraction (None: unchanged); by
     default a training's. ``render`` receives ``job.latest`` each time it changes, several a
-    second while training; a ``render.prepare(epochs)`` is called while a model is being built, and a
-    ``render.snapshot(snapshot)`` with the newest snapshot of the network's inside (``job.snapshots``)
-    each time a new one has come (``lab.nn.snapshots``: the live filters, map and confusion matrix).
+    second while training. It lays its places out once (on its first call, in the container it is
+    called in) and then redraws each place in place: a container re-laid several times a second can
+    reach the browser out of order and blank the page (see ``ui.app.stage.fill_body``). A
+    ``render.prepare(epochs)`` is called while a model is being built, and a ``render.snapshot(snapshot)``
+    with the newest snapshot of the network's inside (``job.snapshots``) each time a new one
+    has come (``lab.nn.snapshots``: the live filters, map and confusion matrix).
     ``places``: where the Stop button and the status line go (default: here, one under the other).
     """
     with places.stop if places is not None else contextlib.nullcontext():
@@ -119,7 +122,7 @@ def follow(
     with places.status if places is not None else contextlib.nullcontext():
         status = st.empty()
         bar = st.progress(0.0)
-    live = st.empty()
+    live = st.container()  # a render lays its places out here once, then redraws each in place
     said, shown, snapshots_shown = "", None, 0
     prepare = getattr(render, "prepare", None)  # charts built while the model is, not after its first report
     on_snapshot = getattr(render, "snapshot", None)
@@ -138,7 +141,7 @@ def follow(
                 if fraction is not None:
                     bar.progress(fraction)
                 if render is not None:
-                    with live.container():
+                    with live:
                         render(latest)
             snapshots = getattr(job, "snapshots", None) or []  # a search has none
             if on_snapshot is not None and len(snapshots) > snapshots_shown:
@@ -369,27 +372,21 @@ def origin_text(result: RunResult) -> str:
 LIVE_RUN = "this run"  # the live curve's run label, as the Train page's final curve names it
 
 
-def live_curves(
-    slot: Any | None = None,
-    height: int | None = None,
-    *,
-    output: str = "softmax_ce",
-    stacked: bool = False,
-    stage: bool = False,
-) -> Callable[[EpochReport], None]:
-    """A ``render`` for ``follow``: loss and accuracy that grow within epochs, in a frame of all epochs.
+def live_curves(slot: Any, *, output: str = "softmax_ce", stage: bool = False) -> Callable[[EpochReport], None]:
+    """A ``render`` for ``follow``: loss and accuracy side by side in ``slot``, growing within epochs.
 
-    Drawn in ``slot`` when given, else under the Stop button and the progress bar; side by side, or one
-    above the other (``stacked``: where the page's column is narrow). ``output`` (the spec's) names the
-    loss's chance line, as the final chart does; ``stage``: drawn on the stage (``ui.app.stage``), lower.
-    Training points come every few dozen batches (from the untrained network at 0),
-    validation points at each epoch's end. The charts are built with Altair once;
-    each later report only swaps their data (building and validating an Altair
-    chart takes a tenth of a second or more, which would slow the curve down).
+    ``output`` (the spec's) names the loss's chance line, as the final chart does; ``stage``: drawn on the
+    stage (``ui.app.stage``), lower. Training points come every few dozen batches (from the untrained
+    network at 0), validation points at each epoch's end. The two charts' places are laid out once per
+    training and each redrawn in place (a place re-laid four times a second could reach the browser
+    out of order: see ``ui.app.stage``). The charts are built with Altair once; each later report only
+    swaps their data (building and validating an Altair chart takes a tenth of a second or more, which
+    would slow the curve down).
     """
     # The final chart (the page's, after the rerun) is the same builder with the same axes: epochs from 0,
     # loss from 0, accuracy from 0 to 100%.
     templates: dict[tuple[str, int], tuple[dict[str, Any], str]] = {}  # (metric, epochs) -> (spec, data set name)
+    places: list[Any] = []  # the loss's and the accuracy's, once laid out
 
     def spec_for(report: EpochReport, metric: str) -> dict[str, Any]:
         key = (metric, report.epochs)
@@ -400,7 +397,6 @@ def live_curves(
             {LIVE_RUN: report.history},
             metric,
             epochs=report.epochs,
-            height=height,
             points=report.points,
             output=output,
             live=True,
@@ -417,17 +413,12 @@ def live_curves(
         for metric in ("loss", "accuracy"):
             spec_for(empty, metric)
 
-    def draw(report: EpochReport) -> None:
-        places = [st.container(), st.container()] if stacked else st.columns(2)
+    def render(report: EpochReport) -> None:
+        if not places:
+            with slot.container():
+                places.extend(column.empty() for column in st.columns(2))
         for place, metric in zip(places, ("loss", "accuracy"), strict=True):
             place.vega_lite_chart(spec_for(report, metric), width="stretch")
-
-    def render(report: EpochReport) -> None:
-        if slot is None:
-            draw(report)
-        else:
-            with slot.container():
-                draw(report)
 
     render.prepare = prepare  # follow calls it while it waits for the first report
     return render

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -58,13 +58,15 @@ class Stage:
     status : Any
         The status line and the progress bar while training.
     body : Any
-        A placeholder (``st.empty``) for the rest: curves beside the inside, then the inside's views.
+        A placeholder (``st.empty``) for the rest: curves beside the inside, then the inside's views. Filled
+        once per page run (``fill_body``).
     """
 
     train: Any
     stop: Any
     status: Any
     body: Any
+    filled: list[str] = field(default_factory=list, compare=False, repr=False)  # who filled the body this run
 
     @property
     def places(self) -> FollowPlaces:
@@ -90,36 +92,62 @@ def open_stage() -> Stage:
     return Stage(train, stop, status, body)
 
 
+def fill_body(stage: Stage, by: str) -> Any:
+    """The stage's body as a container, for ``by`` (a name, for the error) to fill: once per page run.
+
+    Filling the same place twice in one run can break the page in the browser: Streamlit merges queued
+    updates that address the same element, so the second layout's first elements could reach the browser
+    before the second container itself, which then refuses the rest ("Bad delta path index") and goes
+    blank. Laying the stage out once is what keeps that from happening; this makes a second try fail
+    loudly (in the tests) instead.
+    """
+    if stage.filled:
+        raise RuntimeError(f"the stage's body was filled by {stage.filled[0]}; {by} cannot fill it again")
+    stage.filled.append(by)
+    return stage.body.container()
+
+
 def stage_slots(stage: Stage) -> StageSlots:
     """Fill the stage's body with its layout: curves (two thirds) beside the inside, the views under both."""
-    with stage.body.container():
+    with fill_body(stage, "stage_slots"):
         curves, side = st.columns([2, 1], gap="medium")
         return StageSlots(curves.empty(), side.empty(), st.empty())
 
 
 # ------------------------------------------------------------------ live
-def stage_render(slots: StageSlots, output: str, class_names: Sequence[str]) -> Callable[[EpochReport], None]:
+def stage_render(stage: Stage, output: str, class_names: Sequence[str]) -> Callable[[EpochReport], None]:
     """A ``render`` for ``follow``: the live curves, and the inside redrawn from each new snapshot beside them.
 
-    ``slots``: the stage's body laid out (``stage_slots``); ``output`` (the spec's) names the loss's chance
-    line; ``class_names`` the ten digits (the confusion matrix, the map). The filters are redrawn from every
-    new snapshot, the charts under them at most every ``CHARTS_SECONDS``, each from the newest.
+    The stage's body is laid out (``stage_slots``) when a training is followed, not before: a page that shows
+    a stored run fills it with the replay instead. ``output`` (the spec's) names the loss's chance line;
+    ``class_names`` the ten digits (the confusion matrix, the map). The filters are redrawn from every new
+    snapshot, the charts under them at most every ``CHARTS_SECONDS``, each from the newest.
     """
-    curves = live_curves(slots.curves, output=output, stage=True)
-    places = _LivePlaces(slots, class_names)
+    live: dict[str, Any] = {}
     drawn = {"charts": 0.0}
 
+    def laid_out() -> dict[str, Any]:
+        if not live:
+            slots = stage_slots(stage)
+            live["curves"] = live_curves(slots.curves, output=output, stage=True)
+            live["places"] = _LivePlaces(slots, class_names)
+        return live
+
+    def prepare(epochs: int) -> None:
+        laid_out()["curves"].prepare(epochs)  # the charts built while the model is
+
     def render(report: EpochReport) -> None:
-        curves(report)
+        laid_out()["curves"](report)
 
     def snapshot(shot: Snapshot) -> None:
+        places = laid_out()["places"]
         places.filters(shot)
         now = time.monotonic()
         if now - drawn["charts"] >= CHARTS_SECONDS:
             drawn["charts"] = now
             places.views(shot)
 
-    render.prepare = curves.prepare  # follow builds the charts while the model is built
+    render.prepare = prepare  # follow builds the charts while the model is built
     render.snapshot = snapshot  # follow calls it with each new snapshot
     return render
 
@@ -269,7 +297,7 @@ def replay(
     ``key`` keeps the slider's place per page.
     """
     args = (film, key, histories, class_names, compare, frame)
-    with stage.body.container():
+    with fill_body(stage, "replay"):
         if st.session_state.get(key + ".playing"):
             _replay_playing(*args)
         else:

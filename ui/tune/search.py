@@ -234,13 +234,18 @@ def follow_search(job: SearchJob) -> NoReturn:
             text = f"{ended} of {trials} trials ended; the table fills as they train."
         return text, min(ended / max(trials, 1), 1.0)
 
+    places: list[Any] = []  # laid out once, then each redrawn in place (ui.app.jobs.follow)
+
     def render(rows: list[TrialRow]) -> None:
-        best = max((r.val_accuracy for r in rows if math.isfinite(r.val_accuracy)), default=math.nan)
-        c1, c2 = st.columns(2)
-        c1.metric("Trials ended", f"{trials_ended(rows)} of {trials}")
-        c2.metric("Best validation accuracy so far", fmt_percent(best) if math.isfinite(best) else "–")
-        show_live_table(rows, space)
-        st.altair_chart(curves_chart(rows, epochs), width="stretch")
+        if not places:
+            places.extend(column.empty() for column in st.columns(2))
+            places.extend((st.empty(), st.empty()))
+        ended, best, table, chart = places
+        top = max((r.val_accuracy for r in rows if math.isfinite(r.val_accuracy)), default=math.nan)
+        ended.metric("Trials ended", f"{trials_ended(rows)} of {trials}")
+        best.metric("Best validation accuracy so far", fmt_percent(top) if math.isfinite(top) else "–")
+        table.table(live_table(rows, space), hide_index=True)
+        chart.altair_chart(curves_chart(rows, epochs), width="stretch")
 
     follow(
         job,
@@ -257,14 +262,14 @@ def trials_ended(rows: list[TrialRow]) -> int:
     return sum(r.state not in ("waiting", "running") for r in rows)
 
 
-def show_live_table(rows: list[TrialRow], space: SearchSpace) -> None:
-    """The trials table while the search runs: a plain table, readable from the back of the room."""
+def live_table(rows: list[TrialRow], space: SearchSpace) -> pd.DataFrame:
+    """The trials table while the search runs, for a plain table readable from the back of the room."""
     frame = trials_frame(rows, space)
     if not frame.empty:
         frame["Val accuracy"] = [
             f"{v:.2f}%" if v is not None and math.isfinite(v) else "–" for v in frame["Val accuracy"]
         ]
-    st.table(frame, hide_index=True)
+    return frame
 
 
 def show_trials_table(rows: list[TrialRow], space: SearchSpace, base: ExperimentSpec | None = None) -> None:
