@@ -87,10 +87,13 @@ def watch_training(page: Any, artifacts: Any, name: str) -> None:
         name, {key: (round(b["x"]), round(b["y"]), round(b["width"]), round(b["height"])) for key, b in boxes.items()}
     )
     # Two captures of the filter picture a second apart differ: the network changes as the class watches.
-    first = page.locator(FILTERS).first.screenshot()
+    # The screen's area where the picture lies, not the element: it is replaced twice a second (a handle to it
+    # can be gone before its screenshot is taken), in the same place.
+    area = box(page.locator(FILTERS).first)
+    first = page.screenshot(clip=area)
     page.wait_for_timeout(1000)
     assert stop.is_visible(), "still training: the second capture is of the same training"
-    second = page.locator(FILTERS).first.screenshot()
+    second = page.screenshot(clip=area)
     assert first != second, "the filters were not redrawn within a second"
     # How often the picture is redrawn: its source (Streamlit names media by content) sampled for 3 s.
     sources, started = [], time.monotonic()
