@@ -137,8 +137,8 @@ st.subheader("Budget")
 budget = budget_controls()
 job: SearchJob | None = st.session_state.get(JOB_KEY)
 running = job is not None and not job.finished
-tune.engine_note()
-if st.button("Start the search", type="primary", key="tune_start", disabled=running):
+can_start = tune.engine_note()
+if st.button("Start the search", type="primary", key="tune_start", disabled=running or not can_start):
     try:
         job = st.session_state[JOB_KEY] = tune.start_search(base, search_text, budget)
         running = True

@@ -102,23 +102,28 @@ def on_in_process_server() -> bool:
     return get_jobs().executor.engine == "in-process"
 
 
-def engine_note() -> None:
-    """Say where the search's trials would run: on the server's Ray, on a Ray it starts, or nowhere (refused)."""
+def engine_note() -> bool:
+    """Say where the search's trials would run: on the server's Ray, on a Ray it starts, or nowhere (refused).
+
+    Returns whether a search can start on this server (the Start button is greyed out otherwise).
+    """
     if not on_in_process_server():
         st.caption(
             f"The trials run on this server's Ray workers ({workers_available()}), beside the class's trainings."
         )
-    elif get_limits().tune_local_ray:
+        return True
+    if get_limits().tune_local_ray:
         st.caption(
             "This server trains in its own process: a search starts a Ray on this machine (one worker per core), "
             "which trains beside the class's trainings until the server stops."
         )
-    else:
-        st.info(
-            "This server trains in its own process, one training at a time, and the operator has not allowed the "
-            f"Tune page to start Ray workers beside it ({TUNE_LOCAL_RAY_ENV}=1 allows it; MLP_LAB_RAY=local trains "
-            "everything on Ray): a search cannot start here."
-        )
+        return True
+    st.info(
+        "This server trains in its own process, one training at a time, and the operator has not allowed the "
+        f"Tune page to start Ray workers beside it ({TUNE_LOCAL_RAY_ENV}=1 allows it; MLP_LAB_RAY=local trains "
+        "everything on Ray): a search cannot start here."
+    )
+    return False
 
 
 def start_search(base: ExperimentSpec, search_text: str, budget: dict[str, Any]) -> SearchJob:
