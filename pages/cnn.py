@@ -19,7 +19,7 @@ from ui.app.data import data_available
 from ui.app.display import projector_toggle
 from ui.app.jobs import duration_text, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
-from ui.app.stage import Stage, open_stage, replay, show_curves, stage_render, stage_slots
+from ui.app.stage import Stage, open_stage, replay, result_line, show_curves, stage_render, stage_slots
 from ui.app.text import fmt_percent
 from ui.app.url import PageUrl
 from ui.charts.network import show_architecture
@@ -119,6 +119,7 @@ def result_section(result: RunResult, stage: Stage) -> None:
         "epochs": result.spec.epochs,
         "output": result.spec.output,
     }
+    result_line(stage, result)
     if result.film is not None:
         replay(stage, result.film, P + "replay", histories, class_names(result.spec.data), **frame)
     else:  # stored before snapshots: the curves and the final kernels

@@ -24,7 +24,7 @@ from ui.app.data import data_available, data_gallery, data_on_machine
 from ui.app.display import projector_toggle
 from ui.app.jobs import duration_text, origin_text, queue_sidebar, run_spec, show_run_warnings
 from ui.app.navigation import ensure_app_navigation
-from ui.app.stage import Stage, open_stage, replay, show_curves, stage_render, stage_slots
+from ui.app.stage import Stage, open_stage, replay, result_line, show_curves, stage_render, stage_slots
 from ui.app.state import get_store
 from ui.app.text import fmt_loss, fmt_percent
 from ui.app.url import PageUrl
@@ -248,6 +248,7 @@ def main() -> None:
             show_run_warnings(result)
             headline(result)
             curves(result, stage)
+        result_line(stage, result)
         tab_weights, tab_mistakes = st.tabs(["What it learned", "Where it goes wrong"])
         with tab_weights:
             learned_weights_view(result)

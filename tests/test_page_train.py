@@ -293,10 +293,14 @@ def test_train_a_tiny_network_and_see_everything(open_page, store_home):
 @pytest.mark.slow
 def test_a_stored_run_appears_without_training(open_page, store_home):
     spec = spec_from_query(TINY)
-    get_or_train(spec, RunStore(store_home))
+    stored = get_or_train(spec, RunStore(store_home))
     at = open_page(TINY)
     assert_clean(at)
     assert metric(at, "Test accuracy") is not None, "no Train click needed"
+    # Beside the Train button, in view with the curves: the figure the headline under the stage gives.
+    line = f"**Test accuracy {stored.test_accuracy:.2%}** · {stored.epochs_run} of {spec.epochs} epochs in "
+    assert any(m.value.startswith(line) for m in at.markdown), [m.value for m in at.markdown][:5]
+    assert metric(at, "Test accuracy").value == f"{stored.test_accuracy:.2%}"
     assert "Read from the run store" in texts(at)
     from ui.app.state import get_jobs
 
@@ -332,6 +336,7 @@ def test_a_diverging_run_is_shown_as_such(open_page, store_home):
     stored = RunStore(store_home).get(spec_from_query(params))
     assert stored is not None and stored.diverged, "the lab marks the run diverged"
     assert any("exploding gradients" in e.value for e in at.error)
+    assert any(m.value.startswith("**Diverged** · ") for m in at.markdown), "said beside Train too"
 
 
 @pytest.mark.slow

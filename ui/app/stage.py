@@ -24,10 +24,11 @@ from typing import Any
 
 import streamlit as st
 
-from lab.nn.result import EpochReport
+from lab.nn.result import EpochReport, RunResult
 from lab.nn.snapshots import Film, Snapshot
 from ui import charts
-from ui.app.jobs import FollowPlaces, live_curves
+from ui.app.jobs import FollowPlaces, duration_text, live_curves
+from ui.app.text import fmt_percent
 from ui.charts import figures, inside
 
 # The page's body starts higher than Streamlit's 6rem: the stage's lowest picture ends above 720 px.
@@ -112,6 +113,17 @@ def stage_slots(stage: Stage) -> StageSlots:
     with fill_body(stage, "stage_slots"):
         curves, side = st.columns([2, 1], gap="medium")
         return StageSlots(curves.empty(), side.empty(), st.empty())
+
+
+def result_line(stage: Stage, result: RunResult) -> None:
+    """Beside Train once a run shows: its test accuracy, epochs and training time, in view with the curves.
+
+    Where the progress line stood while it trained; the headline under the stage says more (the change from
+    the run before, the loss).
+    """
+    figure = "Diverged" if result.diverged else f"Test accuracy {fmt_percent(result.test_accuracy)}"
+    epochs = f"{result.epochs_run} of {result.spec.epochs} epochs"
+    stage.status.markdown(f"**{figure}** · {epochs} in {duration_text(result.train_seconds)}")
 
 
 # ------------------------------------------------------------------ live
