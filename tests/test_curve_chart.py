@@ -207,3 +207,22 @@ def test_a_diverged_curve_keeps_its_climb_and_marks_where_it_broke_with_readable
     assert [layer["mark"]["type"] for layer in broke] == ["rule", "text"]
     assert encoding(spec)["y"]["axis"]["format"] == charts.VALUE_FORMAT  # 400, not 4e+2
     assert encoding(spec)["y"]["scale"] == {"zero": True}
+
+
+@pytest.mark.parametrize("metric, log_scale", [("loss", False), ("loss", True), ("accuracy", False)])
+def test_a_replay_moves_the_moment_of_a_built_chart_as_the_builder_draws_it(metric, log_scale):
+    """A replay builds each curve chart once and moves its moment frame by frame (``charts.moved_moment``)."""
+    import numpy as np
+
+    from ui.app import stage
+
+    # Two runs (their order is their styles'), numpy numbers as a stored run's history may hold, 10 epochs.
+    histories = {
+        "this run": {key: list(np.float32(values * 3 + [values[-1]] * 1)) for key, values in HISTORY.items()},
+        "earlier run 1": {key: values * 3 + [values[-1]] for key, values in HISTORY.items()},
+    }
+    frame = {"best_epochs": {"this run": None, "earlier run 1": 4}, "epochs": 10, "output": "softmax_ce"}
+    for moment in (0, 0.0625, 0.5, 1, 6, 7, 10):  # untrained, early steps, each side of the label's turn
+        want = charts.curves_chart(histories, metric, log_scale=log_scale, stage=True, moment=moment, **frame)
+        got = charts.moved_moment(stage._replay_curves(histories, metric, log_scale, frame), moment)
+        assert got == want.to_dict(validate=False), moment

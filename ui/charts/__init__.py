@@ -26,6 +26,7 @@ from ui.charts.curves import (
     curve_row,
     curves_chart,
     history_rows,
+    moved_moment,
     overlay_chart,
     overlay_frame,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "chance_line",
     "curve_row",
     "history_rows",
+    "moved_moment",
     "curve_chart",
     "curves_chart",
     "overlay_frame",

@@ -233,8 +233,35 @@ def _moment_layers(moment: float, look: Look, left: bool = False, y: float = 0.0
         align="right" if left else "left", baseline="top", dx=-4 if left else 4, dy=2, color=MOMENT_COLOR,
         fontSize=look.font,
     )  # fmt: skip
-    label = f"epoch {moment:g}" if moment else "untrained"
-    return [rule, text.encode(x=alt.datum(moment), y=alt.value(y), text=alt.value(label))]
+    return [rule, text.encode(x=alt.datum(moment), y=alt.value(y), text=alt.value(moment_label(moment)))]
+
+
+def moment_label(moment: float) -> str:
+    """What the replay's rule says: ``epoch 3``, ``epoch 0.25`` (a step within epoch 1), or ``untrained``."""
+    return f"epoch {moment:g}" if moment else "untrained"
+
+
+def moved_moment(spec: dict[str, Any], moment: float) -> dict[str, Any]:
+    """A ``curves_chart`` spec drawn with a ``moment``, that moment moved to ``moment``: what ``curves_chart``
+    draws there from the same curves, without building the chart again.
+
+    A replay moves the moment on every frame, and building a curves chart with Altair takes about 0.15 s
+    (``tests/test_curves_chart.py`` compares the two for every moment of a run). The rule and its label are
+    the two layers drawn in ``MOMENT_COLOR``; the label turns to the rule's left past 60% of the epochs.
+    """
+    last = spec["layer"][0]["encoding"]["x"]["scale"]["domain"][1]  # the epochs (curves_chart's x domain)
+    left = moment > 0.6 * float(last)
+    layers = []
+    for layer in spec["layer"]:
+        mark = layer.get("mark")
+        if isinstance(mark, dict) and mark.get("color") == MOMENT_COLOR:
+            encoding = {**layer["encoding"], "x": {"datum": moment}}
+            if mark["type"] == "text":
+                mark = {**mark, "align": "right" if left else "left", "dx": -4 if left else 4}
+                encoding["text"] = {"value": moment_label(moment)}
+            layer = {**layer, "mark": mark, "encoding": encoding}
+        layers.append(layer)
+    return {**spec, "layer": layers}
 
 
 def _broke_layers(frame: pd.DataFrame, look: Look) -> list[alt.Chart]:
