@@ -81,7 +81,7 @@ def per_redraw(repeats: int) -> dict[str, float]:
     live = inside.LiveSpecs(names, stage.VIEW_SIDE)
     ways = {
         "before": before,
-        "after": lambda shot: stage.views(shot, names, live=live),
+        "after": lambda shot: stage.views(shot, live),
         "filters": stage.filters_view,
     }
     times: dict[str, list[float]] = {way: [] for way in ways}
@@ -152,8 +152,7 @@ def followed(rounds: int) -> dict[str, object]:
         return curves
 
     def new_render():
-        slots = stage.StageSlots(st.empty(), st.empty(), st.empty())
-        return stage.stage_render(slots, "softmax_ce", names)
+        return stage.stage_render(stage.Stage(st.empty(), st.empty(), st.empty(), st.empty()), "softmax_ce", names)
 
     def run(seed: int, render) -> float:
         observer = Latest()

@@ -176,7 +176,7 @@ class _LivePlaces:
     """
 
     def __init__(self, slots: StageSlots, class_names: Sequence[str]) -> None:
-        self.slots, self.class_names = slots, class_names
+        self.slots = slots
         self.live = inside.LiveSpecs(class_names, VIEW_SIDE)  # each chart built once, then only its rows change
         self.side: list[Any] | None = None
         self.charts: dict[str, Any] | None = None
@@ -187,8 +187,7 @@ class _LivePlaces:
             with self.slots.inside.container():
                 self.side = [st.empty(), st.empty(), st.empty()]
         title, picture, health = self.side
-        layer, what = ("First convolution", "kernels") if shot.kernels is not None else ("First layer", "filters")
-        title.markdown(f"**{layer}**: its {what}, {shot.label}")
+        title.markdown(filters_title(shot))
         picture.image(inside.filters_picture(shot, columns=FILTER_COLUMNS), caption=inside.filter_units_caption(shot))
         text = health_text(shot)
         if text:
@@ -198,48 +197,27 @@ class _LivePlaces:
         """Under the curves, in tabs: the map beside the confusion matrix, the output weights, the feature maps."""
         maps = inside.feature_map_pictures(shot)
         if self.charts is None:
-            self.charts = self._lay_out(shot, len(maps))
-        charts = self.charts
-        if "map" in charts and shot.map_xy is not None:
-            charts["map"].vega_lite_chart(self.live.map(shot, None), width="content")
-        charts["confusion"].vega_lite_chart(self.live.confusion(shot), width="content")
-        if "weights" in charts:
-            charts["weights"].vega_lite_chart(self.live.output_weights(shot), width="stretch")
-        for place, (name, picture) in zip(charts.get("features", []), maps, strict=False):
-            place.image(picture, caption=f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}")
-
-    def _lay_out(self, shot: Snapshot, feature_layers: int) -> dict[str, Any]:
-        names = (
-            ["Map and confusion matrix"]
-            + ["Output weights"] * (shot.map_xy is not None)
-            + ["Feature maps"] * bool(feature_layers)
-        )
-        charts: dict[str, Any] = {}
-        with self.slots.views.container():
-            tabs = dict(zip(names, st.tabs(names), strict=True))
-            with tabs["Map and confusion matrix"]:
-                c1, c2 = st.columns(2)
-                if shot.map_xy is not None:
-                    charts["map"] = c1.empty()
-                    c1.caption(inside.MAP_SUBTITLE)
-                charts["confusion"] = c2.empty()
-            if "Output weights" in tabs:
-                charts["weights"] = tabs["Output weights"].empty()
-            if feature_layers:
-                charts["features"] = [tabs["Feature maps"].empty() for _ in range(feature_layers)]
-        return charts
+            with self.slots.views.container():
+                self.charts = _view_places(shot, len(maps))
+        _draw_views(self.charts, shot, maps, self.live)
 
 
 # ---------------------------------------------------------- one moment
 def filters_view(shot: Snapshot, title: str | None = None) -> None:
     """The first layer's filters (a CNN's kernels) at this moment, and its hidden layers' dead or saturated share."""
-    conv = shot.kernels is not None
-    title = title or ("First convolution" if conv else "First layer")
-    st.markdown(f"**{title}**: its {'kernels' if conv else 'filters'}, {shot.label}")
+    st.markdown(filters_title(shot, title))
     st.image(inside.filters_picture(shot, columns=FILTER_COLUMNS), caption=inside.filter_units_caption(shot))
     health = health_text(shot)
     if health:
         st.caption(health)
+
+
+def filters_title(shot: Snapshot, title: str | None = None) -> str:
+    """``**First layer**: its filters, epoch 3``, a CNN's ``**First convolution**: its kernels, ...``; ``title``
+    in place of the layer's name (a side-by-side replay names the runs)."""
+    conv = shot.kernels is not None
+    title = title or ("First convolution" if conv else "First layer")
+    return f"**{title}**: its {'kernels' if conv else 'filters'}, {shot.label}"
 
 
 def health_text(shot: Snapshot) -> str:
@@ -255,41 +233,62 @@ def health_text(shot: Snapshot) -> str:
 
 def views(
     shot: Snapshot,
-    class_names: Sequence[str],
+    live: inside.LiveSpecs,
     *,
     map_domain: tuple[float, float] | None = None,
     weight_domain: tuple[float, float] | None = None,
-    live: inside.LiveSpecs | None = None,
 ) -> None:
     """Under the curves, in tabs: the hidden-layer map beside the confusion matrix, the output weights, and a
-    CNN's feature maps. ``map_domain``, ``weight_domain``: a whole film's axes, so that a replay's frames compare.
-    ``live``: a training's specs built once (``inside.LiveSpecs``), which only take each new snapshot's rows.
+    CNN's feature maps. ``live``: the map's and the confusion matrix's specs, built once
+    (``inside.LiveSpecs``), which only take this snapshot's rows. ``map_domain``, ``weight_domain``: a whole
+    film's axes, so that a replay's frames compare.
     """
     maps = inside.feature_map_pictures(shot)
+    _draw_views(_view_places(shot, len(maps)), shot, maps, live, map_domain=map_domain, weight_domain=weight_domain)
+
+
+def _view_places(shot: Snapshot, feature_layers: int) -> dict[str, Any]:
+    """The views' tabs laid out here, and a place (``st.empty``) for each chart and feature-map picture."""
     names = (
-        ["Map and confusion matrix"] + ["Output weights"] * (shot.map_xy is not None) + ["Feature maps"] * bool(maps)
+        ["Map and confusion matrix"]
+        + ["Output weights"] * (shot.map_xy is not None)  # a hidden layer feeds the outputs
+        + ["Feature maps"] * bool(feature_layers)
     )
+    places: dict[str, Any] = {}
     tabs = dict(zip(names, st.tabs(names), strict=True))
     with tabs["Map and confusion matrix"]:
         c1, c2 = st.columns(2)
         if shot.map_xy is not None:
-            if live is not None:
-                c1.vega_lite_chart(live.map(shot, map_domain), width="content")
-            else:
-                c1.altair_chart(map_view(shot, map_domain, class_names), width="content")
+            places["map"] = c1.empty()
             c1.caption(inside.MAP_SUBTITLE)
-        if live is not None:
-            c2.vega_lite_chart(live.confusion(shot), width="content")
-        else:
-            c2.altair_chart(confusion_view(shot, class_names), width="content")
-    if "Output weights" in tabs:  # a hidden layer feeds the outputs
-        if live is not None and weight_domain is None:
-            tabs["Output weights"].vega_lite_chart(live.output_weights(shot), width="stretch")
-        else:
-            draw(tabs["Output weights"], inside.output_weights_chart(shot, y_domain=weight_domain), "stretch")
-    for name, picture in maps:
-        caption = f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}"
-        tabs["Feature maps"].image(picture, caption=caption)
+        places["confusion"] = c2.empty()
+    if "Output weights" in tabs:
+        places["weights"] = tabs["Output weights"].empty()
+    if feature_layers:
+        places["features"] = [tabs["Feature maps"].empty() for _ in range(feature_layers)]
+    return places
+
+
+def _draw_views(
+    places: dict[str, Any],
+    shot: Snapshot,
+    maps: Sequence[tuple[str, Any]],
+    live: inside.LiveSpecs,
+    *,
+    map_domain: tuple[float, float] | None = None,
+    weight_domain: tuple[float, float] | None = None,
+) -> None:
+    """Each view of ``shot`` into its place (``_view_places``); ``maps``: its feature-map pictures."""
+    if "map" in places and shot.map_xy is not None:
+        places["map"].vega_lite_chart(live.map(shot, map_domain), width="content")
+    places["confusion"].vega_lite_chart(live.confusion(shot), width="content")
+    if "weights" in places:
+        if weight_domain is None:
+            places["weights"].vega_lite_chart(live.output_weights(shot), width="stretch")
+        else:  # a film's weight axis: LiveSpecs frames each snapshot on its own
+            draw(places["weights"], inside.output_weights_chart(shot, y_domain=weight_domain), "stretch")
+    for place, (name, picture) in zip(places.get("features", []), maps, strict=False):
+        place.image(picture, caption=f"{name}: feature maps of the digit {shot.setup.feature_label}, {shot.label}")
 
 
 # ---------------------------------------------------------------- replay
@@ -371,7 +370,7 @@ def _replay_body(
         filters_view(shot)
     if compare is None:
         domains = {"map_domain": film.map_domain(), "weight_domain": inside.film_weight_domain(film)}
-        views(shot, class_names, live=_replay_specs(tuple(class_names)), **domains)
+        views(shot, _replay_specs(tuple(class_names)), **domains)
         return
     name, other = compare
     twin = other.nearest(shot.epoch)
