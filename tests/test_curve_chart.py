@@ -224,5 +224,5 @@ def test_a_replay_moves_the_moment_of_a_built_chart_as_the_builder_draws_it(metr
     frame = {"best_epochs": {"this run": None, "earlier run 1": 4}, "epochs": 10, "output": "softmax_ce"}
     for moment in (0, 0.0625, 0.5, 1, 6, 7, 10):  # untrained, early steps, each side of the label's turn
         want = charts.curves_chart(histories, metric, log_scale=log_scale, stage=True, moment=moment, **frame)
-        got = charts.moved_moment(stage._replay_curves(histories, metric, log_scale, frame), moment)
+        got = charts.moved_moment(stage.replay_curve_spec(histories, metric, log_scale, frame), moment)
         assert got == want.to_dict(validate=False), moment

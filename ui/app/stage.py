@@ -437,14 +437,14 @@ def show_curves(
         c2.altair_chart(charts.curves_chart(histories, "accuracy", stage=True, **frame), width="stretch")
         return
     for place, metric in zip((c1, c2), ("loss", "accuracy"), strict=True):
-        spec = _replay_curves(histories, metric, log_scale and metric == "loss", frame)
+        spec = replay_curve_spec(histories, metric, log_scale and metric == "loss", frame)
         place.vega_lite_chart(charts.moved_moment(spec, moment), width="stretch")
 
 
 CURVE_SPECS_KEPT = 64  # a replay's curve charts kept built (two a run shown), for all sessions
 
 
-def _replay_curves(
+def replay_curve_spec(
     histories: Mapping[str, Mapping[str, Sequence[float]]], metric: str, log_scale: bool, frame: dict[str, Any]
 ) -> dict[str, Any]:
     """A replay's curves chart of ``metric`` as a spec, built once per run and look: each frame only moves its
